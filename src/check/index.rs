@@ -1,0 +1,197 @@
+//! Name resolution: every declared name mapped to its declaration, and every
+//! reference in the topology resolved once, here, so that rules and emitters
+//! work with indices instead of strings.
+//!
+//! Scopes: networks, clusters and VMs are global; services are scoped by
+//! namespace. A reference to a service is `name` (the caller's namespace
+//! first, then a unique match in any namespace) or `name.namespace`.
+//! Unresolved references resolve to `None`; the `unknown-reference` rule
+//! reports them, and every other rule skips what it cannot resolve.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{Placement, Topology};
+use crate::source::Span;
+
+/// Where a workload runs, resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Cluster(usize),
+    Vm(usize),
+}
+
+/// One service version on one target: the unit that becomes a Deployment,
+/// a WorkloadEntry, or a VM sidecar's workload.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub service: usize,
+    pub version: String,
+    pub target: Target,
+    /// The `deploy` line that placed it (the version name's span).
+    pub span: Span,
+}
+
+/// A namespace, declared (`namespace NAME`) or implied by a service.
+#[derive(Clone, Debug)]
+pub struct NamespaceInfo {
+    pub name: String,
+    /// Index into `Topology::namespaces` when declared.
+    pub declared: Option<usize>,
+    /// Services in it, by index.
+    pub services: Vec<usize>,
+}
+
+/// All names and resolved references of a topology.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    pub networks: BTreeMap<String, usize>,
+    pub clusters: BTreeMap<String, usize>,
+    pub vms: BTreeMap<String, usize>,
+    /// (namespace, service name) → service.
+    pub services: BTreeMap<(String, String), usize>,
+    pub namespaces: BTreeMap<String, NamespaceInfo>,
+    /// Per cluster: its network.
+    pub cluster_network: Vec<Option<usize>>,
+    /// Per VM: its network.
+    pub vm_network: Vec<Option<usize>>,
+    /// Per VM: the cluster whose control plane it joins.
+    pub vm_cluster: Vec<Option<usize>>,
+    /// Per service: the services it calls (resolved ones, in order, deduplicated).
+    pub calls: Vec<Vec<usize>>,
+    /// All workloads, in declaration order.
+    pub workloads: Vec<Workload>,
+    /// Per VM: indices into `workloads` that run on it.
+    pub vm_workloads: Vec<Vec<usize>>,
+    /// Per service: indices into `workloads` that implement it.
+    pub service_workloads: Vec<Vec<usize>>,
+}
+
+impl Index {
+    pub fn build(topo: &Topology) -> Index {
+        let mut ix = Index::default();
+        for (i, n) in topo.networks.iter().enumerate() {
+            ix.networks.entry(n.name.value.clone()).or_insert(i);
+        }
+        for (i, c) in topo.clusters.iter().enumerate() {
+            ix.clusters.entry(c.name.value.clone()).or_insert(i);
+        }
+        for (i, v) in topo.vms.iter().enumerate() {
+            ix.vms.entry(v.name.value.clone()).or_insert(i);
+        }
+        for (i, ns) in topo.namespaces.iter().enumerate() {
+            ix.namespaces
+                .entry(ns.name.value.clone())
+                .or_insert(NamespaceInfo {
+                    name: ns.name.value.clone(),
+                    declared: Some(i),
+                    services: Vec::new(),
+                });
+        }
+        for (i, s) in topo.services.iter().enumerate() {
+            ix.services
+                .entry((s.namespace.value.clone(), s.name.value.clone()))
+                .or_insert(i);
+            ix.namespaces
+                .entry(s.namespace.value.clone())
+                .or_insert_with(|| NamespaceInfo {
+                    name: s.namespace.value.clone(),
+                    declared: None,
+                    services: Vec::new(),
+                })
+                .services
+                .push(i);
+        }
+        ix.cluster_network = topo
+            .clusters
+            .iter()
+            .map(|c| ix.networks.get(&c.network.value).copied())
+            .collect();
+        ix.vm_network = topo
+            .vms
+            .iter()
+            .map(|v| ix.networks.get(&v.network.value).copied())
+            .collect();
+        let control_planes: Vec<usize> = topo
+            .clusters
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.runs_control_plane())
+            .map(|(i, _)| i)
+            .collect();
+        ix.vm_cluster = topo
+            .vms
+            .iter()
+            .map(|v| match &v.cluster {
+                Some(c) => ix.clusters.get(&c.value).copied(),
+                None => match control_planes.as_slice() {
+                    [only] => Some(*only),
+                    // With one cluster and no control-plane flag, that
+                    // cluster is the obvious home.
+                    [] if topo.clusters.len() == 1 => Some(0),
+                    _ => None,
+                },
+            })
+            .collect();
+        ix.calls = topo
+            .services
+            .iter()
+            .map(|s| {
+                let mut seen = BTreeSet::new();
+                s.calls
+                    .iter()
+                    .filter_map(|c| ix.service(&s.namespace.value, &c.value))
+                    .filter(|i| seen.insert(*i))
+                    .collect()
+            })
+            .collect();
+        ix.vm_workloads = vec![Vec::new(); topo.vms.len()];
+        ix.service_workloads = vec![Vec::new(); topo.services.len()];
+        for (si, s) in topo.services.iter().enumerate() {
+            for d in &s.deployments {
+                let target = match &d.placement {
+                    Placement::Cluster(c) => ix.clusters.get(&c.value).map(|&i| Target::Cluster(i)),
+                    Placement::Vm(v) => ix.vms.get(&v.value).map(|&i| Target::Vm(i)),
+                };
+                let Some(target) = target else { continue };
+                for v in &d.versions {
+                    if let Target::Vm(vm) = target {
+                        ix.vm_workloads[vm].push(ix.workloads.len());
+                    }
+                    ix.service_workloads[si].push(ix.workloads.len());
+                    ix.workloads.push(Workload {
+                        service: si,
+                        version: v.value.clone(),
+                        target,
+                        span: v.span,
+                    });
+                }
+            }
+        }
+        ix
+    }
+
+    /// Resolves a service reference written in `from_namespace`.
+    pub fn service(&self, from_namespace: &str, reference: &str) -> Option<usize> {
+        if let Some(&i) = self
+            .services
+            .get(&(from_namespace.to_owned(), reference.to_owned()))
+        {
+            return Some(i);
+        }
+        if let Some((name, ns)) = reference.split_once('.') {
+            return self
+                .services
+                .get(&(ns.to_owned(), name.to_owned()))
+                .copied();
+        }
+        let mut matches = self
+            .services
+            .iter()
+            .filter(|((_, n), _)| n == reference)
+            .map(|(_, &i)| i);
+        match (matches.next(), matches.next()) {
+            (Some(i), None) => Some(i),
+            _ => None,
+        }
+    }
+}

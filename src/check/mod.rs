@@ -1,0 +1,92 @@
+//! Meaning: is this topology one meshc can turn into working artifacts?
+//!
+//! `check` builds the name index and the graph once, runs every rule, and
+//! returns all findings sorted by position. Only a topology without errors
+//! becomes a `Checked`, the type every emitter requires: an emitter cannot
+//! be handed something that was not checked.
+//!
+//! Rules live one per file under `rules/`, each with its code, its user
+//! documentation (the code's doc comment, printed by `meshc explain`) and a
+//! `run` function. Every rule runs every time; a rule skips what an earlier
+//! problem (an unresolved reference, say) makes meaningless, so one mistake
+//! is reported once.
+
+pub mod graph;
+pub mod index;
+pub mod rules;
+
+use crate::diagnostic::{self, Code, Diagnostic};
+use crate::model::Topology;
+pub use graph::MeshGraph;
+pub use index::{Index, NamespaceInfo, Target, Workload};
+
+/// What a rule sees.
+pub struct Context<'t> {
+    pub topo: &'t Topology,
+    pub index: &'t Index,
+    pub graph: &'t MeshGraph,
+}
+
+/// A rule: its code and the function that finds violations.
+pub struct Rule {
+    pub code: &'static Code,
+    pub run: fn(&Context<'_>, &mut Vec<Diagnostic>),
+}
+
+/// A topology that passed every error-level rule, with its index and graph.
+#[derive(Debug)]
+pub struct Checked {
+    topology: Topology,
+    index: Index,
+    graph: MeshGraph,
+}
+
+impl Checked {
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn graph(&self) -> &MeshGraph {
+        &self.graph
+    }
+}
+
+/// Runs every rule. Returns the `Checked` topology when no rule found an
+/// error, and all findings (warnings included) in source order.
+pub fn check(topology: Topology) -> (Option<Checked>, Vec<Diagnostic>) {
+    let index = Index::build(&topology);
+    let graph = MeshGraph::build(&topology, &index);
+    let mut diags = Vec::new();
+    {
+        let cx = Context {
+            topo: &topology,
+            index: &index,
+            graph: &graph,
+        };
+        for rule in rules::ALL {
+            (rule.run)(&cx, &mut diags);
+        }
+    }
+    diagnostic::sort(&mut diags);
+    let checked = (!diags.iter().any(Diagnostic::is_error)).then_some(Checked {
+        topology,
+        index,
+        graph,
+    });
+    (checked, diags)
+}
+
+/// Every code meshc can report: front end first, then the rules, by code.
+pub fn catalogue() -> Vec<&'static Code> {
+    let mut all: Vec<&'static Code> = diagnostic::codes::FRONT_END
+        .iter()
+        .copied()
+        .chain(rules::ALL.iter().map(|r| r.code))
+        .collect();
+    all.sort_by_key(|c| c.code);
+    all
+}

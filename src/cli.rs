@@ -1,0 +1,264 @@
+//! The command line: flags, file I/O, printing, exit codes.
+//!
+//! This is the only module that reads the environment, touches files (with
+//! `write`), or prints. Everything it calls is a pure function of its
+//! arguments.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::diagnostic::{self, Diagnostic, codes, render};
+use crate::source::{Source, Span};
+use crate::syntax::{Limits, Syntax};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (warnings allowed unless --deny-warnings)
+  1  the topology has errors, or the output directory is stale
+  2  usage error, or a file could not be read or written";
+
+/// The exit code of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Findings = 1,
+    Usage = 2,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "meshc",
+    version,
+    about = "A declarative mesh-topology compiler for Istio mesh expansion",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Graphical report for people
+    #[default]
+    Human,
+    /// One JSON array of diagnostics
+    Json,
+    /// SARIF 2.1.0, for code-scanning tools
+    Sarif,
+    /// GitHub Actions workflow commands
+    Github,
+}
+
+#[derive(clap::Args, Debug)]
+struct InputArgs {
+    /// Largest topology file accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_input_size: u64,
+    /// How diagnostics are printed
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Treat warnings as errors (exit 1)
+    #[arg(long)]
+    deny_warnings: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate topologies without writing anything
+    #[command(after_help = EXIT_CODES)]
+    Check {
+        /// Topology files (.kdl, or .toml for the TOML form)
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// List every diagnostic code, or print the documentation of one
+    Explain {
+        /// A code such as E301 (or its name, such as unknown-reference)
+        code: Option<String>,
+    },
+}
+
+/// Entry point used by `main`: parses `args`, runs, prints, returns the exit
+/// code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help and version to stdout with exit 0, usage
+            // errors to stderr with exit 2.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let exit = match cli.command {
+        Command::Check { files, input } => check(&files, &input),
+        Command::Explain { code } => explain(code.as_deref()),
+    };
+    exit as i32
+}
+
+/// Why a file could not be turned into a `Source`.
+enum ReadError {
+    /// Not a topology we can read: reported as a diagnostic (exit 1).
+    Unreadable(Source, Diagnostic),
+    /// An I/O problem: reported as a message (exit 2).
+    Io(String),
+}
+
+fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| ReadError::Io(format!("meshc: cannot read {name}: {e}"));
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(ReadError::Io(format!(
+            "meshc: cannot read {name}: it is a directory"
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > max {
+        let diag = Diagnostic::new(
+            &codes::UNREADABLE_INPUT,
+            Span::file_start(),
+            format!("the file is larger than the limit of {max} bytes"),
+        )
+        .help("raise the limit with --max-input-size BYTES if the file really is a topology");
+        return Err(ReadError::Unreadable(Source::new(name, ""), diag));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source::new(name, text)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // Offsets in the lossy text shift after the first bad byte; the
+            // position of that byte itself is still right.
+            let diag = Diagnostic::new(
+                &codes::UNREADABLE_INPUT,
+                Span::new(at, at + 1),
+                "the file is not valid UTF-8",
+            )
+            .label("invalid byte here")
+            .help("save the topology as UTF-8 text");
+            Err(ReadError::Unreadable(Source::new(name, text), diag))
+        }
+    }
+}
+
+/// Checks one file; `None` when it could not be read at all.
+fn check_file(path: &Path, input: &InputArgs) -> Result<(Source, Vec<Diagnostic>), String> {
+    match read_source(path, input.max_input_size) {
+        Ok(source) => {
+            let syntax = Syntax::from_path(&source.name);
+            let (_, diags) = crate::check_source(&source, syntax, Limits::default());
+            Ok((source, diags))
+        }
+        Err(ReadError::Unreadable(source, diag)) => Ok((source, vec![diag])),
+        Err(ReadError::Io(msg)) => Err(msg),
+    }
+}
+
+fn color_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Prints every file's diagnostics in the chosen format.
+fn print_diagnostics(results: &[(Source, Vec<Diagnostic>)], format: Format) {
+    let files: Vec<(&Source, &[Diagnostic])> =
+        results.iter().map(|(s, d)| (s, d.as_slice())).collect();
+    let mut out = std::io::stdout().lock();
+    let text = match format {
+        Format::Human => {
+            let color = color_wanted();
+            let mut err = std::io::stderr().lock();
+            for (source, diags) in &files {
+                let _ = write!(err, "{}", render::human(diags, source, color));
+                let _ = writeln!(err, "{}", render::summary(diags, source));
+            }
+            return;
+        }
+        Format::Json => render::json(&files),
+        Format::Sarif => render::sarif(&files),
+        Format::Github => files.iter().map(|(s, d)| render::github(d, s)).collect(),
+    };
+    let _ = out.write_all(text.as_bytes());
+}
+
+fn verdict(diags: &[Diagnostic], deny_warnings: bool) -> Exit {
+    if diags.iter().any(|d| d.is_error() || deny_warnings) {
+        Exit::Findings
+    } else {
+        Exit::Ok
+    }
+}
+
+fn check(files: &[PathBuf], input: &InputArgs) -> Exit {
+    let mut results = Vec::new();
+    let mut io_failed = false;
+    for path in files {
+        match check_file(path, input) {
+            Ok(r) => results.push(r),
+            Err(msg) => {
+                eprintln!("{msg}");
+                io_failed = true;
+            }
+        }
+    }
+    print_diagnostics(&results, input.format);
+    let all: Vec<Diagnostic> = results.into_iter().flat_map(|(_, d)| d).collect();
+    if io_failed {
+        Exit::Usage
+    } else {
+        verdict(&all, input.deny_warnings)
+    }
+}
+
+fn explain(code: Option<&str>) -> Exit {
+    let catalogue = crate::check::catalogue();
+    let Some(code) = code else {
+        let mut out = String::new();
+        for c in &catalogue {
+            out.push_str(&format!(
+                "{}\t{}\t{}\n",
+                c.code,
+                c.severity.as_str(),
+                c.summary
+            ));
+        }
+        print!("{out}");
+        return Exit::Ok;
+    };
+    match catalogue
+        .iter()
+        .find(|c| c.code.eq_ignore_ascii_case(code) || c.name == code)
+    {
+        Some(c) => {
+            print!(
+                "{} ({}): {}\nseverity: {}\n\n{}",
+                c.code,
+                c.name,
+                c.summary,
+                c.severity.as_str(),
+                c.doc_text()
+            );
+            Exit::Ok
+        }
+        None => {
+            let names = catalogue.iter().flat_map(|c| [c.code, c.name]);
+            let hint = diagnostic::suggest(code, names)
+                .map(|s| format!(" (did you mean {s}?)"))
+                .unwrap_or_default();
+            eprintln!("meshc: no diagnostic code `{code}`{hint}; `meshc explain` lists them all");
+            Exit::Usage
+        }
+    }
+}

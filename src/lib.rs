@@ -1,0 +1,62 @@
+//! meshc: a declarative mesh-topology compiler.
+//!
+//! One topology file in, every Istio mesh-expansion artifact out. The
+//! pipeline, one stage per module:
+//!
+//! ```text
+//! text ─syntax─▶ Document ─lower─▶ Topology ─check─▶ Checked ─emit─▶ Vec<Artifact> ─write─▶ DIR
+//! ```
+//!
+//! The functions here run the pure part of it (everything but `write`); the
+//! CLI, the tests and the benchmarks call them.
+
+pub mod check;
+pub mod cli;
+pub mod diagnostic;
+pub mod lower;
+pub mod model;
+pub mod source;
+pub mod syntax;
+
+use check::Checked;
+use diagnostic::Diagnostic;
+use model::Topology;
+use source::Source;
+use syntax::{Limits, Syntax};
+
+/// Text → model. The topology comes back whenever the text parsed, even
+/// with shape problems, so that `check` can report its findings as well.
+pub fn front_end(
+    source: &Source,
+    syntax: Syntax,
+    limits: Limits,
+) -> (Option<Topology>, Vec<Diagnostic>) {
+    let (doc, mut diags) = syntax::parse(source, syntax, limits);
+    let Some(doc) = doc else {
+        return (None, diags);
+    };
+    let (topology, lower_diags) = lower::lower(&doc);
+    diags.extend(lower_diags);
+    (Some(topology), diags)
+}
+
+/// Text → `Checked`: parse, lower and check, collecting every finding in
+/// source order. `Checked` comes back only when there is no error at all.
+pub fn check_source(
+    source: &Source,
+    syntax: Syntax,
+    limits: Limits,
+) -> (Option<Checked>, Vec<Diagnostic>) {
+    let (topology, mut diags) = front_end(source, syntax, limits);
+    let mut checked = None;
+    if let Some(topology) = topology {
+        let (c, check_diags) = check::check(topology);
+        diags.extend(check_diags);
+        checked = c;
+    }
+    diagnostic::sort(&mut diags);
+    if diags.iter().any(Diagnostic::is_error) {
+        checked = None;
+    }
+    (checked, diags)
+}

@@ -1,0 +1,645 @@
+//! Syntax tree → model: the shape of a topology.
+//!
+//! Lowering knows which nodes and settings exist and what type each value
+//! has; it reports unknown names (with "did you mean"), missing and
+//! duplicated settings, wrong types, out-of-range numbers and malformed
+//! addresses. It does not resolve references or judge meaning: that is
+//! `check`'s job. It never stops at the first problem: whatever can be read
+//! is read, so that one run reports everything.
+
+mod reader;
+
+use reader::{Reader, Shape, as_string};
+
+use crate::diagnostic::{Diagnostic, codes};
+use crate::model::{
+    Cluster, Deployment, DnsMode, IlbAnnotation, Ilbs, Interception, IstioVersion, Labels, Mesh,
+    Namespace, Network, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route, Service,
+    Topology, Vm,
+};
+use crate::source::{Span, Spanned};
+use crate::syntax::{Document, Node};
+
+const TOP: &[&str] = &["mesh", "network", "cluster", "vm", "namespace", "service"];
+
+/// Lowers a document into a topology. The topology is returned even when
+/// there are diagnostics, holding everything that could be read.
+pub fn lower(doc: &Document) -> (Topology, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut topo = Topology::default();
+    let mut meshes: Vec<&Node> = Vec::new();
+    for node in &doc.nodes {
+        // A declaration that cannot be read whole is left out of the model,
+        // but its name is remembered so that references to it are not
+        // reported a second time as unknown.
+        let mut keep = |ok: bool| {
+            if !ok {
+                topo.invalid_names.extend(declared_name(node));
+            }
+        };
+        match node.name.text.as_str() {
+            "mesh" => meshes.push(node),
+            "network" => keep(
+                network(node, &mut diags)
+                    .map(|n| topo.networks.push(n))
+                    .is_some(),
+            ),
+            "cluster" => keep(
+                cluster(node, &mut diags)
+                    .map(|n| topo.clusters.push(n))
+                    .is_some(),
+            ),
+            "vm" => keep(vm(node, &mut diags).map(|n| topo.vms.push(n)).is_some()),
+            "namespace" => keep(
+                namespace(node, &mut diags)
+                    .map(|n| topo.namespaces.push(n))
+                    .is_some(),
+            ),
+            "service" => keep(
+                service(node, &mut diags)
+                    .map(|n| topo.services.push(n))
+                    .is_some(),
+            ),
+            other => {
+                let help = match crate::diagnostic::suggest(other, TOP.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the top level accepts: {}", TOP.join(", ")),
+                };
+                diags.push(
+                    Diagnostic::new(
+                        &codes::UNKNOWN_NODE,
+                        node.name.span,
+                        format!("unknown node `{other}`"),
+                    )
+                    .label("unknown node")
+                    .help(help),
+                );
+            }
+        }
+    }
+    match meshes.as_slice() {
+        [] => diags.push(
+            Diagnostic::new(
+                &codes::MESH_COUNT,
+                Span::file_start(),
+                "the topology has no `mesh` node",
+            )
+            .help("add `mesh NAME { istio \"1.24\" }` at the top of the file"),
+        ),
+        [one] => {
+            if let Some(m) = mesh(one, &mut diags) {
+                topo.mesh = m;
+            }
+        }
+        [first, rest @ ..] => {
+            if let Some(m) = mesh(first, &mut diags) {
+                topo.mesh = m;
+            }
+            for again in rest {
+                diags.push(
+                    Diagnostic::new(&codes::MESH_COUNT, again.name.span, "a second `mesh` node")
+                        .label("second mesh")
+                        .with_secondary(first.name.span, "first mesh")
+                        .help("a topology describes one mesh; merge the two"),
+                );
+            }
+        }
+    }
+    (topo, diags)
+}
+
+/// The name a node declares, read leniently: its first argument or its
+/// `name` setting, when that is a string.
+fn declared_name(node: &Node) -> Option<String> {
+    let from_arg = node.args().next();
+    let from_prop = node
+        .props()
+        .find(|e| e.key.as_ref().is_some_and(|k| k.text == "name"));
+    let from_child = node
+        .children
+        .iter()
+        .find(|c| c.name.text == "name")
+        .and_then(|c| c.args().next());
+    match &from_arg.or(from_prop).or(from_child)?.value {
+        crate::syntax::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn name(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
+    r.required_string("name", diags)
+}
+
+static MESH: Shape = Shape {
+    what: "mesh",
+    args: &["name"],
+    rest: None,
+    single: &[
+        "istio",
+        "trust-domain",
+        "mesh-id",
+        "control-plane-namespace",
+        "revision",
+        "least-privilege",
+        "control-plane-auth",
+    ],
+    lists: &[],
+    blocks: &[],
+};
+
+fn mesh(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
+    let r = Reader::new(node, &MESH, diags);
+    let name = name(&r, diags);
+    let istio = match r.required_string("istio", diags) {
+        Some(v) => match IstioVersion::parse(&v.value) {
+            Some(parsed) => Some(Spanned::new(parsed, v.span)),
+            None => {
+                diags.push(
+                    Diagnostic::new(
+                        &codes::INVALID_VALUE,
+                        v.span,
+                        format!("`{}` is not an Istio version", v.value),
+                    )
+                    .label("expected MAJOR.MINOR or MAJOR.MINOR.PATCH")
+                    .help("write the Istio release, e.g. \"1.24\" or \"1.0.9\""),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let control_plane_auth = r.string("control-plane-auth", diags);
+    if let Some(auth) = &control_plane_auth {
+        if auth.value != "MUTUAL_TLS" && auth.value != "NONE" {
+            diags.push(
+                Diagnostic::new(
+                    &codes::INVALID_VALUE,
+                    auth.span,
+                    format!("`{}` is not a control-plane auth policy", auth.value),
+                )
+                .label("not MUTUAL_TLS or NONE")
+                .help("`control-plane-auth` is MUTUAL_TLS or NONE"),
+            );
+        }
+    }
+    Some(Mesh {
+        name: name?,
+        istio: istio?,
+        trust_domain: r.string("trust-domain", diags),
+        mesh_id: r.string("mesh-id", diags),
+        control_plane_namespace: r.string("control-plane-namespace", diags),
+        revision: r.string("revision", diags),
+        least_privilege: r.bool("least-privilege", diags),
+        control_plane_auth,
+        span: node.span,
+    })
+}
+
+static NETWORK: Shape = Shape {
+    what: "network",
+    args: &["name"],
+    rest: None,
+    single: &[],
+    lists: &["cidr"],
+    blocks: &[],
+};
+
+fn network(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Network> {
+    let r = Reader::new(node, &NETWORK, diags);
+    Some(Network {
+        name: name(&r, diags)?,
+        cidrs: r.nets("cidr", diags),
+        span: node.span,
+    })
+}
+
+static CLUSTER: Shape = Shape {
+    what: "cluster",
+    args: &["name"],
+    rest: None,
+    single: &[
+        "network",
+        "cluster-domain",
+        "kube-dns",
+        "cluster-id",
+        "control-plane",
+        "east-west-gateway",
+        "ilb-annotation",
+    ],
+    lists: &["pod-cidr", "service-cidr"],
+    blocks: &["ilb"],
+};
+
+static ILB: Shape = Shape {
+    what: "ilb",
+    args: &[],
+    rest: None,
+    single: &["pilot", "mixer", "citadel", "kube-dns"],
+    lists: &[],
+    blocks: &[],
+};
+
+fn cluster(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
+    let r = Reader::new(node, &CLUSTER, diags);
+    let ilbs = r.block("ilb", diags).and_then(|b| {
+        let ir = Reader::new(b, &ILB, diags);
+        let mut get = |n: &str| {
+            if !ir.has(n) {
+                ir.missing(n, diags);
+                return None;
+            }
+            ir.ip(n, diags)
+        };
+        let (pilot, mixer, citadel, kube_dns) =
+            (get("pilot"), get("mixer"), get("citadel"), get("kube-dns"));
+        Some(Ilbs {
+            pilot: pilot?,
+            mixer: mixer?,
+            citadel: citadel?,
+            kube_dns: kube_dns?,
+            span: b.span,
+        })
+    });
+    let network = r.required_string("network", diags);
+    Some(Cluster {
+        name: name(&r, diags)?,
+        network: network?,
+        pod_cidrs: r.nets("pod-cidr", diags),
+        service_cidrs: r.nets("service-cidr", diags),
+        cluster_domain: r.string("cluster-domain", diags),
+        kube_dns: r.ip("kube-dns", diags),
+        cluster_id: r.string("cluster-id", diags),
+        control_plane: r.bool("control-plane", diags),
+        east_west_gateway: r.ip("east-west-gateway", diags),
+        ilbs,
+        ilb_annotation: r.choice(
+            "ilb-annotation",
+            &[
+                ("alibaba", IlbAnnotation::Alibaba),
+                ("gke", IlbAnnotation::Gke),
+                ("none", IlbAnnotation::None),
+            ],
+            diags,
+        ),
+        span: node.span,
+    })
+}
+
+static VM: Shape = Shape {
+    what: "vm",
+    args: &["name"],
+    rest: None,
+    single: &[
+        "address",
+        "network",
+        "cluster",
+        "ssh",
+        "service-account",
+        "proxy-uid",
+        "proxy-gid",
+        "interception",
+        "dns",
+        "autoregister",
+    ],
+    lists: &[
+        "dns-server",
+        "inbound-exclude-ports",
+        "outbound-exclude-ports",
+        "outbound-exclude-cidrs",
+    ],
+    blocks: &["labels"],
+};
+
+fn vm(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Vm> {
+    let r = Reader::new(node, &VM, diags);
+    let address = if r.has("address") {
+        r.ip("address", diags)
+    } else {
+        r.missing("address", diags);
+        None
+    };
+    let network = r.required_string("network", diags);
+    let id = |n: &str, diags: &mut Vec<Diagnostic>| {
+        r.integer(n, 0, i128::from(u32::MAX), diags)
+            .and_then(|v| u32::try_from(v.value).ok().map(|u| Spanned::new(u, v.span)))
+    };
+    let proxy_uid = id("proxy-uid", diags);
+    let proxy_gid = id("proxy-gid", diags);
+    Some(Vm {
+        name: name(&r, diags)?,
+        address: address?,
+        network: network?,
+        cluster: r.string("cluster", diags),
+        ssh: r.string("ssh", diags),
+        service_account: r.string("service-account", diags),
+        labels: labels(&r, diags),
+        proxy_uid,
+        proxy_gid,
+        interception: r.choice(
+            "interception",
+            &[
+                ("redirect", Interception::Redirect),
+                ("tproxy", Interception::Tproxy),
+            ],
+            diags,
+        ),
+        dns: r.choice(
+            "dns",
+            &[
+                ("capture", DnsMode::Capture),
+                ("dnsmasq", DnsMode::Dnsmasq),
+                ("hosts", DnsMode::Hosts),
+            ],
+            diags,
+        ),
+        dns_servers: r.ips("dns-server", diags),
+        inbound_exclude_ports: r.ports("inbound-exclude-ports", diags),
+        outbound_exclude_ports: r.ports("outbound-exclude-ports", diags),
+        outbound_exclude_cidrs: r.nets("outbound-exclude-cidrs", diags),
+        autoregister: r.bool("autoregister", diags),
+        span: node.span,
+    })
+}
+
+/// `labels { key "value" }` or `labels key=value`; keys are free-form.
+fn labels(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Labels {
+    let mut out = Vec::new();
+    let Some(block) = r.block("labels", diags) else {
+        return Labels::default();
+    };
+    for entry in &block.entries {
+        match &entry.key {
+            Some(k) => {
+                if let Some(v) = as_string(entry, &k.text, diags) {
+                    out.push((Spanned::new(k.text.clone(), k.span), v));
+                }
+            }
+            None => diags.push(
+                Diagnostic::new(&codes::INVALID_VALUE, entry.span, "a label needs a key")
+                    .label("value without a key")
+                    .help("write labels as `labels key=\"value\"` or `labels { key \"value\" }`"),
+            ),
+        }
+    }
+    for child in &block.children {
+        let key = Spanned::new(child.name.text.clone(), child.name.span);
+        let args: Vec<_> = child.args().collect();
+        match args.as_slice() {
+            [one] if child.children.is_empty() && child.props().next().is_none() => {
+                if let Some(v) = as_string(one, &key.value, diags) {
+                    out.push((key, v));
+                }
+            }
+            _ => diags.push(
+                Diagnostic::new(
+                    &codes::INVALID_VALUE,
+                    child.span,
+                    format!("label `{}` must have exactly one value", key.value),
+                )
+                .label("expected `key \"value\"`")
+                .help("write each label as `key \"value\"`"),
+            ),
+        }
+    }
+    out.sort_by_key(|(k, _)| k.span.start);
+    Labels(out)
+}
+
+static NAMESPACE: Shape = Shape {
+    what: "namespace",
+    args: &["name"],
+    rest: None,
+    single: &["injection", "least-privilege"],
+    lists: &[],
+    blocks: &["labels"],
+};
+
+fn namespace(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Namespace> {
+    let r = Reader::new(node, &NAMESPACE, diags);
+    Some(Namespace {
+        name: name(&r, diags)?,
+        labels: labels(&r, diags),
+        injection: r.bool("injection", diags),
+        least_privilege: r.bool("least-privilege", diags),
+        span: node.span,
+    })
+}
+
+static SERVICE: Shape = Shape {
+    what: "service",
+    args: &["name"],
+    rest: None,
+    single: &[
+        "namespace",
+        "service-account",
+        "registration",
+        "entry-point",
+    ],
+    lists: &["calls"],
+    blocks: &["port", "deploy", "route", "probe"],
+};
+
+fn service(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+    let r = Reader::new(node, &SERVICE, diags);
+    let ports = r.blocks("port").filter_map(|n| port(n, diags)).collect();
+    let deployments = r
+        .blocks("deploy")
+        .filter_map(|n| deployment(n, diags))
+        .collect();
+    let routes = r.blocks("route").filter_map(|n| route(n, diags)).collect();
+    let probe = r.block("probe", diags).and_then(|n| probe(n, diags));
+    let namespace = r
+        .string("namespace", diags)
+        .unwrap_or_else(|| Spanned::new("default".to_owned(), node.name.span));
+    Some(Service {
+        name: name(&r, diags)?,
+        namespace,
+        ports,
+        deployments,
+        calls: r.strings("calls", diags),
+        routes,
+        service_account: r.string("service-account", diags),
+        registration: r.choice(
+            "registration",
+            &[
+                ("service", Registration::Service),
+                ("service-entry", Registration::ServiceEntry),
+            ],
+            diags,
+        ),
+        entry_point: r.bool("entry-point", diags),
+        probe,
+        span: node.span,
+    })
+}
+
+static PORT: Shape = Shape {
+    what: "port",
+    args: &["name", "number"],
+    rest: None,
+    single: &["protocol", "target-port"],
+    lists: &[],
+    blocks: &[],
+};
+
+fn port(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Port> {
+    let r = Reader::new(node, &PORT, diags);
+    let name = r.required_string("name", diags);
+    let number = if r.has("number") {
+        r.port("number", diags)
+    } else {
+        r.missing("number", diags);
+        None
+    };
+    let protocol =
+        r.string("protocol", diags)
+            .and_then(|p| match Protocol::from_keyword(&p.value) {
+                Some(proto) => Some(Spanned::new(proto, p.span)),
+                None => {
+                    let words: Vec<&str> = Protocol::ALL.iter().map(|p| p.keyword()).collect();
+                    diags.push(
+                        Diagnostic::new(
+                            &codes::INVALID_VALUE,
+                            p.span,
+                            format!("`{}` is not a protocol Istio knows", p.value),
+                        )
+                        .label("unknown protocol")
+                        .help(format!("`protocol` is one of: {}", words.join(", "))),
+                    );
+                    None
+                }
+            });
+    Some(Port {
+        name: name?,
+        number: number?,
+        protocol,
+        target_port: r.port("target-port", diags),
+        span: node.span,
+    })
+}
+
+static DEPLOY: Shape = Shape {
+    what: "deploy",
+    args: &[],
+    rest: Some("version"),
+    single: &["cluster", "vm"],
+    lists: &[],
+    blocks: &[],
+};
+
+fn deployment(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Deployment> {
+    let r = Reader::new(node, &DEPLOY, diags);
+    let versions = r.strings("version", diags);
+    if versions.is_empty() && !r.has("version") {
+        r.missing("version", diags);
+        return None;
+    }
+    let placement = match (r.string("cluster", diags), r.string("vm", diags)) {
+        (Some(c), None) => Placement::Cluster(c),
+        (None, Some(v)) => Placement::Vm(v),
+        (Some(c), Some(v)) => {
+            diags.push(
+                Diagnostic::new(
+                    &codes::DUPLICATE_SETTING,
+                    v.span,
+                    "a deployment goes to a cluster or a VM, not both",
+                )
+                .label("vm given here")
+                .with_secondary(c.span, "cluster given here")
+                .help("write two `deploy` lines, one per target"),
+            );
+            return None;
+        }
+        (None, None) => {
+            if !r.has("cluster") && !r.has("vm") {
+                diags.push(
+                    Diagnostic::new(&codes::MISSING_VALUE, node.name.span, "`deploy` needs `cluster=` or `vm=`")
+                        .label("no target")
+                        .help("say where the versions run: `deploy v1 cluster=NAME` or `deploy v1 vm=NAME`"),
+                );
+            }
+            return None;
+        }
+    };
+    Some(Deployment {
+        versions,
+        placement,
+        span: node.span,
+    })
+}
+
+static ROUTE: Shape = Shape {
+    what: "route",
+    args: &["version"],
+    rest: None,
+    single: &["weight"],
+    lists: &[],
+    blocks: &[],
+};
+
+fn route(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Route> {
+    let r = Reader::new(node, &ROUTE, diags);
+    let weight = r
+        .integer("weight", 0, 100, diags)
+        .and_then(|w| u32::try_from(w.value).ok().map(|u| Spanned::new(u, w.span)));
+    Some(Route {
+        version: r.required_string("version", diags)?,
+        weight,
+        span: node.span,
+    })
+}
+
+static PROBE: Shape = Shape {
+    what: "probe",
+    args: &["kind"],
+    rest: None,
+    single: &["port", "path"],
+    lists: &["command"],
+    blocks: &[],
+};
+
+fn probe(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
+    #[derive(Clone, Copy)]
+    enum K {
+        Http,
+        Tcp,
+        Exec,
+    }
+    let r = Reader::new(node, &PROBE, diags);
+    if !r.has("kind") {
+        r.missing("kind", diags);
+        return None;
+    }
+    let kind = r.choice(
+        "kind",
+        &[("http", K::Http), ("tcp", K::Tcp), ("exec", K::Exec)],
+        diags,
+    )?;
+    let need_port = |diags: &mut Vec<Diagnostic>| {
+        if !r.has("port") {
+            r.missing("port", diags);
+        }
+        r.port("port", diags)
+    };
+    let kind = match kind.value {
+        K::Http => ProbeKind::Http {
+            port: need_port(diags)?,
+            path: r.string("path", diags),
+        },
+        K::Tcp => ProbeKind::Tcp {
+            port: need_port(diags)?,
+        },
+        K::Exec => {
+            let command = r.strings("command", diags);
+            if command.is_empty() {
+                r.missing("command", diags);
+                return None;
+            }
+            ProbeKind::Exec { command }
+        }
+    };
+    Some(Probe {
+        kind,
+        span: node.span,
+    })
+}

@@ -1,0 +1,518 @@
+//! Reading one node against its shape: which positional arguments it takes,
+//! which settings (as properties or one-line children), and which child
+//! blocks. Every shape problem becomes a diagnostic; the reader then hands
+//! out typed values, reporting wrong types as it goes.
+//!
+//! A setting may be written as a property (`network=vpc`) or as a child node
+//! (`network vpc`); TOML's `network = "vpc"` arrives as the latter. That one
+//! rule is what lets KDL and TOML share a single lowering.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::diagnostic::{Diagnostic, codes, suggest};
+use crate::source::{Span, Spanned};
+use crate::syntax::{Entry, Node, Value};
+
+/// What a node accepts.
+pub struct Shape {
+    /// What users call the node in messages (`cluster`, `port`).
+    pub what: &'static str,
+    /// Names of the positional arguments, in order; each is also a setting.
+    pub args: &'static [&'static str],
+    /// A setting that takes all remaining positional arguments.
+    pub rest: Option<&'static str>,
+    /// Settings with one value.
+    pub single: &'static [&'static str],
+    /// Settings with a list of values; repeating them appends.
+    pub lists: &'static [&'static str],
+    /// Child blocks, returned to the caller as nodes.
+    pub blocks: &'static [&'static str],
+}
+
+/// One setting: where its name was written and its values.
+pub struct Setting<'a> {
+    pub key_span: Span,
+    pub values: Vec<&'a Entry>,
+}
+
+pub struct Reader<'a> {
+    pub node: &'a Node,
+    shape: &'static Shape,
+    settings: BTreeMap<&'static str, Setting<'a>>,
+    blocks: Vec<&'a Node>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(node: &'a Node, shape: &'static Shape, diags: &mut Vec<Diagnostic>) -> Self {
+        let mut r = Reader {
+            node,
+            shape,
+            settings: BTreeMap::new(),
+            blocks: Vec::new(),
+        };
+        let mut positional = 0;
+        for entry in node.entries.iter() {
+            match &entry.key {
+                None => {
+                    if let Some(name) = shape.args.get(positional) {
+                        r.add(name, entry.span, vec![entry], diags);
+                    } else if let Some(rest) = shape.rest {
+                        r.add(rest, entry.span, vec![entry], diags);
+                    } else {
+                        diags.push(
+                            Diagnostic::new(
+                                &codes::EXTRA_ARGUMENT,
+                                entry.span,
+                                format!("`{}` takes {} argument(s)", shape.what, shape.args.len()),
+                            )
+                            .label("unexpected argument")
+                            .help(r.accepts_help()),
+                        );
+                    }
+                    positional += 1;
+                }
+                Some(key) => match r.known(&key.text) {
+                    Some(name) => r.add(name, key.span, vec![entry], diags),
+                    None => diags.push(r.unknown(
+                        &codes::UNKNOWN_SETTING,
+                        "setting",
+                        &key.text,
+                        key.span,
+                    )),
+                },
+            }
+        }
+        for child in node.children.iter() {
+            if let Some(&block) = shape.blocks.iter().find(|b| **b == child.name.text) {
+                let _ = block;
+                r.blocks.push(child);
+            } else if let Some(name) = r.known(&child.name.text) {
+                if !child.children.is_empty() || child.props().next().is_some() {
+                    diags.push(
+                        Diagnostic::new(
+                            &codes::INVALID_VALUE,
+                            child.span,
+                            format!("`{name}` is a plain setting and takes only values"),
+                        )
+                        .label("unexpected properties or children")
+                        .help(format!("write it as `{name} VALUE`")),
+                    );
+                }
+                let values: Vec<&Entry> = child.args().collect();
+                if values.is_empty() {
+                    diags.push(
+                        Diagnostic::new(
+                            &codes::MISSING_VALUE,
+                            child.name.span,
+                            format!("`{name}` has no value"),
+                        )
+                        .label("value missing")
+                        .help(format!("write it as `{name} VALUE`")),
+                    );
+                    continue;
+                }
+                if values.len() > 1 && !shape.lists.contains(&name) && shape.rest != Some(name) {
+                    diags.push(
+                        Diagnostic::new(
+                            &codes::EXTRA_ARGUMENT,
+                            values[1].span,
+                            format!("`{name}` takes one value"),
+                        )
+                        .label("unexpected value"),
+                    );
+                }
+                r.add(name, child.name.span, values, diags);
+            } else if child.children.is_empty() {
+                // `netwrok vpc` is a misspelt setting, like `netwrok=vpc`.
+                diags.push(r.unknown(
+                    &codes::UNKNOWN_SETTING,
+                    "setting",
+                    &child.name.text,
+                    child.name.span,
+                ));
+            } else {
+                diags.push(r.unknown(
+                    &codes::UNKNOWN_NODE,
+                    "node",
+                    &child.name.text,
+                    child.name.span,
+                ));
+            }
+        }
+        r
+    }
+
+    fn known(&self, name: &str) -> Option<&'static str> {
+        let s = self.shape;
+        s.args
+            .iter()
+            .chain(s.rest.iter())
+            .chain(s.single)
+            .chain(s.lists)
+            .find(|k| **k == name)
+            .copied()
+    }
+
+    fn all_names(&self) -> Vec<&'static str> {
+        let s = self.shape;
+        let mut v: Vec<&'static str> = s
+            .args
+            .iter()
+            .chain(s.rest.iter())
+            .chain(s.single)
+            .chain(s.lists)
+            .chain(s.blocks)
+            .copied()
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    fn accepts_help(&self) -> String {
+        format!(
+            "`{}` accepts: {}",
+            self.shape.what,
+            self.all_names().join(", ")
+        )
+    }
+
+    fn unknown(
+        &self,
+        code: &'static crate::diagnostic::Code,
+        kind: &str,
+        name: &str,
+        span: Span,
+    ) -> Diagnostic {
+        let names = self.all_names();
+        let help = match suggest(name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => self.accepts_help(),
+        };
+        Diagnostic::new(
+            code,
+            span,
+            format!("unknown {kind} `{name}` in `{}`", self.shape.what),
+        )
+        .label(format!("unknown {kind}"))
+        .help(help)
+    }
+
+    fn add(
+        &mut self,
+        name: &'static str,
+        key_span: Span,
+        values: Vec<&'a Entry>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let is_list = self.shape.lists.contains(&name) || self.shape.rest == Some(name);
+        match self.settings.get_mut(name) {
+            Some(existing) if is_list => existing.values.extend(values),
+            Some(existing) => diags.push(
+                Diagnostic::new(
+                    &codes::DUPLICATE_SETTING,
+                    key_span,
+                    format!("`{name}` is given more than once in `{}`", self.shape.what),
+                )
+                .label("given again here")
+                .with_secondary(existing.key_span, "first given here")
+                .help("keep one of them"),
+            ),
+            None => {
+                self.settings.insert(name, Setting { key_span, values });
+            }
+        }
+    }
+
+    /// Child blocks with this name, in source order.
+    pub fn blocks(&self, name: &str) -> impl Iterator<Item = &'a Node> + '_ {
+        let name = name.to_owned();
+        self.blocks
+            .iter()
+            .copied()
+            .filter(move |n| n.name.text == name)
+    }
+
+    /// At most one block with this name; a second one is a duplicate.
+    pub fn block(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<&'a Node> {
+        let mut it = self.blocks(name);
+        let first = it.next()?;
+        for again in it {
+            diags.push(
+                Diagnostic::new(
+                    &codes::DUPLICATE_SETTING,
+                    again.name.span,
+                    format!("`{name}` is given more than once in `{}`", self.shape.what),
+                )
+                .label("given again here")
+                .with_secondary(first.name.span, "first given here")
+                .help("merge them into one block"),
+            );
+        }
+        Some(first)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.settings.contains_key(name)
+    }
+
+    fn first(&self, name: &str) -> Option<&'a Entry> {
+        self.settings
+            .get(name)
+            .and_then(|s| s.values.first().copied())
+    }
+
+    fn values(&self, name: &str) -> Vec<&'a Entry> {
+        self.settings
+            .get(name)
+            .map(|s| s.values.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn missing(&self, name: &str, diags: &mut Vec<Diagnostic>) {
+        diags.push(
+            Diagnostic::new(
+                &codes::MISSING_VALUE,
+                self.node.name.span,
+                format!("`{}` needs `{name}`", self.shape.what),
+            )
+            .label(format!("no `{name}` here"))
+            .help(format!(
+                "add `{name} VALUE` inside the block, or `{name}=VALUE` on the node"
+            )),
+        );
+    }
+
+    pub fn string(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
+        self.first(name).and_then(|e| as_string(e, name, diags))
+    }
+
+    pub fn required_string(
+        &self,
+        name: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Spanned<String>> {
+        if !self.has(name) {
+            self.missing(name, diags);
+            return None;
+        }
+        self.string(name, diags)
+    }
+
+    pub fn strings(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<String>> {
+        self.values(name)
+            .into_iter()
+            .filter_map(|e| as_string(e, name, diags))
+            .collect()
+    }
+
+    pub fn bool(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<bool>> {
+        let e = self.first(name)?;
+        match e.value {
+            Value::Bool(b) => Some(Spanned::new(b, e.span)),
+            ref other => {
+                diags.push(wrong_type(e, name, "a boolean (#true or #false)", other));
+                None
+            }
+        }
+    }
+
+    pub fn integer(
+        &self,
+        name: &str,
+        min: i128,
+        max: i128,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Spanned<i128>> {
+        self.first(name)
+            .and_then(|e| as_integer(e, name, min, max, diags))
+    }
+
+    pub fn port(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<u16>> {
+        self.first(name).and_then(|e| as_port(e, name, diags))
+    }
+
+    pub fn ports(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<u16>> {
+        self.values(name)
+            .into_iter()
+            .filter_map(|e| as_port(e, name, diags))
+            .collect()
+    }
+
+    pub fn ip(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<IpAddr>> {
+        let s = self.string(name, diags)?;
+        parse_ip(&s, diags)
+    }
+
+    pub fn ips(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<IpAddr>> {
+        self.strings(name, diags)
+            .iter()
+            .filter_map(|s| parse_ip(s, diags))
+            .collect()
+    }
+
+    pub fn nets(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<IpNet>> {
+        self.strings(name, diags)
+            .iter()
+            .filter_map(|s| parse_net(s, diags))
+            .collect()
+    }
+
+    /// A value from a fixed set of words, compared without case.
+    pub fn choice<T: Copy>(
+        &self,
+        name: &str,
+        choices: &[(&str, T)],
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Spanned<T>> {
+        let s = self.string(name, diags)?;
+        match choices
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(&s.value))
+        {
+            Some((_, v)) => Some(Spanned::new(*v, s.span)),
+            None => {
+                let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+                diags.push(
+                    Diagnostic::new(
+                        &codes::INVALID_VALUE,
+                        s.span,
+                        format!("`{}` is not a valid `{name}`", s.value),
+                    )
+                    .label("not one of the choices")
+                    .help(format!("`{name}` is one of: {}", words.join(", "))),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn wrong_type(e: &Entry, name: &str, expected: &str, found: &Value) -> Diagnostic {
+    let mut d = Diagnostic::new(
+        &codes::INVALID_VALUE,
+        e.span,
+        format!("`{name}` must be {expected}, found {}", found.kind()),
+    )
+    .label(format!("expected {expected}"));
+    if expected == "a string" {
+        d = d.help(match found {
+            Value::Float(_) => {
+                "quote it: a version like 1.10 written bare would be read as the number 1.1"
+                    .to_owned()
+            }
+            _ => "quote the value".to_owned(),
+        });
+    }
+    d
+}
+
+pub fn as_string(e: &Entry, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
+    match &e.value {
+        Value::String(s) => Some(Spanned::new(s.clone(), e.span)),
+        other => {
+            let code = if matches!(other, Value::Float(_)) {
+                &codes::UNQUOTED_ADDRESS
+            } else {
+                &codes::INVALID_VALUE
+            };
+            let mut d = wrong_type(e, name, "a string", other);
+            d.code = code;
+            diags.push(d);
+            None
+        }
+    }
+}
+
+pub fn as_integer(
+    e: &Entry,
+    name: &str,
+    min: i128,
+    max: i128,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Spanned<i128>> {
+    match e.value {
+        Value::Integer(i) if (min..=max).contains(&i) => Some(Spanned::new(i, e.span)),
+        Value::Integer(i) => {
+            diags.push(
+                Diagnostic::new(
+                    &codes::OUT_OF_RANGE,
+                    e.span,
+                    format!("`{name}` is {i}, outside {min}–{max}"),
+                )
+                .label("out of range")
+                .help(format!("use a value from {min} to {max}")),
+            );
+            None
+        }
+        ref other => {
+            diags.push(
+                wrong_type(e, name, "an integer", other).help("write the number without quotes"),
+            );
+            None
+        }
+    }
+}
+
+pub fn as_port(e: &Entry, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<u16>> {
+    let n = as_integer(e, name, 1, 65535, diags)?;
+    u16::try_from(n.value).ok().map(|p| Spanned::new(p, n.span))
+}
+
+pub fn parse_ip(s: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Option<Spanned<IpAddr>> {
+    match s.value.parse::<IpAddr>() {
+        Ok(ip) => Some(Spanned::new(ip, s.span)),
+        Err(_) => {
+            let help = if s.value.contains('%') {
+                "zone ids (`%eth0`) are not allowed: write the bare address".to_owned()
+            } else if s.value.contains('/') {
+                "this is an address, not a CIDR: drop the `/prefix`".to_owned()
+            } else {
+                "write an IPv4 (192.168.3.201) or IPv6 (fd00::1) address".to_owned()
+            };
+            diags.push(
+                Diagnostic::new(
+                    &codes::INVALID_ADDRESS,
+                    s.span,
+                    format!("`{}` is not an IP address", s.value),
+                )
+                .label("not an IP address")
+                .help(help),
+            );
+            None
+        }
+    }
+}
+
+pub fn parse_net(s: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Option<Spanned<IpNet>> {
+    match s.value.parse::<IpNet>() {
+        Ok(net) if net.trunc() == net => Some(Spanned::new(net, s.span)),
+        Ok(net) => {
+            diags.push(
+                Diagnostic::new(
+                    &codes::INVALID_ADDRESS,
+                    s.span,
+                    format!("`{}` has host bits set", s.value),
+                )
+                .label("not a network address")
+                .help(format!("did you mean `{}`?", net.trunc())),
+            );
+            None
+        }
+        Err(_) => {
+            diags.push(
+                Diagnostic::new(
+                    &codes::INVALID_ADDRESS,
+                    s.span,
+                    format!("`{}` is not a CIDR", s.value),
+                )
+                .label("not a CIDR")
+                .help("write `address/prefix`, e.g. 10.0.0.0/8 or fd00::/64"),
+            );
+            None
+        }
+    }
+}

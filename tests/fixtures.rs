@@ -1,0 +1,124 @@
+//! Fixtures: every file under `tests/fail/` must fail with exactly the codes
+//! its name and header promise, and its rendered diagnostics must match the
+//! snapshot; every file under `tests/ok/` and every example must check clean.
+//!
+//! A failing fixture is named `CODE-what-it-breaks.kdl` (or `.toml`). Codes
+//! that necessarily follow from the same mistake are listed on a first-line
+//! comment: `// also: E604` (`# also: E604` in TOML).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use meshc::diagnostic::{Diagnostic, render};
+use meshc::source::Source;
+use meshc::syntax::{Limits, Syntax};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every topology file below `dir`, sorted, as paths relative to the root.
+pub fn topology_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("kdl" | "toml")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn check(path: &Path) -> (Source, Vec<Diagnostic>) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rel = path.strip_prefix(root()).unwrap_or(path);
+    let source = Source::new(rel.display().to_string(), text);
+    let (_, diags) =
+        meshc::check_source(&source, Syntax::from_path(&source.name), Limits::default());
+    (source, diags)
+}
+
+/// The codes a failing fixture promises: its name's prefix and `also:`.
+fn expected_codes(path: &Path, text: &str) -> BTreeSet<String> {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let mut codes: BTreeSet<String> = stem
+        .split('-')
+        .next()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    if let Some(first) = text.lines().next() {
+        let first = first.trim_start_matches(['/', '#', ' ']);
+        if let Some(also) = first.strip_prefix("also:") {
+            codes.extend(also.split_whitespace().map(str::to_owned));
+        }
+    }
+    codes
+}
+
+#[test]
+fn failing_fixtures_report_exactly_their_codes() {
+    let dir = root().join("tests/fail");
+    let files: Vec<PathBuf> = topology_files(&dir)
+        .into_iter()
+        .filter(|p| !p.starts_with(dir.join("hostile")))
+        .collect();
+    assert!(!files.is_empty(), "no fixtures under tests/fail");
+    let mut failures = Vec::new();
+    for path in &files {
+        let (source, diags) = check(path);
+        let got: BTreeSet<String> = diags.iter().map(|d| d.code.code.to_owned()).collect();
+        let want = expected_codes(path, &source.text);
+        if got != want {
+            failures.push(format!("{}: expected {want:?}, got {got:?}", source.name));
+        }
+        let rendered =
+            render::human(&diags, &source, false) + &render::summary(&diags, &source) + "\n";
+        let name = path
+            .strip_prefix(&dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace(['/', '.'], "__");
+        insta::with_settings!({
+            snapshot_path => root().join("snapshots/fail"),
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+            description => source.name.clone(),
+        }, {
+            insta::assert_snapshot!(name, rendered);
+        });
+    }
+    assert!(
+        failures.is_empty(),
+        "fixtures with the wrong codes:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn ok_fixtures_and_examples_check_clean() {
+    let mut files = topology_files(&root().join("tests/ok"));
+    files.extend(topology_files(&root().join("examples")));
+    assert!(!files.is_empty());
+    for path in &files {
+        let (source, diags) = check(path);
+        assert!(
+            diags.is_empty(),
+            "{} should check clean:\n{}",
+            source.name,
+            render::human(&diags, &source, false)
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary. Each module tests one face of meshc
+//! through data: fixtures, examples, reference goldens, the CLI.
+
+mod support;
+
+mod fixtures;

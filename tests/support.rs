@@ -1,0 +1,50 @@
+//! Helpers shared by the integration tests: where the reference data lives,
+//! and the rule for skipping when an outside prerequisite is missing.
+
+use std::path::PathBuf;
+
+/// True when running under CI (`CI` set to anything but empty, `0` or `false`).
+pub fn in_ci() -> bool {
+    matches!(std::env::var("CI"), Ok(v) if !v.is_empty() && v != "0" && v != "false")
+}
+
+/// `../shared/reference` beside the checkout. In CI its absence fails the
+/// test; elsewhere the caller skips, and this prints why.
+pub fn reference_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        !in_ci(),
+        "CI=true but the reference data is missing at {}",
+        dir.display()
+    );
+    eprintln!(
+        "skipping: reference data not found at {} (CI fails here instead)",
+        dir.display()
+    );
+    None
+}
+
+/// Whether end-to-end prerequisites are mandatory (`.ci/run` sets
+/// `MESHC_REQUIRE_E2E=1`): then a missing tool is a failure, never a skip.
+pub fn e2e_required() -> bool {
+    matches!(std::env::var("MESHC_REQUIRE_E2E"), Ok(v) if v == "1")
+}
+
+/// Skip (return false, printing why) or fail, when `what` is missing.
+pub fn prerequisite(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    assert!(!e2e_required(), "MESHC_REQUIRE_E2E=1 but {what}");
+    eprintln!("skipping: {what}");
+    false
+}
+
+/// True when `tool` is found on PATH.
+pub fn have_tool(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+}
