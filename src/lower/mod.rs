@@ -199,7 +199,7 @@ static NETWORK: Shape = Shape {
     what: "network",
     args: &["name"],
     rest: None,
-    single: &[],
+    single: &["gateway"],
     lists: &["cidr"],
     blocks: &[],
 };
@@ -209,6 +209,7 @@ fn network(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Network> {
     Some(Network {
         name: name(&r, diags)?,
         cidrs: r.nets("cidr", diags),
+        gateway: r.ip("gateway", diags),
         span: node.span,
     })
 }

@@ -13,6 +13,10 @@ use crate::source::{Span, Spanned};
 pub struct Network {
     pub name: Name,
     pub cidrs: Vec<Spanned<IpNet>>,
+    /// The address through which other networks reach workloads on this
+    /// one, when no cluster on it has an east-west gateway (a network of
+    /// VMs only, fronted by a gateway of its own).
+    pub gateway: Option<Spanned<IpAddr>>,
     pub span: Span,
 }
 

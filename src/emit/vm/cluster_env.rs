@@ -328,9 +328,9 @@ pub fn cluster_env(env: &WorkloadEnv) -> Result<String, Vec<UnrepresentableValue
     if !problems.is_empty() {
         return Err(problems);
     }
-    // Upstream sorts the whole `KEY=value` lines, not the keys, so the
-    // quoted value can decide ties only if one key is a prefix of another
-    // and followed by `=`: sorting lines reproduces that exactly.
+    // Upstream sorts whole `KEY=value` lines, not keys. The orders differ
+    // when one key is a prefix of another (`A0=` sorts before `A=`, since
+    // `=` is 0x3D, after the digits), so sort the lines as Go does.
     lines.sort_unstable();
     Ok(lines.join("\n") + "\n")
 }
