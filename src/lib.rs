@@ -15,6 +15,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod lower;
 pub mod model;
+pub mod schema;
 pub mod source;
 pub mod syntax;
 

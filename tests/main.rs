@@ -5,3 +5,4 @@ mod support;
 
 mod examples;
 mod fixtures;
+mod schema;

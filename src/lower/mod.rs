@@ -7,9 +7,11 @@
 //! `check`'s job. It never stops at the first problem: whatever can be read
 //! is read, so that one run reports everything.
 
+pub mod language;
 mod reader;
 
-use reader::{Reader, Shape, as_string};
+use language::{CLUSTER, DEPLOY, ILB, MESH, NAMESPACE, NETWORK, PORT, PROBE, ROUTE, SERVICE, VM};
+use reader::{Reader, as_string};
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::model::{
@@ -19,8 +21,6 @@ use crate::model::{
 };
 use crate::source::{Span, Spanned};
 use crate::syntax::{Document, Node};
-
-const TOP: &[&str] = &["mesh", "network", "cluster", "vm", "namespace", "service"];
 
 /// Lowers a document into a topology. The topology is returned even when
 /// there are diagnostics, holding everything that could be read.
@@ -61,9 +61,13 @@ pub fn lower(doc: &Document) -> (Topology, Vec<Diagnostic>) {
                     .is_some(),
             ),
             other => {
-                let help = match crate::diagnostic::suggest(other, TOP.iter().copied()) {
+                let top = language::TOP.iter().map(|b| b.name);
+                let help = match crate::diagnostic::suggest(other, top.clone()) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("the top level accepts: {}", TOP.join(", ")),
+                    None => format!(
+                        "the top level accepts: {}",
+                        top.collect::<Vec<_>>().join(", ")
+                    ),
                 };
                 diags.push(
                     Diagnostic::new(
@@ -130,23 +134,6 @@ fn name(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> 
     r.required_string("name", diags)
 }
 
-static MESH: Shape = Shape {
-    what: "mesh",
-    args: &["name"],
-    rest: None,
-    single: &[
-        "istio",
-        "trust-domain",
-        "mesh-id",
-        "control-plane-namespace",
-        "revision",
-        "least-privilege",
-        "control-plane-auth",
-    ],
-    lists: &[],
-    blocks: &[],
-};
-
 fn mesh(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
     let r = Reader::new(node, &MESH, diags);
     let name = name(&r, diags);
@@ -195,15 +182,6 @@ fn mesh(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
     })
 }
 
-static NETWORK: Shape = Shape {
-    what: "network",
-    args: &["name"],
-    rest: None,
-    single: &["gateway"],
-    lists: &["cidr"],
-    blocks: &[],
-};
-
 fn network(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Network> {
     let r = Reader::new(node, &NETWORK, diags);
     Some(Network {
@@ -213,32 +191,6 @@ fn network(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Network> {
         span: node.span,
     })
 }
-
-static CLUSTER: Shape = Shape {
-    what: "cluster",
-    args: &["name"],
-    rest: None,
-    single: &[
-        "network",
-        "cluster-domain",
-        "kube-dns",
-        "cluster-id",
-        "control-plane",
-        "east-west-gateway",
-        "ilb-annotation",
-    ],
-    lists: &["pod-cidr", "service-cidr"],
-    blocks: &["ilb"],
-};
-
-static ILB: Shape = Shape {
-    what: "ilb",
-    args: &[],
-    rest: None,
-    single: &["pilot", "mixer", "citadel", "kube-dns"],
-    lists: &[],
-    blocks: &[],
-};
 
 fn cluster(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
     let r = Reader::new(node, &CLUSTER, diags);
@@ -285,31 +237,6 @@ fn cluster(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
         span: node.span,
     })
 }
-
-static VM: Shape = Shape {
-    what: "vm",
-    args: &["name"],
-    rest: None,
-    single: &[
-        "address",
-        "network",
-        "cluster",
-        "ssh",
-        "service-account",
-        "proxy-uid",
-        "proxy-gid",
-        "interception",
-        "dns",
-        "autoregister",
-    ],
-    lists: &[
-        "dns-server",
-        "inbound-exclude-ports",
-        "outbound-exclude-ports",
-        "outbound-exclude-cidrs",
-    ],
-    blocks: &["labels"],
-};
 
 fn vm(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Vm> {
     let r = Reader::new(node, &VM, diags);
@@ -406,15 +333,6 @@ fn labels(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Labels {
     Labels(out)
 }
 
-static NAMESPACE: Shape = Shape {
-    what: "namespace",
-    args: &["name"],
-    rest: None,
-    single: &["injection", "least-privilege"],
-    lists: &[],
-    blocks: &["labels"],
-};
-
 fn namespace(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Namespace> {
     let r = Reader::new(node, &NAMESPACE, diags);
     Some(Namespace {
@@ -425,20 +343,6 @@ fn namespace(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Namespace> {
         span: node.span,
     })
 }
-
-static SERVICE: Shape = Shape {
-    what: "service",
-    args: &["name"],
-    rest: None,
-    single: &[
-        "namespace",
-        "service-account",
-        "registration",
-        "entry-point",
-    ],
-    lists: &["calls"],
-    blocks: &["port", "deploy", "route", "probe"],
-};
 
 fn service(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Service> {
     let r = Reader::new(node, &SERVICE, diags);
@@ -473,15 +377,6 @@ fn service(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Service> {
         span: node.span,
     })
 }
-
-static PORT: Shape = Shape {
-    what: "port",
-    args: &["name", "number"],
-    rest: None,
-    single: &["protocol", "target-port"],
-    lists: &[],
-    blocks: &[],
-};
 
 fn port(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Port> {
     let r = Reader::new(node, &PORT, diags);
@@ -518,15 +413,6 @@ fn port(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Port> {
         span: node.span,
     })
 }
-
-static DEPLOY: Shape = Shape {
-    what: "deploy",
-    args: &[],
-    rest: Some("version"),
-    single: &["cluster", "vm"],
-    lists: &[],
-    blocks: &[],
-};
 
 fn deployment(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Deployment> {
     let r = Reader::new(node, &DEPLOY, diags);
@@ -569,15 +455,6 @@ fn deployment(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Deployment> {
     })
 }
 
-static ROUTE: Shape = Shape {
-    what: "route",
-    args: &["version"],
-    rest: None,
-    single: &["weight"],
-    lists: &[],
-    blocks: &[],
-};
-
 fn route(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Route> {
     let r = Reader::new(node, &ROUTE, diags);
     let weight = r
@@ -589,15 +466,6 @@ fn route(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Route> {
         span: node.span,
     })
 }
-
-static PROBE: Shape = Shape {
-    what: "probe",
-    args: &["kind"],
-    rest: None,
-    single: &["port", "path"],
-    lists: &["command"],
-    blocks: &[],
-};
 
 fn probe(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
     #[derive(Clone, Copy)]

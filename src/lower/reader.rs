@@ -12,25 +12,10 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use super::language::Shape;
 use crate::diagnostic::{Diagnostic, codes, suggest};
 use crate::source::{Span, Spanned};
 use crate::syntax::{Entry, Node, Value};
-
-/// What a node accepts.
-pub struct Shape {
-    /// What users call the node in messages (`cluster`, `port`).
-    pub what: &'static str,
-    /// Names of the positional arguments, in order; each is also a setting.
-    pub args: &'static [&'static str],
-    /// A setting that takes all remaining positional arguments.
-    pub rest: Option<&'static str>,
-    /// Settings with one value.
-    pub single: &'static [&'static str],
-    /// Settings with a list of values; repeating them appends.
-    pub lists: &'static [&'static str],
-    /// Child blocks, returned to the caller as nodes.
-    pub blocks: &'static [&'static str],
-}
 
 /// One setting: where its name was written and its values.
 pub struct Setting<'a> {
@@ -86,8 +71,7 @@ impl<'a> Reader<'a> {
             }
         }
         for child in node.children.iter() {
-            if let Some(&block) = shape.blocks.iter().find(|b| **b == child.name.text) {
-                let _ = block;
+            if shape.block(&child.name.text).is_some() {
                 r.blocks.push(child);
             } else if let Some(name) = r.known(&child.name.text) {
                 if !child.children.is_empty() || child.props().next().is_some() {
@@ -114,7 +98,7 @@ impl<'a> Reader<'a> {
                     );
                     continue;
                 }
-                if values.len() > 1 && !shape.lists.contains(&name) && shape.rest != Some(name) {
+                if values.len() > 1 && !shape.setting(name).is_some_and(|s| s.list) {
                     diags.push(
                         Diagnostic::new(
                             &codes::EXTRA_ARGUMENT,
@@ -146,26 +130,16 @@ impl<'a> Reader<'a> {
     }
 
     fn known(&self, name: &str) -> Option<&'static str> {
-        let s = self.shape;
-        s.args
-            .iter()
-            .chain(s.rest.iter())
-            .chain(s.single)
-            .chain(s.lists)
-            .find(|k| **k == name)
-            .copied()
+        self.shape.setting(name).map(|s| s.name)
     }
 
     fn all_names(&self) -> Vec<&'static str> {
         let s = self.shape;
         let mut v: Vec<&'static str> = s
-            .args
+            .settings
             .iter()
-            .chain(s.rest.iter())
-            .chain(s.single)
-            .chain(s.lists)
-            .chain(s.blocks)
-            .copied()
+            .map(|s| s.name)
+            .chain(s.blocks.iter().map(|b| b.name))
             .collect();
         v.sort_unstable();
         v.dedup();
@@ -208,7 +182,7 @@ impl<'a> Reader<'a> {
         values: Vec<&'a Entry>,
         diags: &mut Vec<Diagnostic>,
     ) {
-        let is_list = self.shape.lists.contains(&name) || self.shape.rest == Some(name);
+        let is_list = self.shape.setting(name).is_some_and(|s| s.list);
         match self.settings.get_mut(name) {
             Some(existing) if is_list => existing.values.extend(values),
             Some(existing) => diags.push(

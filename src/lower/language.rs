@@ -1,0 +1,532 @@
+//! The topology language, as data: every node, its positional arguments,
+//! its settings with their types and meanings, and its child blocks.
+//!
+//! These tables are the single definition of the language. The reader
+//! checks input against them, and `schema` generates the JSON Schema (for
+//! the TOML form) and the KDL reference from them, so the three cannot
+//! drift apart.
+
+/// What a node accepts.
+pub struct Shape {
+    /// The node's name (`cluster`, `port`).
+    pub what: &'static str,
+    /// What the node declares, for the reference.
+    pub doc: &'static str,
+    /// Names of the positional arguments, in order; each is also a setting.
+    pub args: &'static [&'static str],
+    /// A list setting that takes all remaining positional arguments.
+    pub rest: Option<&'static str>,
+    pub settings: &'static [Setting],
+    pub blocks: &'static [Block],
+    /// Any key is accepted, each with one string value (`labels`).
+    pub open: bool,
+}
+
+impl Shape {
+    pub fn setting(&self, name: &str) -> Option<&'static Setting> {
+        self.settings.iter().find(|s| s.name == name)
+    }
+
+    pub fn block(&self, name: &str) -> Option<&'static Block> {
+        self.blocks.iter().find(|b| b.name == name)
+    }
+}
+
+/// A setting: `name=value`, or `name value…` as a child node.
+pub struct Setting {
+    pub name: &'static str,
+    pub ty: Ty,
+    /// Takes several values; repeating the setting appends.
+    pub list: bool,
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+/// A child block (`port http 9080`, `labels { … }`).
+pub struct Block {
+    pub name: &'static str,
+    pub shape: &'static Shape,
+    /// May appear several times.
+    pub repeated: bool,
+}
+
+/// The type of a setting's values.
+#[derive(Clone, Copy)]
+pub enum Ty {
+    /// A name: a DNS label or similar, checked by `check`.
+    Name,
+    /// Free text, checked by `check` where it reaches output.
+    Text,
+    /// `"1.24"`, `"1.0.9"`.
+    Version,
+    Bool,
+    /// 1–65535.
+    Port,
+    /// An integer in a range.
+    Integer(i64, i64),
+    Ip,
+    Cidr,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+}
+
+const fn s(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
+    Setting {
+        name,
+        ty,
+        list: false,
+        required: false,
+        doc,
+    }
+}
+
+const fn required(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
+    Setting {
+        name,
+        ty,
+        list: false,
+        required: true,
+        doc,
+    }
+}
+
+const fn list(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
+    Setting {
+        name,
+        ty,
+        list: true,
+        required: false,
+        doc,
+    }
+}
+
+const NAME: Setting = required(
+    "name",
+    Ty::Name,
+    "The declaration's name (the first argument).",
+);
+
+/// The top level of a topology.
+pub static TOP: &[Block] = &[
+    Block {
+        name: "mesh",
+        shape: &MESH,
+        repeated: false,
+    },
+    Block {
+        name: "network",
+        shape: &NETWORK,
+        repeated: true,
+    },
+    Block {
+        name: "cluster",
+        shape: &CLUSTER,
+        repeated: true,
+    },
+    Block {
+        name: "vm",
+        shape: &VM,
+        repeated: true,
+    },
+    Block {
+        name: "namespace",
+        shape: &NAMESPACE,
+        repeated: true,
+    },
+    Block {
+        name: "service",
+        shape: &SERVICE,
+        repeated: true,
+    },
+];
+
+pub static MESH: Shape = Shape {
+    what: "mesh",
+    doc: "The mesh: its name, the Istio version (which selects the mesh-expansion flow) and control-plane settings. Exactly one.",
+    args: &["name"],
+    rest: None,
+    settings: &[
+        NAME,
+        required(
+            "istio",
+            Ty::Version,
+            "Istio version, quoted: \"1.24\" or \"1.0.9\". Before 1.8 the legacy flow (internal load balancers, `istioctl register`), from 1.8 the WorkloadEntry flow.",
+        ),
+        s(
+            "trust-domain",
+            Ty::Name,
+            "SPIFFE trust domain. Default `cluster.local`.",
+        ),
+        s(
+            "mesh-id",
+            Ty::Name,
+            "Mesh id (`ISTIO_META_MESH_ID`). Modern flow.",
+        ),
+        s(
+            "control-plane-namespace",
+            Ty::Name,
+            "Namespace of the control plane. Default `istio-system`.",
+        ),
+        s(
+            "revision",
+            Ty::Name,
+            "Istio revision (`istio.io/rev`), e.g. `1-24`. Modern flow.",
+        ),
+        s(
+            "least-privilege",
+            Ty::Bool,
+            "Emit Sidecar and AuthorizationPolicy objects from the call graph. Default #true. Modern flow.",
+        ),
+        s(
+            "control-plane-auth",
+            Ty::Choice(&["MUTUAL_TLS", "NONE"]),
+            "Control-plane auth policy (`ISTIO_CP_AUTH`). Legacy flow; default MUTUAL_TLS.",
+        ),
+    ],
+    blocks: &[],
+    open: false,
+};
+
+pub static NETWORK: Shape = Shape {
+    what: "network",
+    doc: "An L3 network (a VPC, a data centre). Workloads on one network reach each other directly; across networks they go through gateways.",
+    args: &["name"],
+    rest: None,
+    settings: &[
+        NAME,
+        list("cidr", Ty::Cidr, "Address ranges of the network."),
+        s(
+            "gateway",
+            Ty::Ip,
+            "Address through which other networks reach this one, when no cluster on it has an east-west gateway.",
+        ),
+    ],
+    blocks: &[],
+    open: false,
+};
+
+pub static CLUSTER: Shape = Shape {
+    what: "cluster",
+    doc: "A Kubernetes cluster.",
+    args: &["name"],
+    rest: None,
+    settings: &[
+        NAME,
+        required(
+            "network",
+            Ty::Name,
+            "The network the cluster's nodes are on.",
+        ),
+        list("pod-cidr", Ty::Cidr, "Pod address ranges."),
+        list(
+            "service-cidr",
+            Ty::Cidr,
+            "Service (ClusterIP) ranges: the outbound capture range on VMs in the legacy flow.",
+        ),
+        s(
+            "cluster-domain",
+            Ty::Name,
+            "Cluster DNS domain. Default `cluster.local`.",
+        ),
+        s("kube-dns", Ty::Ip, "The kube-dns ClusterIP."),
+        s(
+            "cluster-id",
+            Ty::Name,
+            "Istio cluster id (`ISTIO_META_CLUSTER_ID`). Default: the cluster's name.",
+        ),
+        s(
+            "control-plane",
+            Ty::Bool,
+            "Whether istiod runs in this cluster.",
+        ),
+        s(
+            "east-west-gateway",
+            Ty::Ip,
+            "Address of the east-west gateway exposing istiod (15012, 15017) and, across networks, services (15443). Modern flow.",
+        ),
+        s(
+            "ilb-annotation",
+            Ty::Choice(&["alibaba", "gke", "none"]),
+            "Which cloud's internal-load-balancer annotation the legacy ILB Services get.",
+        ),
+    ],
+    blocks: &[Block {
+        name: "ilb",
+        shape: &ILB,
+        repeated: false,
+    }],
+    open: false,
+};
+
+pub static ILB: Shape = Shape {
+    what: "ilb",
+    doc: "The legacy mesh-expansion internal load balancers (Istio 0.8–1.7).",
+    args: &[],
+    rest: None,
+    settings: &[
+        required("pilot", Ty::Ip, "Address of `istio-pilot-ilb`."),
+        required("mixer", Ty::Ip, "Address of `mixer-ilb`."),
+        required("citadel", Ty::Ip, "Address of `citadel-ilb`."),
+        required("kube-dns", Ty::Ip, "Address of `dns-ilb` (kube-dns)."),
+    ],
+    blocks: &[],
+    open: false,
+};
+
+pub static LABELS: Shape = Shape {
+    what: "labels",
+    doc: "Labels: `labels key=\"value\"` or `labels { key \"value\" }`.",
+    args: &[],
+    rest: None,
+    settings: &[],
+    blocks: &[],
+    open: true,
+};
+
+pub static VM: Shape = Shape {
+    what: "vm",
+    doc: "A VM or bare-metal host joining the mesh.",
+    args: &["name"],
+    rest: None,
+    settings: &[
+        NAME,
+        required(
+            "address",
+            Ty::Ip,
+            "The VM's address (IPv4 or IPv6), as the mesh reaches it.",
+        ),
+        required("network", Ty::Name, "The network the VM is on."),
+        s(
+            "cluster",
+            Ty::Name,
+            "The cluster whose control plane the VM joins. Default: the control-plane cluster, when there is one.",
+        ),
+        s(
+            "ssh",
+            Ty::Text,
+            "`[user@]host[:port]` the VM is managed through; its SSH port is kept out of capture.",
+        ),
+        s(
+            "service-account",
+            Ty::Name,
+            "Service account of the VM's sidecar. Default: the service's.",
+        ),
+        s(
+            "proxy-uid",
+            Ty::Integer(0, 4_294_967_295),
+            "uid of the sidecar user (istio-proxy). Default 1337.",
+        ),
+        s(
+            "proxy-gid",
+            Ty::Integer(0, 4_294_967_295),
+            "gid of the sidecar user. Default: the uid.",
+        ),
+        s(
+            "interception",
+            Ty::Choice(&["redirect", "tproxy"]),
+            "Inbound interception mode. Default redirect.",
+        ),
+        s(
+            "dns",
+            Ty::Choice(&["capture", "dnsmasq", "hosts"]),
+            "How the VM resolves cluster names: the agent's DNS proxy (capture, the modern default), a dnsmasq forwarder (the legacy way), or hosts entries only.",
+        ),
+        list(
+            "dns-server",
+            Ty::Ip,
+            "Resolvers whose port-53 traffic the agent captures. Default: all port-53 traffic.",
+        ),
+        list(
+            "inbound-exclude-ports",
+            Ty::Port,
+            "Extra inbound ports kept out of capture.",
+        ),
+        list(
+            "outbound-exclude-ports",
+            Ty::Port,
+            "Outbound ports never redirected to the sidecar.",
+        ),
+        list(
+            "outbound-exclude-cidrs",
+            Ty::Cidr,
+            "Outbound ranges never redirected to the sidecar.",
+        ),
+        s(
+            "autoregister",
+            Ty::Bool,
+            "Let istiod create the WorkloadEntry when the sidecar connects. Modern flow.",
+        ),
+    ],
+    blocks: &[Block {
+        name: "labels",
+        shape: &LABELS,
+        repeated: false,
+    }],
+    open: false,
+};
+
+pub static NAMESPACE: Shape = Shape {
+    what: "namespace",
+    doc: "A Kubernetes namespace. Namespaces named by services exist implicitly; declare one to give it labels or settings.",
+    args: &["name"],
+    rest: None,
+    settings: &[
+        NAME,
+        s(
+            "injection",
+            Ty::Bool,
+            "Sidecar injection label. Default #true.",
+        ),
+        s(
+            "least-privilege",
+            Ty::Bool,
+            "Overrides the mesh's `least-privilege` for this namespace.",
+        ),
+    ],
+    blocks: &[Block {
+        name: "labels",
+        shape: &LABELS,
+        repeated: false,
+    }],
+    open: false,
+};
+
+pub static SERVICE: Shape = Shape {
+    what: "service",
+    doc: "A service: its ports, where each version runs, what it calls and how its traffic is routed.",
+    args: &["name"],
+    rest: None,
+    settings: &[
+        NAME,
+        s(
+            "namespace",
+            Ty::Name,
+            "The service's namespace. Default `default`.",
+        ),
+        list(
+            "calls",
+            Ty::Name,
+            "Services this one calls (`name`, or `name.namespace`).",
+        ),
+        s(
+            "service-account",
+            Ty::Name,
+            "Service account of its workloads. Default: the service's name.",
+        ),
+        s(
+            "registration",
+            Ty::Choice(&["service", "service-entry"]),
+            "How VM workloads are registered: a Kubernetes Service selecting WorkloadEntries, or a ServiceEntry. Modern flow; default service.",
+        ),
+        s(
+            "entry-point",
+            Ty::Bool,
+            "Reached from outside the mesh, so having no caller is expected.",
+        ),
+    ],
+    blocks: &[
+        Block {
+            name: "port",
+            shape: &PORT,
+            repeated: true,
+        },
+        Block {
+            name: "deploy",
+            shape: &DEPLOY,
+            repeated: true,
+        },
+        Block {
+            name: "route",
+            shape: &ROUTE,
+            repeated: true,
+        },
+        Block {
+            name: "probe",
+            shape: &PROBE,
+            repeated: false,
+        },
+    ],
+    open: false,
+};
+
+pub static PORT: Shape = Shape {
+    what: "port",
+    doc: "A service port: `port NAME NUMBER`. The name's prefix selects the protocol as Istio does (`http`, `http-web`, `grpc`, `tcp`, …).",
+    args: &["name", "number"],
+    rest: None,
+    settings: &[
+        required(
+            "name",
+            Ty::Name,
+            "Port name; its prefix selects the protocol.",
+        ),
+        required("number", Ty::Port, "Port number."),
+        s(
+            "protocol",
+            Ty::Choice(&[
+                "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql",
+                "redis", "udp",
+            ]),
+            "Explicit protocol, when the name does not say it.",
+        ),
+        s(
+            "target-port",
+            Ty::Port,
+            "Port the workload listens on. Default: the port number.",
+        ),
+    ],
+    blocks: &[],
+    open: false,
+};
+
+pub static DEPLOY: Shape = Shape {
+    what: "deploy",
+    doc: "Where versions run: `deploy v1 v2 cluster=NAME` or `deploy v1 vm=NAME`. Repeat for several targets.",
+    args: &[],
+    rest: Some("version"),
+    settings: &[
+        Setting {
+            name: "version",
+            ty: Ty::Name,
+            list: true,
+            required: true,
+            doc: "Versions (label values).",
+        },
+        s("cluster", Ty::Name, "The cluster they run in."),
+        s("vm", Ty::Name, "The VM they run on."),
+    ],
+    blocks: &[],
+    open: false,
+};
+
+pub static ROUTE: Shape = Shape {
+    what: "route",
+    doc: "A share of the service's traffic for one version: `route v2 weight=10`. A single route without a weight takes all traffic.",
+    args: &["version"],
+    rest: None,
+    settings: &[
+        required("version", Ty::Name, "The version traffic goes to."),
+        s("weight", Ty::Integer(0, 100), "Percentage of traffic."),
+    ],
+    blocks: &[],
+    open: false,
+};
+
+pub static PROBE: Shape = Shape {
+    what: "probe",
+    doc: "Readiness probe of the service's VM workloads (WorkloadGroup `probe`): `probe http port=9080 path=\"/health\"`, `probe tcp port=3306`, `probe exec command=\"…\"`.",
+    args: &["kind"],
+    rest: None,
+    settings: &[
+        required(
+            "kind",
+            Ty::Choice(&["http", "tcp", "exec"]),
+            "The kind of probe.",
+        ),
+        s("port", Ty::Port, "Port to probe (http, tcp)."),
+        s("path", Ty::Text, "HTTP path (http)."),
+        list("command", Ty::Text, "Command and arguments (exec)."),
+    ],
+    blocks: &[],
+    open: false,
+};
