@@ -4,6 +4,9 @@
 //! `write`), or prints. Everything it calls is a pure function of its
 //! arguments.
 
+// The CLI is the one place that reads the environment.
+#![allow(clippy::disallowed_methods)]
+
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -106,7 +109,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 /// Why a file could not be turned into a `Source`.
 enum ReadError {
     /// Not a topology we can read: reported as a diagnostic (exit 1).
-    Unreadable(Source, Diagnostic),
+    Unreadable(Box<(Source, Diagnostic)>),
     /// An I/O problem: reported as a message (exit 2).
     Io(String),
 }
@@ -133,7 +136,7 @@ fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
             format!("the file is larger than the limit of {max} bytes"),
         )
         .help("raise the limit with --max-input-size BYTES if the file really is a topology");
-        return Err(ReadError::Unreadable(Source::new(name, ""), diag));
+        return Err(ReadError::Unreadable(Box::new((Source::new(name, ""), diag))));
     }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source::new(name, text)),
@@ -149,7 +152,7 @@ fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
             )
             .label("invalid byte here")
             .help("save the topology as UTF-8 text");
-            Err(ReadError::Unreadable(Source::new(name, text), diag))
+            Err(ReadError::Unreadable(Box::new((Source::new(name, text), diag))))
         }
     }
 }
@@ -162,7 +165,7 @@ fn check_file(path: &Path, input: &InputArgs) -> Result<(Source, Vec<Diagnostic>
             let (_, diags) = crate::check_source(&source, syntax, Limits::default());
             Ok((source, diags))
         }
-        Err(ReadError::Unreadable(source, diag)) => Ok((source, vec![diag])),
+        Err(ReadError::Unreadable(b)) => Ok((b.0, vec![b.1])),
         Err(ReadError::Io(msg)) => Err(msg),
     }
 }
@@ -173,8 +176,7 @@ fn color_wanted() -> bool {
 
 /// Prints every file's diagnostics in the chosen format.
 fn print_diagnostics(results: &[(Source, Vec<Diagnostic>)], format: Format) {
-    let files: Vec<(&Source, &[Diagnostic])> =
-        results.iter().map(|(s, d)| (s, d.as_slice())).collect();
+    let files: Vec<(&Source, &[Diagnostic])> = results.iter().map(|(s, d)| (s, d.as_slice())).collect();
     let mut out = std::io::stdout().lock();
     let text = match format {
         Format::Human => {
@@ -227,12 +229,7 @@ fn explain(code: Option<&str>) -> Exit {
     let Some(code) = code else {
         let mut out = String::new();
         for c in &catalogue {
-            out.push_str(&format!(
-                "{}\t{}\t{}\n",
-                c.code,
-                c.severity.as_str(),
-                c.summary
-            ));
+            out.push_str(&format!("{}\t{}\t{}\n", c.code, c.severity.as_str(), c.summary));
         }
         print!("{out}");
         return Exit::Ok;

@@ -1,8 +1,13 @@
 //! The one integration-test binary. Each module tests one face of meshc
 //! through data: fixtures, examples, reference goldens, the CLI.
 
+// Tests read the environment (CI, MESHC_*) and may unwrap.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used)]
+
 mod support;
 
 mod examples;
 mod fixtures;
 mod schema;
+mod tidy;
+mod workload_configure_conformance;

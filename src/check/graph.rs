@@ -95,29 +95,17 @@ impl MeshGraph {
         }
         for (i, v) in topo.vms.iter().enumerate() {
             if let Some(n) = ix.vm_network[i] {
-                gr.add_edge(
-                    g.vms[i],
-                    g.networks[n],
-                    edge(EdgeKind::MemberOf, v.network.span),
-                );
+                gr.add_edge(g.vms[i], g.networks[n], edge(EdgeKind::MemberOf, v.network.span));
             }
             if let Some(c) = ix.vm_cluster[i] {
                 let span = v.cluster.as_ref().map_or(v.name.span, |c| c.span);
-                gr.add_edge(
-                    g.vms[i],
-                    g.clusters[c],
-                    edge(EdgeKind::ReachesControlPlane, span),
-                );
+                gr.add_edge(g.vms[i], g.clusters[c], edge(EdgeKind::ReachesControlPlane, span));
             }
         }
         for (ni, info) in ix.namespaces.values().enumerate() {
             for &s in &info.services {
                 let span = topo.services[s].namespace.span;
-                gr.add_edge(
-                    g.services[s],
-                    g.namespaces[ni],
-                    edge(EdgeKind::InNamespace, span),
-                );
+                gr.add_edge(g.services[s], g.namespaces[ni], edge(EdgeKind::InNamespace, span));
             }
         }
         for (wi, w) in ix.workloads.iter().enumerate() {

@@ -179,10 +179,7 @@ impl Index {
             return Some(i);
         }
         if let Some((name, ns)) = reference.split_once('.') {
-            return self
-                .services
-                .get(&(ns.to_owned(), name.to_owned()))
-                .copied();
+            return self.services.get(&(ns.to_owned(), name.to_owned())).copied();
         }
         let mut matches = self
             .services

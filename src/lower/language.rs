@@ -100,11 +100,7 @@ const fn list(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
     }
 }
 
-const NAME: Setting = required(
-    "name",
-    Ty::Name,
-    "The declaration's name (the first argument).",
-);
+const NAME: Setting = required("name", Ty::Name, "The declaration's name (the first argument).");
 
 /// The top level of a topology.
 pub static TOP: &[Block] = &[
@@ -212,11 +208,7 @@ pub static CLUSTER: Shape = Shape {
     rest: None,
     settings: &[
         NAME,
-        required(
-            "network",
-            Ty::Name,
-            "The network the cluster's nodes are on.",
-        ),
+        required("network", Ty::Name, "The network the cluster's nodes are on."),
         list("pod-cidr", Ty::Cidr, "Pod address ranges."),
         list(
             "service-cidr",
@@ -234,11 +226,7 @@ pub static CLUSTER: Shape = Shape {
             Ty::Name,
             "Istio cluster id (`ISTIO_META_CLUSTER_ID`). Default: the cluster's name.",
         ),
-        s(
-            "control-plane",
-            Ty::Bool,
-            "Whether istiod runs in this cluster.",
-        ),
+        s("control-plane", Ty::Bool, "Whether istiod runs in this cluster."),
         s(
             "east-west-gateway",
             Ty::Ip,
@@ -372,11 +360,7 @@ pub static NAMESPACE: Shape = Shape {
     rest: None,
     settings: &[
         NAME,
-        s(
-            "injection",
-            Ty::Bool,
-            "Sidecar injection label. Default #true.",
-        ),
+        s("injection", Ty::Bool, "Sidecar injection label. Default #true."),
         s(
             "least-privilege",
             Ty::Bool,
@@ -455,17 +439,12 @@ pub static PORT: Shape = Shape {
     args: &["name", "number"],
     rest: None,
     settings: &[
-        required(
-            "name",
-            Ty::Name,
-            "Port name; its prefix selects the protocol.",
-        ),
+        required("name", Ty::Name, "Port name; its prefix selects the protocol."),
         required("number", Ty::Port, "Port number."),
         s(
             "protocol",
             Ty::Choice(&[
-                "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql",
-                "redis", "udp",
+                "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp",
             ]),
             "Explicit protocol, when the name does not say it.",
         ),
@@ -518,11 +497,7 @@ pub static PROBE: Shape = Shape {
     args: &["kind"],
     rest: None,
     settings: &[
-        required(
-            "kind",
-            Ty::Choice(&["http", "tcp", "exec"]),
-            "The kind of probe.",
-        ),
+        required("kind", Ty::Choice(&["http", "tcp", "exec"]), "The kind of probe."),
         s("port", Ty::Port, "Port to probe (http, tcp)."),
         s("path", Ty::Text, "HTTP path (http)."),
         list("command", Ty::Text, "Command and arguments (exec)."),

@@ -15,9 +15,8 @@ use reader::{Reader, as_string};
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::model::{
-    Cluster, Deployment, DnsMode, IlbAnnotation, Ilbs, Interception, IstioVersion, Labels, Mesh,
-    Namespace, Network, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route, Service,
-    Topology, Vm,
+    Cluster, Deployment, DnsMode, IlbAnnotation, Ilbs, Interception, IstioVersion, Labels, Mesh, Namespace,
+    Network, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route, Service, Topology, Vm,
 };
 use crate::source::{Span, Spanned};
 use crate::syntax::{Document, Node};
@@ -39,35 +38,20 @@ pub fn lower(doc: &Document) -> (Topology, Vec<Diagnostic>) {
         };
         match node.name.text.as_str() {
             "mesh" => meshes.push(node),
-            "network" => keep(
-                network(node, &mut diags)
-                    .map(|n| topo.networks.push(n))
-                    .is_some(),
-            ),
-            "cluster" => keep(
-                cluster(node, &mut diags)
-                    .map(|n| topo.clusters.push(n))
-                    .is_some(),
-            ),
+            "network" => keep(network(node, &mut diags).map(|n| topo.networks.push(n)).is_some()),
+            "cluster" => keep(cluster(node, &mut diags).map(|n| topo.clusters.push(n)).is_some()),
             "vm" => keep(vm(node, &mut diags).map(|n| topo.vms.push(n)).is_some()),
             "namespace" => keep(
                 namespace(node, &mut diags)
                     .map(|n| topo.namespaces.push(n))
                     .is_some(),
             ),
-            "service" => keep(
-                service(node, &mut diags)
-                    .map(|n| topo.services.push(n))
-                    .is_some(),
-            ),
+            "service" => keep(service(node, &mut diags).map(|n| topo.services.push(n)).is_some()),
             other => {
                 let top = language::TOP.iter().map(|b| b.name);
                 let help = match crate::diagnostic::suggest(other, top.clone()) {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "the top level accepts: {}",
-                        top.collect::<Vec<_>>().join(", ")
-                    ),
+                    None => format!("the top level accepts: {}", top.collect::<Vec<_>>().join(", ")),
                 };
                 diags.push(
                     Diagnostic::new(
@@ -155,20 +139,13 @@ fn mesh(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
         },
         None => None,
     };
-    let control_plane_auth = r.string("control-plane-auth", diags);
-    if let Some(auth) = &control_plane_auth {
-        if auth.value != "MUTUAL_TLS" && auth.value != "NONE" {
-            diags.push(
-                Diagnostic::new(
-                    &codes::INVALID_VALUE,
-                    auth.span,
-                    format!("`{}` is not a control-plane auth policy", auth.value),
-                )
-                .label("not MUTUAL_TLS or NONE")
-                .help("`control-plane-auth` is MUTUAL_TLS or NONE"),
-            );
-        }
-    }
+    let control_plane_auth = r
+        .choice(
+            "control-plane-auth",
+            &[("MUTUAL_TLS", "MUTUAL_TLS"), ("NONE", "NONE")],
+            diags,
+        )
+        .map(|c| Spanned::new(c.value.to_owned(), c.span));
     Some(Mesh {
         name: name?,
         istio: istio?,
@@ -203,8 +180,7 @@ fn cluster(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
             }
             ir.ip(n, diags)
         };
-        let (pilot, mixer, citadel, kube_dns) =
-            (get("pilot"), get("mixer"), get("citadel"), get("kube-dns"));
+        let (pilot, mixer, citadel, kube_dns) = (get("pilot"), get("mixer"), get("citadel"), get("kube-dns"));
         Some(Ilbs {
             pilot: pilot?,
             mixer: mixer?,
@@ -347,10 +323,7 @@ fn namespace(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Namespace> {
 fn service(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Service> {
     let r = Reader::new(node, &SERVICE, diags);
     let ports = r.blocks("port").filter_map(|n| port(n, diags)).collect();
-    let deployments = r
-        .blocks("deploy")
-        .filter_map(|n| deployment(n, diags))
-        .collect();
+    let deployments = r.blocks("deploy").filter_map(|n| deployment(n, diags)).collect();
     let routes = r.blocks("route").filter_map(|n| route(n, diags)).collect();
     let probe = r.block("probe", diags).and_then(|n| probe(n, diags));
     let namespace = r
@@ -387,24 +360,24 @@ fn port(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Port> {
         r.missing("number", diags);
         None
     };
-    let protocol =
-        r.string("protocol", diags)
-            .and_then(|p| match Protocol::from_keyword(&p.value) {
-                Some(proto) => Some(Spanned::new(proto, p.span)),
-                None => {
-                    let words: Vec<&str> = Protocol::ALL.iter().map(|p| p.keyword()).collect();
-                    diags.push(
-                        Diagnostic::new(
-                            &codes::INVALID_VALUE,
-                            p.span,
-                            format!("`{}` is not a protocol Istio knows", p.value),
-                        )
-                        .label("unknown protocol")
-                        .help(format!("`protocol` is one of: {}", words.join(", "))),
-                    );
-                    None
-                }
-            });
+    let protocol = r
+        .string("protocol", diags)
+        .and_then(|p| match Protocol::from_keyword(&p.value) {
+            Some(proto) => Some(Spanned::new(proto, p.span)),
+            None => {
+                let words: Vec<&str> = Protocol::ALL.iter().map(|p| p.keyword()).collect();
+                diags.push(
+                    Diagnostic::new(
+                        &codes::INVALID_VALUE,
+                        p.span,
+                        format!("`{}` is not a protocol Istio knows", p.value),
+                    )
+                    .label("unknown protocol")
+                    .help(format!("`protocol` is one of: {}", words.join(", "))),
+                );
+                None
+            }
+        });
     Some(Port {
         name: name?,
         number: number?,
@@ -440,9 +413,13 @@ fn deployment(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Deployment> {
         (None, None) => {
             if !r.has("cluster") && !r.has("vm") {
                 diags.push(
-                    Diagnostic::new(&codes::MISSING_VALUE, node.name.span, "`deploy` needs `cluster=` or `vm=`")
-                        .label("no target")
-                        .help("say where the versions run: `deploy v1 cluster=NAME` or `deploy v1 vm=NAME`"),
+                    Diagnostic::new(
+                        &codes::MISSING_VALUE,
+                        node.name.span,
+                        "`deploy` needs `cluster=` or `vm=`",
+                    )
+                    .label("no target")
+                    .help("say where the versions run: `deploy v1 cluster=NAME` or `deploy v1 vm=NAME`"),
                 );
             }
             return None;

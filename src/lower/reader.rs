@@ -61,12 +61,7 @@ impl<'a> Reader<'a> {
                 }
                 Some(key) => match r.known(&key.text) {
                     Some(name) => r.add(name, key.span, vec![entry], diags),
-                    None => diags.push(r.unknown(
-                        &codes::UNKNOWN_SETTING,
-                        "setting",
-                        &key.text,
-                        key.span,
-                    )),
+                    None => diags.push(r.unknown(&codes::UNKNOWN_SETTING, "setting", &key.text, key.span)),
                 },
             }
         }
@@ -118,12 +113,7 @@ impl<'a> Reader<'a> {
                     child.name.span,
                 ));
             } else {
-                diags.push(r.unknown(
-                    &codes::UNKNOWN_NODE,
-                    "node",
-                    &child.name.text,
-                    child.name.span,
-                ));
+                diags.push(r.unknown(&codes::UNKNOWN_NODE, "node", &child.name.text, child.name.span));
             }
         }
         r
@@ -147,11 +137,7 @@ impl<'a> Reader<'a> {
     }
 
     fn accepts_help(&self) -> String {
-        format!(
-            "`{}` accepts: {}",
-            self.shape.what,
-            self.all_names().join(", ")
-        )
+        format!("`{}` accepts: {}", self.shape.what, self.all_names().join(", "))
     }
 
     fn unknown(
@@ -204,10 +190,7 @@ impl<'a> Reader<'a> {
     /// Child blocks with this name, in source order.
     pub fn blocks(&self, name: &str) -> impl Iterator<Item = &'a Node> + '_ {
         let name = name.to_owned();
-        self.blocks
-            .iter()
-            .copied()
-            .filter(move |n| n.name.text == name)
+        self.blocks.iter().copied().filter(move |n| n.name.text == name)
     }
 
     /// At most one block with this name; a second one is a duplicate.
@@ -234,9 +217,7 @@ impl<'a> Reader<'a> {
     }
 
     fn first(&self, name: &str) -> Option<&'a Entry> {
-        self.settings
-            .get(name)
-            .and_then(|s| s.values.first().copied())
+        self.settings.get(name).and_then(|s| s.values.first().copied())
     }
 
     fn values(&self, name: &str) -> Vec<&'a Entry> {
@@ -264,11 +245,7 @@ impl<'a> Reader<'a> {
         self.first(name).and_then(|e| as_string(e, name, diags))
     }
 
-    pub fn required_string(
-        &self,
-        name: &str,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<Spanned<String>> {
+    pub fn required_string(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
         if !self.has(name) {
             self.missing(name, diags);
             return None;
@@ -343,10 +320,7 @@ impl<'a> Reader<'a> {
         diags: &mut Vec<Diagnostic>,
     ) -> Option<Spanned<T>> {
         let s = self.string(name, diags)?;
-        match choices
-            .iter()
-            .find(|(w, _)| w.eq_ignore_ascii_case(&s.value))
-        {
+        match choices.iter().find(|(w, _)| w.eq_ignore_ascii_case(&s.value)) {
             Some((_, v)) => Some(Spanned::new(*v, s.span)),
             None => {
                 let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
@@ -375,8 +349,7 @@ fn wrong_type(e: &Entry, name: &str, expected: &str, found: &Value) -> Diagnosti
     if expected == "a string" {
         d = d.help(match found {
             Value::Float(_) => {
-                "quote it: a version like 1.10 written bare would be read as the number 1.1"
-                    .to_owned()
+                "quote it: a version like 1.10 written bare would be read as the number 1.1".to_owned()
             }
             _ => "quote the value".to_owned(),
         });
@@ -423,9 +396,7 @@ pub fn as_integer(
             None
         }
         ref other => {
-            diags.push(
-                wrong_type(e, name, "an integer", other).help("write the number without quotes"),
-            );
+            diags.push(wrong_type(e, name, "an integer", other).help("write the number without quotes"));
             None
         }
     }

@@ -47,16 +47,12 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let t = cx.topo;
     report(
         "network",
-        t.networks
-            .iter()
-            .map(|n| (n.name.value.clone(), n.name.span)),
+        t.networks.iter().map(|n| (n.name.value.clone(), n.name.span)),
         diags,
     );
     report(
         "cluster",
-        t.clusters
-            .iter()
-            .map(|n| (n.name.value.clone(), n.name.span)),
+        t.clusters.iter().map(|n| (n.name.value.clone(), n.name.span)),
         diags,
     );
     report(
@@ -66,19 +62,14 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     );
     report(
         "namespace",
-        t.namespaces
-            .iter()
-            .map(|n| (n.name.value.clone(), n.name.span)),
+        t.namespaces.iter().map(|n| (n.name.value.clone(), n.name.span)),
         diags,
     );
     report(
         "service",
-        t.services.iter().map(|s| {
-            (
-                format!("{}.{}", s.name.value, s.namespace.value),
-                s.name.span,
-            )
-        }),
+        t.services
+            .iter()
+            .map(|s| (format!("{}.{}", s.name.value, s.namespace.value), s.name.span)),
         diags,
     );
 }

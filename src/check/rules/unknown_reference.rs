@@ -79,10 +79,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         if !ix.networks.contains_key(&v.network.value) {
             unknown("network", &v.network, &mut networks(), diags);
         }
-        if let Some(c) = &v.cluster {
-            if !ix.clusters.contains_key(&c.value) {
-                unknown("cluster", c, &mut clusters(), diags);
-            }
+        if let Some(c) = v.cluster.as_ref().filter(|c| !ix.clusters.contains_key(&c.value)) {
+            unknown("cluster", c, &mut clusters(), diags);
         }
     }
     for s in &cx.topo.services {
@@ -91,9 +89,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 Placement::Cluster(c) if !ix.clusters.contains_key(&c.value) => {
                     unknown("cluster", c, &mut clusters(), diags)
                 }
-                Placement::Vm(v) if !ix.vms.contains_key(&v.value) => {
-                    unknown("VM", v, &mut vms(), diags)
-                }
+                Placement::Vm(v) if !ix.vms.contains_key(&v.value) => unknown("VM", v, &mut vms(), diags),
                 _ => {}
             }
         }

@@ -170,11 +170,7 @@ pub struct HttpHeader {
 
 /// The canonical-service label and its fallbacks, in lookup order
 /// (`pkg/kube/labels`). A present label counts even when its value is empty.
-const CANONICAL_NAME_LABELS: [&str; 3] = [
-    "service.istio.io/canonical-name",
-    "app.kubernetes.io/name",
-    "app",
-];
+const CANONICAL_NAME_LABELS: [&str; 3] = ["service.istio.io/canonical-name", "app.kubernetes.io/name", "app"];
 /// The canonical-revision label and its fallbacks, in lookup order.
 const CANONICAL_REVISION_LABELS: [&str; 3] = [
     "service.istio.io/canonical-revision",
@@ -278,11 +274,7 @@ fn inbound_ports(ports: &BTreeMap<String, u16>) -> String {
 }
 
 fn join_ports(ports: &[u16]) -> String {
-    ports
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// The entries of the modern cluster.env: [`proxy_metadata`] plus the
@@ -315,7 +307,13 @@ pub fn cluster_env_entries(env: &WorkloadEnv) -> BTreeMap<String, String> {
     entries
 }
 
-/// The modern `cluster.env` bytes, or every entry that cannot be written.
+/// The modern `cluster.env` bytes.
+///
+/// # Errors
+///
+/// Every entry that no quoting can carry: a key that is not a shell name,
+/// or a value containing NUL. The check stage can call this to report them
+/// all before emission.
 pub fn cluster_env(env: &WorkloadEnv) -> Result<String, Vec<UnrepresentableValue>> {
     let mut lines = Vec::new();
     let mut problems = Vec::new();
@@ -338,6 +336,10 @@ pub fn cluster_env(env: &WorkloadEnv) -> Result<String, Vec<UnrepresentableValue
 /// The legacy (0.8 to 1.7) `cluster.env`: `ISTIO_SERVICE_CIDR`,
 /// `ISTIO_SYSTEM_NAMESPACE`, `ISTIO_CP_AUTH` in that order, then
 /// `ISTIO_INBOUND_PORTS` (ascending) when there are any.
+///
+/// # Errors
+///
+/// Every value containing NUL, which a sourced file cannot carry.
 pub fn legacy_cluster_env(
     service_cidr: &str,
     system_namespace: &str,
@@ -392,7 +394,9 @@ mod tests {
             trust_domain: String::new(),
             revision: None,
             istio_namespace: "istio-system".to_owned(),
-            address: Some(WorkloadAddress::Internal(IpAddr::V4(Ipv4Addr::new(10, 10, 10, 10)))),
+            address: Some(WorkloadAddress::Internal(IpAddr::V4(Ipv4Addr::new(
+                10, 10, 10, 10,
+            )))),
             capture_dns: true,
             status_port: None,
             autoregister: false,
@@ -411,9 +415,7 @@ mod tests {
 
     fn line_of(file: &str, key: &str) -> Option<String> {
         let prefix = format!("{key}=");
-        file.lines()
-            .find(|l| l.starts_with(&prefix))
-            .map(str::to_owned)
+        file.lines().find(|l| l.starts_with(&prefix)).map(str::to_owned)
     }
 
     #[test]
@@ -435,7 +437,11 @@ mod tests {
     #[test]
     fn generated_keys_override_mesh_config_metadata() {
         let mut e = env();
-        e.proxy_metadata = map(&[("ISTIO_META_DNS_CAPTURE", "false"), ("POD_NAMESPACE", "x"), ("EXTRA", "1")]);
+        e.proxy_metadata = map(&[
+            ("ISTIO_META_DNS_CAPTURE", "false"),
+            ("POD_NAMESPACE", "x"),
+            ("EXTRA", "1"),
+        ]);
         let md = proxy_metadata(&e);
         assert_eq!(md["ISTIO_META_DNS_CAPTURE"], "true");
         assert_eq!(md["POD_NAMESPACE"], "bar");
@@ -448,22 +454,32 @@ mod tests {
     #[test]
     fn pod_ports_are_json_sorted_by_name() {
         let mut e = env();
-        e.ports = [("https".to_owned(), 443), ("HTTP".to_owned(), 80), ("grpc".to_owned(), 8080)]
-            .into_iter()
-            .collect();
+        e.ports = [
+            ("https".to_owned(), 443),
+            ("HTTP".to_owned(), 80),
+            ("grpc".to_owned(), 8080),
+        ]
+        .into_iter()
+        .collect();
         let md = proxy_metadata(&e);
         assert_eq!(
             md["ISTIO_META_POD_PORTS"],
             r#"[{"name":"HTTP","containerPort":80,"protocol":""},{"name":"grpc","containerPort":8080,"protocol":""},{"name":"https","containerPort":443,"protocol":""}]"#
         );
         let file = cluster_env(&e).unwrap();
-        assert_eq!(line_of(&file, "ISTIO_INBOUND_PORTS").unwrap(), "ISTIO_INBOUND_PORTS='80,443,8080'");
+        assert_eq!(
+            line_of(&file, "ISTIO_INBOUND_PORTS").unwrap(),
+            "ISTIO_INBOUND_PORTS='80,443,8080'"
+        );
     }
 
     #[test]
     fn empty_port_name_is_omitted_like_go_omitempty() {
         let ports = [(String::new(), 9080)].into_iter().collect();
-        assert_eq!(pod_ports_json(&ports), r#"[{"containerPort":9080,"protocol":""}]"#);
+        assert_eq!(
+            pod_ports_json(&ports),
+            r#"[{"containerPort":9080,"protocol":""}]"#
+        );
     }
 
     #[test]
@@ -482,7 +498,10 @@ mod tests {
             0xfd00, 0x10, 0x96, 0, 0, 0, 0, 1,
         ))));
         let file = cluster_env(&e).unwrap();
-        assert_eq!(line_of(&file, "ISTIO_SVC_IP").unwrap(), "ISTIO_SVC_IP='fd00:10:96::1'");
+        assert_eq!(
+            line_of(&file, "ISTIO_SVC_IP").unwrap(),
+            "ISTIO_SVC_IP='fd00:10:96::1'"
+        );
         assert_eq!(
             line_of(&file, "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION").unwrap(),
             "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION='true'"
@@ -520,8 +539,14 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(lines, sorted);
         // `J` < `_`: byte order, unlike mesh.yaml's natural order.
-        let json = lines.iter().position(|l| l.starts_with("ISTIO_METAJSON_LABELS=")).unwrap();
-        let meta = lines.iter().position(|l| l.starts_with("ISTIO_META_CLUSTER_ID=")).unwrap();
+        let json = lines
+            .iter()
+            .position(|l| l.starts_with("ISTIO_METAJSON_LABELS="))
+            .unwrap();
+        let meta = lines
+            .iter()
+            .position(|l| l.starts_with("ISTIO_META_CLUSTER_ID="))
+            .unwrap();
         assert!(json < meta);
     }
 
@@ -530,8 +555,7 @@ mod tests {
         let mut e = env();
         e.proxy_metadata = map(&[("BAD KEY", "x"), ("NUL", "a\0b"), ("OK", "fine")]);
         let problems = cluster_env(&e).unwrap_err();
-        let kinds: Vec<(&str, Unrepresentable)> =
-            problems.iter().map(|p| (p.key.as_str(), p.kind)).collect();
+        let kinds: Vec<(&str, Unrepresentable)> = problems.iter().map(|p| (p.key.as_str(), p.kind)).collect();
         assert_eq!(
             kinds,
             [

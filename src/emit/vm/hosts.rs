@@ -70,7 +70,10 @@ mod tests {
     fn empty_and_default_revisions_are_unrevisioned() {
         let ip = IpAddr::V4(Ipv4Addr::new(192, 168, 0, 100));
         for rev in [None, Some(""), Some("default")] {
-            assert_eq!(hosts(Some(ip), "istio-system", rev), "192.168.0.100 istiod.istio-system.svc\n");
+            assert_eq!(
+                hosts(Some(ip), "istio-system", rev),
+                "192.168.0.100 istiod.istio-system.svc\n"
+            );
             assert_eq!(istiod_addr("istio-system", rev), "istiod.istio-system.svc:15012");
         }
     }

@@ -56,7 +56,10 @@ pub fn go_shellescape(s: &str) -> String {
 
 /// The characters Go's `[^\\w@%+=:,./-]` does *not* match.
 fn is_go_quirk_safe(c: char) -> bool {
-    matches!(c, '\\' | 'w' | '@' | '%' | '+' | '=' | ':' | ',' | '.' | '/' | '-')
+    matches!(
+        c,
+        '\\' | 'w' | '@' | '%' | '+' | '=' | ':' | ',' | '.' | '/' | '-'
+    )
 }
 
 /// Always single-quote: `'…'`, each `'` written as `'"'"'` (close the quote,
@@ -112,7 +115,12 @@ pub enum Quoting {
     BareWhenPlain,
 }
 
-/// One `KEY=value` line (without its newline), or why it cannot be written.
+/// One `KEY=value` line, without its newline.
+///
+/// # Errors
+///
+/// When `key` is not a shell name (`[A-Za-z_][A-Za-z0-9_]*`) or `value`
+/// contains NUL: no quoting makes either safe to source.
 pub fn env_line(key: &str, value: &str, quoting: Quoting) -> Result<String, UnrepresentableValue> {
     if !is_shell_name(key) {
         return Err(UnrepresentableValue {
@@ -137,9 +145,7 @@ pub fn env_line(key: &str, value: &str, quoting: Quoting) -> Result<String, Unre
 /// an assignment rather than a command to run.
 fn is_shell_name(key: &str) -> bool {
     let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -285,7 +291,10 @@ mod tests {
             env_line("K", "v", Quoting::IstioCompatible).as_deref(),
             Ok("K='v'")
         );
-        assert_eq!(env_line("_k1", "v", Quoting::BareWhenPlain).as_deref(), Ok("_k1=v"));
+        assert_eq!(
+            env_line("_k1", "v", Quoting::BareWhenPlain).as_deref(),
+            Ok("_k1=v")
+        );
         for key in ["", "1A", "A-B", "A B", "A;rm", "É"] {
             let err = env_line(key, "v", Quoting::IstioCompatible).unwrap_err();
             assert_eq!(err.kind, Unrepresentable::KeyNotAShellName, "{key:?}");

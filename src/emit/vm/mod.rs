@@ -1,0 +1,14 @@
+//! The VM-side files of Istio mesh expansion, byte-compatible with what
+//! `istioctl x workload entry configure` (modern) and `setupMeshEx.sh`
+//! (legacy) write: `cluster.env`, `mesh.yaml` and `hosts`.
+//!
+//! Every function here is pure: plain input structs in, file bytes out, no
+//! I/O. Inputs that no file can carry safely (a NUL in an env value, an env
+//! key that is not a shell name) come back as errors from the `cluster.env`
+//! writers rather than being written; see [`quote`] for the quoting rules
+//! and where meshc deliberately departs from istioctl.
+
+pub mod cluster_env;
+pub mod hosts;
+pub mod mesh_yaml;
+pub mod quote;
