@@ -24,7 +24,7 @@ Exit codes:
   2  usage error, or a file could not be read or written";
 
 /// The exit code of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     Ok = 0,
     Findings = 1,
@@ -56,17 +56,30 @@ enum Format {
     Github,
 }
 
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    /// Graphviz DOT
+    #[default]
+    Dot,
+    /// Mermaid flowchart
+    Mermaid,
+}
+
 #[derive(clap::Args, Debug)]
 struct InputArgs {
     /// Largest topology file accepted, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
     max_input_size: u64,
-    /// How diagnostics are printed
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
     /// Treat warnings as errors (exit 1)
     #[arg(long)]
     deny_warnings: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct DiagnosticArgs {
+    /// How diagnostics are printed
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,6 +92,42 @@ enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        output: DiagnosticArgs,
+    },
+    /// Draw the topology (Graphviz DOT or Mermaid), highlighting what checks flagged
+    #[command(after_help = EXIT_CODES)]
+    Graph {
+        /// Topology file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Output format
+        #[arg(long, value_enum, default_value_t)]
+        format: GraphFormat,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Format a KDL topology canonically, keeping comments
+    #[command(after_help = EXIT_CODES)]
+    Fmt {
+        /// KDL topology files
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write nothing; exit 1 when a file is not formatted
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write a commented starter topology (the Bookinfo VM example)
+    #[command(after_help = EXIT_CODES)]
+    Init {
+        /// Directory to write topology.kdl into
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
     },
     /// List every diagnostic code, or print the documentation of one
     Explain {
@@ -100,8 +149,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let exit = match cli.command {
-        Command::Check { files, input } => check(&files, &input),
+        Command::Check { files, input, output } => check(&files, &input, output.format),
         Command::Explain { code } => explain(code.as_deref()),
+        Command::Graph { file, format, input } => graph(&file, format, &input),
+        Command::Fmt { files, check } => fmt(&files, check),
+        Command::Init { dir } => init(&dir),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "meshc", &mut std::io::stdout());
+            Exit::Ok
+        }
     };
     exit as i32
 }
@@ -203,7 +260,7 @@ fn verdict(diags: &[Diagnostic], deny_warnings: bool) -> Exit {
     }
 }
 
-fn check(files: &[PathBuf], input: &InputArgs) -> Exit {
+fn check(files: &[PathBuf], input: &InputArgs, format: Format) -> Exit {
     let mut results = Vec::new();
     let mut io_failed = false;
     for path in files {
@@ -215,7 +272,7 @@ fn check(files: &[PathBuf], input: &InputArgs) -> Exit {
             }
         }
     }
-    print_diagnostics(&results, input.format);
+    print_diagnostics(&results, format);
     let all: Vec<Diagnostic> = results.into_iter().flat_map(|(_, d)| d).collect();
     if io_failed {
         Exit::Usage
@@ -255,6 +312,136 @@ fn explain(code: Option<&str>) -> Exit {
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
             eprintln!("meshc: no diagnostic code `{code}`{hint}; `meshc explain` lists them all");
+            Exit::Usage
+        }
+    }
+}
+
+fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
+    let source = match read_source(path, input.max_input_size) {
+        Ok(source) => source,
+        Err(ReadError::Unreadable(b)) => {
+            print_diagnostics(&[(b.0, vec![b.1])], Format::Human);
+            return Exit::Findings;
+        }
+        Err(ReadError::Io(msg)) => {
+            eprintln!("{msg}");
+            return Exit::Usage;
+        }
+    };
+    let (topology, mut diags) = crate::front_end(&source, Syntax::from_path(&source.name), Limits::default());
+    let Some(topology) = topology else {
+        print_diagnostics(&[(source, diags)], Format::Human);
+        return Exit::Findings;
+    };
+    let mut analysis = crate::check::analyze(topology);
+    diags.append(&mut analysis.diagnostics);
+    diagnostic::sort(&mut diags);
+    analysis.diagnostics = diags;
+    let text = match format {
+        GraphFormat::Dot => crate::emit::graph::dot(&analysis),
+        GraphFormat::Mermaid => crate::emit::graph::mermaid(&analysis),
+    };
+    print!("{text}");
+    // The picture is drawn either way; findings still set the exit code so
+    // that scripts notice them.
+    let exit = verdict(&analysis.diagnostics, input.deny_warnings);
+    if !analysis.diagnostics.is_empty() {
+        print_diagnostics(
+            &[(source, std::mem::take(&mut analysis.diagnostics))],
+            Format::Human,
+        );
+    }
+    exit
+}
+
+fn fmt(files: &[PathBuf], check: bool) -> Exit {
+    let mut exit = Exit::Ok;
+    for path in files {
+        let source = match read_source(path, 64 * 1024 * 1024) {
+            Ok(s) => s,
+            Err(ReadError::Unreadable(b)) => {
+                print_diagnostics(&[(b.0, vec![b.1])], Format::Human);
+                exit = exit.max(Exit::Findings);
+                continue;
+            }
+            Err(ReadError::Io(msg)) => {
+                eprintln!("{msg}");
+                exit = Exit::Usage;
+                continue;
+            }
+        };
+        match crate::syntax::format::format_kdl(&source) {
+            Ok(formatted) if formatted == source.text => {}
+            Ok(formatted) if check => {
+                let diff = similar::TextDiff::from_lines(&source.text, &formatted)
+                    .unified_diff()
+                    .header(&source.name, &format!("{} (formatted)", source.name))
+                    .to_string();
+                print!("{diff}");
+                exit = exit.max(Exit::Findings);
+            }
+            Ok(formatted) => {
+                if let Err(e) = replace_file(path, &formatted) {
+                    eprintln!("meshc: cannot write {}: {e}", path.display());
+                    exit = Exit::Usage;
+                } else {
+                    eprintln!("formatted {}", source.name);
+                }
+            }
+            Err(diags) => {
+                print_diagnostics(&[(source, diags)], Format::Human);
+                exit = exit.max(Exit::Findings);
+            }
+        }
+    }
+    exit
+}
+
+/// Replaces a file's contents atomically (temp file + rename), keeping its
+/// permissions.
+fn replace_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let perms = std::fs::metadata(path)?.permissions();
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(contents.as_bytes())?;
+    tmp.as_file().set_permissions(perms)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The starter topology `meshc init` writes: the Bookinfo VM example.
+const STARTER: &str = include_str!("../examples/bookinfo-vm/topology.kdl");
+
+fn init(dir: &Path) -> Exit {
+    let path = dir.join("topology.kdl");
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("meshc: cannot create {}: {e}", dir.display());
+        return Exit::Usage;
+    }
+    // create_new: never clobber a topology that is already there.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    match file.and_then(|mut f| f.write_all(STARTER.as_bytes())) {
+        Ok(()) => {
+            eprintln!(
+                "wrote {}; next: meshc check {0} and meshc build {0} -o out/",
+                path.display()
+            );
+            Exit::Ok
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!("meshc: {} already exists; not overwriting it", path.display());
+            Exit::Usage
+        }
+        Err(e) => {
+            eprintln!("meshc: cannot write {}: {e}", path.display());
             Exit::Usage
         }
     }

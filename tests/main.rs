@@ -6,6 +6,7 @@
 
 mod support;
 
+mod cli;
 mod examples;
 mod fixtures;
 mod schema;

@@ -55,29 +55,55 @@ impl Checked {
     }
 }
 
+/// A topology with its index, its graph and every finding: what `check`
+/// concludes, before deciding whether it is acceptable. Views such as
+/// `meshc graph` use it to draw a topology that has problems.
+#[derive(Debug)]
+pub struct Analysis {
+    pub topology: Topology,
+    pub index: Index,
+    pub graph: MeshGraph,
+    /// Every finding, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Builds the index and the graph and runs every rule.
+pub fn analyze(topology: Topology) -> Analysis {
+    let index = Index::build(&topology);
+    let graph = MeshGraph::build(&topology, &index);
+    let mut diagnostics = Vec::new();
+    let cx = Context {
+        topo: &topology,
+        index: &index,
+        graph: &graph,
+    };
+    for rule in rules::ALL {
+        (rule.run)(&cx, &mut diagnostics);
+    }
+    diagnostic::sort(&mut diagnostics);
+    Analysis {
+        topology,
+        index,
+        graph,
+        diagnostics,
+    }
+}
+
 /// Runs every rule. Returns the `Checked` topology when no rule found an
 /// error, and all findings (warnings included) in source order.
 pub fn check(topology: Topology) -> (Option<Checked>, Vec<Diagnostic>) {
-    let index = Index::build(&topology);
-    let graph = MeshGraph::build(&topology, &index);
-    let mut diags = Vec::new();
-    {
-        let cx = Context {
-            topo: &topology,
-            index: &index,
-            graph: &graph,
-        };
-        for rule in rules::ALL {
-            (rule.run)(&cx, &mut diags);
-        }
-    }
-    diagnostic::sort(&mut diags);
-    let checked = (!diags.iter().any(Diagnostic::is_error)).then_some(Checked {
+    let Analysis {
+        topology,
+        index,
+        graph,
+        diagnostics,
+    } = analyze(topology);
+    let checked = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Checked {
         topology,
         index,
         graph,
     });
-    (checked, diags)
+    (checked, diagnostics)
 }
 
 /// Every code meshc can report: front end first, then the rules, by code.

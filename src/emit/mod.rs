@@ -1,7 +1,34 @@
-//! Checked → artifacts: pure functions, one module per target.
+//! Emit: `Checked` topology → `Vec<Artifact>`, one module per target.
 //!
-//! Emitters take `&Checked` (the type proves validation ran), cannot fail,
-//! do no I/O and read no clock or environment: output depends only on the
-//! topology (and the file name printed in headers).
+//! Every emitter is a pure function of the checked topology (and the source
+//! file's name, printed in headers): it cannot fail, does no I/O, and reads
+//! no clock or environment, so the same input always gives the same bytes.
+//! Anything that reaches output is iterated in a fixed order (declaration
+//! order, or sorted through `BTreeMap`/`BTreeSet`), never through a hash map.
+//!
+//! Facts that several targets must agree on (which service account a
+//! workload runs as) live here, in one function each, so that the Kubernetes
+//! objects and the VM files can never disagree.
 
+pub mod graph;
+pub mod kubernetes;
 pub mod vm;
+pub mod yaml;
+
+use crate::model::{Service, Vm};
+
+/// The Kubernetes service account a workload of `service` runs as: on a VM
+/// the VM's own `service-account` wins, then the service's
+/// `service-account`, then the service's name.
+///
+/// The name matters in three places that must agree: the ServiceAccount
+/// object (and, in the legacy flow, the `istio.<sa>` secret Citadel creates
+/// for it, which `setupMeshEx.sh machineCerts` copies to the VM), the
+/// WorkloadEntry/WorkloadGroup `serviceAccount` (the SPIFFE identity istiod
+/// issues to the VM), and the principals of the AuthorizationPolicies that
+/// let the workload call others.
+pub fn service_account<'a>(service: &'a Service, vm: Option<&'a Vm>) -> &'a str {
+    vm.and_then(|vm| vm.service_account.as_ref())
+        .or(service.service_account.as_ref())
+        .map_or(service.name.value.as_str(), |sa| sa.value.as_str())
+}

@@ -9,6 +9,7 @@
 //! The tree knows nothing of meshc's schema either: it does not know which
 //! nodes exist or which settings they take.
 
+pub mod format;
 mod kdl;
 mod prescan;
 mod toml;
@@ -119,11 +120,7 @@ impl Node {
 /// A document comes back whenever the text could be understood, even with
 /// recoverable problems (an unquoted address), so that later stages can
 /// report their findings in the same run.
-pub fn parse(
-    source: &Source,
-    syntax: Syntax,
-    limits: Limits,
-) -> (Option<Document>, Vec<Diagnostic>) {
+pub fn parse(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Document>, Vec<Diagnostic>) {
     let text = source.text.as_str();
     if let Some(at) = text.find('\0') {
         return (

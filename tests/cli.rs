@@ -1,0 +1,316 @@
+//! The command line, end to end: every command and every exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn meshc(args: &[&str]) -> Output {
+    meshc_in(&root(), args)
+}
+
+pub fn meshc_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("meshc runs")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited, not killed")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const VM: &str = "examples/bookinfo-vm/topology.kdl";
+
+#[test]
+fn check_passes_every_example_in_both_syntaxes() {
+    let o = meshc(&[
+        "check",
+        "examples/bookinfo-vm/topology.kdl",
+        "examples/bookinfo-vm/topology.toml",
+        "examples/bookinfo-legacy/topology.kdl",
+        "examples/bookinfo-legacy/topology.toml",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
+fn five_independent_mistakes_give_five_diagnostics_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("five.kdl");
+    std::fs::write(
+        &file,
+        r#"mesh m { istio "1.24" }
+network vpc { cidr "10.0.0.0/33" }
+cluster c { netwrok vpc; network vpc; control-plane #true; east-west-gateway "10.0.0.100" }
+vm db { address 10.0.0.5; network vpc }
+service s namespace=a {
+    port http 8080
+    port web 8080
+    deploy v1 cluster=nope
+}
+"#,
+    )
+    .unwrap();
+    let o = meshc_in(dir.path(), &["check", "--format", "json", "five.kdl"]);
+    assert_eq!(code(&o), 1);
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("JSON array");
+    let codes: Vec<&str> = items.iter().filter_map(|i| i["code"].as_str()).collect();
+    for want in ["E501", "E202", "E103", "E301"] {
+        assert!(codes.contains(&want), "missing {want} in {codes:?}");
+    }
+    assert!(
+        codes.iter().any(|c| c.starts_with("E6")),
+        "no duplicate-port finding in {codes:?}"
+    );
+    assert_eq!(items.len(), 5, "{codes:?}");
+    for item in &items {
+        for field in [
+            "code",
+            "severity",
+            "message",
+            "file",
+            "line",
+            "column",
+            "end_line",
+            "end_column",
+            "start",
+            "end",
+            "help",
+        ] {
+            assert!(!item[field].is_null(), "{field} missing in {item}");
+        }
+    }
+    // The human form names each code with its line and column.
+    let o = meshc_in(dir.path(), &["check", "five.kdl"]);
+    let err = stderr(&o);
+    assert!(err.contains("E103") && err.contains("five.kdl:4:17"), "{err}");
+}
+
+#[test]
+fn unreadable_inputs_exit_one_or_two_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("empty.kdl"), "").unwrap();
+    std::fs::write(p.join("random.kdl"), [0x9f, 0x00, 0xff, 0x13, 0x37, 0xc3]).unwrap();
+    std::fs::write(p.join("latin1.kdl"), b"mesh caf\xe9 { istio \"1.24\" }\n").unwrap();
+    std::fs::create_dir(p.join("dir.kdl")).unwrap();
+    for (file, want) in [
+        ("empty.kdl", 1),
+        ("random.kdl", 1),
+        ("latin1.kdl", 1),
+        ("dir.kdl", 2),
+        ("missing.kdl", 2),
+    ] {
+        let o = meshc_in(p, &["check", file]);
+        assert_eq!(code(&o), want, "{file}: {}", stderr(&o));
+        assert!(!stderr(&o).is_empty(), "{file}: no message");
+    }
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(VM)).unwrap()
+        + "\nvm idle {\n    address \"192.168.3.250\"\n    network vpc-hangzhou\n}\n";
+    std::fs::write(dir.path().join("t.kdl"), text).unwrap();
+    let o = meshc_in(dir.path(), &["check", "t.kdl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("warning"), "{}", stderr(&o));
+    let o = meshc_in(dir.path(), &["check", "--deny-warnings", "t.kdl"]);
+    assert_eq!(code(&o), 1);
+}
+
+#[test]
+fn machine_formats() {
+    let o = meshc(&[
+        "check",
+        "--format",
+        "github",
+        "tests/fail/E301-unknown-cluster.kdl",
+    ]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("::error file=tests/fail/E301-unknown-cluster.kdl,line=7,endLine=7,col=23,endColumn=26,title=E301::"),
+        "{out}"
+    );
+    let o = meshc(&[
+        "check",
+        "--format",
+        "sarif",
+        "tests/fail/E301-unknown-cluster.kdl",
+    ]);
+    assert_eq!(code(&o), 1);
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"][0]["results"][0]["ruleId"], "E301");
+}
+
+#[test]
+fn explain_lists_codes_and_documents_each() {
+    let o = meshc(&["explain"]);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 25 + 14, "only {} codes", lines.len());
+    for line in &lines {
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        assert!(["error", "warning"].contains(&fields[1]), "{line}");
+        let doc = meshc(&["explain", fields[0]]);
+        assert_eq!(code(&doc), 0);
+        assert!(
+            stdout(&doc).lines().count() > 4,
+            "{} is barely documented",
+            fields[0]
+        );
+    }
+    let o = meshc(&["explain", "E999"]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn graph_draws_dot_and_mermaid() {
+    let o = meshc(&["graph", VM]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).starts_with("digraph \"bookinfo\" {"));
+    let o = meshc(&["graph", "--format", "mermaid", VM]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).starts_with("flowchart LR\n"));
+    // A broken topology is still drawn, with the problem in red, and exits 1.
+    let o = meshc(&["graph", "tests/fail/E301-unknown-cluster.kdl"]);
+    assert_eq!(code(&o), 1);
+}
+
+#[test]
+fn every_example_graph_renders_with_graphviz() {
+    if !crate::support::prerequisite(
+        crate::support::have_tool("dot"),
+        "graphviz `dot` is not installed",
+    ) {
+        return;
+    }
+    for example in ["bookinfo-vm", "bookinfo-legacy", "multicluster"] {
+        let file = format!("examples/{example}/topology.kdl");
+        if !root().join(&file).exists() {
+            continue;
+        }
+        let o = meshc(&["graph", &file]);
+        let mut child = Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&o.stdout).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let svg = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(svg.contains("<svg"));
+        if example == "bookinfo-vm" {
+            // README shows this picture; it must be the current one.
+            let committed = root().join("examples/bookinfo-vm/graph.svg");
+            if std::env::var_os("MESHC_UPDATE_GRAPH").is_some_and(|v| v == "1") {
+                std::fs::write(&committed, &svg).unwrap();
+            }
+            let old = std::fs::read_to_string(&committed).unwrap_or_default();
+            assert!(
+                old == svg,
+                "examples/bookinfo-vm/graph.svg is stale: MESHC_UPDATE_GRAPH=1 cargo test"
+            );
+        }
+    }
+}
+
+#[test]
+fn fmt_is_idempotent_keeps_comments_and_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.kdl");
+    std::fs::write(&p, "// keep me\nmesh   m {istio \"1.24\"   // and me\n}\n").unwrap();
+    let o = meshc_in(dir.path(), &["fmt", "--check", "t.kdl"]);
+    assert_eq!(code(&o), 1, "unformatted input must fail --check");
+    let o = meshc_in(dir.path(), &["fmt", "t.kdl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let once = std::fs::read_to_string(&p).unwrap();
+    assert!(
+        once.contains("// keep me") && once.contains("// and me"),
+        "{once}"
+    );
+    let o = meshc_in(dir.path(), &["fmt", "--check", "t.kdl"]);
+    assert_eq!(code(&o), 0, "formatted output must pass --check: {once}");
+    let o = meshc_in(dir.path(), &["fmt", "t.kdl"]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        once,
+        "fmt is not idempotent"
+    );
+}
+
+#[test]
+fn init_writes_a_starter_that_checks_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = meshc_in(dir.path(), &["init", "new"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = meshc_in(dir.path(), &["check", "new/topology.kdl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    std::fs::write(dir.path().join("new/topology.kdl"), "mine").unwrap();
+    let o = meshc_in(dir.path(), &["init", "new"]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("new/topology.kdl")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn help_version_completions_and_usage_errors() {
+    let o = meshc(&["--help"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("Exit codes:"));
+    assert_eq!(code(&meshc(&["--version"])), 0);
+    let o = meshc(&["completions", "bash"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("meshc"));
+    assert_eq!(code(&meshc(&[])), 2);
+    assert_eq!(code(&meshc(&["bogus"])), 2);
+    assert_eq!(code(&meshc(&["check"])), 2);
+}
+
+#[test]
+fn the_command_definition_is_consistent() {
+    // clap's own consistency checks, which otherwise only fire at run time.
+    let o = meshc(&["graph", "--help"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    for sub in ["check", "explain", "fmt", "init", "completions"] {
+        assert_eq!(code(&meshc(&[sub, "--help"])), 0, "{sub}");
+    }
+}
+
+#[test]
+fn bundled_kdl_topologies_are_formatted() {
+    for example in ["bookinfo-vm", "bookinfo-legacy"] {
+        let file = format!("examples/{example}/topology.kdl");
+        let o = meshc(&["fmt", "--check", &file]);
+        assert_eq!(code(&o), 0, "{file} is not `meshc fmt` clean:\n{}", stdout(&o));
+    }
+}
