@@ -13,6 +13,7 @@
 pub mod check;
 pub mod cli;
 pub mod diagnostic;
+pub mod emit;
 pub mod lower;
 pub mod model;
 pub mod schema;
@@ -27,11 +28,7 @@ use syntax::{Limits, Syntax};
 
 /// Text → model. The topology comes back whenever the text parsed, even
 /// with shape problems, so that `check` can report its findings as well.
-pub fn front_end(
-    source: &Source,
-    syntax: Syntax,
-    limits: Limits,
-) -> (Option<Topology>, Vec<Diagnostic>) {
+pub fn front_end(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Topology>, Vec<Diagnostic>) {
     let (doc, mut diags) = syntax::parse(source, syntax, limits);
     let Some(doc) = doc else {
         return (None, diags);
@@ -43,11 +40,7 @@ pub fn front_end(
 
 /// Text → `Checked`: parse, lower and check, collecting every finding in
 /// source order. `Checked` comes back only when there is no error at all.
-pub fn check_source(
-    source: &Source,
-    syntax: Syntax,
-    limits: Limits,
-) -> (Option<Checked>, Vec<Diagnostic>) {
+pub fn check_source(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Checked>, Vec<Diagnostic>) {
     let (topology, mut diags) = front_end(source, syntax, limits);
     let mut checked = None;
     if let Some(topology) = topology {

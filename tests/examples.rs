@@ -42,7 +42,11 @@ fn every_example_has_both_syntaxes_and_they_agree() {
     for dir in dirs {
         let kdl = dir.join("topology.kdl");
         let toml = dir.join("topology.toml");
-        assert!(kdl.is_file() && toml.is_file(), "{} needs topology.kdl and topology.toml", dir.display());
+        assert!(
+            kdl.is_file() && toml.is_file(),
+            "{} needs topology.kdl and topology.toml",
+            dir.display()
+        );
         let (a, b) = (model_without_spans(&kdl), model_without_spans(&toml));
         if a != b {
             let diff = similar::TextDiff::from_lines(&a, &b)

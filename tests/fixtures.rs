@@ -42,23 +42,14 @@ fn check(path: &Path) -> (Source, Vec<Diagnostic>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let rel = path.strip_prefix(root()).unwrap_or(path);
     let source = Source::new(rel.display().to_string(), text);
-    let (_, diags) =
-        meshc::check_source(&source, Syntax::from_path(&source.name), Limits::default());
+    let (_, diags) = meshc::check_source(&source, Syntax::from_path(&source.name), Limits::default());
     (source, diags)
 }
 
 /// The codes a failing fixture promises: its name's prefix and `also:`.
 fn expected_codes(path: &Path, text: &str) -> BTreeSet<String> {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default();
-    let mut codes: BTreeSet<String> = stem
-        .split('-')
-        .next()
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let mut codes: BTreeSet<String> = stem.split('-').next().map(str::to_owned).into_iter().collect();
     if let Some(first) = text.lines().next() {
         let first = first.trim_start_matches(['/', '#', ' ']);
         if let Some(also) = first.strip_prefix("also:") {
@@ -84,8 +75,7 @@ fn failing_fixtures_report_exactly_their_codes() {
         if got != want {
             failures.push(format!("{}: expected {want:?}, got {got:?}", source.name));
         }
-        let rendered =
-            render::human(&diags, &source, false) + &render::summary(&diags, &source) + "\n";
+        let rendered = render::human(&diags, &source, false) + &render::summary(&diags, &source) + "\n";
         let name = path
             .strip_prefix(&dir)
             .unwrap_or(path)

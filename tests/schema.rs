@@ -32,8 +32,7 @@ fn kdl_reference_is_in_sync() {
 
 #[test]
 fn json_schema_accepts_every_toml_topology_and_rejects_a_typo() {
-    let schema: serde_json::Value =
-        serde_json::from_str(&meshc::schema::json_schema()).expect("valid JSON");
+    let schema: serde_json::Value = serde_json::from_str(&meshc::schema::json_schema()).expect("valid JSON");
     let validator = jsonschema::validator_for(&schema).expect("valid schema");
     let mut files = crate::fixtures::topology_files(&root().join("examples"));
     files.extend(crate::fixtures::topology_files(&root().join("tests/ok")));

@@ -84,9 +84,7 @@ impl Diagnostic {
 /// Sorts diagnostics by position, then code, then message, and drops exact
 /// duplicates: the order users see never depends on the order checks ran.
 pub fn sort(diagnostics: &mut Vec<Diagnostic>) {
-    diagnostics.sort_by(|a, b| {
-        (a.span(), a.code.code, &a.message).cmp(&(b.span(), b.code.code, &b.message))
-    });
+    diagnostics.sort_by(|a, b| (a.span(), a.code.code, &a.message).cmp(&(b.span(), b.code.code, &b.message)));
     diagnostics.dedup();
 }
 

@@ -87,8 +87,7 @@ pub fn human(diags: &[Diagnostic], source: &Source, color: bool) -> String {
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
-    let named =
-        NamedSource::new(source.name.clone(), Arc::new(source.text.clone())).with_language("kdl");
+    let named = NamedSource::new(source.name.clone(), Arc::new(source.text.clone())).with_language("kdl");
     let mut out = String::new();
     for diag in diags {
         let report = Report {
@@ -200,9 +199,7 @@ pub fn json(files: &[(&Source, &[Diagnostic])]) -> String {
 pub fn github(diags: &[Diagnostic], source: &Source) -> String {
     // Workflow-command values escape %, CR and LF; properties also , and :.
     fn data(s: &str) -> String {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
+        s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
     }
     fn prop(s: &str) -> String {
         data(s).replace(':', "%3A").replace(',', "%2C")
@@ -239,10 +236,8 @@ pub fn github(diags: &[Diagnostic], source: &Source) -> String {
 
 /// A SARIF 2.1.0 log for several files, with one rule per code used.
 pub fn sarif(files: &[(&Source, &[Diagnostic])]) -> String {
-    let mut rules: Vec<&'static super::Code> = files
-        .iter()
-        .flat_map(|(_, d)| d.iter().map(|d| d.code))
-        .collect();
+    let mut rules: Vec<&'static super::Code> =
+        files.iter().flat_map(|(_, d)| d.iter().map(|d| d.code)).collect();
     rules.sort_by_key(|c| c.code);
     rules.dedup_by_key(|c| c.code);
     let rule_index = |code: &str| rules.iter().position(|r| r.code == code).unwrap_or(0);

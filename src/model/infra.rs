@@ -157,9 +157,7 @@ impl Vm {
 
     /// The proxy's gid; its uid when not given, as istio-iptables does.
     pub fn proxy_gid(&self) -> u32 {
-        self.proxy_gid
-            .as_ref()
-            .map_or(self.proxy_uid(), |g| g.value)
+        self.proxy_gid.as_ref().map_or(self.proxy_uid(), |g| g.value)
     }
 }
 

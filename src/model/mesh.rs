@@ -23,11 +23,7 @@ impl IstioVersion {
         if parts.next().is_some() {
             return None;
         }
-        Some(IstioVersion {
-            major,
-            minor,
-            patch,
-        })
+        Some(IstioVersion { major, minor, patch })
     }
 
     /// The mesh-expansion flow this version uses: before 1.8 VMs joined
@@ -106,18 +102,9 @@ mod tests {
     fn versions_parse_and_pick_a_flow() {
         let v = IstioVersion::parse("1.24").expect("valid");
         assert_eq!(v.flow(), Flow::Modern);
-        assert_eq!(
-            IstioVersion::parse("1.0.9").map(|v| v.flow()),
-            Some(Flow::Legacy)
-        );
-        assert_eq!(
-            IstioVersion::parse("1.7").map(|v| v.flow()),
-            Some(Flow::Legacy)
-        );
-        assert_eq!(
-            IstioVersion::parse("1.8").map(|v| v.flow()),
-            Some(Flow::Modern)
-        );
+        assert_eq!(IstioVersion::parse("1.0.9").map(|v| v.flow()), Some(Flow::Legacy));
+        assert_eq!(IstioVersion::parse("1.7").map(|v| v.flow()), Some(Flow::Legacy));
+        assert_eq!(IstioVersion::parse("1.8").map(|v| v.flow()), Some(Flow::Modern));
         assert_eq!(IstioVersion::parse("1"), None);
         assert_eq!(IstioVersion::parse("1.2.3.4"), None);
         assert_eq!(IstioVersion::parse("1.x"), None);

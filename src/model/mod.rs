@@ -13,9 +13,7 @@ mod service;
 
 pub use infra::{Cluster, DnsMode, IlbAnnotation, Ilbs, Interception, Namespace, Network, Vm};
 pub use mesh::{Flow, IstioVersion, Mesh};
-pub use service::{
-    Deployment, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route, Service,
-};
+pub use service::{Deployment, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route, Service};
 
 use crate::source::{Span, Spanned};
 
@@ -46,9 +44,7 @@ pub struct Labels(pub Vec<(Spanned<String>, Spanned<String>)>);
 
 impl Labels {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0
-            .iter()
-            .map(|(k, v)| (k.value.as_str(), v.value.as_str()))
+        self.0.iter().map(|(k, v)| (k.value.as_str(), v.value.as_str()))
     }
 }
 

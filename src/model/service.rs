@@ -65,9 +65,7 @@ impl Port {
     }
 
     pub fn target_port(&self) -> u16 {
-        self.target_port
-            .as_ref()
-            .map_or(self.number.value, |t| t.value)
+        self.target_port.as_ref().map_or(self.number.value, |t| t.value)
     }
 }
 
@@ -212,10 +210,7 @@ mod tests {
         assert_eq!(Protocol::from_port_name("http"), Some(Protocol::Http));
         assert_eq!(Protocol::from_port_name("http-web"), Some(Protocol::Http));
         assert_eq!(Protocol::from_port_name("http2"), Some(Protocol::Http2));
-        assert_eq!(
-            Protocol::from_port_name("grpc-web"),
-            Some(Protocol::GrpcWeb)
-        );
+        assert_eq!(Protocol::from_port_name("grpc-web"), Some(Protocol::GrpcWeb));
         assert_eq!(Protocol::from_port_name("grpc-api"), Some(Protocol::Grpc));
         assert_eq!(Protocol::from_port_name("mysql"), Some(Protocol::Mysql));
         assert_eq!(Protocol::from_port_name("web"), None);

@@ -51,10 +51,7 @@ pub fn parse(text: &str, limits: Limits) -> (Option<Document>, Vec<Diagnostic>) 
             diagnostics.extend(err.diagnostics.iter().map(|d| {
                 let start = d.span.offset();
                 let span = map.span(Span::new(start, start + d.span.len()));
-                let message = d
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "invalid KDL".to_owned());
+                let message = d.message.clone().unwrap_or_else(|| "invalid KDL".to_owned());
                 let mut diag = Diagnostic::new(&codes::KDL_SYNTAX, span, message)
                     .label(d.label.clone().unwrap_or_else(|| "here".to_owned()));
                 diag.help = d.help.clone();

@@ -196,14 +196,9 @@ mod tests {
 
     #[test]
     fn finds_unquoted_addresses_outside_strings_and_comments() {
-        let text =
-            "vm a { address 10.0.0.1; x \"10.0.0.2\" } // 10.0.0.3\nc cidr=10.0.0.0/8 v=1.24";
+        let text = "vm a { address 10.0.0.1; x \"10.0.0.2\" } // 10.0.0.3\nc cidr=10.0.0.0/8 v=1.24";
         let s = scan(text);
-        let found: Vec<&str> = s
-            .unquoted
-            .iter()
-            .map(|sp| &text[sp.start..sp.end])
-            .collect();
+        let found: Vec<&str> = s.unquoted.iter().map(|sp| &text[sp.start..sp.end]).collect();
         assert_eq!(found, ["10.0.0.1", "10.0.0.0/8"]);
         assert_eq!(s.max_depth, 1);
     }

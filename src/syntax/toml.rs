@@ -30,11 +30,8 @@ pub fn parse(text: &str, limits: Limits) -> (Option<Document>, Vec<Diagnostic>) 
         let diagnostics = errors
             .iter()
             .map(|e| {
-                let span = e
-                    .span()
-                    .map_or(Span::file_start(), |r| Span::new(r.start, r.end));
-                Diagnostic::new(&codes::TOML_SYNTAX, span, e.message().trim().to_owned())
-                    .label("here")
+                let span = e.span().map_or(Span::file_start(), |r| Span::new(r.start, r.end));
+                Diagnostic::new(&codes::TOML_SYNTAX, span, e.message().trim().to_owned()).label("here")
             })
             .collect();
         return (None, diagnostics);
@@ -148,13 +145,7 @@ impl Converter<'_> {
         nodes
     }
 
-    fn value_nodes(
-        &mut self,
-        name: Ident,
-        value: &Spanned<DeValue<'_>>,
-        depth: usize,
-        out: &mut Vec<Node>,
-    ) {
+    fn value_nodes(&mut self, name: Ident, value: &Spanned<DeValue<'_>>, depth: usize, out: &mut Vec<Node>) {
         if depth > self.limits.max_depth {
             self.diagnostics
                 .push(depth_error(depth, name.span.start, self.limits));
@@ -198,18 +189,14 @@ impl Converter<'_> {
         let span = span_of(value);
         let v = match value.get_ref() {
             DeValue::String(s) => Value::String(Cow::clone(s).into_owned()),
-            DeValue::Integer(i) => {
-                match i128::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
-                    Ok(n) => Value::Integer(n),
-                    Err(_) => {
-                        self.invalid(span, "this integer does not fit in 128 bits");
-                        return None;
-                    }
+            DeValue::Integer(i) => match i128::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                Ok(n) => Value::Integer(n),
+                Err(_) => {
+                    self.invalid(span, "this integer does not fit in 128 bits");
+                    return None;
                 }
-            }
-            DeValue::Float(f) => {
-                Value::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN))
-            }
+            },
+            DeValue::Float(f) => Value::Float(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
             DeValue::Boolean(b) => Value::Bool(*b),
             DeValue::Datetime(_) => {
                 self.invalid(span, "dates and times have no meaning in a topology");
