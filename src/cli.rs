@@ -124,6 +124,9 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Print the iptables rules istio-iptables would install for these flags
+    #[command(after_help = EXIT_CODES)]
+    Iptables(Box<crate::iptables::IptablesArgs>),
     /// Print a shell completion script
     Completions {
         /// The shell
@@ -154,6 +157,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Graph { file, format, input } => graph(&file, format, &input),
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Init { dir } => init(&dir),
+        Command::Iptables(args) => match args.to_config() {
+            Ok((config, flavor)) => {
+                let rules = crate::iptables::generate(&config, flavor);
+                print!("{}{}", rules.v4, rules.v6.unwrap_or_default());
+                Exit::Ok
+            }
+            Err(e) => {
+                eprintln!("meshc iptables: {e}");
+                Exit::Usage
+            }
+        },
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "meshc", &mut std::io::stdout());

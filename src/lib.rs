@@ -10,10 +10,12 @@
 //! The functions here run the pure part of it (everything but `write`); the
 //! CLI, the tests and the benchmarks call them.
 
+pub mod artifact;
 pub mod check;
 pub mod cli;
 pub mod diagnostic;
 pub mod emit;
+pub mod iptables;
 pub mod lower;
 pub mod model;
 pub mod schema;

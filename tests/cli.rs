@@ -314,3 +314,62 @@ fn bundled_kdl_topologies_are_formatted() {
         assert_eq!(code(&o), 0, "{file} is not `meshc fmt` clean:\n{}", stdout(&o));
     }
 }
+
+/// A golden's rule payload: the file without istio-iptables's
+/// `iptables-save`/`ip6tables-save` probe lines.
+fn golden_payload(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| *l != "iptables-save" && *l != "ip6tables-save")
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn iptables_command_prints_what_istio_iptables_installs() {
+    let Some(reference) = crate::support::reference_dir() else {
+        return;
+    };
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "master/capture/inbound-ports-include.golden",
+            &["-b", "32000,31000"],
+        ),
+        ("master/capture/ipnets.golden", &["-i", "10.0.0.0/8"]),
+        (
+            "master/capture/ip-range.golden",
+            &[
+                "-x",
+                "1.1.0.0/16",
+                "-i",
+                "9.9.0.0/16",
+                "--redirect-dns",
+                "-g",
+                "1,2",
+                "-u",
+                "3,4",
+                "--dns-server",
+                "127.0.0.53",
+            ],
+        ),
+        (
+            "1.23.6/capture/kube-virt-interfaces.golden",
+            &["--istio-version", "1.23.6", "-k", "eth1,eth2", "-i", "*"],
+        ),
+        (
+            "1.23.6/capture/outbound-ports-include.golden",
+            &["--istio-version", "1.23", "-q", "32000,31000"],
+        ),
+    ];
+    for (golden, flags) in cases {
+        let mut args = vec!["iptables"];
+        args.extend_from_slice(flags);
+        let o = meshc(&args);
+        assert_eq!(code(&o), 0, "{golden}: {}", stderr(&o));
+        let want = golden_payload(&reference.join("istio/iptables").join(golden));
+        assert_eq!(stdout(&o).trim_end(), want.trim_end(), "{golden}");
+    }
+    assert_eq!(code(&meshc(&["iptables", "-m", "BOGUS"])), 2);
+    assert_eq!(code(&meshc(&["iptables", "--istio-version", "x.y"])), 2);
+}

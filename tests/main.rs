@@ -9,6 +9,7 @@ mod support;
 mod cli;
 mod examples;
 mod fixtures;
+mod iptables_conformance;
 mod schema;
 mod tidy;
 mod workload_configure_conformance;

@@ -45,12 +45,12 @@ pub fn format_kdl(source: &Source) -> Result<String, Vec<Diagnostic>> {
 /// autoformat keeps comments.
 fn keep_line_comments(doc: &mut kdl::KdlDocument) {
     for node in doc.nodes_mut() {
-        if let Some(fmt) = node.format_mut() {
-            if let Some(at) = fmt.terminator.find("//") {
-                let comment = fmt.terminator[at..].trim_end().to_owned();
-                fmt.before_terminator = format!("{} {comment}", fmt.before_terminator.trim_end());
-                fmt.terminator = "\n".into();
-            }
+        if let Some(fmt) = node.format_mut()
+            && let Some(at) = fmt.terminator.find("//")
+        {
+            let comment = fmt.terminator[at..].trim_end().to_owned();
+            fmt.before_terminator = format!("{} {comment}", fmt.before_terminator.trim_end());
+            fmt.terminator = "\n".into();
         }
         if let Some(children) = node.children_mut() {
             keep_line_comments(children);
@@ -62,10 +62,11 @@ fn keep_line_comments(doc: &mut kdl::KdlDocument) {
 /// by the terminator's: fold the two into one.
 fn drop_doubled_newlines(doc: &mut kdl::KdlDocument) {
     for node in doc.nodes_mut() {
-        if let Some(fmt) = node.format_mut() {
-            if fmt.terminator == "\n" && fmt.before_terminator.ends_with('\n') {
-                fmt.before_terminator = fmt.before_terminator.trim_end().to_owned();
-            }
+        if let Some(fmt) = node.format_mut()
+            && fmt.terminator == "\n"
+            && fmt.before_terminator.ends_with('\n')
+        {
+            fmt.before_terminator = fmt.before_terminator.trim_end().to_owned();
         }
         if let Some(children) = node.children_mut() {
             drop_doubled_newlines(children);

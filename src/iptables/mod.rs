@@ -1,0 +1,151 @@
+//! istio-iptables, reproduced: the traffic-capture rules a sidecar or VM
+//! proxy installs, byte for byte as a given Istio release writes them.
+//!
+//! [`generate`] is a pure function of a [`Config`] (istio-iptables's own
+//! settings) and a [`Flavor`] (which release's output to reproduce). It does
+//! no I/O and cannot fail: Istio's own checks that matter for rendering are
+//! done by the CLI ([`flags`]), and anything else renders as Istio would
+//! render it.
+//!
+//! Conformance is tested against Istio's goldens (`tests/iptables_conformance.rs`
+//! for the capture goldens of master and 1.23.6, `builder_tests.rs` for the
+//! builder goldens); the 1.0 flavor against the worked example of
+//! `istio-formats.md` §e.3, as no upstream golden exists for it.
+//!
+//! Code map: `config` (settings and Istio's list splitting), `cidr` (CIDR
+//! lists by family), `builder` (rule list and both renderings), `capture`
+//! (the modern `Run`, with `inbound`, `outbound` and `dns`), `legacy` (the
+//! 1.0 script), `flags` (the `meshc iptables` arguments).
+
+mod builder;
+mod capture;
+mod cidr;
+mod config;
+mod dns;
+pub mod flags;
+mod inbound;
+mod legacy;
+mod outbound;
+
+use builder::Family;
+use capture::Era;
+
+pub use config::{Config, InterceptionMode};
+pub use flags::IptablesArgs;
+
+/// Which Istio release's output to reproduce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// `iptables-restore --noflush` input, as Istio ≥ 1.24 (checked against
+    /// master) writes it.
+    Restore,
+    /// `iptables …` / `ip6tables …` command lines, as Istio 1.13–1.23
+    /// (checked against 1.23.6) runs them.
+    Commands,
+    /// The commands of Istio 1.0's `istio-iptables.sh`.
+    Legacy,
+}
+
+impl Flavor {
+    /// The flavor of an Istio release.
+    ///
+    /// * below 1.8: `Legacy`, the 1.0 script (the mesh-expansion era: VM
+    ///   onboarding through `istioctl x workload entry configure` starts at
+    ///   1.8);
+    /// * 1.8 to 1.23: `Commands`. It is exact for 1.13–1.23. Releases up to
+    ///   1.12 differ in details that are not reproduced: a hard-coded
+    ///   `--dport 22 -j RETURN` with `-b '*'` (the VM configs of those
+    ///   releases exclude 22 through `-d` anyway), and older DNS and tunnel
+    ///   port rules;
+    /// * 1.24 and later: `Restore`.
+    #[must_use]
+    pub fn for_istio(major: u32, minor: u32) -> Flavor {
+        match (major, minor) {
+            (0, _) | (1, 0..=7) => Flavor::Legacy,
+            (1, 8..=23) => Flavor::Commands,
+            _ => Flavor::Restore,
+        }
+    }
+}
+
+/// The rendered rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// The IPv4 payload: restore input or command lines, each line ending in
+    /// a newline. For `Legacy`, the whole script, including its ip6tables
+    /// lines.
+    pub v4: String,
+    /// The IPv6 payload, present only with [`Config::enable_ipv6`] (never for
+    /// `Legacy`, which writes no IPv6 capture).
+    pub v6: Option<String>,
+}
+
+/// The rules istio-iptables of the given flavor writes for `config`.
+#[must_use]
+pub fn generate(config: &Config, flavor: Flavor) -> Rules {
+    let render = |era: Era, render: fn(&builder::RuleBuilder, Family) -> String| {
+        let rules = capture::rules(config, era);
+        Rules {
+            v4: render(&rules, Family::V4),
+            v6: config.enable_ipv6.then(|| render(&rules, Family::V6)),
+        }
+    };
+    match flavor {
+        Flavor::Restore => render(Era::Master, builder::RuleBuilder::restore),
+        Flavor::Commands => render(Era::V1_23, builder::RuleBuilder::commands),
+        Flavor::Legacy => Rules {
+            v4: legacy::script(config),
+            v6: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flavor_by_release() {
+        assert_eq!(Flavor::for_istio(0, 8), Flavor::Legacy);
+        assert_eq!(Flavor::for_istio(1, 0), Flavor::Legacy);
+        assert_eq!(Flavor::for_istio(1, 7), Flavor::Legacy);
+        assert_eq!(Flavor::for_istio(1, 8), Flavor::Commands);
+        assert_eq!(Flavor::for_istio(1, 23), Flavor::Commands);
+        assert_eq!(Flavor::for_istio(1, 24), Flavor::Restore);
+        assert_eq!(Flavor::for_istio(2, 0), Flavor::Restore);
+    }
+
+    #[test]
+    fn ipv6_payload_only_when_enabled() {
+        let off = generate(&Config::default(), Flavor::Restore);
+        assert!(off.v6.is_none());
+        let on = Config {
+            enable_ipv6: true,
+            ..Config::default()
+        };
+        assert!(generate(&on, Flavor::Commands).v6.is_some());
+        assert!(generate(&on, Flavor::Legacy).v6.is_none());
+    }
+
+    #[test]
+    fn odd_input_renders_without_panicking() {
+        let odd = Config {
+            proxy_uid: vec![String::new(), ",".into()],
+            inbound_ports_include: ",".into(),
+            outbound_ip_ranges_include: "/,::/,1.2.3.4/,*/8".into(),
+            outbound_ip_ranges_exclude: "*".into(),
+            owner_groups_include: String::new(),
+            inbound_interception_mode: InterceptionMode::Tproxy,
+            redirect_dns: true,
+            capture_all_dns: true,
+            drop_invalid: true,
+            trace_logging: true,
+            enable_ipv6: true,
+            ..Config::default()
+        };
+        for flavor in [Flavor::Restore, Flavor::Commands, Flavor::Legacy] {
+            let rules = generate(&odd, flavor);
+            assert!(!rules.v4.is_empty());
+        }
+    }
+}
