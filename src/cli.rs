@@ -95,6 +95,23 @@ enum Command {
         #[command(flatten)]
         output: DiagnosticArgs,
     },
+    /// Compile a topology and write every artifact into DIR
+    #[command(after_help = EXIT_CODES)]
+    Build {
+        /// Topology file (.kdl, or .toml for the TOML form)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Output directory (meshc only ever changes the files it wrote there)
+        #[arg(short, long, value_name = "DIR")]
+        out: PathBuf,
+        /// Write nothing; exit 1 with a diff when DIR is not up to date
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        output: DiagnosticArgs,
+    },
     /// Draw the topology (Graphviz DOT or Mermaid), highlighting what checks flagged
     #[command(after_help = EXIT_CODES)]
     Graph {
@@ -154,6 +171,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let exit = match cli.command {
         Command::Check { files, input, output } => check(&files, &input, output.format),
         Command::Explain { code } => explain(code.as_deref()),
+        Command::Build {
+            file,
+            out,
+            check,
+            input,
+            output,
+        } => build(&file, &out, check, &input, output.format),
         Command::Graph { file, format, input } => graph(&file, format, &input),
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Init { dir } => init(&dir),
@@ -456,6 +480,68 @@ fn init(dir: &Path) -> Exit {
         }
         Err(e) => {
             eprintln!("meshc: cannot write {}: {e}", path.display());
+            Exit::Usage
+        }
+    }
+}
+
+fn build(path: &Path, out: &Path, check_only: bool, input: &InputArgs, format: Format) -> Exit {
+    let source = match read_source(path, input.max_input_size) {
+        Ok(source) => source,
+        Err(ReadError::Unreadable(b)) => {
+            print_diagnostics(&[(b.0, vec![b.1])], format);
+            return Exit::Findings;
+        }
+        Err(ReadError::Io(msg)) => {
+            eprintln!("{msg}");
+            return Exit::Usage;
+        }
+    };
+    // Headers name the file alone, so the output does not depend on the
+    // directory meshc was run from.
+    let base = path
+        .file_name()
+        .map_or_else(|| source.name.clone(), |n| n.to_string_lossy().into_owned());
+    let (artifacts, diags) =
+        crate::compile(&source, Syntax::from_path(&source.name), Limits::default(), &base);
+    let verdict = verdict(&diags, input.deny_warnings);
+    if !diags.is_empty() {
+        print_diagnostics(&[(source, diags)], format);
+    }
+    let Some(artifacts) = artifacts.filter(|_| verdict == Exit::Ok) else {
+        eprintln!("meshc: nothing written to {}", out.display());
+        return Exit::Findings;
+    };
+    if check_only {
+        return match crate::write::check(out, &artifacts) {
+            Ok(stale) if stale.is_fresh() => {
+                eprintln!("{} is up to date ({} files)", out.display(), artifacts.len());
+                Exit::Ok
+            }
+            Ok(stale) => {
+                print!("{}", crate::write::render_diff(&stale));
+                eprintln!(
+                    "{} is stale: {} file(s) differ; run `meshc build {} -o {}`",
+                    out.display(),
+                    stale.changes.len(),
+                    path.display(),
+                    out.display()
+                );
+                Exit::Findings
+            }
+            Err(e) => {
+                eprintln!("meshc: {e}");
+                Exit::Usage
+            }
+        };
+    }
+    match crate::write::write(out, &artifacts) {
+        Ok(summary) => {
+            eprintln!("{}: {summary}", out.display());
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("meshc: {e}");
             Exit::Usage
         }
     }

@@ -21,6 +21,7 @@ pub mod model;
 pub mod schema;
 pub mod source;
 pub mod syntax;
+pub mod write;
 
 use check::Checked;
 use diagnostic::Diagnostic;
@@ -55,4 +56,19 @@ pub fn check_source(source: &Source, syntax: Syntax, limits: Limits) -> (Option<
         checked = None;
     }
     (checked, diags)
+}
+
+/// Text → artifacts: the whole pure pipeline. `source_name` is what the
+/// generated files' headers name (the topology's base name, so that output
+/// does not depend on the directory meshc runs in). Artifacts come back only
+/// when the topology checks clean; the diagnostics (warnings included) come
+/// back either way.
+pub fn compile(
+    source: &Source,
+    syntax: Syntax,
+    limits: Limits,
+    source_name: &str,
+) -> (Option<Vec<artifact::Artifact>>, Vec<Diagnostic>) {
+    let (checked, diags) = check_source(source, syntax, limits);
+    (checked.map(|c| emit::all(&c, source_name)), diags)
 }

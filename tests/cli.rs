@@ -24,6 +24,10 @@ fn code(o: &Output) -> i32 {
     o.status.code().expect("exited, not killed")
 }
 
+pub fn stdout_of(o: &Output) -> String {
+    stdout(o)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

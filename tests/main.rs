@@ -6,10 +6,12 @@
 
 mod support;
 
+mod build;
 mod cli;
 mod examples;
 mod fixtures;
 mod iptables_conformance;
+mod kubernetes;
 mod schema;
 mod tidy;
 mod workload_configure_conformance;
