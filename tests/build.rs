@@ -221,12 +221,18 @@ fn a_killed_build_leaves_the_old_tree_or_the_new_one_never_a_mix() {
     );
     let new = bytes_only(&snapshot(&dir.path().join("expected")));
     assert_ne!(old, new);
-    let mut outcomes = BTreeMap::new();
-    for i in 0..40u64 {
-        // Restore the old tree, then kill a rebuild after a varying delay.
-        let o = meshc_in(dir.path(), &["build", "topology.kdl", "-o", "out"]);
-        assert_eq!(code(&o), 0);
-        let orig = text.replace("port http 9081", "port http 9080");
+    // Spread the kills over the time a whole build takes, so that some land
+    // before the commit point and some after it.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        code(&meshc_in(dir.path(), &["build", "topology.kdl", "-o", "timing"])),
+        0
+    );
+    let span = started.elapsed().as_micros().max(1000) as u64;
+    let orig = text.replace("port http 9081", "port http 9080");
+    let mut outcomes: BTreeMap<&str, u32> = BTreeMap::new();
+    let rounds = 60u64;
+    for i in 0..rounds {
         std::fs::write(&topo, &orig).unwrap();
         assert_eq!(
             code(&meshc_in(dir.path(), &["build", "topology.kdl", "-o", "out"])),
@@ -239,7 +245,8 @@ fn a_killed_build_leaves_the_old_tree_or_the_new_one_never_a_mix() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_micros(i * 150));
+        let delay = span * 3 / 2 * i / rounds;
+        std::thread::sleep(std::time::Duration::from_micros(delay));
         let _ = child.kill();
         let _ = child.wait();
         let now = bytes_only(&snapshot(&dir.path().join("out")));
@@ -248,12 +255,13 @@ fn a_killed_build_leaves_the_old_tree_or_the_new_one_never_a_mix() {
         } else if now == new {
             "new"
         } else {
-            panic!(
-                "after a kill at {}µs the output is neither the old nor the new tree",
-                i * 150
-            )
+            panic!("after a kill at {delay}µs the output is neither the old nor the new tree")
         };
         *outcomes.entry(outcome).or_insert(0) += 1;
     }
-    eprintln!("killed builds: {outcomes:?}");
+    eprintln!("killed builds over {span}µs: {outcomes:?}");
+    assert!(
+        outcomes.contains_key("old"),
+        "no kill landed before the commit point: {outcomes:?}"
+    );
 }

@@ -1,0 +1,256 @@
+//! Artifacts → output directory: besides the CLI, the only code that touches
+//! the filesystem.
+//!
+//! # What `write` promises
+//!
+//! - **All or nothing, at every instant.** The output directory DIR holds
+//!   either exactly what it held before `write` started, or exactly the new
+//!   tree: never a mix, never a temporary file, whether `write` returns an
+//!   error or the process is SIGKILLed at any moment.
+//! - **Only meshc's files change.** `.meshc-manifest` in DIR lists every file
+//!   the last build wrote. A rebuild removes listed files that are no longer
+//!   produced, and the directories that only held them; every other entry
+//!   (user files, symlinks, user directories, even empty ones) is carried
+//!   over as the same inode, so with its bytes, mode, owner and mtime.
+//! - **Unchanged files are untouched.** A generated file whose bytes and mode
+//!   are unchanged is carried over the same way and keeps its mtime; when
+//!   nothing changes at all, DIR is not touched.
+//! - **Exact modes:** 0644 or 0755 as the artifact says, new directories
+//!   0755, whatever the umask.
+//! - **Nothing outside DIR.** Artifact paths are checked again here (no
+//!   absolute path, `..`, `.`, empty segment, NUL, backslash or line break).
+//!   Symlinks inside DIR are never followed: one standing where a generated
+//!   file or its directory goes is replaced, never written through. DIR
+//!   itself must not be `/` or a file; if missing, it is created (with its
+//!   parents). The one other place written is the sibling tree described
+//!   below, in DIR's parent.
+//!
+//! # How
+//!
+//! Renaming files into place one by one cannot keep the first promise:
+//! between two renames DIR is neither old nor new, and a journal can only
+//! repair that on the next run, while the user may look before then. So the
+//! writer replaces the directory as a whole, in one system call:
+//!
+//! 1. Lock DIR's parent (`flock`), and sweep trees an interrupted run left
+//!    beside DIR.
+//! 2. Scan DIR without following symlinks and plan the new tree; stop here if
+//!    it equals the old one.
+//! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`: new files
+//!    are created there (`O_EXCL`, explicit chmod, fsync); unchanged generated
+//!    files and everything the user owns are hard-linked in; directories are
+//!    recreated with their mode and owner, and flushed.
+//! 4. Scan DIR again; if another process changed it meanwhile, abandon the
+//!    build (`Raced`) rather than let that change vanish with the old tree.
+//! 5. Swap the sibling and DIR with `renameat2(RENAME_EXCHANGE)`, atomic on
+//!    Linux, and flush the parent. This is the commit point.
+//! 6. Sweep the previous tree, which now has the sibling's name.
+//!
+//! A kill before step 5 leaves DIR untouched and a half-built sibling; a kill
+//! after it leaves the new DIR and the previous tree as the sibling. Either
+//! sibling is outside DIR and the next write sweeps it (see `swap`).
+//!
+//! # What is not promised
+//!
+//! - **Power loss.** Everything is flushed before the swap and the parent
+//!   after it, so on a filesystem that keeps fsync's promise and journals
+//!   renames (ext4, xfs, btrfs) DIR comes back old or new; where fsync lies,
+//!   nothing can be promised.
+//! - **Directory identity.** After a write that changes anything, DIR and
+//!   every directory in it are new inodes: their mtimes, extended attributes
+//!   and ACLs are not carried over, and a process whose working directory
+//!   is in DIR (a shell after `cd out`, or meshc itself with `-o .`) or a
+//!   file watcher stays with the old, deleted one.
+//! - **Where it works.** Linux, on a filesystem that supports
+//!   `RENAME_EXCHANGE` (ext4, xfs, btrfs, tmpfs; not NFS); write access to
+//!   DIR's parent; DIR not a mount point (with Docker, mount its parent);
+//!   every user file hard-linkable (with `fs.protected_hardlinks`, files the
+//!   user may read and write); directories in DIR owned by someone else need
+//!   root, who alone may give the copies that owner. Otherwise `write` fails
+//!   and changes nothing.
+//! - **Concurrent writers to DIR.** A change another process makes in the
+//!   instant between step 4 and step 5 lands in the previous tree, which is
+//!   then kept beside DIR and reported in [`Summary::leftover`], not deleted.
+//! - **Cost.** A write that changes anything links every user file again, so
+//!   a DIR holding a large user tree (`-o .` in a repository) pays for it.
+//! - **Hostile neighbours.** The sweep uses path-based calls, so DIR's parent
+//!   must not be writable by untrusted users.
+//!
+//! Alternatives weighed: per-file temporary files and renames plus a journal
+//! (not atomic, and leaves temporary files in DIR after a kill); a sibling
+//! tree that copies user files instead of linking them (slow, and loses their
+//! identity: an editor holding one open would write to a ghost); a symlink
+//! flipped between versions (changes what DIR is).
+
+mod error;
+mod manifest;
+mod ops;
+mod plan;
+mod stage;
+mod stale;
+mod swap;
+mod targets;
+mod tree;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use error::WriteError;
+pub use stale::{Change, Staleness, render_diff};
+
+use crate::artifact::Artifact;
+use ops::Ops;
+use targets::Targets;
+use tree::Tree;
+
+/// What a [`write`] did, counted in generated files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Files created or rewritten.
+    pub written: usize,
+    /// Files already up to date, left as they were.
+    pub unchanged: usize,
+    /// Files of an earlier build that are no longer produced.
+    pub removed: usize,
+    /// The previous tree, when it could not be fully swept away (something
+    /// appeared in DIR during the swap, or a removal failed). DIR itself is
+    /// complete and correct; this tree is beside it, for the user to inspect.
+    pub leftover: Option<PathBuf>,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "wrote {}, unchanged {}, removed {}",
+            self.written, self.unchanged, self.removed
+        )?;
+        if let Some(leftover) = &self.leftover {
+            write!(
+                f,
+                "; the previous contents could not all be removed and remain in {}",
+                leftover.display()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes `dir` hold exactly `artifacts` besides the user's own files,
+/// atomically (see the module doc).
+pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Summary, WriteError> {
+    write_with(dir, artifacts, &Ops::default())
+}
+
+/// How `dir` differs from what [`write`] would make of it; writes nothing.
+pub fn check(dir: &Path, artifacts: &[Artifact]) -> Result<Staleness, WriteError> {
+    let targets = Targets::new(artifacts)?;
+    let dir = swap::resolve(dir)?;
+    let before = tree::scan(&dir)?;
+    let plan = plan::plan(&dir, before.as_ref(), &targets)?;
+    Ok(Staleness {
+        changes: plan.differences.iter().map(stale::change).collect(),
+    })
+}
+
+fn write_with(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, WriteError> {
+    // Bad paths are refused before anything, even DIR, is created.
+    let targets = Targets::new(artifacts)?;
+    let dir = swap::resolve(dir)?;
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return Err(WriteError::InvalidDir {
+            dir,
+            reason: "meshc will not replace the root directory",
+        });
+    };
+    if !parent.exists() {
+        ops.create_dir_all(parent)?;
+    }
+    let _lock = swap::lock(parent)?;
+    swap::sweep_leftovers(&dir, parent, name, ops)?;
+    swap::refuse_mount_point(&dir, parent)?;
+
+    let before = tree::scan(&dir)?;
+    let plan = plan::plan(&dir, before.as_ref(), &targets)?;
+    let mut summary = plan.summary.clone();
+    if plan.is_noop() {
+        return Ok(summary);
+    }
+    let staging = stage::build(&dir, parent, &swap::prefix(name), &plan, ops)?;
+    summary.leftover = commit(&dir, parent, &staging, before.as_ref(), ops)?;
+    Ok(summary)
+}
+
+/// Swaps the finished tree at `staging` into `dir`, and sweeps the previous
+/// tree; returns the previous tree's path if it could not all be removed.
+fn commit(
+    dir: &Path,
+    parent: &Path,
+    staging: &Path,
+    before: Option<&Tree>,
+    ops: &Ops,
+) -> Result<Option<PathBuf>, WriteError> {
+    let abandon = |error: WriteError| {
+        if !error.is_simulated_crash() {
+            stage::discard(staging, ops);
+        }
+        error
+    };
+    let now = tree::scan(dir).map_err(abandon)?;
+    if now.as_ref() != before {
+        return Err(abandon(WriteError::Raced {
+            dir: dir.to_path_buf(),
+        }));
+    }
+    let swap = |from: &Path, to: &Path| match before {
+        Some(_) => ops.exchange(from, to),
+        // Nothing to exchange with: a plain rename creates DIR atomically.
+        None => ops.rename(from, to),
+    };
+    swap(staging, dir).map_err(|error| abandon(explain_swap_failure(dir, error)))?;
+    if let Err(error) = ops.sync_dir(parent) {
+        // The swap may not survive a power loss, so the build has failed,
+        // and a failed build must leave DIR as it was: swap back.
+        if !error.is_simulated_crash() {
+            let back = match before {
+                Some(_) => ops.exchange(staging, dir),
+                None => ops.rename(dir, staging),
+            };
+            if back.is_ok() {
+                stage::discard(staging, ops);
+            }
+        }
+        return Err(error);
+    }
+    if before.is_none() || swap::sweep(staging, dir, ops)? {
+        Ok(None)
+    } else {
+        Ok(Some(staging.to_path_buf()))
+    }
+}
+
+/// Names the two ways a swap fails for a reason the user can act on.
+fn explain_swap_failure(dir: &Path, error: WriteError) -> WriteError {
+    let WriteError::Io { source, .. } = &error else {
+        return error;
+    };
+    let reason = match source.kind() {
+        io::ErrorKind::ResourceBusy => {
+            "it is a mount point, which cannot be replaced atomically; \
+             write to a directory inside it instead"
+        }
+        io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported => {
+            "its filesystem cannot swap directories atomically \
+             (renameat2 with RENAME_EXCHANGE)"
+        }
+        _ => return error,
+    };
+    WriteError::InvalidDir {
+        dir: dir.to_path_buf(),
+        reason,
+    }
+}

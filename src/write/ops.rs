@@ -1,0 +1,241 @@
+//! Every change the writer makes to the filesystem, in one place.
+//!
+//! Routing each mutation through [`Ops`] does two jobs. Errors get their
+//! action and path attached once, here, instead of at every call site. And a
+//! test can stop the writer just before any single mutation, as a SIGKILL
+//! would, or make that one mutation fail: that is how the crash-safety tests
+//! visit every moment of a build. Reads are not routed here, because stopping
+//! before a read is the same as stopping before the next mutation.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::WriteError;
+
+/// The filesystem mutations the writer uses.
+#[derive(Default)]
+pub(super) struct Ops {
+    #[cfg(test)]
+    pub test: test_hooks::Hooks,
+}
+
+impl Ops {
+    /// Runs before every mutation; in tests, it may stop or fail the writer.
+    fn tick(&self, action: &'static str, path: &Path) -> Result<(), WriteError> {
+        #[cfg(test)]
+        self.test.tick(action, path)?;
+        // Outside tests there is nothing to do: the arguments are for the hooks.
+        let _ = (action, path);
+        Ok(())
+    }
+
+    /// Creates `path` and any missing parents with default permissions. Used
+    /// only for the parents of a missing output directory.
+    pub fn create_dir_all(&self, path: &Path) -> Result<(), WriteError> {
+        self.tick("create directory", path)?;
+        fs::create_dir_all(path).map_err(|e| WriteError::io("create directory", path, e))
+    }
+
+    /// Creates a private directory with a fresh random name `PREFIX<random>`
+    /// in `parent`. Its mode is 0700 less the umask: the caller sets it.
+    pub fn create_private_dir(&self, parent: &Path, prefix: &OsStr) -> Result<PathBuf, WriteError> {
+        self.tick("create a directory in", parent)?;
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .permissions(Permissions::from_mode(0o700))
+            .tempdir_in(parent)
+            .map_err(|e| WriteError::io("create a directory in", parent, e))?
+            .keep();
+        Ok(dir)
+    }
+
+    /// Creates the directory `path`, private (0700) until [`Ops::set_mode`]
+    /// gives it its final mode.
+    pub fn create_dir(&self, path: &Path) -> Result<(), WriteError> {
+        self.tick("create directory", path)?;
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(path)
+            .map_err(|e| WriteError::io("create directory", path, e))?;
+        self.set_mode(path, 0o700)
+    }
+
+    /// Creates the new file `path` (never an existing one, never through a
+    /// symlink) with exactly `contents` and `mode`, and flushes it to disk.
+    pub fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> {
+        let fail = |e| WriteError::io("write", path, e);
+        self.tick("create file", path)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
+        self.tick("write", path)?;
+        file.write_all(contents).map_err(fail)?;
+        // An explicit chmod, because the mode given to open is masked by the
+        // umask and the generated files must not depend on it.
+        self.tick("set mode of", path)?;
+        file.set_permissions(Permissions::from_mode(mode)).map_err(fail)?;
+        self.tick("flush", path)?;
+        file.sync_all().map_err(fail)
+    }
+
+    /// Makes `link` a second name for the entry at `original`. A symlink is
+    /// linked itself, not followed.
+    pub fn hard_link(&self, original: &Path, link: &Path) -> Result<(), WriteError> {
+        self.tick("hard-link", original)?;
+        fs::hard_link(original, link).map_err(|e| WriteError::io("hard-link", original, e))
+    }
+
+    /// Sets the permission bits of a directory the writer created.
+    pub fn set_mode(&self, path: &Path, mode: u32) -> Result<(), WriteError> {
+        self.tick("set mode of", path)?;
+        fs::set_permissions(path, Permissions::from_mode(mode))
+            .map_err(|e| WriteError::io("set mode of", path, e))
+    }
+
+    /// Gives a directory the writer created the owner of the one it copies.
+    pub fn chown(&self, path: &Path, uid: u32, gid: u32) -> Result<(), WriteError> {
+        self.tick("change owner of", path)?;
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+            .map_err(|e| WriteError::io("change owner of", path, e))
+    }
+
+    /// Flushes a directory's entries to disk, so that a rename that follows
+    /// cannot reach the disk before the names it points at.
+    pub fn sync_dir(&self, path: &Path) -> Result<(), WriteError> {
+        self.tick("flush directory", path)?;
+        File::open(path)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| WriteError::io("flush directory", path, e))
+    }
+
+    /// Atomically swaps the directories at `a` and `b`.
+    pub fn exchange(&self, a: &Path, b: &Path) -> Result<(), WriteError> {
+        self.tick("swap in the new tree at", b)?;
+        exchange(a, b).map_err(|e| WriteError::io("swap in the new tree at", b, e))
+    }
+
+    /// Renames `from` to `to`, atomically.
+    pub fn rename(&self, from: &Path, to: &Path) -> Result<(), WriteError> {
+        self.tick("move the new tree to", to)?;
+        fs::rename(from, to).map_err(|e| WriteError::io("move the new tree to", to, e))
+    }
+
+    pub fn remove_file(&self, path: &Path) -> Result<(), WriteError> {
+        self.tick("remove", path)?;
+        fs::remove_file(path).map_err(|e| WriteError::io("remove", path, e))
+    }
+
+    pub fn remove_dir(&self, path: &Path) -> Result<(), WriteError> {
+        self.tick("remove directory", path)?;
+        fs::remove_dir(path).map_err(|e| WriteError::io("remove directory", path, e))
+    }
+
+    /// Removes a whole tree; `std` never follows symlinks while doing so.
+    pub fn remove_dir_all(&self, path: &Path) -> Result<(), WriteError> {
+        self.tick("remove directory", path)?;
+        fs::remove_dir_all(path).map_err(|e| WriteError::io("remove directory", path, e))
+    }
+}
+
+/// `renameat2(RENAME_EXCHANGE)`: the one Linux call that replaces a non-empty
+/// directory atomically. `std` has no wrapper and the crate takes no `libc`
+/// dependency, so it is declared here, with the signature the `libc` crate
+/// gives it for both glibc (2.28 and later) and musl.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::ffi::{CString, c_char, c_int, c_uint};
+    use std::os::unix::ffi::OsStrExt;
+
+    const AT_FDCWD: c_int = -100;
+    const RENAME_EXCHANGE: c_uint = 1 << 1;
+    unsafe extern "C" {
+        fn renameat2(
+            olddirfd: c_int,
+            oldpath: *const c_char,
+            newdirfd: c_int,
+            newpath: *const c_char,
+            flags: c_uint,
+        ) -> c_int;
+    }
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both arguments are NUL-terminated strings that outlive the
+    // call, and renameat2 only reads them.
+    let status = unsafe { renameat2(AT_FDCWD, a.as_ptr(), AT_FDCWD, b.as_ptr(), RENAME_EXCHANGE) };
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Other systems have no portable atomic directory swap, so the writer
+/// refuses an existing output directory there rather than promise less.
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "replacing a directory atomically needs Linux's renameat2",
+    ))
+}
+
+#[cfg(test)]
+pub(super) mod test_hooks {
+    //! Fault injection for the crash-safety tests.
+
+    use std::cell::{Cell, RefCell};
+    use std::io;
+    use std::path::Path;
+
+    use super::WriteError;
+
+    /// What happens at mutation number `at` (counting from zero).
+    #[derive(Clone, Copy, Debug)]
+    pub enum Fault {
+        /// Stop before it as if killed: the error skips every cleanup.
+        Crash { at: usize },
+        /// Make it fail with an I/O error, so the normal cleanup runs.
+        Fail { at: usize },
+    }
+
+    /// Test-only state: the fault to inject, a callback to run at one
+    /// mutation (to play another process), and the log of mutations.
+    #[derive(Default)]
+    pub struct Hooks {
+        pub fault: Option<Fault>,
+        pub meddle: Option<(usize, Box<dyn Fn()>)>,
+        pub log: RefCell<Vec<String>>,
+        count: Cell<usize>,
+    }
+
+    impl Hooks {
+        pub fn tick(&self, action: &str, path: &Path) -> Result<(), WriteError> {
+            let n = self.count.get();
+            self.count.set(n + 1);
+            if let Some((at, meddle)) = &self.meddle
+                && *at == n
+            {
+                meddle();
+            }
+            match self.fault {
+                Some(Fault::Crash { at }) if at == n => return Err(WriteError::Crash),
+                Some(Fault::Fail { at }) if at == n => {
+                    return Err(WriteError::io(
+                        "inject a failure into",
+                        path,
+                        io::Error::other("injected failure"),
+                    ));
+                }
+                _ => {}
+            }
+            self.log.borrow_mut().push(format!("{action} {}", path.display()));
+            Ok(())
+        }
+    }
+}

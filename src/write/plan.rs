@@ -1,0 +1,235 @@
+//! What the new output directory will contain, decided before anything is
+//! written.
+//!
+//! The plan maps every path of the new tree to how it comes about: a
+//! directory (copied from the old tree's mode and owner, or new), a hard link
+//! to the entry already at that path (user files, and generated files whose
+//! bytes and mode are unchanged, which therefore keep their inode and mtime),
+//! or a new file. Whatever the old tree held that the plan leaves out is
+//! dropped: generated files no longer produced, directories meshc wrote into
+//! that are now empty, and non-directories standing where a generated file or
+//! its directory must go (a symlink planted there is replaced, never written
+//! through).
+//!
+//! The same plan answers `check`, so `check` reports a change exactly when
+//! `write` would make one.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use super::manifest::{self, MANIFEST};
+use super::targets::Targets;
+use super::tree::{self, Entry, Kind, Tree};
+use super::{Summary, WriteError};
+
+/// How one path of the new tree comes about.
+#[derive(Debug)]
+pub(super) enum Action<'a> {
+    /// A directory with this mode, and with this owner when it copies an
+    /// existing directory.
+    Dir { mode: u32, owner: Option<(u32, u32)> },
+    /// A hard link to the entry at the same path in the old tree.
+    Link,
+    /// A new regular file.
+    Write { contents: Cow<'a, str>, mode: u32 },
+}
+
+/// What the old tree holds at a generated file's path.
+#[derive(Debug)]
+pub(super) enum Old {
+    Absent,
+    File {
+        bytes: Vec<u8>,
+        mode: u32,
+    },
+    /// A symlink or special file, which the writer replaces.
+    Other(Kind),
+}
+
+/// One generated file (or the manifest) whose old and new states differ.
+#[derive(Debug)]
+pub(super) struct Difference<'a> {
+    pub path: String,
+    pub old: Old,
+    /// The new contents and mode, or `None` when the file is removed.
+    pub new: Option<(Cow<'a, str>, u32)>,
+}
+
+/// The new tree, and how it differs from the old one.
+pub(super) struct Plan<'a> {
+    /// The top directory's mode and owner.
+    pub root: Action<'a>,
+    /// Every entry below the top, parents before children.
+    pub entries: BTreeMap<PathBuf, Action<'a>>,
+    /// Generated files (and the manifest) that change, sorted by path.
+    pub differences: Vec<Difference<'a>>,
+    pub summary: Summary,
+}
+
+impl Plan<'_> {
+    /// True when the new tree would equal the old one, so that writing can be
+    /// skipped altogether. Directories that only became empty do not count:
+    /// they are pruned with the next real change.
+    pub fn is_noop(&self) -> bool {
+        self.differences.is_empty()
+    }
+}
+
+/// Plans the new contents of `dir`, whose current state is `old` (`None` when
+/// it does not exist yet).
+pub(super) fn plan<'a>(
+    dir: &Path,
+    old: Option<&Tree>,
+    targets: &Targets<'a>,
+) -> Result<Plan<'a>, WriteError> {
+    let empty = BTreeMap::new();
+    let before = old.map_or(&empty, |tree| &tree.entries);
+    if let Some(tree) = old
+        && let Some((path, _)) = before.iter().find(|(_, e)| e.dev != tree.root.dev)
+    {
+        // A mount point cannot be hard-linked or moved into the new tree.
+        return Err(WriteError::Conflict {
+            path: dir.join(path),
+            reason: "it is on another filesystem (a mount point inside the output directory)",
+        });
+    }
+
+    let owned = match before.get(Path::new(MANIFEST)) {
+        Some(entry) if entry.kind == Kind::File => {
+            let file = dir.join(MANIFEST);
+            manifest::parse_strict(&tree::read(&file)?, &file)?
+        }
+        _ => BTreeSet::new(),
+    };
+
+    let mut entries = BTreeMap::new();
+    let mut differences = Vec::new();
+    let mut summary = Summary::default();
+
+    for &path in &targets.dirs {
+        let action = match before.get(Path::new(path)) {
+            Some(entry) if entry.kind == Kind::Dir => copy_dir(entry),
+            _ => Action::Dir {
+                mode: 0o755,
+                owner: None,
+            },
+        };
+        entries.insert(PathBuf::from(path), action);
+    }
+
+    let new_manifest = manifest::render(targets.files.keys().copied());
+    let files = targets
+        .files
+        .values()
+        .map(|a| (a.path.as_str(), Cow::Borrowed(a.contents.as_str()), a.mode.bits()))
+        .chain([(MANIFEST, Cow::Owned(new_manifest), 0o644)]);
+    for (path, contents, mode) in files {
+        let old = old_state(dir, before, path)?;
+        let same = matches!(&old, Old::File { bytes, mode: m } if bytes == contents.as_bytes() && *m == mode);
+        // The manifest is bookkeeping, not one of the files the summary counts.
+        let counted = usize::from(path != MANIFEST);
+        if same {
+            summary.unchanged += counted;
+            entries.insert(PathBuf::from(path), Action::Link);
+        } else {
+            summary.written += counted;
+            let write = Action::Write {
+                contents: contents.clone(),
+                mode,
+            };
+            entries.insert(PathBuf::from(path), write);
+            differences.push(Difference {
+                path: path.to_owned(),
+                old,
+                new: Some((contents, mode)),
+            });
+        }
+    }
+
+    // Every other non-directory is the user's and is kept, unless the old
+    // manifest says meshc wrote it.
+    for (path, entry) in before {
+        if entry.kind == Kind::Dir || entries.contains_key(path) {
+            continue;
+        }
+        match path.to_str().filter(|p| owned.contains(*p)) {
+            Some(owned_path) => {
+                summary.removed += 1;
+                differences.push(Difference {
+                    path: owned_path.to_owned(),
+                    old: old_state(dir, before, owned_path)?,
+                    new: None,
+                });
+            }
+            None => {
+                entries.insert(path.clone(), Action::Link);
+            }
+        }
+    }
+
+    // A directory no artifact needs survives if anything in it does, or if
+    // meshc never wrote below it (then it is the user's, even when empty).
+    // Visiting in reverse order sees children before their parents.
+    let written_below: BTreeSet<&Path> = owned
+        .iter()
+        .flat_map(|p| Path::new(p).ancestors().skip(1))
+        .collect();
+    for (path, entry) in before.iter().rev() {
+        if entry.kind != Kind::Dir || entries.contains_key(path) {
+            continue;
+        }
+        let holds_something = entries
+            .range::<PathBuf, _>((Bound::Excluded(path), Bound::Unbounded))
+            .next()
+            .is_some_and(|(next, _)| next.starts_with(path));
+        if holds_something || !written_below.contains(path.as_path()) {
+            entries.insert(path.clone(), copy_dir(entry));
+        }
+    }
+
+    differences.sort_by(|a, b| a.path.cmp(&b.path));
+    let root = match old {
+        Some(tree) => copy_dir(&tree.root),
+        None => Action::Dir {
+            mode: 0o755,
+            owner: None,
+        },
+    };
+    Ok(Plan {
+        root,
+        entries,
+        differences,
+        summary,
+    })
+}
+
+fn copy_dir<'a>(entry: &Entry) -> Action<'a> {
+    Action::Dir {
+        mode: entry.mode,
+        owner: Some((entry.uid, entry.gid)),
+    }
+}
+
+/// What the old tree holds at `path`. A path below a symlink or a file does
+/// not appear in the scan, so it is `Absent`: the writer replaces whatever
+/// stands in the way.
+fn old_state(dir: &Path, before: &BTreeMap<PathBuf, Entry>, path: &str) -> Result<Old, WriteError> {
+    Ok(match before.get(Path::new(path)) {
+        None => Old::Absent,
+        Some(entry) => match entry.kind {
+            Kind::File => Old::File {
+                bytes: tree::read(&dir.join(path))?,
+                mode: entry.mode,
+            },
+            Kind::Dir => {
+                return Err(WriteError::Conflict {
+                    path: dir.join(path),
+                    reason: "it is a directory, and meshc must write a file there",
+                });
+            }
+            kind => Old::Other(kind),
+        },
+    })
+}

@@ -1,0 +1,119 @@
+//! Building the new tree in a private directory beside the output directory.
+//!
+//! The new tree is complete and flushed to disk before anything can see it:
+//! the swap that follows is the only step that changes the output directory.
+//! While it is built, the tree's top is mode 0700, so no other user can plant
+//! a symlink in it, and every directory inside stays 0700 until its contents
+//! are in place; then each gets its final mode and owner, deepest first.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::WriteError;
+use super::manifest::MANIFEST;
+use super::ops::Ops;
+use super::plan::{Action, Plan};
+use super::tree;
+
+/// Builds the planned tree for `dir` in a new directory `PREFIX<random>` in
+/// `parent`, and returns its path. On failure nothing is left behind.
+pub(super) fn build(
+    dir: &Path,
+    parent: &Path,
+    prefix: &OsStr,
+    plan: &Plan<'_>,
+    ops: &Ops,
+) -> Result<PathBuf, WriteError> {
+    let staging = ops.create_private_dir(parent, prefix)?;
+    match populate(dir, &staging, plan, ops) {
+        Ok(()) => Ok(staging),
+        Err(error) => {
+            if !error.is_simulated_crash() {
+                discard(&staging, ops);
+            }
+            Err(error)
+        }
+    }
+}
+
+fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<(), WriteError> {
+    // The umask may have taken bits the writer needs for itself.
+    ops.set_mode(staging, 0o700)?;
+    // The manifest goes first, so that a tree left behind by a crash always
+    // lists which of its files meshc generated (the cleanup relies on it).
+    let manifest = Path::new(MANIFEST);
+    if let Some(action) = plan.entries.get(manifest) {
+        place(dir, staging, manifest, action, ops)?;
+    }
+    for (path, action) in &plan.entries {
+        if path != manifest {
+            place(dir, staging, path, action, ops)?;
+        }
+    }
+
+    // A read-only directory must receive its contents before its mode, so
+    // modes are set deepest first, and the top last.
+    for (path, action) in plan.entries.iter().rev() {
+        if let Action::Dir { mode, owner } = action {
+            finish_dir(&staging.join(path), *mode, *owner, ops)?;
+        }
+    }
+    if let Action::Dir { mode, owner } = plan.root {
+        finish_dir(staging, mode, owner, ops)?;
+    }
+
+    // Files were flushed as they were written; the directories' entries
+    // must be on disk too before the swap can point at them.
+    for (path, action) in &plan.entries {
+        if let Action::Dir { .. } = action {
+            ops.sync_dir(&staging.join(path))?;
+        }
+    }
+    ops.sync_dir(staging)
+}
+
+fn place(dir: &Path, staging: &Path, path: &Path, action: &Action<'_>, ops: &Ops) -> Result<(), WriteError> {
+    let target = staging.join(path);
+    match action {
+        Action::Dir { .. } => ops.create_dir(&target),
+        // A hard link keeps the inode: bytes, mode, owner and mtime stay
+        // exactly as they were, and nothing of the original is modified.
+        Action::Link => ops.hard_link(&dir.join(path), &target),
+        Action::Write { contents, mode } => ops.write_file(&target, contents.as_bytes(), *mode),
+    }
+}
+
+/// Gives a directory its final owner, then its final mode (changing the
+/// owner may clear setgid, so the mode comes second).
+fn finish_dir(path: &Path, mode: u32, owner: Option<(u32, u32)>, ops: &Ops) -> Result<(), WriteError> {
+    if let Some((uid, gid)) = owner
+        && let Some(meta) = tree::lstat(path)?
+        && (meta.uid(), meta.gid()) != (uid, gid)
+    {
+        ops.chown(path, uid, gid)?;
+    }
+    ops.set_mode(path, mode)
+}
+
+/// Removes a tree the writer built and will not use. Every directory in it
+/// is the writer's own, so making them writable first is safe; the files are
+/// the writer's or hard links, whose removal leaves the original in place.
+/// This is best effort: it runs only on the way out of an error.
+pub(super) fn discard(staging: &Path, ops: &Ops) {
+    let mut pending = vec![staging.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        if ops.set_mode(&dir, 0o700).is_err() {
+            continue;
+        }
+        let Ok(listing) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for item in listing.flatten() {
+            if item.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(item.path());
+            }
+        }
+    }
+    let _ = ops.remove_dir_all(staging);
+}

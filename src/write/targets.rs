@@ -1,0 +1,145 @@
+//! The artifact list, checked and indexed for writing.
+//!
+//! The emitters only produce validated paths, but the writer is the last line
+//! of defence before the filesystem, so it checks again that every path stays
+//! inside the output directory: relative, `/`-separated, no empty, `.` or
+//! `..` segment, no NUL or backslash. Newlines are refused too, because the
+//! manifest stores one path per line. A list in which one path is both a file
+//! and the directory of another cannot be written and is refused as well.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::WriteError;
+use super::manifest::MANIFEST;
+use crate::artifact::Artifact;
+
+/// Artifacts by path, plus every directory they need.
+pub(super) struct Targets<'a> {
+    /// Every artifact, sorted by path.
+    pub files: BTreeMap<&'a str, &'a Artifact>,
+    /// Every proper prefix of an artifact path: the directories to create.
+    pub dirs: BTreeSet<&'a str>,
+}
+
+impl<'a> Targets<'a> {
+    pub fn new(artifacts: &'a [Artifact]) -> Result<Self, WriteError> {
+        let mut files = BTreeMap::new();
+        let mut dirs = BTreeSet::new();
+        for artifact in artifacts {
+            let path = artifact.path.as_str();
+            let invalid = |reason| WriteError::InvalidPath {
+                path: path.to_owned(),
+                reason,
+            };
+            check_path(path).map_err(invalid)?;
+            if path == MANIFEST {
+                return Err(invalid("the name is reserved for meshc's manifest"));
+            }
+            if files.insert(path, artifact).is_some() {
+                return Err(invalid("two artifacts have this path"));
+            }
+            dirs.extend(path.match_indices('/').map(|(at, _)| &path[..at]));
+        }
+        if let Some(path) = dirs.iter().find(|dir| files.contains_key(*dir)) {
+            return Err(WriteError::InvalidPath {
+                path: (*path).to_owned(),
+                reason: "it is both a file and the directory of another file",
+            });
+        }
+        Ok(Targets { files, dirs })
+    }
+}
+
+/// Checks that `path` names something inside the output directory, and says
+/// why not otherwise.
+pub(super) fn check_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("it is empty");
+    }
+    if path.starts_with('/') {
+        return Err("it is absolute");
+    }
+    if let Some(bad) = path.chars().find(|c| matches!(c, '\0' | '\\' | '\n' | '\r')) {
+        return Err(match bad {
+            '\0' => "it contains a NUL character",
+            '\\' => "it contains a backslash",
+            _ => "it contains a line break",
+        });
+    }
+    for segment in path.split('/') {
+        match segment {
+            "" => return Err("it has an empty segment"),
+            "." | ".." => return Err("it has a '.' or '..' segment"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::Mode;
+
+    fn artifact(path: &str) -> Artifact {
+        Artifact {
+            path: path.to_owned(),
+            contents: String::new(),
+            mode: Mode::Regular,
+        }
+    }
+
+    #[test]
+    fn accepts_plain_relative_paths() {
+        for path in ["a", "vms/ecs-db/cluster.env", ".hidden/x", "a..b/c.d"] {
+            assert_eq!(check_path(path), Ok(()), "{path}");
+        }
+    }
+
+    #[test]
+    fn rejects_paths_that_could_escape() {
+        for path in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            ".",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\0b",
+            "a\nb",
+            "a\rb",
+        ] {
+            assert!(check_path(path).is_err(), "{path:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn collects_parent_directories() {
+        let artifacts = [artifact("a/b/c"), artifact("a/d"), artifact("e")];
+        let targets = Targets::new(&artifacts).expect("valid artifacts");
+        assert_eq!(targets.dirs.into_iter().collect::<Vec<_>>(), ["a", "a/b"]);
+        assert_eq!(
+            targets.files.keys().copied().collect::<Vec<_>>(),
+            ["a/b/c", "a/d", "e"]
+        );
+    }
+
+    #[test]
+    fn rejects_duplicates_reserved_names_and_file_directory_clashes() {
+        for paths in [
+            &["a", "a"][..],
+            &[".meshc-manifest"],
+            &["a", "a/b"],
+            &["x/a/b", "x/a"],
+        ] {
+            let artifacts: Vec<_> = paths.iter().map(|p| artifact(p)).collect();
+            assert!(
+                matches!(Targets::new(&artifacts), Err(WriteError::InvalidPath { .. })),
+                "{paths:?} was accepted"
+            );
+        }
+    }
+}

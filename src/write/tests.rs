@@ -1,0 +1,705 @@
+//! Tests of `write` and `check` through the filesystem: each builds a small
+//! world in a temporary directory (an output directory, user files, files
+//! outside it), runs the writer, and compares full snapshots of paths, bytes,
+//! modes and symlink targets.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use super::ops::test_hooks::Fault;
+use super::*;
+use crate::artifact::Mode;
+
+fn file(path: &str, contents: &str) -> Artifact {
+    Artifact {
+        path: path.to_owned(),
+        contents: contents.to_owned(),
+        mode: Mode::Regular,
+    }
+}
+
+fn script(path: &str, contents: &str) -> Artifact {
+    Artifact {
+        mode: Mode::Executable,
+        ..file(path, contents)
+    }
+}
+
+/// One entry of a snapshot: everything "byte-identical" covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Snap {
+    Dir { mode: u32 },
+    File { bytes: Vec<u8>, mode: u32 },
+    Symlink { target: PathBuf },
+    Other,
+}
+
+/// Every entry under `dir` (and `dir` itself, as ""), without following
+/// symlinks; `None` when `dir` does not exist.
+fn snapshot(dir: &Path) -> Option<BTreeMap<PathBuf, Snap>> {
+    fs::symlink_metadata(dir).ok()?;
+    let mut snap = BTreeMap::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let path = dir.join(&relative);
+        let meta = fs::symlink_metadata(&path).expect("snapshot: lstat");
+        let mode = meta.mode() & 0o7777;
+        let entry = if meta.is_dir() {
+            for item in fs::read_dir(&path).expect("snapshot: list") {
+                pending.push(relative.join(item.expect("snapshot: entry").file_name()));
+            }
+            Snap::Dir { mode }
+        } else if meta.is_file() {
+            let bytes = fs::read(&path).expect("snapshot: read");
+            Snap::File { bytes, mode }
+        } else if meta.is_symlink() {
+            let target = fs::read_link(&path).expect("snapshot: readlink");
+            Snap::Symlink { target }
+        } else {
+            Snap::Other
+        };
+        snap.insert(relative, entry);
+    }
+    Some(snap)
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> = fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Inode and mtime: together they show a file was not rewritten.
+fn identity(path: &Path) -> (u64, i64, i64) {
+    let meta = fs::symlink_metadata(path).expect("lstat");
+    (meta.ino(), meta.mtime(), meta.mtime_nsec())
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path).expect("lstat").mode() & 0o7777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn put(path: &Path, contents: &str) {
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    fs::write(path, contents).expect("write");
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).expect("read")
+}
+
+fn run(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, WriteError> {
+    write_with(dir, artifacts, ops)
+}
+
+fn ops_with(fault: Fault) -> Ops {
+    let mut ops = Ops::default();
+    ops.test.fault = Some(fault);
+    ops
+}
+
+#[test]
+fn first_write_creates_the_directory_and_its_parents() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("a/b/out");
+    let artifacts = [
+        file("kubernetes/ns/svc.yaml", "kind: Service\n"),
+        script("vms/db/install.sh", "#!/bin/sh\n"),
+        file("top.txt", "top\n"),
+    ];
+    let summary = write(&dir, &artifacts).expect("write");
+    assert_eq!(summary.to_string(), "wrote 3, unchanged 0, removed 0");
+    assert_eq!(read(&dir.join("kubernetes/ns/svc.yaml")), "kind: Service\n");
+    assert_eq!(read(&dir.join("vms/db/install.sh")), "#!/bin/sh\n");
+    assert_eq!(
+        read(&dir.join(".meshc-manifest")),
+        "kubernetes/ns/svc.yaml\ntop.txt\nvms/db/install.sh\n"
+    );
+    assert_eq!(names(tmp.path().join("a/b").as_path()), ["out"]);
+}
+
+#[test]
+fn an_unchanged_rebuild_touches_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("a/x.yaml", "x\n"), script("b.sh", "echo\n")];
+    write(&dir, &artifacts).expect("first write");
+    let paths = ["", "a", "a/x.yaml", "b.sh", ".meshc-manifest"].map(|p| dir.join(p));
+    let before: Vec<_> = paths.iter().map(|p| identity(p)).collect();
+
+    let summary = write(&dir, &artifacts).expect("second write");
+    assert_eq!(summary.to_string(), "wrote 0, unchanged 2, removed 0");
+    let after: Vec<_> = paths.iter().map(|p| identity(p)).collect();
+    assert_eq!(before, after, "a no-op rebuild must not replace anything");
+}
+
+#[test]
+fn a_rebuild_rewrites_only_changed_files() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    write(&dir, &[file("a.yaml", "a\n"), file("b.yaml", "b\n")]).expect("first write");
+    let kept = identity(&dir.join("a.yaml"));
+
+    let summary = write(&dir, &[file("a.yaml", "a\n"), file("b.yaml", "B\n")]).expect("rewrite");
+    assert_eq!(summary.to_string(), "wrote 1, unchanged 1, removed 0");
+    assert_eq!(identity(&dir.join("a.yaml")), kept);
+    assert_eq!(read(&dir.join("b.yaml")), "B\n");
+}
+
+#[test]
+fn user_entries_survive_as_they_were() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    write(&dir, &[file("k8s/a.yaml", "a\n")]).expect("first write");
+    put(&dir.join("README.md"), "mine\n");
+    put(&dir.join("k8s/kustomization.yaml"), "resources: [a.yaml]\n");
+    put(&dir.join("private/deep/key"), "secret\n");
+    set_mode(&dir.join("private/deep/key"), 0o600);
+    set_mode(&dir.join("private"), 0o700);
+    fs::create_dir(dir.join("empty")).expect("mkdir");
+    symlink("../elsewhere", dir.join("link")).expect("symlink");
+    let odd = dir.join(OsStr::from_bytes(b"not-utf8-\xff"));
+    fs::write(&odd, "odd\n").expect("write");
+    let readme = identity(&dir.join("README.md"));
+    let snap_before = snapshot(&dir).expect("snapshot");
+
+    let summary = write(&dir, &[file("k8s/a.yaml", "A\n"), file("k8s/b.yaml", "b\n")]);
+    assert_eq!(
+        summary.expect("rewrite").to_string(),
+        "wrote 2, unchanged 0, removed 0"
+    );
+    let snap_after = snapshot(&dir).expect("snapshot");
+    for (path, entry) in &snap_before {
+        let generated = ["k8s/a.yaml", ".meshc-manifest"].map(PathBuf::from);
+        if !generated.contains(path) {
+            assert_eq!(snap_after.get(path), Some(entry), "{}", path.display());
+        }
+    }
+    assert_eq!(
+        identity(&dir.join("README.md")),
+        readme,
+        "a user file keeps its inode"
+    );
+    assert_eq!(read(&dir.join(".meshc-manifest")), "k8s/a.yaml\nk8s/b.yaml\n");
+}
+
+#[test]
+fn dropped_artifacts_are_removed_with_the_directories_they_leave_empty() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let old = [
+        file("a/b/c.yaml", "c\n"),
+        file("a/d.yaml", "d\n"),
+        file("e/f.yaml", "f\n"),
+        file("g/h.yaml", "h\n"),
+    ];
+    write(&dir, &old).expect("first write");
+    put(&dir.join("a/user.txt"), "user\n");
+    // The user replaced a generated file with a directory: it is theirs now.
+    fs::remove_file(dir.join("g/h.yaml")).expect("rm");
+    put(&dir.join("g/h.yaml/inside"), "user\n");
+
+    let summary = write(&dir, &[file("a/d.yaml", "d\n")]).expect("rewrite");
+    assert_eq!(summary.to_string(), "wrote 0, unchanged 1, removed 2");
+    assert!(!dir.join("a/b").exists(), "a directory meshc emptied goes");
+    assert!(!dir.join("e").exists());
+    assert_eq!(read(&dir.join("a/user.txt")), "user\n");
+    assert_eq!(read(&dir.join("g/h.yaml/inside")), "user\n");
+    assert_eq!(read(&dir.join(".meshc-manifest")), "a/d.yaml\n");
+}
+
+#[test]
+fn a_symlink_at_a_target_is_replaced_not_written_through() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let outside = tmp.path().join("outside.txt");
+    put(&outside, "precious\n");
+    let dir = tmp.path().join("out");
+    fs::create_dir(&dir).expect("mkdir");
+    symlink(&outside, dir.join("x.yaml")).expect("symlink");
+
+    write(&dir, &[file("x.yaml", "generated\n")]).expect("write");
+    assert_eq!(read(&outside), "precious\n");
+    assert!(fs::symlink_metadata(dir.join("x.yaml")).expect("lstat").is_file());
+    assert_eq!(read(&dir.join("x.yaml")), "generated\n");
+}
+
+#[test]
+fn a_symlinked_directory_is_replaced_not_entered() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let outside = tmp.path().join("elsewhere");
+    put(&outside.join("db/cluster.env"), "outside\n");
+    let dir = tmp.path().join("out");
+    fs::create_dir(&dir).expect("mkdir");
+    symlink(&outside, dir.join("vms")).expect("symlink");
+    let before = snapshot(&outside);
+
+    write(&dir, &[file("vms/db/cluster.env", "generated\n")]).expect("write");
+    assert_eq!(snapshot(&outside), before);
+    assert!(fs::symlink_metadata(dir.join("vms")).expect("lstat").is_dir());
+    assert_eq!(read(&dir.join("vms/db/cluster.env")), "generated\n");
+}
+
+#[test]
+fn an_output_directory_given_as_a_symlink_stays_one() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let real = tmp.path().join("real");
+    fs::create_dir(&real).expect("mkdir");
+    let link = tmp.path().join("link");
+    symlink(&real, &link).expect("symlink");
+    write(&link, &[file("a", "a\n")]).expect("write");
+    assert!(fs::symlink_metadata(&link).expect("lstat").is_symlink());
+    assert_eq!(read(&real.join("a")), "a\n");
+}
+
+#[test]
+fn refuses_a_file_and_the_root_as_the_output_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let a_file = tmp.path().join("file");
+    put(&a_file, "x\n");
+    for dir in [a_file.as_path(), Path::new("/"), Path::new("")] {
+        let artifacts = [file("a", "a\n")];
+        assert!(matches!(
+            write(dir, &artifacts),
+            Err(WriteError::InvalidDir { .. })
+        ));
+        assert!(matches!(
+            check(dir, &artifacts),
+            Err(WriteError::InvalidDir { .. })
+        ));
+    }
+    assert_eq!(read(&a_file), "x\n");
+}
+
+#[test]
+fn refuses_bad_artifact_paths_before_touching_anything() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    for path in [
+        "/etc/passwd",
+        "../escape",
+        "a/../../escape",
+        "a//b",
+        "",
+        "a\\b",
+        "a\0b",
+        "a\nb",
+        ".meshc-manifest",
+    ] {
+        let error = write(&dir, &[file(path, "x")]).expect_err(path);
+        assert!(
+            matches!(error, WriteError::InvalidPath { .. }),
+            "{path:?}: {error}"
+        );
+    }
+    let twice = [file("a", "1"), file("a", "2")];
+    assert!(matches!(write(&dir, &twice), Err(WriteError::InvalidPath { .. })));
+    assert!(!dir.exists());
+    assert_eq!(names(tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn refuses_to_replace_a_user_directory_with_a_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    put(&dir.join("a.yaml/mine"), "user\n");
+    let before = snapshot(&dir);
+    let error = write(&dir, &[file("a.yaml", "x\n")]).expect_err("conflict");
+    assert!(matches!(error, WriteError::Conflict { .. }), "{error}");
+    assert_eq!(snapshot(&dir), before);
+    assert_eq!(names(tmp.path()), ["out"]);
+}
+
+#[test]
+fn refuses_a_manifest_that_points_outside() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    put(&tmp.path().join("victim"), "keep\n");
+    put(&dir.join(".meshc-manifest"), "../victim\n");
+    let before = snapshot(tmp.path());
+    let error = write(&dir, &[file("a", "a\n")]).expect_err("bad manifest");
+    assert!(matches!(error, WriteError::Manifest { line: 1, .. }), "{error}");
+    assert_eq!(snapshot(tmp.path()), before);
+}
+
+#[test]
+fn modes_are_exact_and_preserved() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("a/f.yaml", "f\n"), script("a/s.sh", "s\n")];
+    write(&dir, &artifacts).expect("write");
+    assert_eq!(mode(&dir.join("a/f.yaml")), 0o644);
+    assert_eq!(mode(&dir.join("a/s.sh")), 0o755);
+
+    // A wrong mode is a change, and is repaired.
+    set_mode(&dir.join("a/s.sh"), 0o700);
+    set_mode(&dir.join("a/f.yaml"), 0o666);
+    let summary = write(&dir, &artifacts).expect("rewrite");
+    assert_eq!(summary.written, 2);
+    assert_eq!(mode(&dir.join("a/f.yaml")), 0o644);
+    assert_eq!(mode(&dir.join("a/s.sh")), 0o755);
+
+    // The user's choice of mode for the directories is kept.
+    set_mode(&dir, 0o750);
+    set_mode(&dir.join("a"), 0o711);
+    write(&dir, &[file("a/f.yaml", "g\n")]).expect("rewrite");
+    assert_eq!(mode(&dir), 0o750);
+    assert_eq!(mode(&dir.join("a")), 0o711);
+}
+
+#[test]
+fn directories_keep_their_owner() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    put(&dir.join("shared/notes"), "n\n");
+    // Giving a file away needs root; CI runs as root, elsewhere this is moot.
+    if std::os::unix::fs::lchown(dir.join("shared"), Some(4242), Some(4343)).is_err() {
+        return;
+    }
+    write(&dir, &[file("shared/gen.yaml", "g\n")]).expect("write");
+    let meta = fs::symlink_metadata(dir.join("shared")).expect("lstat");
+    assert_eq!((meta.uid(), meta.gid()), (4242, 4343));
+}
+
+/// The umask is per process, so each case runs this very test again in a
+/// child process started by `sh -c 'umask U; exec …'`; the child writes,
+/// the parent checks the modes.
+#[test]
+fn modes_ignore_the_umask() {
+    const CHILD: &str = "MESHC_TEST_UMASK_CHILD_DIR";
+    let artifacts = [file("d/f.yaml", "f\n"), script("d/s.sh", "s\n")];
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the parent test speaks to its child this way"
+    )]
+    let child = std::env::var_os(CHILD);
+    if let Some(dir) = child {
+        write(Path::new(&dir), &artifacts).expect("write under a umask");
+        return;
+    }
+    let name = concat!(module_path!(), "::modes_ignore_the_umask");
+    let name = name.split_once("::").map_or(name, |(_, rest)| rest);
+    let exe = std::env::current_exe().expect("test binary");
+    for umask in ["000", "022", "077", "277"] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("out");
+        let status = std::process::Command::new("sh")
+            .args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\"")])
+            .arg(&exe)
+            .args([name, "--exact", "--test-threads=1", "--quiet"])
+            .env(CHILD, &dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run the test binary");
+        assert!(status.success(), "umask {umask}");
+        assert_eq!(mode(&dir), 0o755, "umask {umask}");
+        assert_eq!(mode(&dir.join("d")), 0o755, "umask {umask}");
+        assert_eq!(mode(&dir.join("d/f.yaml")), 0o644, "umask {umask}");
+        assert_eq!(mode(&dir.join("d/s.sh")), 0o755, "umask {umask}");
+        assert_eq!(mode(&dir.join(".meshc-manifest")), 0o644, "umask {umask}");
+    }
+}
+
+#[test]
+fn check_reports_and_renders_every_kind_of_change() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let old = [
+        file("a.txt", "1\n2\n3\n"),
+        script("b.sh", "x\n"),
+        file("gone.txt", "g\n"),
+        file("same.txt", "s\n"),
+    ];
+    write(&dir, &old).expect("write");
+    set_mode(&dir.join("b.sh"), 0o644);
+    put(&dir.join("user.txt"), "mine\n");
+    let new = [
+        file("a.txt", "1\n2\nthree\n"),
+        script("b.sh", "x\n"),
+        file("c.txt", "new\n"),
+        file("same.txt", "s\n"),
+    ];
+    let before = snapshot(tmp.path());
+
+    let staleness = check(&dir, &new).expect("check");
+    assert_eq!(snapshot(tmp.path()), before, "check writes nothing");
+    let listed: Vec<_> = staleness.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        listed,
+        [
+            "modified .meshc-manifest",
+            "modified a.txt",
+            "modified b.sh",
+            "missing c.txt",
+            "extra gone.txt",
+        ]
+    );
+    assert_eq!(
+        render_diff(&staleness),
+        "\
+--- a/.meshc-manifest
++++ b/.meshc-manifest
+@@ -1,4 +1,4 @@
+ a.txt
+ b.sh
+-gone.txt
++c.txt
+ same.txt
+--- a/a.txt
++++ b/a.txt
+@@ -1,3 +1,3 @@
+ 1
+ 2
+-3
++three
+old mode 0644
+new mode 0755
+--- a/b.sh
++++ b/b.sh
+new file mode 0644
+--- a/c.txt
++++ b/c.txt
+@@ -0,0 +1 @@
++new
+deleted file mode 0644
+--- a/gone.txt
++++ b/gone.txt
+@@ -1 +0,0 @@
+-g
+"
+    );
+
+    write(&dir, &new).expect("write");
+    assert!(check(&dir, &new).expect("check").is_fresh());
+}
+
+#[test]
+fn check_of_a_missing_directory_lists_everything_as_missing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let staleness = check(&dir, &[file("b", "b\n"), file("a", "a\n")]).expect("check");
+    let listed: Vec<_> = staleness.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(listed, ["missing .meshc-manifest", "missing a", "missing b"]);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn check_notes_a_symlink_where_a_file_belongs() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    write(&dir, &[file("a", "a\n")]).expect("write");
+    fs::remove_file(dir.join("a")).expect("rm");
+    symlink("/etc/hostname", dir.join("a")).expect("symlink");
+    let staleness = check(&dir, &[file("a", "a\n")]).expect("check");
+    assert_eq!(
+        render_diff(&staleness),
+        "old type symlink\nnew file mode 0644\n--- a/a\n+++ b/a\n@@ -0,0 +1 @@\n+a\n"
+    );
+}
+
+/// The world the crash tests start from: an earlier build, then user files,
+/// a symlink planted where a generated file goes, and a file outside.
+fn crash_fixture(root: &Path) -> PathBuf {
+    put(&root.join("outside/secret"), "outside\n");
+    let dir = root.join("parent/out");
+    let old = [
+        file("k8s/a.yaml", "a1\n"),
+        file("k8s/b.yaml", "b1\n"),
+        script("vms/x/install.sh", "i1\n"),
+        file("vms/y/cluster.env", "y1\n"),
+        file("gone/only.txt", "g\n"),
+    ];
+    write(&dir, &old).expect("fixture write");
+    put(&dir.join("README.md"), "user readme\n");
+    put(&dir.join("k8s/kustomization.yaml"), "user\n");
+    put(&dir.join("user/deep/file.txt"), "user deep\n");
+    set_mode(&dir.join("user/deep/file.txt"), 0o600);
+    set_mode(&dir.join("user"), 0o700);
+    fs::create_dir(dir.join("notes")).expect("mkdir");
+    symlink("../../outside/secret", dir.join("link-out")).expect("symlink");
+    fs::remove_file(dir.join("vms/y/cluster.env")).expect("rm");
+    symlink("../../../../outside/secret", dir.join("vms/y/cluster.env")).expect("symlink");
+    dir
+}
+
+fn crash_artifacts() -> Vec<Artifact> {
+    vec![
+        file("k8s/a.yaml", "a1\n"),
+        file("k8s/b.yaml", "b2\n"),
+        script("vms/x/install.sh", "i1\n"),
+        file("vms/y/cluster.env", "y2\n"),
+        file("vms/z/new.env", "z\n"),
+    ]
+}
+
+/// The same world before the first build: DIR does not exist yet.
+fn fresh_fixture(root: &Path) -> PathBuf {
+    put(&root.join("outside/secret"), "outside\n");
+    fs::create_dir(root.join("parent")).expect("mkdir");
+    root.join("parent/out")
+}
+
+type Fixture = fn(&Path) -> PathBuf;
+
+/// The fixture after one uninterrupted write, and that write's mutations.
+fn reference(fixture: Fixture) -> (Option<BTreeMap<PathBuf, Snap>>, Vec<String>) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = fixture(tmp.path());
+    let ops = Ops::default();
+    run(&dir, &crash_artifacts(), &ops).expect("reference write");
+    assert_eq!(read(&tmp.path().join("outside/secret")), "outside\n");
+    let log = ops.test.log.borrow().clone();
+    (snapshot(&dir), log)
+}
+
+#[test]
+fn the_crash_fixture_exercises_every_kind_of_change() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = crash_fixture(tmp.path());
+    let summary = write(&dir, &crash_artifacts()).expect("write");
+    assert_eq!(summary.to_string(), "wrote 3, unchanged 2, removed 1");
+    assert!(!dir.join("gone").exists());
+    assert!(dir.join("notes").is_dir());
+    assert_eq!(read(&dir.join("vms/y/cluster.env")), "y2\n");
+    assert_eq!(mode(&dir.join("user")), 0o700);
+}
+
+#[test]
+fn a_crash_at_any_moment_leaves_the_old_or_the_new_tree() {
+    for fixture in [crash_fixture as Fixture, fresh_fixture] {
+        let (after, log) = reference(fixture);
+        let mut outcomes = (0, 0);
+        for at in 0..=log.len() {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let dir = fixture(tmp.path());
+            let before = snapshot(&dir);
+            let result = run(&dir, &crash_artifacts(), &ops_with(Fault::Crash { at }));
+            if at == log.len() {
+                assert!(result.is_ok(), "the reference run made {} mutations", log.len());
+                break;
+            }
+            assert!(matches!(result, Err(WriteError::Crash)), "crash at {at}");
+            let now = snapshot(&dir);
+            if now == before {
+                outcomes.0 += 1;
+            } else {
+                assert!(now == after, "crash before `{}` left a mix", log[at]);
+                outcomes.1 += 1;
+            }
+
+            // The next run finishes the job and sweeps what the crash left.
+            write(&dir, &crash_artifacts()).expect("recovery write");
+            assert_eq!(snapshot(&dir), after, "crash before `{}`", log[at]);
+            let parent = tmp.path().join("parent");
+            assert_eq!(names(&parent), ["out"], "crash before `{}`", log[at]);
+            assert_eq!(read(&tmp.path().join("outside/secret")), "outside\n");
+        }
+        assert!(outcomes.0 > 0 && outcomes.1 > 0, "{outcomes:?}");
+    }
+}
+
+#[test]
+fn a_failure_at_any_moment_leaves_the_old_tree_or_succeeds() {
+    for fixture in [crash_fixture as Fixture, fresh_fixture] {
+        let (after, log) = reference(fixture);
+        for (at, mutation) in log.iter().enumerate() {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let dir = fixture(tmp.path());
+            let before = snapshot(&dir);
+            let parent = tmp.path().join("parent");
+            match run(&dir, &crash_artifacts(), &ops_with(Fault::Fail { at })) {
+                Err(error) => {
+                    assert_eq!(snapshot(&dir), before, "{error}");
+                    let only_dir: &[&str] = if before.is_some() { &["out"] } else { &[] };
+                    assert_eq!(names(&parent), only_dir, "{error}");
+                }
+                // A failure after the swap only spoils the sweep, which the
+                // next write finishes.
+                Ok(summary) => {
+                    assert_eq!(snapshot(&dir), after, "fail before `{mutation}`");
+                    write(&dir, &crash_artifacts()).expect("next write");
+                    assert_eq!(names(&parent), ["out"], "{summary}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_change_by_another_process_before_the_swap_aborts_the_write() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = crash_fixture(tmp.path());
+    let late = dir.join("late.txt");
+    let mut ops = Ops::default();
+    let meddler = late.clone();
+    ops.test.meddle = Some((0, Box::new(move || put(&meddler, "late\n"))));
+    let error = run(&dir, &crash_artifacts(), &ops).expect_err("raced");
+    assert!(matches!(error, WriteError::Raced { .. }), "{error}");
+    assert_eq!(read(&late), "late\n");
+    assert_eq!(read(&dir.join("k8s/b.yaml")), "b1\n", "nothing was changed");
+    assert_eq!(names(&tmp.path().join("parent")), ["out"]);
+}
+
+#[test]
+fn a_change_during_the_swap_is_kept_beside_the_directory() {
+    let (_, log) = reference(crash_fixture);
+    let swap = log
+        .iter()
+        .position(|m| m.starts_with("swap in the new tree"))
+        .expect("the write swaps");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = crash_fixture(tmp.path());
+    let mut ops = Ops::default();
+    let meddler = dir.join("late.txt");
+    ops.test.meddle = Some((swap, Box::new(move || put(&meddler, "late\n"))));
+    let summary = run(&dir, &crash_artifacts(), &ops).expect("write");
+    let leftover = summary.leftover.expect("the previous tree is kept");
+    assert_eq!(read(&leftover.join("late.txt")), "late\n");
+    // Everything else was swept; the manifest stays while anything does.
+    assert_eq!(names(&leftover), [".meshc-manifest", "late.txt"]);
+
+    // Later writes leave it alone: they cannot prove it is garbage.
+    write(&dir, &[file("k8s/a.yaml", "a3\n")]).expect("write");
+    assert_eq!(read(&leftover.join("late.txt")), "late\n");
+}
+
+#[test]
+fn a_leftover_tree_is_swept_only_of_what_meshc_can_account_for() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    write(&dir, &[file("a.yaml", "a\n")]).expect("write");
+    put(&dir.join("user.txt"), "user\n");
+    // As a crash would leave them: one sibling holds only generated files
+    // and links, the other also something unknown.
+    for (name, unknown) in [(".out.meshc-AAAAAA", false), (".out.meshc-BBBBBB", true)] {
+        let stale = tmp.path().join(name);
+        put(&stale.join(".meshc-manifest"), "gen/x.yaml\n");
+        put(&stale.join("gen/x.yaml"), "x\n");
+        fs::hard_link(dir.join("user.txt"), stale.join("user.txt")).expect("link");
+        if unknown {
+            put(&stale.join("deep/precious.txt"), "precious\n");
+        }
+    }
+    put(&tmp.path().join(".out.meshc-not-ours/keep"), "k\n");
+
+    write(&dir, &[file("a.yaml", "a\n")]).expect("write");
+    assert_eq!(
+        names(tmp.path()),
+        [".out.meshc-BBBBBB", ".out.meshc-not-ours", "out"]
+    );
+    assert_eq!(
+        names(&tmp.path().join(".out.meshc-BBBBBB")),
+        [".meshc-manifest", "deep"]
+    );
+    assert_eq!(read(&dir.join("user.txt")), "user\n");
+}

@@ -1,0 +1,131 @@
+//! What is in a directory, read without following a single symlink.
+//!
+//! The writer plans from a scan of the whole output directory: every entry's
+//! kind, identity (device and inode) and permissions, keyed by relative path.
+//! Symlinks are recorded as symlinks and never entered, so nothing outside the
+//! directory is ever read as if it were inside. Scanning twice and comparing
+//! is also how the writer notices another process changing the directory
+//! while it works.
+
+use std::collections::BTreeMap;
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::WriteError;
+
+/// The kind of a directory entry, as `lstat` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Dir,
+    File,
+    Symlink,
+    /// A FIFO, socket or device node.
+    Other,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Dir => "directory",
+            Kind::File => "file",
+            Kind::Symlink => "symlink",
+            Kind::Other => "special file",
+        }
+    }
+}
+
+/// One entry: its kind, identity and permissions. Sizes and times are left
+/// out on purpose: hard-linking a file changes its ctime, and a change to a
+/// file's bytes cannot be lost by the writer, which links the same inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Entry {
+    pub kind: Kind,
+    pub dev: u64,
+    pub ino: u64,
+    /// Permission bits, including setuid, setgid and sticky.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Entry {
+    pub fn of(meta: &Metadata) -> Self {
+        let file_type = meta.file_type();
+        let kind = if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_file() {
+            Kind::File
+        } else if file_type.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        };
+        Entry {
+            kind,
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+        }
+    }
+}
+
+/// A whole directory: its own entry and every entry below it.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Tree {
+    pub root: Entry,
+    /// Keyed by path relative to the root. `PathBuf` orders by component, so
+    /// a directory sorts before its contents and its contents are contiguous.
+    pub entries: BTreeMap<PathBuf, Entry>,
+}
+
+/// `lstat`, with "does not exist" as `None`.
+pub(super) fn lstat(path: &Path) -> Result<Option<Metadata>, WriteError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(WriteError::io("inspect", path, e)),
+    }
+}
+
+/// Scans `dir`, or returns `None` when it does not exist.
+pub(super) fn scan(dir: &Path) -> Result<Option<Tree>, WriteError> {
+    let Some(meta) = lstat(dir)? else {
+        return Ok(None);
+    };
+    let root = Entry::of(&meta);
+    if root.kind != Kind::Dir {
+        return Err(WriteError::InvalidDir {
+            dir: dir.to_path_buf(),
+            reason: "it is not a directory",
+        });
+    }
+    let mut entries = BTreeMap::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let path = dir.join(&relative);
+        let listing = fs::read_dir(&path).map_err(|e| WriteError::io("list", &path, e))?;
+        for item in listing {
+            let item = item.map_err(|e| WriteError::io("list", &path, e))?;
+            let child = relative.join(item.file_name());
+            // DirEntry::metadata does not follow symlinks.
+            let meta = item
+                .metadata()
+                .map_err(|e| WriteError::io("inspect", dir.join(&child), e))?;
+            let entry = Entry::of(&meta);
+            if entry.kind == Kind::Dir {
+                pending.push(child.clone());
+            }
+            entries.insert(child, entry);
+        }
+    }
+    Ok(Some(Tree { root, entries }))
+}
+
+/// Reads a regular file that a scan found.
+pub(super) fn read(path: &Path) -> Result<Vec<u8>, WriteError> {
+    fs::read(path).map_err(|e| WriteError::io("read", path, e))
+}
