@@ -64,6 +64,8 @@ service s namespace=a {
     port http 8080
     port web 8080
     deploy v1 cluster=nope
+    deploy v1 vm=db
+    entry-point #true
 }
 "#,
     )
@@ -376,4 +378,23 @@ fn iptables_command_prints_what_istio_iptables_installs() {
     }
     assert_eq!(code(&meshc(&["iptables", "-m", "BOGUS"])), 2);
     assert_eq!(code(&meshc(&["iptables", "--istio-version", "x.y"])), 2);
+}
+
+#[test]
+fn the_readme_topology_and_commands_are_true() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    // The first lines give the two commands a new user needs.
+    let head: Vec<&str> = readme.lines().take(6).collect();
+    assert!(
+        head.iter()
+            .any(|l| l.starts_with("cargo run --release -- build examples/bookinfo-vm/topology.kdl -o out/"))
+    );
+    assert!(head.iter().any(|l| l.starts_with("cargo test")));
+    // The sample topology checks clean.
+    let start = readme.find("```kdl\n").expect("a kdl sample") + 7;
+    let end = start + readme[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.kdl"), &readme[start..end]).unwrap();
+    let o = meshc_in(dir.path(), &["check", "--deny-warnings", "t.kdl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
 }

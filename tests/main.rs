@@ -14,4 +14,5 @@ mod iptables_conformance;
 mod kubernetes;
 mod schema;
 mod tidy;
+mod vm_bundle;
 mod workload_configure_conformance;

@@ -49,6 +49,10 @@ pub struct Index {
     pub vms: BTreeMap<String, usize>,
     /// (namespace, service name) → service.
     pub services: BTreeMap<(String, String), usize>,
+    /// Service name → every service with that name, in declaration order:
+    /// resolves an unqualified reference to another namespace without
+    /// scanning every service.
+    pub services_by_name: BTreeMap<String, Vec<usize>>,
     pub namespaces: BTreeMap<String, NamespaceInfo>,
     /// Per cluster: its network.
     pub cluster_network: Vec<Option<usize>>,
@@ -56,8 +60,17 @@ pub struct Index {
     pub vm_network: Vec<Option<usize>>,
     /// Per VM: the cluster whose control plane it joins.
     pub vm_cluster: Vec<Option<usize>>,
+    /// Clusters that say `control-plane #true`, in declaration order.
+    pub control_planes: Vec<usize>,
+    /// Per network: the clusters on it, in declaration order.
+    pub network_clusters: Vec<Vec<usize>>,
+    /// Per network: the VMs on it, in declaration order.
+    pub network_vms: Vec<Vec<usize>>,
     /// Per service: the services it calls (resolved ones, in order, deduplicated).
     pub calls: Vec<Vec<usize>>,
+    /// Per service: the services that call it (the reverse of `calls`), in
+    /// caller order, without duplicates.
+    pub callers: Vec<Vec<usize>>,
     /// All workloads, in declaration order.
     pub workloads: Vec<Workload>,
     /// Per VM: indices into `workloads` that run on it.
@@ -88,9 +101,16 @@ impl Index {
                 });
         }
         for (i, s) in topo.services.iter().enumerate() {
-            ix.services
+            if let std::collections::btree_map::Entry::Vacant(e) = ix
+                .services
                 .entry((s.namespace.value.clone(), s.name.value.clone()))
-                .or_insert(i);
+            {
+                e.insert(i);
+                ix.services_by_name
+                    .entry(s.name.value.clone())
+                    .or_default()
+                    .push(i);
+            }
             ix.namespaces
                 .entry(s.namespace.value.clone())
                 .or_insert_with(|| NamespaceInfo {
@@ -111,7 +131,19 @@ impl Index {
             .iter()
             .map(|v| ix.networks.get(&v.network.value).copied())
             .collect();
-        let control_planes: Vec<usize> = topo
+        ix.network_clusters = vec![Vec::new(); topo.networks.len()];
+        for (c, n) in ix.cluster_network.iter().enumerate() {
+            if let Some(n) = *n {
+                ix.network_clusters[n].push(c);
+            }
+        }
+        ix.network_vms = vec![Vec::new(); topo.networks.len()];
+        for (v, n) in ix.vm_network.iter().enumerate() {
+            if let Some(n) = *n {
+                ix.network_vms[n].push(v);
+            }
+        }
+        ix.control_planes = topo
             .clusters
             .iter()
             .enumerate()
@@ -123,7 +155,7 @@ impl Index {
             .iter()
             .map(|v| match &v.cluster {
                 Some(c) => ix.clusters.get(&c.value).copied(),
-                None => match control_planes.as_slice() {
+                None => match ix.control_planes.as_slice() {
                     [only] => Some(*only),
                     // With one cluster and no control-plane flag, that
                     // cluster is the obvious home.
@@ -144,6 +176,12 @@ impl Index {
                     .collect()
             })
             .collect();
+        ix.callers = vec![Vec::new(); topo.services.len()];
+        for (caller, callees) in ix.calls.iter().enumerate() {
+            for &callee in callees {
+                ix.callers[callee].push(caller);
+            }
+        }
         ix.vm_workloads = vec![Vec::new(); topo.vms.len()];
         ix.service_workloads = vec![Vec::new(); topo.services.len()];
         for (si, s) in topo.services.iter().enumerate() {
@@ -181,13 +219,8 @@ impl Index {
         if let Some((name, ns)) = reference.split_once('.') {
             return self.services.get(&(ns.to_owned(), name.to_owned())).copied();
         }
-        let mut matches = self
-            .services
-            .iter()
-            .filter(|((_, n), _)| n == reference)
-            .map(|(_, &i)| i);
-        match (matches.next(), matches.next()) {
-            (Some(i), None) => Some(i),
+        match self.services_by_name.get(reference).map(Vec::as_slice) {
+            Some([only]) => Some(*only),
             _ => None,
         }
     }

@@ -15,7 +15,17 @@ pub mod kubernetes;
 pub mod vm;
 pub mod yaml;
 
+use crate::artifact::Artifact;
+use crate::check::Checked;
 use crate::model::{Service, Vm};
+
+/// Every artifact meshc emits for a topology, sorted by path.
+pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
+    let mut out = kubernetes::emit(checked, source_name);
+    out.extend(vm::bundle::emit(checked, source_name));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
 
 /// The Kubernetes service account a workload of `service` runs as: on a VM
 /// the VM's own `service-account` wins, then the service's

@@ -8,7 +8,15 @@
 //! writers rather than being written; see [`quote`] for the quoting rules
 //! and where meshc deliberately departs from istioctl.
 
+pub mod bundle;
 pub mod cluster_env;
+pub mod dnsmasq;
 pub mod hosts;
+pub mod install_sh;
+pub mod iptables_rules;
+pub mod iptables_sh;
 pub mod mesh_yaml;
+pub mod plan;
 pub mod quote;
+pub mod sidecar_env;
+pub mod text;

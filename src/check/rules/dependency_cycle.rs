@@ -1,0 +1,221 @@
+//! W901: services that call each other in a cycle.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::NodeIndex;
+use petgraph::visit::{EdgeFiltered, EdgeRef};
+
+use super::lexical::shown;
+use crate::check::graph::{EdgeKind, NodeKind};
+use crate::check::{Context, Rule};
+use crate::declare_code;
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+
+declare_code! {
+    /// Services call each other in a cycle.
+    ///
+    /// A cycle in `calls` (`a` calls `b`, `b` calls `c`, `c` calls `a`)
+    /// means none of them can start serving before the others, a failure
+    /// in one cascades around the loop, and retries multiply at every hop.
+    /// It is often legitimate (callbacks, a service calling itself), so
+    /// this is a warning. The whole cycle is printed, starting from the
+    /// service declared first; when several cycles are tangled together,
+    /// the shortest through that service is shown and the others in the
+    /// tangle are named.
+    ///
+    /// ```kdl
+    /// service a { port http 80; deploy v1 cluster=prod; calls b }
+    /// service b { port http 80; deploy v1 cluster=prod; calls a }   // W901: a → b → a
+    /// ```
+    pub static CODE = "W901", Warning, "dependency-cycle", "services call each other in a cycle";
+}
+
+pub static RULE: Rule = Rule { code: &CODE, run };
+
+/// The shortest cycle through `start` using only `succ` edges among
+/// `members`, as the list of nodes from `start` back to just before
+/// `start`. Breadth-first, visiting successors in the order given, so the
+/// answer is deterministic.
+pub fn shortest_cycle<N: Copy + Ord>(
+    start: N,
+    members: &BTreeSet<N>,
+    succ: impl Fn(N) -> Vec<N>,
+) -> Option<Vec<N>> {
+    let mut parent: BTreeMap<N, N> = BTreeMap::new();
+    let mut queue = VecDeque::from([start]);
+    while let Some(n) = queue.pop_front() {
+        for m in succ(n) {
+            if !members.contains(&m) {
+                continue;
+            }
+            if m == start {
+                let mut path = vec![n];
+                let mut at = n;
+                while at != start {
+                    at = *parent.get(&at)?;
+                    path.push(at);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            if let std::collections::btree_map::Entry::Vacant(e) = parent.entry(m) {
+                e.insert(n);
+                queue.push_back(m);
+            }
+        }
+    }
+    None
+}
+
+/// `a → b → c → a`.
+pub fn format_cycle(names: &[String]) -> String {
+    let mut out = names.join(" → ");
+    if let Some(first) = names.first() {
+        out.push_str(" → ");
+        out.push_str(first);
+    }
+    out
+}
+
+fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
+    let g = &cx.graph.graph;
+    let calls = EdgeFiltered::from_fn(g, |e| e.weight().kind == EdgeKind::Calls);
+    let service = |n: NodeIndex| match g[n] {
+        NodeKind::Service(s) => Some(s),
+        _ => None,
+    };
+    // Successors of a service in `calls` order, as service indices.
+    let succ = |s: usize| -> Vec<usize> {
+        let mut out: Vec<(Span, usize)> = g
+            .edges(cx.graph.services[s])
+            .filter(|e| e.weight().kind == EdgeKind::Calls)
+            .filter_map(|e| service(e.target()).map(|t| (e.weight().span, t)))
+            .collect();
+        out.sort();
+        out.into_iter().map(|(_, t)| t).collect()
+    };
+    let call_span = |a: usize, b: usize| {
+        g.edges_connecting(cx.graph.services[a], cx.graph.services[b])
+            .filter(|e| e.weight().kind == EdgeKind::Calls)
+            .map(|e| e.weight().span)
+            .min()
+    };
+    let mut found: Vec<(usize, Vec<usize>, BTreeSet<usize>)> = Vec::new();
+    for scc in tarjan_scc(&calls) {
+        let members: BTreeSet<usize> = scc.iter().filter_map(|&n| service(n)).collect();
+        let Some(&start) = members.first() else { continue };
+        if members.len() == 1 && call_span(start, start).is_none() {
+            continue;
+        }
+        if let Some(cycle) = shortest_cycle(start, &members, succ) {
+            found.push((start, cycle, members));
+        }
+    }
+    found.sort_by_key(|(start, _, _)| *start);
+    for (_, cycle, members) in found {
+        let services = &cx.topo.services;
+        let qualify = cycle
+            .iter()
+            .any(|&s| services[s].namespace.value != services[cycle[0]].namespace.value);
+        let name = |s: usize| {
+            let sv = &services[s];
+            if qualify {
+                format!("{}.{}", shown(&sv.name.value), shown(&sv.namespace.value))
+            } else {
+                shown(&sv.name.value)
+            }
+        };
+        let names: Vec<String> = cycle.iter().map(|&s| name(s)).collect();
+        let hops: Vec<(usize, usize)> = cycle
+            .iter()
+            .zip(cycle.iter().cycle().skip(1))
+            .map(|(&a, &b)| (a, b))
+            .collect();
+        let Some(first) = hops.first().and_then(|&(a, b)| call_span(a, b)) else {
+            continue;
+        };
+        let mut message = format!("dependency cycle: {}", format_cycle(&names));
+        let outside: Vec<String> = members
+            .iter()
+            .filter(|s| !cycle.contains(s))
+            .map(|&s| name(s))
+            .collect();
+        if !outside.is_empty() {
+            let shown_names: Vec<&str> = outside.iter().take(5).map(String::as_str).collect();
+            let more = outside.len().saturating_sub(5);
+            message.push_str(&format!(
+                " (tangled with {}{})",
+                shown_names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        let mut d = Diagnostic::new(&CODE, first, message).label(format!(
+            "`{}` calls `{}`",
+            names[0],
+            name(hops[0].1)
+        ));
+        for &(a, b) in hops.iter().skip(1) {
+            if let Some(span) = call_span(a, b) {
+                d = d.with_secondary(span, format!("`{}` calls `{}`", name(a), name(b)));
+            }
+        }
+        diags.push(d.help(
+            "if the loop is not intended, remove one of these calls; a cycle couples the services' startup and failures",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(edges: &[(u32, u32)]) -> impl Fn(u32) -> Vec<u32> + '_ {
+        move |n| edges.iter().filter(|(a, _)| *a == n).map(|(_, b)| *b).collect()
+    }
+
+    #[test]
+    fn finds_the_shortest_cycle_through_the_start() {
+        // 0 → 1 → 2 → 0 and the shortcut 0 → 3 → 0.
+        let edges = [(0, 1), (1, 2), (2, 0), (0, 3), (3, 0)];
+        let members = BTreeSet::from([0, 1, 2, 3]);
+        assert_eq!(shortest_cycle(0, &members, graph(&edges)), Some(vec![0, 3]));
+        let edges = [(0, 1), (1, 2), (2, 0)];
+        assert_eq!(
+            shortest_cycle(0, &BTreeSet::from([0, 1, 2]), graph(&edges)),
+            Some(vec![0, 1, 2])
+        );
+    }
+
+    #[test]
+    fn a_self_call_is_a_cycle_of_one() {
+        let edges = [(7, 7)];
+        assert_eq!(
+            shortest_cycle(7, &BTreeSet::from([7]), graph(&edges)),
+            Some(vec![7])
+        );
+        assert_eq!(shortest_cycle(7, &BTreeSet::from([7]), graph(&[])), None);
+    }
+
+    #[test]
+    fn edges_leaving_the_component_are_ignored() {
+        let edges = [(0, 5), (5, 0), (0, 1), (1, 0)];
+        assert_eq!(
+            shortest_cycle(0, &BTreeSet::from([0, 1]), graph(&edges)),
+            Some(vec![0, 1])
+        );
+    }
+
+    #[test]
+    fn cycles_print_back_to_their_start() {
+        let names = ["a", "b", "c"].map(String::from);
+        assert_eq!(format_cycle(&names), "a → b → c → a");
+        assert_eq!(format_cycle(&["a".to_owned()]), "a → a");
+        assert_eq!(format_cycle(&[]), "");
+    }
+}

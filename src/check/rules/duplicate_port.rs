@@ -1,0 +1,74 @@
+//! E601: two ports of one service with the same number or name.
+
+use std::collections::BTreeMap;
+
+use super::lexical::shown;
+use crate::check::{Context, Rule};
+use crate::declare_code;
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+
+declare_code! {
+    /// Two ports of one service have the same number or the same name.
+    ///
+    /// Kubernetes refuses a Service with two ports of one number or name,
+    /// and Istio keys WorkloadEntry ports by name, so the second port would
+    /// either break the apply or silently replace the first.
+    ///
+    /// ```kdl
+    /// service web {
+    ///     port http 8080
+    ///     port http-alt 8080     // E601: 8080 again
+    /// }
+    /// ```
+    pub static CODE = "E601", Error, "duplicate-port", "two ports of a service share a number or a name";
+}
+
+pub static RULE: Rule = Rule { code: &CODE, run };
+
+fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
+    for s in &cx.topo.services {
+        let mut numbers: BTreeMap<u16, Span> = BTreeMap::new();
+        let mut names: BTreeMap<&str, Span> = BTreeMap::new();
+        for p in &s.ports {
+            match numbers.get(&p.number.value) {
+                Some(&first) => diags.push(
+                    Diagnostic::new(
+                        &CODE,
+                        p.number.span,
+                        format!(
+                            "service `{}` has two ports numbered {}",
+                            shown(&s.name.value),
+                            p.number.value
+                        ),
+                    )
+                    .label("number used again")
+                    .with_secondary(first, "first used here")
+                    .help("give each port its own number; one port can serve only one protocol"),
+                ),
+                None => {
+                    numbers.insert(p.number.value, p.number.span);
+                }
+            }
+            match names.get(p.name.value.as_str()) {
+                Some(&first) => diags.push(
+                    Diagnostic::new(
+                        &CODE,
+                        p.name.span,
+                        format!(
+                            "service `{}` has two ports named `{}`",
+                            shown(&s.name.value),
+                            shown(&p.name.value)
+                        ),
+                    )
+                    .label("name used again")
+                    .with_secondary(first, "first used here")
+                    .help("give each port its own name, e.g. `http` and `http-admin`"),
+                ),
+                None => {
+                    names.insert(&p.name.value, p.name.span);
+                }
+            }
+        }
+    }
+}

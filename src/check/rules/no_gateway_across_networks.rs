@@ -1,0 +1,139 @@
+//! E703: a call that crosses into a network nothing else can reach.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::lexical::shown;
+use crate::check::{Context, Rule, Target};
+use crate::declare_code;
+use crate::diagnostic::Diagnostic;
+use crate::source::Span;
+
+declare_code! {
+    /// A service is called from another network, but its own network has
+    /// no gateway.
+    ///
+    /// Workloads on one network reach each other directly. Across networks
+    /// Istio sends traffic to the callee network's gateway (port 15443),
+    /// which forwards it to the workload. A network has a gateway when a
+    /// cluster on it has an `east-west-gateway`, or when the network
+    /// declares its own `gateway` (a network of VMs only). Without one,
+    /// callers on other networks have no way in: a VM in a data centre
+    /// called by pods in the cloud, or a VM in the cloud calling a service
+    /// in the data centre, fails at the first request.
+    ///
+    /// ```kdl
+    /// network cloud { cidr "10.0.0.0/16" }
+    /// network dc { cidr "192.168.0.0/16" }        // no gateway
+    /// vm db { address "192.168.1.5"; network dc; cluster prod }
+    /// service db { port tcp 5432; deploy v1 vm=db }
+    /// service api { port http 80; deploy v1 cluster=prod; calls db }   // E703
+    /// ```
+    pub static CODE = "E703", Error, "no-gateway-across-networks", "a service is called across networks into a network without a gateway";
+}
+
+pub static RULE: Rule = Rule { code: &CODE, run };
+
+/// The first call into a (service, network) pair, and how many callers
+/// make such a call.
+struct Crossing {
+    call: Span,
+    /// The callee's first workload on the network.
+    workload: usize,
+    caller: usize,
+    callers: usize,
+}
+
+fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
+    let (t, ix) = (cx.topo, cx.index);
+    let has_gateway: Vec<bool> = t
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(n, net)| {
+            net.gateway.is_some()
+                || ix.network_clusters[n]
+                    .iter()
+                    .any(|&c| t.clusters[c].east_west_gateway.is_some())
+        })
+        .collect();
+    // Per service: network → the first workload on it.
+    let networks: Vec<BTreeMap<usize, usize>> = ix
+        .service_workloads
+        .iter()
+        .map(|wls| {
+            let mut m = BTreeMap::new();
+            for &wi in wls {
+                let net = match ix.workloads[wi].target {
+                    Target::Cluster(c) => ix.cluster_network[c],
+                    Target::Vm(v) => ix.vm_network[v],
+                };
+                if let Some(n) = net {
+                    m.entry(n).or_insert(wi);
+                }
+            }
+            m
+        })
+        .collect();
+    let mut crossings: BTreeMap<(usize, usize), Crossing> = BTreeMap::new();
+    for (a, s) in t.services.iter().enumerate() {
+        let from = &networks[a];
+        let mut seen = BTreeSet::new();
+        for call in &s.calls {
+            let Some(b) = ix.service(&s.namespace.value, &call.value) else {
+                continue;
+            };
+            if !seen.insert(b) {
+                continue;
+            }
+            for (&nb, &workload) in &networks[b] {
+                let crosses = from.len() > 1 || from.keys().next().is_some_and(|&na| na != nb);
+                if has_gateway[nb] || !crosses {
+                    continue;
+                }
+                crossings
+                    .entry((b, nb))
+                    .and_modify(|c| c.callers += 1)
+                    .or_insert(Crossing {
+                        call: call.span,
+                        workload,
+                        caller: a,
+                        callers: 1,
+                    });
+            }
+        }
+    }
+    for ((b, nb), c) in crossings {
+        let callee = &t.services[b];
+        let network = &t.networks[nb];
+        let w = &ix.workloads[c.workload];
+        let place = match w.target {
+            Target::Cluster(c) => format!("cluster `{}`", shown(&t.clusters[c].name.value)),
+            Target::Vm(v) => format!("VM `{}`", shown(&t.vms[v].name.value)),
+        };
+        let others = match c.callers {
+            1 => String::new(),
+            n => format!(" ({} more callers do the same)", n - 1),
+        };
+        diags.push(
+            Diagnostic::new(
+                &CODE,
+                c.call,
+                format!(
+                    "`{}` calls `{}` across networks, but network `{}`, where `{}` runs, has no gateway{others}",
+                    shown(&t.services[c.caller].name.value),
+                    shown(&callee.name.value),
+                    shown(&network.name.value),
+                    shown(&callee.name.value)
+                ),
+            )
+            .label("call from another network")
+            .with_secondary(w.span, format!("runs on {place}, on network `{}`", shown(&network.name.value)))
+            .with_secondary(network.name.span, "no `gateway`, and no cluster with an east-west gateway")
+            .help(format!(
+                "give network `{}` a `gateway \"ADDRESS\"` (or a cluster on it an `east-west-gateway`), or run `{}` on its callers' network",
+                shown(&network.name.value),
+                shown(&callee.name.value)
+            )),
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! W904: a service nobody calls that is not an entry point.
+
+use super::lexical::shown;
+use crate::check::{Context, Rule};
+use crate::declare_code;
+use crate::diagnostic::Diagnostic;
+
+declare_code! {
+    /// No service calls this one, and it is not marked as an entry point.
+    ///
+    /// With least privilege on, meshc lets a service receive traffic only
+    /// from the services that declare `calls` to it. A service with no
+    /// caller therefore receives nothing from the mesh: either it is dead
+    /// code, or a caller forgot to list it, or it is reached from outside
+    /// the mesh (an ingress gateway), which `entry-point #true` says.
+    /// A service calling only itself counts as uncalled.
+    ///
+    /// ```kdl
+    /// service legacy-report { port http 80; deploy v1 cluster=prod }   // W904
+    /// service frontend { port http 80; deploy v1 cluster=prod; entry-point #true }   // fine
+    /// ```
+    pub static CODE = "W904", Warning, "unused-service", "no service calls this one and it is not an entry point";
+}
+
+pub static RULE: Rule = Rule { code: &CODE, run };
+
+fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
+    for (si, s) in cx.topo.services.iter().enumerate() {
+        if s.is_entry_point() || cx.index.callers[si].iter().any(|&c| c != si) {
+            continue;
+        }
+        // A duplicate declaration (E302) is not what calls resolve to.
+        if cx
+            .index
+            .services
+            .get(&(s.namespace.value.clone(), s.name.value.clone()))
+            != Some(&si)
+        {
+            continue;
+        }
+        diags.push(
+            Diagnostic::new(
+                &CODE,
+                s.name.span,
+                format!("no service calls `{}`", shown(&s.name.value)),
+            )
+            .label("never called")
+            .help(format!(
+                "add `calls {}` to its callers, mark it `entry-point #true` if traffic comes from outside the mesh, or remove it",
+                shown(&s.name.value)
+            )),
+        );
+    }
+}

@@ -1,0 +1,318 @@
+//! Kubernetes manifests: what `kubectl apply -f` needs in each cluster for
+//! the VMs to join the mesh, their services to be found, traffic to be
+//! routed by version, and (modern flow) every workload limited to the calls
+//! the topology declares.
+//!
+//! # Layout
+//!
+//! ```text
+//! kubernetes/<cluster>/<namespace>/namespace.yaml        Namespace, ServiceAccounts
+//! kubernetes/<cluster>/<namespace>/service-<name>.yaml   every object of one service
+//! kubernetes/<cluster>/<control-plane-ns>/mesh-expansion.yaml   istiod exposure / ILBs
+//! kubernetes/<cluster>/kube-system/mesh-expansion.yaml   legacy dns-ilb
+//! ```
+//!
+//! One file per service per cluster: a change to one service shows up in
+//! review as a diff of one file, and a mesh of ten thousand services stays
+//! near ten thousand files (one file per object would multiply that by up
+//! to seven, and the cost of a large build is dominated by writing files).
+//! Inside a file objects come in a fixed kind order (Namespace,
+//! ServiceAccount, Service, Endpoints, ServiceEntry, WorkloadGroup,
+//! WorkloadEntry, Gateway, DestinationRule, VirtualService, Sidecar,
+//! AuthorizationPolicy), then by name, so that `kubectl apply -f` on a file
+//! creates what is referenced before what references it. Every path segment is a name `check`
+//! validated (cluster, namespace, service), never free text.
+//!
+//! # Which cluster gets what
+//!
+//! * **Istio configuration** (DestinationRule, VirtualService, ServiceEntry,
+//!   Sidecar, AuthorizationPolicy) goes to every *config cluster*: each
+//!   cluster that runs a control plane, because each istiod reads
+//!   configuration only from its own cluster (multi-primary needs a copy in
+//!   every primary; a remote cluster has no istiod to read it). When no
+//!   cluster says `control-plane`, every cluster is one (the single-cluster
+//!   case).
+//! * **VM registration**: a VM's WorkloadEntry, the WorkloadGroup of its
+//!   service version and its ServiceAccount go to the VM's *home cluster*,
+//!   the one whose istiod it joins (`vm … cluster`, or the only control
+//!   plane). Other primaries see the entry through istiod's cross-cluster
+//!   WorkloadEntry discovery, which selects it with the Services of the
+//!   entry's own cluster. A service registered with a ServiceEntry is the
+//!   exception: a ServiceEntry selects entries from its own cluster's
+//!   configuration only, so its WorkloadEntries also go to every config
+//!   cluster (an auto-registered VM's entry, created by istiod, exists in
+//!   the home cluster only).
+//! * **Kubernetes Services** of VM-backed services go to every cluster where
+//!   the service runs (its pods' clusters and its VMs' home clusters) and
+//!   every cluster where one of its callers runs: kube-dns answers
+//!   `<svc>.<ns>.svc.<domain>` only for Services of its own cluster, so a
+//!   caller's cluster needs one for the name to resolve. Services of
+//!   cluster-only services are left to the application's own manifests;
+//!   meshc owns the Service of every service with a VM placement (remove it
+//!   from the application manifests, as Alibaba's `bookinfo-without-details`
+//!   does).
+//! * **Mesh expansion**: legacy internal load balancers go to each cluster
+//!   that declares `ilb`; modern `istiod-gateway`/`istiod-vs` to each config
+//!   cluster with an `east-west-gateway`; `cross-network-gateway` to each
+//!   cluster with an east-west gateway when some VM or cluster sits on
+//!   another network; and in a multi-network mesh every cluster's
+//!   control-plane namespace gets its `topology.istio.io/network` label.
+//! * **Namespaces** go to every cluster that gets an object in them.
+//!
+//! The flows differ by Istio release ([`Flow`]): the legacy flow (0.8–1.7)
+//! writes what `install/kubernetes/mesh-expansion.yaml` and `istioctl
+//! register` created; the modern flow (1.8+) writes WorkloadGroup,
+//! WorkloadEntry and the east-west gateway objects of Istio's VM guide. See
+//! the `legacy` and `modern` modules; `routing` and `policy` are shared.
+
+mod legacy;
+mod modern;
+pub mod objects;
+mod placement;
+mod policy;
+mod routing;
+pub mod workload_group;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::artifact::{Artifact, Mode};
+use crate::check::{Checked, Index, Target, Workload};
+use crate::model::{Flow, Service, Topology, Vm};
+use objects::{ApiVersions, Object};
+
+/// Every Kubernetes manifest of the topology, sorted by path.
+pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
+    let cx = Cx::new(checked);
+    let mut files = Files::default();
+    match cx.topo.mesh.flow() {
+        Flow::Legacy => legacy::emit(&cx, &mut files),
+        Flow::Modern => modern::emit(&cx, &mut files),
+    }
+    files.namespaces(&cx);
+    files.into_artifacts(&cx, source_name)
+}
+
+/// What every part of this emitter reads: the topology, its index, and the
+/// facts derived from them once.
+pub(crate) struct Cx<'a> {
+    pub topo: &'a Topology,
+    pub ix: &'a Index,
+    pub api: ApiVersions,
+    /// Clusters whose istiod reads Istio configuration, by index.
+    pub config_clusters: Vec<usize>,
+    /// Per service: the services that call it (by index, sorted).
+    pub callers: Vec<BTreeSet<usize>>,
+}
+
+impl<'a> Cx<'a> {
+    fn new(checked: &'a Checked) -> Cx<'a> {
+        let topo = checked.topology();
+        let ix = checked.index();
+        let mut callers = vec![BTreeSet::new(); topo.services.len()];
+        for (caller, callees) in ix.calls.iter().enumerate() {
+            for &callee in callees {
+                if let Some(set) = callers.get_mut(callee) {
+                    set.insert(caller);
+                }
+            }
+        }
+        Cx {
+            topo,
+            ix,
+            api: ApiVersions::new(topo.mesh.istio.value),
+            config_clusters: placement::config_clusters(topo),
+            callers,
+        }
+    }
+
+    pub fn control_plane_namespace(&self) -> &'a str {
+        self.topo.mesh.control_plane_namespace()
+    }
+
+    /// The workloads of a service, in declaration order.
+    pub fn workloads_of(&self, service: usize) -> impl Iterator<Item = &'a Workload> + 'a {
+        let ix = self.ix;
+        ix.service_workloads
+            .get(service)
+            .into_iter()
+            .flatten()
+            .filter_map(move |&w| ix.workloads.get(w))
+    }
+
+    /// The VM workloads of a service with their VM, in declaration order.
+    pub fn vm_workloads_of(&self, service: usize) -> impl Iterator<Item = (&'a Workload, &'a Vm)> + 'a {
+        let topo = self.topo;
+        self.workloads_of(service).filter_map(move |w| match w.target {
+            Target::Vm(v) => topo.vms.get(v).map(|vm| (w, vm)),
+            Target::Cluster(_) => None,
+        })
+    }
+
+    /// The cluster a workload belongs to: its own, or its VM's home cluster.
+    pub fn workload_cluster(&self, w: &Workload) -> Option<usize> {
+        match w.target {
+            Target::Cluster(c) => Some(c),
+            Target::Vm(v) => self.ix.vm_cluster.get(v).copied().flatten(),
+        }
+    }
+
+    /// The service account a workload runs as ([`crate::emit::service_account`]).
+    pub fn service_account(&self, w: &Workload) -> Option<&'a str> {
+        let service = self.topo.services.get(w.service)?;
+        let vm = match w.target {
+            Target::Vm(v) => self.topo.vms.get(v),
+            Target::Cluster(_) => None,
+        };
+        Some(crate::emit::service_account(service, vm))
+    }
+
+    /// `<svc>.<ns>.svc.<cluster-domain>`, the name a service has in `cluster`.
+    pub fn fqdn(&self, service: &Service, cluster: usize) -> String {
+        let domain = self
+            .topo
+            .clusters
+            .get(cluster)
+            .map_or("cluster.local", |c| c.cluster_domain());
+        format!("{}.{}.svc.{domain}", service.name.value, service.namespace.value)
+    }
+
+    /// The SPIFFE identity (without `spiffe://`) of a service account, as
+    /// AuthorizationPolicy `principals` spell it.
+    pub fn principal(&self, namespace: &str, service_account: &str) -> String {
+        format!(
+            "{}/ns/{namespace}/sa/{service_account}",
+            self.topo.mesh.trust_domain()
+        )
+    }
+
+    /// The versions a service deploys, each once, in declaration order.
+    pub fn versions(&self, service: usize) -> Vec<&'a str> {
+        let mut seen = BTreeSet::new();
+        self.workloads_of(service)
+            .map(|w| w.version.as_str())
+            .filter(|v| seen.insert(*v))
+            .collect()
+    }
+}
+
+/// Which file of a namespace directory an object goes to.
+#[derive(Clone, Copy)]
+pub(crate) enum File<'a> {
+    /// `namespace.yaml`: the Namespace and its ServiceAccounts.
+    Namespace,
+    /// `service-<name>.yaml`: everything about one service.
+    Service(&'a str),
+    /// `mesh-expansion.yaml`: control-plane access.
+    MeshExpansion,
+}
+
+impl File<'_> {
+    fn file_name(self) -> String {
+        match self {
+            File::Namespace => "namespace.yaml".to_owned(),
+            File::Service(name) => format!("service-{name}.yaml"),
+            File::MeshExpansion => "mesh-expansion.yaml".to_owned(),
+        }
+    }
+}
+
+/// A file: (cluster index, namespace, file name).
+type FileKey = (usize, String, String);
+
+/// The output being built: objects by file, each file's objects keyed by
+/// their sort key ([`Object::key`]; an object added twice is written once).
+#[derive(Default)]
+pub(crate) struct Files {
+    files: BTreeMap<FileKey, BTreeMap<objects::ObjectKey, Object>>,
+}
+
+impl Files {
+    pub fn add(&mut self, cluster: usize, namespace: &str, file: File<'_>, object: Object) {
+        self.files
+            .entry((cluster, namespace.to_owned(), file.file_name()))
+            .or_default()
+            .entry(object.key())
+            .or_insert(object);
+    }
+
+    /// A Namespace object for every application namespace that received
+    /// something in a cluster. The control-plane namespace and kube-system
+    /// exist before meshc's output is applied and are never injected; the
+    /// modern flow labels the former itself (see `modern::mesh_expansion`).
+    fn namespaces(&mut self, cx: &Cx<'_>) {
+        let used: BTreeSet<(usize, String)> = self.files.keys().map(|(c, ns, _)| (*c, ns.clone())).collect();
+        for (cluster, ns) in used {
+            if ns == cx.control_plane_namespace() || ns == "kube-system" {
+                continue;
+            }
+            let object = namespace_object(cx, &ns);
+            self.add(cluster, &ns, File::Namespace, object);
+        }
+    }
+
+    fn into_artifacts(self, cx: &Cx<'_>, source_name: &str) -> Vec<Artifact> {
+        let mut out: Vec<Artifact> = self
+            .files
+            .into_iter()
+            .filter_map(|((cluster, ns, file), objects)| {
+                let cluster = cx.topo.clusters.get(cluster)?;
+                let objects: Vec<Object> = objects.into_values().collect();
+                Some(Artifact {
+                    path: format!("kubernetes/{}/{ns}/{file}", cluster.name.value),
+                    contents: crate::emit::yaml::render(source_name, &objects),
+                    mode: Mode::Regular,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+}
+
+/// An application namespace: the user's labels, then the injection label.
+/// With a revision, `istio.io/rev` selects that revision's injector (and
+/// `istio-injection` must then be absent, or the default injector would
+/// take the namespace as well).
+fn namespace_object(cx: &Cx<'_>, ns: &str) -> Object {
+    let declared = cx
+        .ix
+        .namespaces
+        .get(ns)
+        .and_then(|info| info.declared)
+        .and_then(|i| cx.topo.namespaces.get(i));
+    let mut labels: objects::Labels = declared
+        .into_iter()
+        .flat_map(|n| n.labels.iter())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let inject = declared
+        .and_then(|n| n.injection.as_ref())
+        .is_none_or(|i| i.value);
+    if inject {
+        match (cx.topo.mesh.flow(), &cx.topo.mesh.revision) {
+            (Flow::Modern, Some(rev)) => {
+                labels.insert("istio.io/rev".to_owned(), rev.value.clone());
+            }
+            _ => {
+                labels.insert("istio-injection".to_owned(), "enabled".to_owned());
+            }
+        }
+    }
+    Object::Namespace(Box::new(k8s_openapi::api::core::v1::Namespace {
+        metadata: objects::meta(ns, None, labels),
+        ..Default::default()
+    }))
+}
+
+/// A ServiceAccount for a VM workload: `istioctl x workload entry
+/// configure` mints the VM's bootstrap token for it, and (legacy) Citadel
+/// creates the `istio.<sa>` secret that `setupMeshEx.sh machineCerts` copies.
+pub(crate) fn service_account_object(ns: &str, name: &str) -> Object {
+    Object::ServiceAccount(Box::new(k8s_openapi::api::core::v1::ServiceAccount {
+        metadata: objects::meta(name, Some(ns), objects::Labels::new()),
+        ..Default::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,44 @@
+//! Which clusters receive which objects (the rules are in the parent
+//! module's documentation; this is their code).
+
+use std::collections::BTreeSet;
+
+use super::Cx;
+use crate::model::Topology;
+
+/// Clusters whose istiod reads Istio configuration: those that run a
+/// control plane, or every cluster when none says so.
+pub fn config_clusters(topo: &Topology) -> Vec<usize> {
+    let flagged: Vec<usize> = topo
+        .clusters
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.runs_control_plane())
+        .map(|(i, _)| i)
+        .collect();
+    if flagged.is_empty() {
+        (0..topo.clusters.len()).collect()
+    } else {
+        flagged
+    }
+}
+
+/// Clusters that need a service's registration (its Kubernetes Service, or
+/// legacy Service and Endpoints): where it runs and where its callers run.
+pub fn registration_clusters(cx: &Cx<'_>, service: usize) -> BTreeSet<usize> {
+    let callers = cx.callers.get(service).into_iter().flatten().copied();
+    std::iter::once(service)
+        .chain(callers)
+        .flat_map(|s| cx.workloads_of(s))
+        .filter_map(|w| cx.workload_cluster(w))
+        .collect()
+}
+
+/// Networks that hold a cluster or a VM.
+pub fn networks_in_use(topo: &Topology) -> BTreeSet<&str> {
+    topo.clusters
+        .iter()
+        .map(|c| c.network.value.as_str())
+        .chain(topo.vms.iter().map(|v| v.network.value.as_str()))
+        .collect()
+}

@@ -1,0 +1,131 @@
+//! Least privilege from the call graph (modern flow): what each service may
+//! reach and who may reach it, exactly as the topology's `calls` say.
+//!
+//! * A **Sidecar** per service (selector `app: <svc>`, so pods and VMs
+//!   alike) whose egress hosts are the services it calls
+//!   (`<ns>/<svc>.<ns>.svc.<domain>`) plus the control-plane namespace
+//!   (`istio-system/*`: istiod, and the gateways a proxy may need). The
+//!   proxy then receives configuration for those hosts only, which also
+//!   shrinks its memory in a large mesh. It does not block other traffic
+//!   under the mesh default `outboundTrafficPolicy: ALLOW_ANY`: the calls a
+//!   topology cannot declare (external APIs) keep working, and enforcement
+//!   is the callee's policy below.
+//! * An **AuthorizationPolicy** per service (`action: ALLOW`, selector
+//!   `app: <svc>`) whose one rule lists the SPIFFE principals of every
+//!   service account its declared callers run as. An ALLOW policy denies
+//!   whatever it does not allow, so an undeclared caller is refused.
+//!
+//! Services with no caller: an `entry-point` service is reached from
+//! outside through the ingress gateway, so its policy also allows the
+//! default ingress gateway's identity (`istio-ingressgateway-service-account`
+//! in the control-plane namespace, as every Istio install profile names
+//! it). Any other service without callers gets an ALLOW policy with no rule,
+//! Istio's "allow nothing": nothing is declared to call it, so nothing may.
+//! Writing no policy instead would leave it open to every workload of the
+//! mesh, the opposite of least privilege.
+//!
+//! On unless `mesh { least-privilege #false }`; a namespace's own
+//! `least-privilege` overrides the mesh's for the services in it.
+
+use std::collections::BTreeSet;
+
+use super::objects::{
+    self, AuthorizationPolicy, EgressListener, IstioObject, Object, PolicyFrom, PolicyRule, PolicySelector,
+    PolicySource, Sidecar, Spec, WorkloadSelector,
+};
+use super::{Cx, File, Files};
+
+/// The service account of Istio's default ingress gateway.
+const INGRESS_GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
+
+/// Whether least privilege applies to the services of namespace `ns`.
+pub fn enabled(cx: &Cx<'_>, ns: &str) -> bool {
+    let namespace = cx
+        .ix
+        .namespaces
+        .get(ns)
+        .and_then(|info| info.declared)
+        .and_then(|i| cx.topo.namespaces.get(i))
+        .and_then(|n| n.least_privilege.as_ref());
+    namespace
+        .or(cx.topo.mesh.least_privilege.as_ref())
+        .is_none_or(|b| b.value)
+}
+
+/// Adds the Sidecar and AuthorizationPolicy of a service to every config
+/// cluster.
+pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
+    let Some(service) = cx.topo.services.get(s) else {
+        return;
+    };
+    let ns = service.namespace.value.as_str();
+    if !enabled(cx, ns) {
+        return;
+    }
+    let name = service.name.value.as_str();
+    let app = || objects::labels([("app", name)]);
+    let principals = principals(cx, s);
+    for &c in &cx.config_clusters {
+        let mut hosts: BTreeSet<String> = cx
+            .ix
+            .calls
+            .get(s)
+            .into_iter()
+            .flatten()
+            .filter_map(|&callee| cx.topo.services.get(callee))
+            .map(|callee| format!("{}/{}", callee.namespace.value, cx.fqdn(callee, c)))
+            .collect();
+        hosts.insert(format!("{}/*", cx.control_plane_namespace()));
+        let sidecar = Spec::Sidecar(Sidecar {
+            workload_selector: WorkloadSelector { labels: app() },
+            egress: vec![EgressListener {
+                hosts: hosts.into_iter().collect(),
+            }],
+        });
+        let rules = if principals.is_empty() {
+            Vec::new()
+        } else {
+            vec![PolicyRule {
+                from: vec![PolicyFrom {
+                    source: PolicySource {
+                        principals: principals.iter().cloned().collect(),
+                    },
+                }],
+            }]
+        };
+        let policy = Spec::AuthorizationPolicy(AuthorizationPolicy {
+            selector: PolicySelector { match_labels: app() },
+            action: "ALLOW",
+            rules,
+        });
+        for spec in [sidecar, policy] {
+            let meta = objects::meta(name, Some(ns), objects::Labels::new());
+            files.add(
+                c,
+                ns,
+                File::Service(name),
+                Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
+            );
+        }
+    }
+}
+
+/// The identities allowed to call service `s`: every service account its
+/// callers' workloads run as, and the ingress gateway's for an entry point.
+fn principals(cx: &Cx<'_>, s: usize) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for &caller in cx.callers.get(s).into_iter().flatten() {
+        let Some(caller_service) = cx.topo.services.get(caller) else {
+            continue;
+        };
+        for w in cx.workloads_of(caller) {
+            if let Some(sa) = cx.service_account(w) {
+                out.insert(cx.principal(&caller_service.namespace.value, sa));
+            }
+        }
+    }
+    if cx.topo.services.get(s).is_some_and(|svc| svc.is_entry_point()) {
+        out.insert(cx.principal(cx.control_plane_namespace(), INGRESS_GATEWAY_SERVICE_ACCOUNT));
+    }
+    out
+}

@@ -1,0 +1,88 @@
+//! WorkloadGroups: which VM workloads share one, and its name.
+//!
+//! A WorkloadGroup is the template istiod copies into the WorkloadEntry of
+//! every auto-registered VM, and the input of `istioctl x workload entry
+//! configure`; its `template` carries one network and one service account.
+//! So VMs of one service version share a group only when they share both.
+//! The usual case (one version, one network, one identity) gives one group
+//! named `<service>-<version>`; the name grows `-<network>` only when the
+//! version's VMs sit on several networks, and `-<service-account>` only when
+//! VMs on one network run as different accounts.
+//!
+//! Public because the VM files must agree on it: an auto-registering VM
+//! names its group in `ISTIO_META_AUTO_REGISTER_GROUP`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::check::{Index, Target};
+use crate::model::Topology;
+
+/// One WorkloadGroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    /// Index into `Topology::services`.
+    pub service: usize,
+    pub version: String,
+    pub network: String,
+    pub service_account: String,
+    /// Indices into `Index::workloads`, in declaration order.
+    pub workloads: Vec<usize>,
+}
+
+/// Every WorkloadGroup of the topology, by service then first member.
+pub fn groups(topo: &Topology, ix: &Index) -> Vec<Group> {
+    // (service, version, network, service account) → members.
+    let mut members: BTreeMap<(usize, &str, &str, &str), Vec<usize>> = BTreeMap::new();
+    for (wi, w) in ix.workloads.iter().enumerate() {
+        let Target::Vm(v) = w.target else { continue };
+        let (Some(service), Some(vm)) = (topo.services.get(w.service), topo.vms.get(v)) else {
+            continue;
+        };
+        let sa = crate::emit::service_account(service, Some(vm));
+        members
+            .entry((w.service, w.version.as_str(), vm.network.value.as_str(), sa))
+            .or_default()
+            .push(wi);
+    }
+    let mut networks: BTreeMap<(usize, &str), BTreeSet<&str>> = BTreeMap::new();
+    let mut accounts: BTreeMap<(usize, &str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for &(s, version, network, sa) in members.keys() {
+        networks.entry((s, version)).or_default().insert(network);
+        accounts.entry((s, version, network)).or_default().insert(sa);
+    }
+    let mut out: Vec<Group> = members
+        .into_iter()
+        .filter_map(|((s, version, network, sa), workloads)| {
+            let service = topo.services.get(s)?;
+            let mut name = format!("{}-{}", service.name.value, object_name_part(version));
+            if networks.get(&(s, version)).is_some_and(|n| n.len() > 1) {
+                name = format!("{name}-{network}");
+            }
+            if accounts.get(&(s, version, network)).is_some_and(|a| a.len() > 1) {
+                name = format!("{name}-{sa}");
+            }
+            Some(Group {
+                name,
+                service: s,
+                version: version.to_owned(),
+                network: network.to_owned(),
+                service_account: sa.to_owned(),
+                workloads,
+            })
+        })
+        .collect();
+    out.sort_by_key(|g| (g.service, g.workloads.first().copied()));
+    out
+}
+
+/// A version as part of an object name. `check` (E403) already requires
+/// versions to be DNS-1123 labels, which makes this the identity; it stays
+/// as the one place that would adapt a looser version (label values may
+/// hold `_`, `.` and capitals, object names may not hold `_` or capitals).
+pub fn object_name_part(version: &str) -> String {
+    version
+        .chars()
+        .map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() })
+        .collect()
+}

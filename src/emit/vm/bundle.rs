@@ -1,0 +1,265 @@
+//! The VM bundles: for every VM, `vms/<vm>/…`, the files an operator
+//! copies to the machine and installs as they are (`install.sh` puts each
+//! in place).
+//!
+//! | file | legacy (< 1.8) | modern (1.8+) |
+//! |---|---|---|
+//! | `cluster.env` | `setupMeshEx.sh`'s three lines + `ISTIO_INBOUND_PORTS` | `istioctl x workload entry configure`'s file |
+//! | `sidecar.env` | capture settings + `ISTIO_SERVICE`, `ISTIO_NAMESPACE`, `ISTIO_SVC_IP` | capture settings + `ISTIO_CUSTOM_IP_TABLES=true` |
+//! | `mesh.yaml` | — | ProxyConfig `defaultConfig` |
+//! | `hosts` | with `dns hosts`: control-plane names → ILBs | istiod → east-west gateway |
+//! | `dnsmasq.conf` | the 11-line `kubedns` (unless `dns hosts`) | with `dns dnsmasq`: `svc.<domain>` → kube-dns |
+//! | `iptables.rules`, `iptables6.rules` | the 1.0 script's rules | istio-iptables's rules for the release |
+//! | `iptables.sh` | apply / clean | apply / clean |
+//! | `meshc-iptables.conf` | — | systemd drop-in running `iptables.sh` around `istio.service` |
+//! | `install.sh` | install / uninstall | install / uninstall |
+//!
+//! `iptables6.rules` exists when the VM captures IPv6 (modern flow; its
+//! address or its network is IPv6). With `dns capture` (the modern default)
+//! there is no dnsmasq file: the agent's DNS proxy answers, fed by the DNS
+//! redirect in the rules. Legacy VMs with `dns capture` get the `kubedns`
+//! file, since 1.0 had no DNS proxy.
+//!
+//! Every file starts with the generated-file header (all these formats read
+//! `#` as a comment), `cluster.env` included: its body after that line is
+//! byte for byte what the formatters in [`super::cluster_env`] write, which
+//! the conformance test checks against istioctl's goldens; bash, which
+//! sources it, skips the comment.
+//!
+//! A file whose inputs the topology does not give (a kubedns file without
+//! the cluster's internal load balancers, say) is left out rather than
+//! written wrong; `check` is where such a topology is reported.
+
+use super::cluster_env::{
+    WorkloadAddress, WorkloadEnv, cluster_env, cluster_env_entries, legacy_cluster_env,
+};
+use super::install_sh::{DROP_IN, Extras, IPTABLES_SH_PATH, Placement, RULES_PATH, RULES6_PATH, install_sh};
+use super::iptables_rules::{capture, rules_file};
+use super::iptables_sh::iptables_sh;
+use super::mesh_yaml::mesh_yaml;
+use super::plan::{VmPlan, plan};
+use super::quote::Quoting;
+use super::sidecar_env::{legacy_service_cidrs, sidecar_env};
+use super::text::{comment_text, env_assignment, header};
+use super::{dnsmasq, sidecar_env};
+use crate::artifact::{Artifact, Mode};
+use crate::check::Checked;
+use crate::model::{DnsMode, Flow};
+
+/// Where `cluster.env` is installed (both flows).
+pub const CLUSTER_ENV_PATH: &str = "/var/lib/istio/envoy/cluster.env";
+/// Where pilot-agent reads its mesh config (`--meshConfig`'s default).
+pub const MESH_CONFIG_PATH: &str = "/etc/istio/config/mesh";
+
+/// Every VM's bundle, sorted by path.
+pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
+    let mut out: Vec<Artifact> = (0..checked.topology().vms.len())
+        .filter_map(|v| plan(checked, v))
+        .flat_map(|plan| vm_bundle(&plan, source_name))
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// One VM's files, and where `install.sh` puts them.
+struct Bundle {
+    dir: String,
+    artifacts: Vec<Artifact>,
+    placements: Vec<Placement>,
+}
+
+impl Bundle {
+    fn add(&mut self, file: &'static str, contents: String, dest: Option<&'static str>) {
+        let executable = file.ends_with(".sh");
+        self.artifacts.push(Artifact {
+            path: format!("{}/{file}", self.dir),
+            contents,
+            mode: if executable {
+                Mode::Executable
+            } else {
+                Mode::Regular
+            },
+        });
+        if let Some(dest) = dest {
+            let mode = if executable { "0755" } else { "0644" };
+            self.placements.push(Placement { file, dest, mode });
+        }
+    }
+}
+
+fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
+    let mut bundle = Bundle {
+        dir: format!("vms/{}", plan.vm.name.value),
+        artifacts: Vec::new(),
+        placements: Vec::new(),
+    };
+    let modern = plan.flow == Flow::Modern;
+    let cluster_env = match plan.flow {
+        Flow::Modern => modern_cluster_env(plan),
+        Flow::Legacy => legacy_env(plan),
+    };
+    bundle.add(
+        "cluster.env",
+        header(source_name) + &cluster_env,
+        Some(CLUSTER_ENV_PATH),
+    );
+    let env = sidecar_env::entries(plan);
+    bundle.add(
+        "sidecar.env",
+        sidecar_env(plan, source_name),
+        Some(sidecar_env::PATH),
+    );
+    if modern {
+        let yaml = header(source_name) + &mesh_yaml(&workload_env(plan));
+        bundle.add("mesh.yaml", yaml, Some(MESH_CONFIG_PATH));
+    }
+
+    let istio_namespace = plan.mesh.control_plane_namespace();
+    let mut hosts = None;
+    let mut dnsmasq = None;
+    match (plan.flow, plan.home) {
+        (Flow::Modern, home) => {
+            let gateway = home.and_then(|c| c.east_west_gateway.as_ref()).map(|g| g.value);
+            let revision = plan.mesh.revision.as_ref().map(|r| r.value.as_str());
+            hosts = Some(dnsmasq::modern_hosts(
+                gateway,
+                istio_namespace,
+                revision,
+                source_name,
+            ));
+            if plan.dns == DnsMode::Dnsmasq {
+                dnsmasq = home.and_then(|c| dnsmasq::forward(c, &plan.vm.name.value, source_name));
+            }
+        }
+        (Flow::Legacy, Some(home)) if plan.dns == DnsMode::Hosts => {
+            hosts = dnsmasq::legacy_hosts(home, istio_namespace, source_name);
+        }
+        (Flow::Legacy, Some(home)) => {
+            dnsmasq = dnsmasq::kubedns(home, istio_namespace, &plan.vm.name.value, source_name);
+        }
+        (Flow::Legacy, None) => {}
+    }
+    let extras = Extras {
+        hosts: hosts
+            .as_deref()
+            .is_some_and(|h| h.lines().any(|l| !l.starts_with('#'))),
+        dnsmasq: dnsmasq.is_some(),
+    };
+    if let Some(hosts) = hosts {
+        // Not copied: install.sh writes its lines into /etc/hosts.
+        bundle.add("hosts", hosts, None);
+    }
+    if let Some(conf) = dnsmasq {
+        bundle.add("dnsmasq.conf", conf, Some(dnsmasq::PATH));
+    }
+
+    let capture = capture(plan, &env);
+    let v4 = rules_file(plan, &capture, &capture.v4, "IPv4", source_name);
+    bundle.add("iptables.rules", v4, Some(RULES_PATH));
+    if let Some(v6) = &capture.v6 {
+        let v6 = rules_file(plan, &capture, v6, "IPv6", source_name);
+        bundle.add("iptables6.rules", v6, Some(RULES6_PATH));
+    }
+    bundle.add(
+        "iptables.sh",
+        iptables_sh(plan, &capture, source_name),
+        Some(IPTABLES_SH_PATH),
+    );
+    if modern {
+        bundle.add("meshc-iptables.conf", drop_in(plan, source_name), Some(DROP_IN));
+    }
+    let script = install_sh(plan, &bundle.placements, extras, source_name);
+    bundle.add("install.sh", script, None);
+    bundle.artifacts
+}
+
+/// The `workload entry configure` inputs for the VM's sidecar.
+pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
+    let id = &plan.identity;
+    let mesh = plan.mesh;
+    WorkloadEnv {
+        name: id.name.clone(),
+        namespace: id.namespace.clone(),
+        service_account: id.service_account.clone(),
+        labels: id.labels.clone(),
+        ports: id.ports.clone(),
+        network: plan.vm.network.value.clone(),
+        cluster_id: plan.home.map(|c| c.cluster_id().to_owned()).unwrap_or_default(),
+        mesh_id: mesh.mesh_id.as_ref().map(|m| m.value.clone()).unwrap_or_default(),
+        trust_domain: mesh.trust_domain().to_owned(),
+        revision: mesh.revision.as_ref().map(|r| r.value.clone()),
+        istio_namespace: mesh.control_plane_namespace().to_owned(),
+        address: Some(WorkloadAddress::Internal(plan.vm.address.value)),
+        capture_dns: plan.dns == DnsMode::Capture,
+        status_port: None,
+        autoregister: plan.vm.autoregister.as_ref().is_some_and(|a| a.value),
+        proxy_metadata: Default::default(),
+        readiness_probe: id.probe.clone(),
+        discovery_address: None,
+    }
+}
+
+/// The modern `cluster.env` body. The formatter refuses only values with a
+/// NUL, which `check` rejects; should one get here, the same entries are
+/// written with the NULs dropped and always-quoting (see [`env_assignment`]).
+fn modern_cluster_env(plan: &VmPlan<'_>) -> String {
+    let env = workload_env(plan);
+    cluster_env(&env).unwrap_or_else(|_| {
+        let mut lines: Vec<String> = cluster_env_entries(&env)
+            .iter()
+            .map(|(k, v)| env_assignment(k, v, Quoting::IstioCompatible))
+            .collect();
+        lines.sort_unstable();
+        lines.join("\n") + "\n"
+    })
+}
+
+/// The legacy `cluster.env` body, with the same fallback as the modern one.
+fn legacy_env(plan: &VmPlan<'_>) -> String {
+    let cidrs = legacy_service_cidrs(plan);
+    let namespace = plan.mesh.control_plane_namespace();
+    let auth = plan
+        .mesh
+        .control_plane_auth
+        .as_ref()
+        .map_or("MUTUAL_TLS", |a| a.value.as_str());
+    legacy_cluster_env(&cidrs, namespace, auth, &plan.inbound_ports).unwrap_or_else(|_| {
+        let ports = plan
+            .inbound_ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut entries = vec![
+            ("ISTIO_SERVICE_CIDR", cidrs.as_str()),
+            ("ISTIO_SYSTEM_NAMESPACE", namespace),
+            ("ISTIO_CP_AUTH", auth),
+        ];
+        if !ports.is_empty() {
+            entries.push(("ISTIO_INBOUND_PORTS", &ports));
+        }
+        entries
+            .iter()
+            .map(|(k, v)| env_assignment(k, v, Quoting::BareWhenPlain) + "\n")
+            .collect()
+    })
+}
+
+/// The systemd drop-in of the modern flow: `sidecar.env` keeps the agent
+/// from installing rules (`ISTIO_CUSTOM_IP_TABLES=true`), so meshc's are
+/// loaded before it starts and removed after it stops, as `istio-start.sh`
+/// does with its own (`ExecStopPost=… clean` upstream).
+fn drop_in(plan: &VmPlan<'_>, source_name: &str) -> String {
+    let mut out = header(source_name);
+    out.push_str(&format!(
+        "#\n\
+         # Drop-in for istio.service on VM {vm}, installed as\n\
+         # {DROP_IN}: loads meshc's capture rules\n\
+         # before the agent starts and removes them after it stops.\n\
+         [Service]\n\
+         ExecStartPre={IPTABLES_SH_PATH} apply\n\
+         ExecStopPost={IPTABLES_SH_PATH} clean\n",
+        vm = comment_text(&plan.vm.name.value),
+    ));
+    out
+}

@@ -1,0 +1,179 @@
+//! `sidecar.env`: the per-machine settings of a VM's sidecar, installed as
+//! `/var/lib/istio/envoy/sidecar.env` beside the per-cluster `cluster.env`.
+//!
+//! Its keys are the inputs of traffic capture (`istio-formats.md` §b.2):
+//! which inbound ports go to the proxy, which never do, which outbound
+//! ranges and ports are captured, how, and whose traffic is left alone.
+//! [`entries`] is the single source of those values: `sidecar.env` writes
+//! them, and [`super::iptables_rules`] builds the rules from them exactly as
+//! istio-iptables would read them from this file.
+//!
+//! Who reads the file, and in which order:
+//! * modern `istio-start.sh` sources it, then `cluster.env`, under `set -a`:
+//!   every key reaches the agent's environment, and `cluster.env` wins a key
+//!   both files set. meshc writes `ISTIO_CUSTOM_IP_TABLES=true`, so the agent
+//!   runs no istio-iptables at all: the capture keys here describe the rules
+//!   meshc's `iptables.sh` installs (through a systemd drop-in), and the
+//!   capture keys `cluster.env` repeats (with istioctl's fixed values) are
+//!   read by nothing.
+//! * Istio 1.0's `istio-iptables.sh`, which `istio-start.sh` runs at every
+//!   start, sources `cluster.env` and then this file, so these values win;
+//!   meshc writes the keys both files share with the same values anyway.
+//!   The 1.0 script ignores `PROXY_UID`/`PROXY_GID` from the environment
+//!   (it looks up istio-proxy's uid and adds root), ignores
+//!   `ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE`, and with `ENABLE_INBOUND_IPV6`
+//!   unset rejects every new inbound IPv6 connection, so meshc sets it on
+//!   VMs that use IPv6.
+//!
+//! Values are quoted like the flow's `cluster.env`: istioctl's quoting in
+//! the modern flow, bare-when-plain in the legacy one.
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+use super::plan::VmPlan;
+use super::quote::Quoting;
+use super::text::{comment_text, env_assignment, header};
+use crate::model::Flow;
+
+/// Where the file is installed.
+pub const PATH: &str = "/var/lib/istio/envoy/sidecar.env";
+
+/// The keys and values of the VM's `sidecar.env`.
+pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
+    let vm = plan.vm;
+    let mut env = BTreeMap::new();
+    env.insert(
+        "ISTIO_INBOUND_INTERCEPTION_MODE",
+        plan.interception().as_istio().to_owned(),
+    );
+    env.insert("ISTIO_LOCAL_EXCLUDE_PORTS", join(&plan.local_exclude_ports));
+    let legacy = plan.flow == Flow::Legacy;
+    // Istio 1.0 captured IPv4 only: its script hands every CIDR to
+    // `iptables`, which refuses an IPv6 one.
+    let family = |net: &IpNet| !legacy || matches!(net, IpNet::V4(_));
+    let excluded: Vec<String> = vm
+        .outbound_exclude_cidrs
+        .iter()
+        .map(|c| c.value)
+        .filter(family)
+        .map(|c| c.to_string())
+        .collect();
+    if !excluded.is_empty() {
+        env.insert("ISTIO_SERVICE_EXCLUDE_CIDR", excluded.join(","));
+    }
+    match plan.flow {
+        Flow::Modern => {
+            // meshc's iptables.sh installs the rules; the agent must not.
+            env.insert("ISTIO_CUSTOM_IP_TABLES", "true".to_owned());
+            // Every port when the VM serves nothing declared, as istioctl
+            // writes for a WorkloadGroup without ports.
+            let inbound = if plan.inbound_ports.is_empty() {
+                "*".to_owned()
+            } else {
+                join(&plan.inbound_ports)
+            };
+            env.insert("ISTIO_INBOUND_PORTS", inbound);
+            // All outbound traffic: the mesh decides what is mesh-bound.
+            env.insert("ISTIO_SERVICE_CIDR", "*".to_owned());
+            let ports: Vec<u16> = vm.outbound_exclude_ports.iter().map(|p| p.value).collect();
+            if !ports.is_empty() {
+                env.insert("ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE", join(&ports));
+            }
+            let (uid, gid) = owners(plan);
+            env.insert("PROXY_UID", uid);
+            env.insert("PROXY_GID", gid);
+        }
+        Flow::Legacy => {
+            // Without ports the 1.0 script captures no inbound traffic, as
+            // its docs say for a VM that only calls the mesh.
+            if !plan.inbound_ports.is_empty() {
+                env.insert("ISTIO_INBOUND_PORTS", join(&plan.inbound_ports));
+            }
+            let cidrs = legacy_service_cidrs(plan);
+            if !cidrs.is_empty() {
+                env.insert("ISTIO_SERVICE_CIDR", cidrs);
+            }
+            // 1.0's istio-start.sh: `--serviceCluster`, POD_NAMESPACE and
+            // INSTANCE_IP, which default to `rawvm`, `default` and
+            // `hostname --ip-address` (often the wrong NIC).
+            env.insert("ISTIO_SERVICE", plan.identity.name.clone());
+            env.insert("ISTIO_NAMESPACE", plan.identity.namespace.clone());
+            env.insert("ISTIO_SVC_IP", vm.address.value.to_string());
+            // Pilot's xDS port as the 1.0 sidecar injector picks it: 15011
+            // (gRPC over mTLS) with MUTUAL_TLS, 15010 (plain gRPC) without;
+            // both are on the pilot ILB. 1.0.0's istio-start.sh would
+            // otherwise dial 8080, Pilot's plain HTTP port, whatever
+            // ISTIO_CP_AUTH says (1.0.9 changed the default to 15011).
+            let auth = plan.mesh.control_plane_auth.as_ref().map(|a| a.value.as_str());
+            let port = if auth == Some("NONE") { "15010" } else { "15011" };
+            env.insert("ISTIO_PILOT_PORT", port.to_owned());
+            if plan.ipv6 {
+                env.insert("ENABLE_INBOUND_IPV6", "true".to_owned());
+            }
+        }
+    }
+    env
+}
+
+/// The uids and gids whose traffic is never captured: the proxy's. In TPROXY
+/// mode `istio-start.sh` runs the agent (and so Envoy) as root, so root is
+/// let through too, as the 1.0 script always did.
+pub fn owners(plan: &VmPlan<'_>) -> (String, String) {
+    let (uid, gid) = (plan.vm.proxy_uid(), plan.vm.proxy_gid());
+    match plan.interception() {
+        crate::model::Interception::Tproxy => (format!("{uid},0"), format!("{gid},0")),
+        crate::model::Interception::Redirect => (uid.to_string(), gid.to_string()),
+    }
+}
+
+/// The legacy `ISTIO_SERVICE_CIDR`: the home cluster's IPv4 service ranges,
+/// comma-joined (also the first line of the legacy `cluster.env`).
+pub fn legacy_service_cidrs(plan: &VmPlan<'_>) -> String {
+    plan.service_cidrs()
+        .iter()
+        .filter(|c| matches!(c, IpNet::V4(_)))
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The file: header, what reads it, then one `KEY=value` line per entry in
+/// key order.
+pub fn sidecar_env(plan: &VmPlan<'_>, source_name: &str) -> String {
+    let mut out = header(source_name);
+    let vm = comment_text(&plan.vm.name.value);
+    let about = match plan.flow {
+        Flow::Modern => format!(
+            "#\n\
+             # Per-machine settings of VM {vm}, installed as {PATH}.\n\
+             # istio-start.sh sources this file, then cluster.env, with `set -a`.\n\
+             # The capture keys are the ones meshc built iptables.rules from;\n\
+             # ISTIO_CUSTOM_IP_TABLES=true keeps the agent from installing rules of\n\
+             # its own (istio.service runs meshc's iptables.sh instead).\n"
+        ),
+        Flow::Legacy => format!(
+            "#\n\
+             # Per-machine settings of VM {vm}, installed as {PATH}.\n\
+             # Istio 1.0's istio-iptables.sh reads them (after cluster.env) each time\n\
+             # istio.service starts and installs the rules of iptables.rules from them;\n\
+             # istio-start.sh reads ISTIO_SERVICE, ISTIO_NAMESPACE, ISTIO_SVC_IP and\n\
+             # ISTIO_PILOT_PORT.\n"
+        ),
+    };
+    out.push_str(&about);
+    let quoting = match plan.flow {
+        Flow::Modern => Quoting::IstioCompatible,
+        Flow::Legacy => Quoting::BareWhenPlain,
+    };
+    for (key, value) in entries(plan) {
+        out.push_str(&env_assignment(key, &value, quoting));
+        out.push('\n');
+    }
+    out
+}
+
+fn join(ports: &[u16]) -> String {
+    ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+}
