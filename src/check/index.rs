@@ -27,6 +27,8 @@ pub struct Workload {
     pub service: usize,
     pub version: String,
     pub target: Target,
+    /// The `deploy` line's own service account, if it has one.
+    pub service_account: Option<String>,
     /// The `deploy` line that placed it (the version name's span).
     pub span: Span,
 }
@@ -200,6 +202,7 @@ impl Index {
                         service: si,
                         version: v.value.clone(),
                         target,
+                        service_account: d.service_account.as_ref().map(|s| s.value.clone()),
                         span: v.span,
                     });
                 }

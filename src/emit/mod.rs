@@ -27,8 +27,10 @@ pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     out
 }
 
-/// The Kubernetes service account a workload of `service` runs as: on a VM
-/// the VM's own `service-account` wins, then the service's
+/// The Kubernetes service account a workload of `service` runs as (a
+/// cluster `deploy` line's own `service-account` comes first, see
+/// `kubernetes::Cx::service_account`): on a VM the VM's own
+/// `service-account` wins, then the service's
 /// `service-account`, then the service's name.
 ///
 /// The name matters in three places that must agree: the ServiceAccount

@@ -473,6 +473,11 @@ pub static DEPLOY: Shape = Shape {
         },
         s("cluster", Ty::Name, "The cluster they run in."),
         s("vm", Ty::Name, "The VM they run on."),
+        s(
+            "service-account",
+            Ty::Name,
+            "Service account these versions' pods run as, when it differs from the service's (cluster deployments only; on a VM the VM's applies).",
+        ),
     ],
     blocks: &[],
     open: false,

@@ -425,9 +425,22 @@ fn deployment(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Deployment> {
             return None;
         }
     };
+    let service_account = r.string("service-account", diags);
+    if let (Some(sa), Placement::Vm(_)) = (&service_account, &placement) {
+        diags.push(
+            Diagnostic::new(
+                &codes::INVALID_VALUE,
+                sa.span,
+                "`service-account` on a VM deployment has no effect",
+            )
+            .label("VM deployment")
+            .help("a VM's sidecar has one identity: set `service-account` on the `vm` instead"),
+        );
+    }
     Some(Deployment {
         versions,
         placement,
+        service_account,
         span: node.span,
     })
 }

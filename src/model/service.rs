@@ -162,6 +162,10 @@ impl Protocol {
 pub struct Deployment {
     pub versions: Vec<Name>,
     pub placement: Placement,
+    /// The service account these versions' pods run as, when it is not the
+    /// service's (a Deployment with its own `serviceAccountName`). Cluster
+    /// placements only: a VM's sidecar has the VM's identity.
+    pub service_account: Option<Spanned<String>>,
     pub span: Span,
 }
 

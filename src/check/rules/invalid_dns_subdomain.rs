@@ -59,5 +59,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         if let Some(sa) = &s.service_account {
             push("service account", sa, sa_why);
         }
+        for sa in s.deployments.iter().filter_map(|d| d.service_account.as_ref()) {
+            push("service account", sa, sa_why);
+        }
     }
 }

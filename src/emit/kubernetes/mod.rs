@@ -157,8 +157,11 @@ impl<'a> Cx<'a> {
     }
 
     /// The service account a workload runs as ([`crate::emit::service_account`]).
-    pub fn service_account(&self, w: &Workload) -> Option<&'a str> {
+    pub fn service_account(&self, w: &'a Workload) -> Option<&'a str> {
         let service = self.topo.services.get(w.service)?;
+        if let (Target::Cluster(_), Some(sa)) = (w.target, &w.service_account) {
+            return Some(sa);
+        }
         let vm = match w.target {
             Target::Vm(v) => self.topo.vms.get(v),
             Target::Cluster(_) => None,
