@@ -398,3 +398,41 @@ fn the_readme_topology_and_commands_are_true() {
     let o = meshc_in(dir.path(), &["check", "--deny-warnings", "t.kdl"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+#[test]
+fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
+    // `.ci/run` unpacks the schema from the npm package
+    // @microsoft/sarif-multitool-linux and points MESHC_SARIF_SCHEMA at it.
+    let schema_path = std::env::var_os("MESHC_SARIF_SCHEMA").map(PathBuf::from);
+    let found = schema_path.as_ref().is_some_and(|p| p.is_file());
+    if !crate::support::prerequisite(
+        found,
+        "MESHC_SARIF_SCHEMA does not name the SARIF 2.1.0 JSON schema",
+    ) {
+        return;
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path.unwrap()).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
+    for args in [
+        vec![
+            "check",
+            "--format",
+            "sarif",
+            "tests/fail/E301-unknown-cluster.kdl",
+            "tests/fail/E302-vm-declared-twice.kdl",
+        ],
+        vec!["check", "--format", "sarif", VM],
+    ] {
+        let o = meshc(&args);
+        let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&log)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{args:?}: {errors:#?}");
+    }
+    // The validator bites: a result without a message is not SARIF.
+    let bad = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [{"ruleId": "E1"}]}]});
+    assert!(!validator.is_valid(&bad));
+}
