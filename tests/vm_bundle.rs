@@ -131,6 +131,8 @@ vm box {
     address "172.16.5.5"
     network lan
     ssh "ops@172.16.5.5:2200"
+    // One sidecar, one identity for both services (E307).
+    service-account box
     interception tproxy
     dns hosts
     inbound-exclude-ports 9100
@@ -459,7 +461,7 @@ fn env_files_source_to_the_intended_values() {
             ("ISTIO_META_WORKLOAD_NAME", "details-v1"),
             ("ISTIO_META_DNS_CAPTURE", "true"),
             ("ISTIO_NAMESPACE", "bookinfo"),
-            ("SERVICE_ACCOUNT", "details"),
+            ("SERVICE_ACCOUNT", "bookinfo-details"),
             ("CANONICAL_SERVICE", "details"),
             ("CANONICAL_REVISION", "v1"),
             ("TRUST_DOMAIN", "cluster.local"),

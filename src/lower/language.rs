@@ -498,7 +498,7 @@ pub static ROUTE: Shape = Shape {
 
 pub static PROBE: Shape = Shape {
     what: "probe",
-    doc: "Readiness probe of the service's VM workloads (WorkloadGroup `probe`): `probe http port=9080 path=\"/health\"`, `probe tcp port=3306`, `probe exec command=\"…\"`.",
+    doc: "Readiness probe of the service's VM workloads (WorkloadGroup `probe`): `probe http port=9080 path=\"/health\"`, `probe tcp port=3306`, `probe exec { command \"sh\" \"-c\" \"…\" }` (a KDL property holds one value, so a command with arguments is a child).",
     args: &["kind"],
     rest: None,
     settings: &[

@@ -306,6 +306,25 @@ fn labels(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Labels {
         }
     }
     out.sort_by_key(|(k, _)| k.span.start);
+    // A key given twice is ambiguous (which value would the object get?).
+    let mut seen: std::collections::BTreeMap<&str, crate::source::Span> = std::collections::BTreeMap::new();
+    for (k, _) in &out {
+        match seen.get(k.value.as_str()) {
+            Some(&first) => diags.push(
+                Diagnostic::new(
+                    &codes::DUPLICATE_SETTING,
+                    k.span,
+                    format!("label `{}` is given twice", k.value),
+                )
+                .label("given again here")
+                .with_secondary(first, "first given here")
+                .help("keep one of them"),
+            ),
+            None => {
+                seen.insert(&k.value, k.span);
+            }
+        }
+    }
     Labels(out)
 }
 

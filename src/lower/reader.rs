@@ -51,7 +51,17 @@ impl<'a> Reader<'a> {
                             Diagnostic::new(
                                 &codes::EXTRA_ARGUMENT,
                                 entry.span,
-                                format!("`{}` takes {} argument(s)", shape.what, shape.args.len()),
+                                match shape.args.len() {
+                                    0 => format!("`{}` takes no positional argument", shape.what),
+                                    1 => {
+                                        format!("`{}` takes one argument, its {}", shape.what, shape.args[0])
+                                    }
+                                    n => format!(
+                                        "`{}` takes {n} arguments: {}",
+                                        shape.what,
+                                        shape.args.join(", ")
+                                    ),
+                                },
                             )
                             .label("unexpected argument")
                             .help(r.accepts_help()),

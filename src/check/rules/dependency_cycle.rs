@@ -21,7 +21,8 @@ declare_code! {
     /// in one cascades around the loop, and retries multiply at every hop.
     /// It is often legitimate (callbacks, a service calling itself), so
     /// this is a warning. The whole cycle is printed, starting from the
-    /// service declared first; when several cycles are tangled together,
+    /// service declared first (a cycle of more than 16 services is
+    /// abridged in the middle); when several cycles are tangled together,
     /// the shortest through that service is shown and the others in the
     /// tangle are named.
     ///
@@ -69,14 +70,30 @@ pub fn shortest_cycle<N: Copy + Ord>(
     None
 }
 
-/// `a → b → c → a`.
+/// Cycles longer than this are shown by their first `HEAD` and last
+/// `TAIL` services, so a pathological topology cannot produce a message
+/// thousands of names long.
+const LONGEST_SHOWN: usize = 16;
+const HEAD: usize = 12;
+const TAIL: usize = 3;
+/// Secondary labels, one per further call in the cycle, are capped too:
+/// rendering each costs a pass over the source.
+const MAX_LABELS: usize = 8;
+
+/// `a → b → c → a`; a very long cycle as `a → … (N more) → z → a`.
 pub fn format_cycle(names: &[String]) -> String {
-    let mut out = names.join(" → ");
+    let mut parts: Vec<String> = if names.len() > LONGEST_SHOWN {
+        let mut p: Vec<String> = names[..HEAD].to_vec();
+        p.push(format!("… ({} more)", names.len() - HEAD - TAIL));
+        p.extend_from_slice(&names[names.len() - TAIL..]);
+        p
+    } else {
+        names.to_vec()
+    };
     if let Some(first) = names.first() {
-        out.push_str(" → ");
-        out.push_str(first);
+        parts.push(first.clone());
     }
-    out
+    parts.join(" → ")
 }
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
@@ -160,7 +177,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             names[0],
             name(hops[0].1)
         ));
-        for &(a, b) in hops.iter().skip(1) {
+        for &(a, b) in hops.iter().skip(1).take(MAX_LABELS) {
             if let Some(span) = call_span(a, b) {
                 d = d.with_secondary(span, format!("`{}` calls `{}`", name(a), name(b)));
             }
@@ -217,5 +234,12 @@ mod tests {
         assert_eq!(format_cycle(&names), "a → b → c → a");
         assert_eq!(format_cycle(&["a".to_owned()]), "a → a");
         assert_eq!(format_cycle(&[]), "");
+        let long: Vec<String> = (0..20).map(|i| format!("s{i}")).collect();
+        assert_eq!(
+            format_cycle(&long),
+            "s0 → s1 → s2 → s3 → s4 → s5 → s6 → s7 → s8 → s9 → s10 → s11 → … (5 more) → s17 → s18 → s19 → s0"
+        );
+        let sixteen: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+        assert_eq!(format_cycle(&sixteen).matches('→').count(), 16);
     }
 }

@@ -24,19 +24,22 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let cp = cx.topo.mesh.control_plane_namespace();
+    // A declared namespace is usually empty because its services misspell
+    // it, and a misspelt name is one nobody declared.
+    let implied: Vec<&str> = cx
+        .index
+        .namespaces
+        .values()
+        .filter(|n| n.declared.is_none())
+        .map(|n| n.name.as_str())
+        .collect();
     for info in cx.index.namespaces.values() {
         let Some(i) = info.declared else { continue };
         if !info.services.is_empty() || info.name == cp {
             continue;
         }
         let ns = &cx.topo.namespaces[i];
-        let names = cx
-            .index
-            .namespaces
-            .values()
-            .filter(|n| !n.services.is_empty())
-            .map(|n| n.name.as_str());
-        let help = match crate::diagnostic::suggest(&ns.name.value, names) {
+        let help = match crate::diagnostic::suggest(&ns.name.value, implied.iter().copied()) {
             Some(s) => format!(
                 "services use namespace `{}`: if that misspells `{}`, correct it there; otherwise put services in `{}` or remove it",
                 shown(s),

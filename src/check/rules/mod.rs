@@ -14,6 +14,7 @@ mod ranges;
 
 mod address_family_mismatch;
 mod ambiguous_home_cluster;
+mod autoregister_shared_vm;
 mod call_to_undeployed_service;
 mod dependency_cycle;
 mod derived_name_too_long;
@@ -54,6 +55,7 @@ mod unusable_address;
 mod unused_service;
 mod vm_address_in_cluster_range;
 mod vm_address_outside_network;
+mod vm_identity_conflict;
 mod vm_namespace_mix;
 mod vm_port_conflict;
 
@@ -65,6 +67,8 @@ pub static ALL: &[&Rule] = &[
     &vm_namespace_mix::RULE,
     &ambiguous_home_cluster::RULE,
     &home_cluster_without_control_plane::RULE,
+    &vm_identity_conflict::RULE,
+    &autoregister_shared_vm::RULE,
     // E4xx: names.
     &invalid_dns_label::RULE,
     &invalid_service_name::RULE,

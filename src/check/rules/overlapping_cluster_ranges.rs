@@ -1,11 +1,10 @@
 //! E503: pod or service ranges of clusters on one network that overlap.
 
 use super::lexical::shown;
-use super::ranges::RangeSet;
+use super::ranges::cluster_ranges;
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
-use crate::source::Span;
 
 declare_code! {
     /// Pod or service CIDRs of clusters on the same network overlap.
@@ -30,25 +29,16 @@ declare_code! {
 
 pub static RULE: Rule = Rule { code: &CODE, run };
 
-/// One range: cluster, "pod" or "service", the CIDR as written, its span.
-type Range = (usize, &'static str, ipnet::IpNet, Span);
-
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for (n, clusters) in cx.index.network_clusters.iter().enumerate() {
-        let set: RangeSet<Range> = RangeSet::new(clusters.iter().flat_map(|&c| {
-            let cl = &cx.topo.clusters[c];
-            let pods = cl
-                .pod_cidrs
-                .iter()
-                .map(move |r| (r.value, (c, "pod", r.value, r.span)));
-            let svcs = cl
-                .service_cidrs
-                .iter()
-                .map(move |r| (r.value, (c, "service", r.value, r.span)));
-            pods.chain(svcs)
-        }));
+        if clusters.is_empty() {
+            continue;
+        }
+        let set = cluster_ranges(cx, n);
         let network = &cx.topo.networks[n];
-        for (&(c, kind, net, span), &(oc, okind, onet, ospan)) in set.overlaps() {
+        for (a, b) in set.overlaps() {
+            let (c, kind, net, span) = (a.cluster, a.kind, a.net, a.span);
+            let (oc, okind, onet, ospan) = (b.cluster, b.kind, b.net, b.span);
             let (cl, other) = (&cx.topo.clusters[c], &cx.topo.clusters[oc]);
             // Report at whichever of the two was written later, pointing
             // back at the earlier one.

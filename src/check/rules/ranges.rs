@@ -10,6 +10,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::check::Context;
+use crate::source::Span;
+
 /// An address family, ordered IPv4 first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Family {
@@ -115,6 +118,34 @@ impl<T> RangeSet<T> {
         }
         out
     }
+}
+
+/// A pod or service range of a cluster.
+#[derive(Clone, Copy, Debug)]
+pub struct ClusterRange {
+    pub cluster: usize,
+    /// `"pod"` or `"service"`.
+    pub kind: &'static str,
+    pub net: IpNet,
+    pub span: Span,
+}
+
+/// Every pod and service range of the clusters on one network.
+pub fn cluster_ranges(cx: &Context<'_>, network: usize) -> RangeSet<ClusterRange> {
+    RangeSet::new(cx.index.network_clusters[network].iter().flat_map(|&cluster| {
+        let c = &cx.topo.clusters[cluster];
+        let pods = c.pod_cidrs.iter().map(move |r| (r, "pod"));
+        let services = c.service_cidrs.iter().map(move |r| (r, "service"));
+        pods.chain(services).map(move |(r, kind)| {
+            let range = ClusterRange {
+                cluster,
+                kind,
+                net: r.value,
+                span: r.span,
+            };
+            (r.value, range)
+        })
+    }))
 }
 
 /// Why an address cannot be a workload's or gateway's address, if it

@@ -37,6 +37,9 @@ declare_code! {
     /// fails to start or steals the sidecar's traffic, and a service port
     /// with that number is never captured as application traffic.
     ///
+    /// Older releases used fewer of these ports; meshc reserves the same
+    /// set for every version, so a topology stays valid across upgrades.
+    ///
     /// ```kdl
     /// service metrics { port http 15090; deploy v1 vm=vm-1 }   // E603
     /// ```

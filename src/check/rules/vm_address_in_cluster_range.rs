@@ -2,11 +2,10 @@
 //! network.
 
 use super::lexical::shown;
-use super::ranges::{RangeSet, unusable};
+use super::ranges::{ClusterRange, cluster_ranges, unusable};
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
-use crate::source::Span;
 
 declare_code! {
     /// A VM's address lies inside a pod or service CIDR of a cluster on the
@@ -34,21 +33,19 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         if clusters.is_empty() || vms.is_empty() {
             continue;
         }
-        let ranges: RangeSet<(usize, &str, Span)> = RangeSet::new(clusters.iter().flat_map(|&c| {
-            let cl = &cx.topo.clusters[c];
-            let pods = cl.pod_cidrs.iter().map(move |r| (r.value, (c, "pod", r.span)));
-            let svcs = cl
-                .service_cidrs
-                .iter()
-                .map(move |r| (r.value, (c, "service", r.span)));
-            pods.chain(svcs)
-        }));
+        let ranges = cluster_ranges(cx, n);
         for &v in vms {
             let vm = &cx.topo.vms[v];
             if unusable(vm.address.value).is_some() {
                 continue;
             }
-            let Some(&(c, kind, span)) = ranges.find(vm.address.value) else {
+            let Some(&ClusterRange {
+                cluster: c,
+                kind,
+                span,
+                ..
+            }) = ranges.find(vm.address.value)
+            else {
                 continue;
             };
             let cluster = &cx.topo.clusters[c];

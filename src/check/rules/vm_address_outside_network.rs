@@ -1,7 +1,7 @@
 //! E507: a VM address outside every range of its network.
 
 use super::lexical::shown;
-use super::ranges::{Family, RangeSet, unusable};
+use super::ranges::{Family, RangeSet, cluster_ranges, unusable};
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -32,6 +32,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         let set = RangeSet::new(network.cidrs.iter().map(|r| (r.value, ())));
+        let clusters = cluster_ranges(cx, n);
         for &v in vms {
             let vm = &cx.topo.vms[v];
             let ip = vm.address.value;
@@ -41,9 +42,13 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 .filter(|r| Family::of_net(&r.value) == Family::of(ip))
                 .map(|r| r.value.to_string())
                 .collect();
-            // Another family altogether is E506's finding; an unusable
-            // address is E508's.
-            if same_family.is_empty() || unusable(ip).is_some() || set.find(ip).is_some() {
+            // Another family altogether is E506's finding, an unusable
+            // address E508's, and one inside a cluster's range E502's.
+            if same_family.is_empty()
+                || unusable(ip).is_some()
+                || set.find(ip).is_some()
+                || clusters.find(ip).is_some()
+            {
                 continue;
             }
             let first = network

@@ -1,6 +1,6 @@
 //! E304: services of different namespaces on one VM.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use super::lexical::shown;
 use crate::check::{Context, Rule};
@@ -32,8 +32,8 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for (vi, workloads) in cx.index.vm_workloads.iter().enumerate() {
         let vm = &cx.topo.vms[vi];
-        // namespace → the first workload placed on the VM from it.
-        let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+        // Each further namespace is reported once, at its first workload.
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
         let Some(&home) = workloads.first() else { continue };
         let home_ns = cx.topo.services[cx.index.workloads[home].service]
             .namespace
@@ -43,11 +43,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             let w = &cx.index.workloads[wi];
             let service = &cx.topo.services[w.service];
             let ns = service.namespace.value.as_str();
-            if first.contains_key(ns) {
-                continue;
-            }
-            first.insert(ns, wi);
-            if ns == home_ns {
+            if !seen.insert(ns) || ns == home_ns {
                 continue;
             }
             let home_service = &cx.topo.services[cx.index.workloads[home].service];
