@@ -101,27 +101,19 @@ pub(crate) struct Cx<'a> {
     /// Clusters whose istiod reads Istio configuration, by index.
     pub config_clusters: Vec<usize>,
     /// Per service: the services that call it (by index, sorted).
-    pub callers: Vec<BTreeSet<usize>>,
+    pub callers: &'a [Vec<usize>],
 }
 
 impl<'a> Cx<'a> {
     fn new(checked: &'a Checked) -> Cx<'a> {
         let topo = checked.topology();
         let ix = checked.index();
-        let mut callers = vec![BTreeSet::new(); topo.services.len()];
-        for (caller, callees) in ix.calls.iter().enumerate() {
-            for &callee in callees {
-                if let Some(set) = callers.get_mut(callee) {
-                    set.insert(caller);
-                }
-            }
-        }
         Cx {
             topo,
             ix,
             api: ApiVersions::new(topo.mesh.istio.value),
-            config_clusters: placement::config_clusters(topo),
-            callers,
+            config_clusters: placement::config_clusters(topo, ix),
+            callers: &ix.callers,
         }
     }
 

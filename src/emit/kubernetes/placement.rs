@@ -4,22 +4,16 @@
 use std::collections::BTreeSet;
 
 use super::Cx;
+use crate::check::Index;
 use crate::model::Topology;
 
 /// Clusters whose istiod reads Istio configuration: those that run a
 /// control plane, or every cluster when none says so.
-pub fn config_clusters(topo: &Topology) -> Vec<usize> {
-    let flagged: Vec<usize> = topo
-        .clusters
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.runs_control_plane())
-        .map(|(i, _)| i)
-        .collect();
-    if flagged.is_empty() {
+pub fn config_clusters(topo: &Topology, ix: &Index) -> Vec<usize> {
+    if ix.control_planes.is_empty() {
         (0..topo.clusters.len()).collect()
     } else {
-        flagged
+        ix.control_planes.clone()
     }
 }
 
