@@ -8,11 +8,16 @@ mod support;
 
 mod build;
 mod cli;
+mod determinism;
+mod e2e;
 mod examples;
 mod fixtures;
 mod iptables_conformance;
+mod kdl_differential;
 mod kubernetes;
+mod properties;
 mod schema;
+mod synth;
 mod tidy;
 mod vm_bundle;
 mod workload_configure_conformance;

@@ -9,6 +9,7 @@
 //! The tree knows nothing of meshc's schema either: it does not know which
 //! nodes exist or which settings they take.
 
+pub mod fast;
 pub mod format;
 mod kdl;
 mod prescan;
