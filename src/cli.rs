@@ -269,17 +269,43 @@ fn color_wanted() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
+/// At most this many diagnostics are shown per file (the first ones in
+/// source order): a hostile or badly broken file must not produce
+/// gigabytes of output, and nobody reads past the first screens anyway.
+const MAX_SHOWN_HUMAN: usize = 50;
+const MAX_SHOWN_MACHINE: usize = 1000;
+
 /// Prints every file's diagnostics in the chosen format.
 fn print_diagnostics(results: &[(Source, Vec<Diagnostic>)], format: Format) {
-    let files: Vec<(&Source, &[Diagnostic])> = results.iter().map(|(s, d)| (s, d.as_slice())).collect();
+    let cap = if format == Format::Human {
+        MAX_SHOWN_HUMAN
+    } else {
+        MAX_SHOWN_MACHINE
+    };
+    let files: Vec<(&Source, &[Diagnostic])> =
+        results.iter().map(|(s, d)| (s, &d[..d.len().min(cap)])).collect();
+    if format != Format::Human {
+        for (source, diags) in results.iter().filter(|(_, d)| d.len() > cap) {
+            eprintln!(
+                "{}; only the first {cap} are shown",
+                render::summary(diags, source)
+            );
+        }
+    }
     let mut out = std::io::stdout().lock();
     let text = match format {
         Format::Human => {
             let color = color_wanted();
             let mut err = std::io::stderr().lock();
-            for (source, diags) in &files {
-                let _ = write!(err, "{}", render::human(diags, source, color));
-                let _ = writeln!(err, "{}", render::summary(diags, source));
+            for ((source, shown), (_, all)) in files.iter().zip(results) {
+                let _ = write!(err, "{}", render::human(shown, source, color));
+                let more = all.len() - shown.len();
+                let note = if more > 0 {
+                    format!(" ({more} more not shown)")
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(err, "{}{note}", render::summary(all, source));
             }
             return;
         }

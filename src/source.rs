@@ -65,6 +65,10 @@ pub struct Source {
     pub name: String,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Per line: whether it is all ASCII, so that a column is a byte
+    /// difference. Without it, thousands of diagnostics on one long line
+    /// would each count characters from the line's start.
+    line_ascii: Vec<bool>,
 }
 
 /// A 1-based line and column (columns count characters, not bytes).
@@ -77,13 +81,22 @@ pub struct LineCol {
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
-        let line_starts = std::iter::once(0)
+        let line_starts: Vec<usize> = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let line_ascii = line_starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| {
+                let end = line_starts.get(i + 1).copied().unwrap_or(text.len());
+                text.as_bytes()[start..end].is_ascii()
+            })
             .collect();
         Source {
             name: name.into(),
             text,
             line_starts,
+            line_ascii,
         }
     }
 
@@ -93,11 +106,13 @@ impl Source {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
         let start = self.line_starts[line - 1];
-        let column = self
-            .text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count())
-            + 1;
+        let column = if self.line_ascii[line - 1] {
+            offset - start
+        } else {
+            self.text
+                .get(start..offset)
+                .map_or(offset - start, |s| s.chars().count())
+        } + 1;
         LineCol { line, column }
     }
 }

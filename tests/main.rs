@@ -12,6 +12,7 @@ mod determinism;
 mod e2e;
 mod examples;
 mod fixtures;
+mod hostile;
 mod iptables_conformance;
 mod kdl_differential;
 mod kubernetes;

@@ -333,7 +333,7 @@ fn modern_cluster_env_is_the_istioctl_bytes_under_the_header() {
             continue;
         }
         for (v, vm) in topo.vms.iter().enumerate() {
-            let plan = plan(&b.checked, v).unwrap();
+            let plan = plan(&b.checked, v, &meshc::emit::vm::plan::group_names(&b.checked)).unwrap();
             let want = cluster_env(&bundle::workload_env(&plan)).unwrap();
             let files = &b.vms[&vm.name.value];
             let got = &get(files, "cluster.env").unwrap().contents;

@@ -18,10 +18,38 @@ use serde_json::json;
 use super::{Diagnostic, Severity};
 use crate::source::Source;
 
-/// A diagnostic paired with its file, as miette wants it.
+/// A diagnostic paired with its file, as miette wants it. `source` is
+/// `None` when the snippet would be unreadable (a very long line): the
+/// message then carries the position instead.
 struct Report<'a> {
     diag: &'a Diagnostic,
-    source: NamedSource<Arc<String>>,
+    source: Option<NamedSource<Arc<String>>>,
+    position: Option<String>,
+}
+
+/// Lines longer than this are not quoted in a snippet: a one-megabyte line
+/// would be printed once per diagnostic on it.
+const LONG_LINE: usize = 400;
+
+/// The text as shown in snippets: every control, bidi and invisible
+/// formatting character replaced by `?` or U+FFFD of the same byte length,
+/// so that byte offsets still line up and a hostile file cannot drive the
+/// terminal (escape sequences) or reorder what the reader sees ("Trojan
+/// Source" bidi overrides).
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+            || (c.is_control() && c != '\n' && c != '\t' && c != '\r');
+        if !hidden {
+            out.push(c);
+        } else if c.len_utf8() == 3 {
+            out.push('\u{fffd}');
+        } else {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        }
+    }
+    out
 }
 
 impl fmt::Debug for Report<'_> {
@@ -32,7 +60,11 @@ impl fmt::Debug for Report<'_> {
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diag.message)
+        f.write_str(&printable(&self.diag.message))?;
+        if let Some(p) = &self.position {
+            write!(f, " (at {p})")?;
+        }
+        Ok(())
     }
 }
 
@@ -57,15 +89,15 @@ impl miette::Diagnostic for Report<'_> {
         self.diag
             .help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(printable(h)) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let len = self.source.inner().len();
+        let len = self.source.as_ref()?.inner().len();
         Some(Box::new(self.diag.labels.iter().map(move |l| {
             let start = l.span.start.min(len);
             let end = l.span.end.clamp(start, len);
@@ -87,12 +119,31 @@ pub fn human(diags: &[Diagnostic], source: &Source, color: bool) -> String {
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
-    let named = NamedSource::new(source.name.clone(), Arc::new(source.text.clone())).with_language("kdl");
+    let named = NamedSource::new(source.name.clone(), Arc::new(printable(&source.text))).with_language("kdl");
     let mut out = String::new();
     for diag in diags {
-        let report = Report {
-            diag,
-            source: named.clone(),
+        let span = diag.span();
+        let bytes = source.text.as_bytes();
+        let at = span.start.min(bytes.len());
+        let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_end = bytes[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| at + i);
+        let long = line_end - line_start > LONG_LINE || span.len() > LONG_LINE;
+        let report = if long {
+            let at = source.line_col(span.start);
+            Report {
+                diag,
+                source: None,
+                position: Some(format!("{}:{}:{}", source.name, at.line, at.column)),
+            }
+        } else {
+            Report {
+                diag,
+                source: Some(named.clone()),
+                position: None,
+            }
         };
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&format!("{}: {}\n", diag.code.code, diag.message));

@@ -39,6 +39,9 @@ impl<'a> Reader<'a> {
             blocks: Vec::new(),
         };
         let mut positional = 0;
+        // Extra arguments are reported once per node, however many there
+        // are: a line of ten thousand stray words is one mistake.
+        let mut extra: Vec<Span> = Vec::new();
         for entry in node.entries.iter() {
             match &entry.key {
                 None => {
@@ -47,25 +50,7 @@ impl<'a> Reader<'a> {
                     } else if let Some(rest) = shape.rest {
                         r.add(rest, entry.span, vec![entry], diags);
                     } else {
-                        diags.push(
-                            Diagnostic::new(
-                                &codes::EXTRA_ARGUMENT,
-                                entry.span,
-                                match shape.args.len() {
-                                    0 => format!("`{}` takes no positional argument", shape.what),
-                                    1 => {
-                                        format!("`{}` takes one argument, its {}", shape.what, shape.args[0])
-                                    }
-                                    n => format!(
-                                        "`{}` takes {n} arguments: {}",
-                                        shape.what,
-                                        shape.args.join(", ")
-                                    ),
-                                },
-                            )
-                            .label("unexpected argument")
-                            .help(r.accepts_help()),
-                        );
+                        extra.push(entry.span);
                     }
                     positional += 1;
                 }
@@ -74,6 +59,22 @@ impl<'a> Reader<'a> {
                     None => diags.push(r.unknown(&codes::UNKNOWN_SETTING, "setting", &key.text, key.span)),
                 },
             }
+        }
+        if let (Some(&first), Some(&last)) = (extra.first(), extra.last()) {
+            let message = match shape.args.len() {
+                0 => format!("`{}` takes no positional argument", shape.what),
+                1 => format!("`{}` takes one argument, its {}", shape.what, shape.args[0]),
+                n => format!("`{}` takes {n} arguments: {}", shape.what, shape.args.join(", ")),
+            };
+            let label = match extra.len() {
+                1 => "unexpected argument".to_owned(),
+                n => format!("{n} unexpected arguments"),
+            };
+            diags.push(
+                Diagnostic::new(&codes::EXTRA_ARGUMENT, first.join(last), message)
+                    .label(label)
+                    .help(r.accepts_help()),
+            );
         }
         for child in node.children.iter() {
             if shape.block(&child.name.text).is_some() {

@@ -11,8 +11,6 @@
 
 pub mod fast;
 pub mod format;
-mod kdl;
-mod prescan;
 mod toml;
 
 use crate::diagnostic::{Diagnostic, codes};
@@ -148,7 +146,7 @@ pub fn parse(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Documen
         None => text,
     };
     match syntax {
-        Syntax::Kdl => kdl::parse(text, limits),
+        Syntax::Kdl => parse_kdl(text, limits),
         Syntax::Toml => toml::parse(text, limits),
     }
 }
@@ -173,4 +171,25 @@ fn check_node_count(doc: &Document, limits: Limits) -> Result<(), Vec<Diagnostic
         ]);
     }
     Ok(())
+}
+
+/// The KDL front end: the hand-written parser in `fast`, whose errors are
+/// turned into diagnostics here. (The `kdl` crate is kept for `meshc fmt`,
+/// which needs its format-preserving document model.)
+fn parse_kdl(text: &str, limits: Limits) -> (Option<Document>, Vec<Diagnostic>) {
+    let (doc, errors) = fast::parse_recovering(text, limits);
+    let diagnostics = errors
+        .into_iter()
+        .map(|e| {
+            let code = match e.kind {
+                fast::ErrorKind::Syntax => &codes::KDL_SYNTAX,
+                fast::ErrorKind::UnquotedAddress => &codes::UNQUOTED_ADDRESS,
+                fast::ErrorKind::Limit => &codes::INPUT_LIMIT,
+            };
+            let mut d = Diagnostic::new(code, e.span, e.message).label(e.label);
+            d.help = e.help;
+            d
+        })
+        .collect();
+    (doc, diagnostics)
 }

@@ -53,8 +53,11 @@ pub const MESH_CONFIG_PATH: &str = "/etc/istio/config/mesh";
 
 /// Every VM's bundle, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
+    // Computed once for all VMs: a VM with one workload is named after its
+    // WorkloadGroup.
+    let group_of = super::plan::group_names(checked);
     let mut out: Vec<Artifact> = (0..checked.topology().vms.len())
-        .filter_map(|v| plan(checked, v))
+        .filter_map(|v| plan(checked, v, &group_of))
         .flat_map(|plan| vm_bundle(&plan, source_name))
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));

@@ -105,7 +105,21 @@ impl VmPlan<'_> {
 }
 
 /// The plan of VM `v` (an index into `Topology::vms`).
-pub fn plan(checked: &Checked, v: usize) -> Option<VmPlan<'_>> {
+/// Which WorkloadGroup each VM workload belongs to (workload index → group
+/// name), for [`plan`].
+pub fn group_names(checked: &Checked) -> BTreeMap<usize, String> {
+    let mut out = BTreeMap::new();
+    for g in workload_group::groups(checked.topology(), checked.index()) {
+        for &w in &g.workloads {
+            out.insert(w, g.name.clone());
+        }
+    }
+    out
+}
+
+/// `group_of` maps a workload (index into `Index::workloads`) to the name
+/// of its WorkloadGroup.
+pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, String>) -> Option<VmPlan<'a>> {
     let topo = checked.topology();
     let ix = checked.index();
     let vm = topo.vms.get(v)?;
@@ -148,14 +162,17 @@ pub fn plan(checked: &Checked, v: usize) -> Option<VmPlan<'_>> {
                 // The legacy flow has no WorkloadGroup: the sidecar is the
                 // service's (`ISTIO_SERVICE`, `--serviceCluster` in 1.0).
                 Flow::Legacy => topo.services.get(s).map(|svc| svc.name.value.clone()),
-                Flow::Modern => workload_group::groups(topo, ix)
+                Flow::Modern => ix
+                    .vm_workloads
+                    .get(v)
                     .into_iter()
-                    .find(|g| {
-                        g.service == s
-                            && g.version == version
-                            && g.workloads.iter().any(|&w| on_vm(checked, w, v))
+                    .flatten()
+                    .find(|&&w| {
+                        ix.workloads
+                            .get(w)
+                            .is_some_and(|wl| wl.service == s && wl.version == version)
                     })
-                    .map(|g| g.name),
+                    .and_then(|w| group_of.get(w).cloned()),
             };
             single(vm, topo.services.get(s), version, name)
         }
@@ -191,14 +208,6 @@ pub fn plan(checked: &Checked, v: usize) -> Option<VmPlan<'_>> {
         ipv6,
         dns: vm.dns(),
     })
-}
-
-fn on_vm(checked: &Checked, w: usize, v: usize) -> bool {
-    checked
-        .index()
-        .workloads
-        .get(w)
-        .is_some_and(|w| w.target == crate::check::Target::Vm(v))
 }
 
 /// The identity of a VM with one workload: its WorkloadGroup's (`name`:
