@@ -1015,3 +1015,54 @@ fn install_sh_refuses_non_root_without_a_prefix() {
         "{out:?}"
     );
 }
+
+/// A VM that still carries the jumps an older istio-iptables wrote
+/// (`-A OUTPUT -p tcp -j ISTIO_OUTPUT`): `apply` must replace them rather
+/// than fail on the chain being in use, and `clean` must still leave other
+/// programs' rules alone.
+#[test]
+fn apply_replaces_jumps_left_by_an_older_istio_iptables() {
+    if !netns_prerequisites() {
+        return;
+    }
+    let bundles = all_bundles();
+    let b = bundles
+        .iter()
+        .find(|b| b.name == "bookinfo-vm")
+        .expect("bookinfo-vm");
+    let dir = write_bundle(&b.vms["ecs-db"]);
+    let script = dir.path().join("iptables.sh");
+    let script = script.to_str().unwrap();
+    let ns = Netns::new();
+    for args in [
+        &["iptables", "-t", "nat", "-N", "ISTIO_OUTPUT"][..],
+        &[
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "-j",
+            "ISTIO_OUTPUT",
+        ],
+        &["iptables", "-t", "nat", "-N", "KEEPME"],
+        &[
+            "iptables", "-t", "nat", "-A", "OUTPUT", "-p", "udp", "-j", "KEEPME",
+        ],
+    ] {
+        ok(&run(&mut ns.exec(args)), "seeding old rules");
+    }
+    ok(
+        &run(&mut ns.exec(&["bash", script, "apply"])),
+        "iptables.sh apply",
+    );
+    ok(
+        &run(&mut ns.exec(&["bash", script, "clean"])),
+        "iptables.sh clean",
+    );
+    let left = rule_lines(&ns.save("iptables-save"));
+    assert!(!left.iter().any(|l| l.contains("ISTIO_")), "{left:#?}");
+    assert!(left.iter().any(|l| l.contains("-j KEEPME")), "{left:#?}");
+}

@@ -179,8 +179,18 @@ drop_rule() {
 # drop_chains BINARY TABLE 'CHAIN...': flushes, then deletes, those that exist
 # (all flushed first, since they jump to one another).
 drop_chains() {
-	local binary=$1 table=$2 chain chains
+	local binary=$1 table=$2 chain chains rule spec
 	read -r -a chains <<<"$3"
+	# Jumps into these chains in another shape than ours (istio-iptables
+	# 1.23 and the 1.0 script wrote `-A OUTPUT -p tcp -j ISTIO_OUTPUT`)
+	# would keep them alive; they are Istio's, so they go too.
+	for chain in "${chains[@]}"; do
+		while read -r rule; do
+			read -r -a spec <<<"${rule#-A }"
+			"$binary" -w -t "$table" -D "${spec[@]}"
+		done < <("$binary" -w -t "$table" -S 2>/dev/null |
+			grep -E "^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) (.* )?-j ${chain}\$" || true)
+	done
 	for chain in "${chains[@]}"; do
 		if "$binary" -w -t "$table" -S "$chain" >/dev/null 2>&1; then
 			"$binary" -w -t "$table" -F "$chain"
