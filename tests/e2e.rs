@@ -494,7 +494,7 @@ impl Lab {
     /// `iptables-save` of the VM namespace, reduced to what rules mean.
     fn save(&self) -> Vec<String> {
         let out = bounded(&mut self.exec(&self.vm, None, &["iptables-save"]), SCRIPT_WAIT);
-        rule_lines(&ok(&out, &format!("{}: iptables-save", self.what)))
+        crate::support::rule_lines(&ok(&out, &format!("{}: iptables-save", self.what)))
     }
 }
 
@@ -560,23 +560,6 @@ fn ok(out: &Output, what: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The rules and chains of `iptables-save` output, by table, without
-/// counters and comments. Built-in chains with their default policy are left
-/// out: touching a table (as `clean`'s `-C` probes do) makes iptables-nft
-/// create it, empty.
-fn rule_lines(save: &str) -> Vec<String> {
-    let mut table = "";
-    let mut out = Vec::new();
-    for line in save.lines() {
-        if let Some(t) = line.strip_prefix('*') {
-            table = t;
-        } else if line.starts_with("-A ") || (line.starts_with(':') && !line.contains(" ACCEPT [")) {
-            out.push(format!("{table} {}", line.split(" [").next().unwrap_or(line)));
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------

@@ -48,3 +48,20 @@ pub fn have_tool(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
+
+/// The rules and chains of `iptables-save` output, by table, without
+/// counters and comments. Built-in chains with their default policy are left
+/// out: touching a table (as `clean`'s `-C` probes do) makes iptables-nft
+/// create it, empty.
+pub fn rule_lines(save: &str) -> Vec<String> {
+    let mut table = "";
+    let mut out = Vec::new();
+    for line in save.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            table = t;
+        } else if line.starts_with("-A ") || (line.starts_with(':') && !line.contains(" ACCEPT [")) {
+            out.push(format!("{table} {}", line.split(" [").next().unwrap_or(line)));
+        }
+    }
+    out
+}

@@ -711,22 +711,6 @@ fn rules_load_in_a_network_namespace() {
     }
 }
 
-/// The rules and chains of `iptables-save` output, by table. Built-in chains
-/// with their default policy are left out: touching a table (as `clean`'s
-/// `-C` and `-S` probes do) makes iptables-nft create it, empty.
-fn rule_lines(save: &str) -> Vec<String> {
-    let mut table = "";
-    let mut out = Vec::new();
-    for line in save.lines() {
-        if let Some(t) = line.strip_prefix('*') {
-            table = t;
-        } else if line.starts_with("-A ") || (line.starts_with(':') && !line.contains(" ACCEPT [")) {
-            out.push(format!("{table} {}", line.split(" [").next().unwrap_or(line)));
-        }
-    }
-    out
-}
-
 #[test]
 fn iptables_sh_apply_is_idempotent_and_clean_is_exact() {
     if !netns_prerequisites() {
@@ -779,8 +763,8 @@ fn iptables_sh_apply_is_idempotent_and_clean_is_exact() {
             let twice: Vec<String> = before.iter().map(|(s, _)| ns.save(s)).collect();
             for (a, b2) in once.iter().zip(&twice) {
                 assert_eq!(
-                    rule_lines(a),
-                    rule_lines(b2),
+                    crate::support::rule_lines(a),
+                    crate::support::rule_lines(b2),
                     "{what}: a second apply changed the rules"
                 );
             }
@@ -812,8 +796,8 @@ fn iptables_sh_apply_is_idempotent_and_clean_is_exact() {
             );
             for (save, text) in &before {
                 assert_eq!(
-                    rule_lines(&ns.save(save)),
-                    rule_lines(text),
+                    crate::support::rule_lines(&ns.save(save)),
+                    crate::support::rule_lines(text),
                     "{what}: clean left a difference ({save})"
                 );
             }
@@ -1062,7 +1046,7 @@ fn apply_replaces_jumps_left_by_an_older_istio_iptables() {
         &run(&mut ns.exec(&["bash", script, "clean"])),
         "iptables.sh clean",
     );
-    let left = rule_lines(&ns.save("iptables-save"));
+    let left = crate::support::rule_lines(&ns.save("iptables-save"));
     assert!(!left.iter().any(|l| l.contains("ISTIO_")), "{left:#?}");
     assert!(left.iter().any(|l| l.contains("-j KEEPME")), "{left:#?}");
 }
