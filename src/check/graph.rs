@@ -121,8 +121,8 @@ impl MeshGraph {
             );
         }
         for (si, s) in topo.services.iter().enumerate() {
-            for c in &s.calls {
-                if let Some(t) = ix.service(&s.namespace.value, &c.value) {
+            for (c, target) in s.calls.iter().zip(&ix.call_targets[si]) {
+                if let Some(t) = *target {
                     gr.add_edge(g.services[si], g.services[t], edge(EdgeKind::Calls, c.span));
                 }
             }

@@ -49,8 +49,9 @@ pub struct Index {
     pub networks: BTreeMap<String, usize>,
     pub clusters: BTreeMap<String, usize>,
     pub vms: BTreeMap<String, usize>,
-    /// (namespace, service name) → service.
-    pub services: BTreeMap<(String, String), usize>,
+    /// Namespace → service name → service: a map of maps, so that a lookup
+    /// borrows its keys instead of building a `(String, String)`.
+    pub services: BTreeMap<String, BTreeMap<String, usize>>,
     /// Service name → every service with that name, in declaration order:
     /// resolves an unqualified reference to another namespace without
     /// scanning every service.
@@ -68,6 +69,10 @@ pub struct Index {
     pub network_clusters: Vec<Vec<usize>>,
     /// Per network: the VMs on it, in declaration order.
     pub network_vms: Vec<Vec<usize>>,
+    /// Per service, per `calls` entry (same order, same length): the service
+    /// it resolves to, or `None`. Every reference is resolved once, here;
+    /// the graph and the rules read this instead of resolving again.
+    pub call_targets: Vec<Vec<Option<usize>>>,
     /// Per service: the services it calls (resolved ones, in order, deduplicated).
     pub calls: Vec<Vec<usize>>,
     /// Per service: the services that call it (the reverse of `calls`), in
@@ -103,25 +108,30 @@ impl Index {
                 });
         }
         for (i, s) in topo.services.iter().enumerate() {
-            if let std::collections::btree_map::Entry::Vacant(e) = ix
-                .services
-                .entry((s.namespace.value.clone(), s.name.value.clone()))
-            {
+            let in_namespace = match ix.services.get_mut(s.namespace.value.as_str()) {
+                Some(m) => m,
+                None => ix.services.entry(s.namespace.value.clone()).or_default(),
+            };
+            if let std::collections::btree_map::Entry::Vacant(e) = in_namespace.entry(s.name.value.clone()) {
                 e.insert(i);
                 ix.services_by_name
                     .entry(s.name.value.clone())
                     .or_default()
                     .push(i);
             }
-            ix.namespaces
-                .entry(s.namespace.value.clone())
-                .or_insert_with(|| NamespaceInfo {
-                    name: s.namespace.value.clone(),
-                    declared: None,
-                    services: Vec::new(),
-                })
-                .services
-                .push(i);
+            match ix.namespaces.get_mut(s.namespace.value.as_str()) {
+                Some(info) => info.services.push(i),
+                None => {
+                    ix.namespaces.insert(
+                        s.namespace.value.clone(),
+                        NamespaceInfo {
+                            name: s.namespace.value.clone(),
+                            declared: None,
+                            services: vec![i],
+                        },
+                    );
+                }
+            }
         }
         ix.cluster_network = topo
             .clusters
@@ -166,14 +176,25 @@ impl Index {
                 },
             })
             .collect();
-        ix.calls = topo
+        ix.call_targets = topo
             .services
             .iter()
             .map(|s| {
-                let mut seen = BTreeSet::new();
                 s.calls
                     .iter()
-                    .filter_map(|c| ix.service(&s.namespace.value, &c.value))
+                    .map(|c| ix.service(&s.namespace.value, &c.value))
+                    .collect()
+            })
+            .collect();
+        ix.calls = ix
+            .call_targets
+            .iter()
+            .map(|targets| {
+                let mut seen = BTreeSet::new();
+                targets
+                    .iter()
+                    .flatten()
+                    .copied()
                     .filter(|i| seen.insert(*i))
                     .collect()
             })
@@ -211,16 +232,18 @@ impl Index {
         ix
     }
 
+    /// The service declared first as `name` in `namespace`.
+    pub fn service_named(&self, namespace: &str, name: &str) -> Option<usize> {
+        self.services.get(namespace)?.get(name).copied()
+    }
+
     /// Resolves a service reference written in `from_namespace`.
     pub fn service(&self, from_namespace: &str, reference: &str) -> Option<usize> {
-        if let Some(&i) = self
-            .services
-            .get(&(from_namespace.to_owned(), reference.to_owned()))
-        {
+        if let Some(i) = self.service_named(from_namespace, reference) {
             return Some(i);
         }
         if let Some((name, ns)) = reference.split_once('.') {
-            return self.services.get(&(ns.to_owned(), name.to_owned())).copied();
+            return self.service_named(ns, name);
         }
         match self.services_by_name.get(reference).map(Vec::as_slice) {
             Some([only]) => Some(*only),

@@ -29,10 +29,10 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let (t, ix) = (cx.topo, cx.index);
     // callee → (first call site, number of callers).
     let mut called: BTreeMap<usize, (Span, usize)> = BTreeMap::new();
-    for s in &t.services {
+    for (s, targets) in t.services.iter().zip(&ix.call_targets) {
         let mut seen = std::collections::BTreeSet::new();
-        for call in &s.calls {
-            let Some(b) = ix.service(&s.namespace.value, &call.value) else {
+        for (call, target) in s.calls.iter().zip(targets) {
+            let Some(b) = *target else {
                 continue;
             };
             // A `deploy` whose target is unknown still places the service

@@ -78,8 +78,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for (a, s) in t.services.iter().enumerate() {
         let from = &networks[a];
         let mut seen = BTreeSet::new();
-        for call in &s.calls {
-            let Some(b) = ix.service(&s.namespace.value, &call.value) else {
+        for (call, target) in s.calls.iter().zip(&ix.call_targets[a]) {
+            let Some(b) = *target else {
                 continue;
             };
             if !seen.insert(b) {

@@ -83,7 +83,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             unknown("cluster", c, &mut clusters(), diags);
         }
     }
-    for s in &cx.topo.services {
+    for (s, targets) in cx.topo.services.iter().zip(&ix.call_targets) {
         for d in &s.deployments {
             match &d.placement {
                 Placement::Cluster(c) if !ix.clusters.contains_key(&c.value) => {
@@ -93,9 +93,9 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 _ => {}
             }
         }
-        for c in &s.calls {
-            if ix.service(&s.namespace.value, &c.value).is_none() {
-                let mut names = ix.services.keys().map(|(_, n)| n.as_str());
+        for (c, target) in s.calls.iter().zip(targets) {
+            if target.is_none() {
+                let mut names = ix.services.values().flat_map(|m| m.keys().map(String::as_str));
                 unknown("service", c, &mut names, diags);
             }
         }

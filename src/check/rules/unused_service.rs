@@ -30,12 +30,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             continue;
         }
         // A duplicate declaration (E302) is not what calls resolve to.
-        if cx
-            .index
-            .services
-            .get(&(s.namespace.value.clone(), s.name.value.clone()))
-            != Some(&si)
-        {
+        if cx.index.service_named(&s.namespace.value, &s.name.value) != Some(si) {
             continue;
         }
         diags.push(
