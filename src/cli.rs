@@ -298,7 +298,9 @@ fn print_diagnostics(results: &[(Source, Vec<Diagnostic>)], format: Format) {
             let color = color_wanted();
             let mut err = std::io::stderr().lock();
             for ((source, shown), (_, all)) in files.iter().zip(results) {
-                let _ = write!(err, "{}", render::human(shown, source, color));
+                if !shown.is_empty() {
+                    let _ = write!(err, "{}", render::human(shown, source, color));
+                }
                 let more = all.len() - shown.len();
                 let note = if more > 0 {
                     format!(" ({more} more not shown)")
