@@ -20,8 +20,8 @@
 //! ```
 //!
 //! `compile/10k`, `write-fresh/10k` and `write-noop/10k` take from seconds
-//! to a minute per iteration (the 10k tree is over 100,000 files, each
-//! written with an fsync), and Criterion runs at least ten, so they run only
+//! to a minute per iteration (the 10k tree is over 100,000 files and half a
+//! gigabyte, flushed with one syncfs), and Criterion runs at least ten, so they run only
 //! with `MESHC_BENCH_HEAVY=1`; PERFORMANCE.md measures them whole-process.
 //! Write benchmarks use directories under the system temporary directory.
 

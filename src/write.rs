@@ -37,9 +37,13 @@
 //! 2. Scan DIR without following symlinks and plan the new tree; stop here if
 //!    it equals the old one.
 //! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`: new files
-//!    are created there (`O_EXCL`, explicit chmod, fsync); unchanged generated
+//!    are created there (`O_EXCL`, with their mode, and a chmod only where
+//!    the umask or a default ACL took bits from it); unchanged generated
 //!    files and everything the user owns are hard-linked in; directories are
-//!    recreated with their mode and owner, and flushed.
+//!    recreated with their mode and owner. Then the whole filesystem is
+//!    flushed once (`syncfs`), rather than one fsync per file and directory.
+//!    A generated file counts as unchanged when its mode and bytes match;
+//!    the scan's size settles most changes without reading the old file.
 //! 4. Scan DIR again; if another process changed it meanwhile, abandon the
 //!    build (`Raced`) rather than let that change vanish with the old tree.
 //! 5. Swap the sibling and DIR with `renameat2(RENAME_EXCHANGE)`, atomic on
@@ -52,10 +56,15 @@
 //!
 //! # What is not promised
 //!
-//! - **Power loss.** Everything is flushed before the swap and the parent
-//!   after it, so on a filesystem that keeps fsync's promise and journals
-//!   renames (ext4, xfs, btrfs) DIR comes back old or new; where fsync lies,
-//!   nothing can be promised.
+//! - **Power loss.** Everything is flushed before the swap (`syncfs` on the
+//!   new tree's filesystem) and the parent after it (fsync), so on a
+//!   filesystem that keeps fsync's and syncfs's promises and journals renames
+//!   (ext4, xfs, btrfs) DIR comes back old or new; where they lie, nothing
+//!   can be promised. `syncfs` flushes the whole filesystem, other
+//!   programs' unwritten data included, so a build on a filesystem busy with
+//!   other writes waits for those too. It reports write-back errors only
+//!   from Linux 5.8 on; on other systems the writer falls back to `sync()`,
+//!   which POSIX lets return before the data is on disk.
 //! - **Directory identity.** After a write that changes anything, DIR and
 //!   every directory in it are new inodes: their mtimes, extended attributes
 //!   and ACLs are not carried over, and a process whose working directory
@@ -151,7 +160,7 @@ pub fn check(dir: &Path, artifacts: &[Artifact]) -> Result<Staleness, WriteError
     let targets = Targets::new(artifacts)?;
     let dir = swap::resolve(dir)?;
     let before = tree::scan(&dir)?;
-    let plan = plan::plan(&dir, before.as_ref(), &targets)?;
+    let plan = plan::plan(&dir, before.as_ref(), &targets, plan::Detail::Diffs)?;
     Ok(Staleness {
         changes: plan.differences.iter().map(stale::change).collect(),
     })
@@ -175,7 +184,7 @@ fn write_with(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, 
     swap::refuse_mount_point(&dir, parent)?;
 
     let before = tree::scan(&dir)?;
-    let plan = plan::plan(&dir, before.as_ref(), &targets)?;
+    let plan = plan::plan(&dir, before.as_ref(), &targets, plan::Detail::Decisions)?;
     let mut summary = plan.summary.clone();
     if plan.is_noop() {
         return Ok(summary);

@@ -7,10 +7,12 @@
 //! visit every moment of a build. Reads are not routed here, because stopping
 //! before a read is the same as stopping before the next mutation.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::WriteError;
@@ -64,24 +66,34 @@ impl Ops {
     }
 
     /// Creates the new file `path` (never an existing one, never through a
-    /// symlink) with exactly `contents` and `mode`, and flushes it to disk.
-    pub fn write_file(&self, path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> {
+    /// symlink) with exactly `contents` and `mode`. It is not flushed: the
+    /// whole tree is, once, by [`Ops::sync_filesystem`].
+    ///
+    /// The mode is given to `open`, which the umask (or a default ACL of the
+    /// directory) may reduce; `modes` remembers, per mode, whether the kernel
+    /// kept it whole, and an explicit chmod repairs it when it did not.
+    pub fn write_file(
+        &self,
+        path: &Path,
+        contents: &[u8],
+        mode: u32,
+        modes: &CreateModes,
+    ) -> Result<(), WriteError> {
         let fail = |e| WriteError::io("write", path, e);
         self.tick("create file", path)?;
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .open(path)
             .map_err(fail)?;
         self.tick("write", path)?;
         file.write_all(contents).map_err(fail)?;
-        // An explicit chmod, because the mode given to open is masked by the
-        // umask and the generated files must not depend on it.
-        self.tick("set mode of", path)?;
-        file.set_permissions(Permissions::from_mode(mode)).map_err(fail)?;
-        self.tick("flush", path)?;
-        file.sync_all().map_err(fail)
+        if modes.needs_chmod(&file, mode).map_err(fail)? {
+            self.tick("set mode of", path)?;
+            file.set_permissions(Permissions::from_mode(mode)).map_err(fail)?;
+        }
+        Ok(())
     }
 
     /// Makes `link` a second name for the entry at `original`. A symlink is
@@ -114,6 +126,17 @@ impl Ops {
             .map_err(|e| WriteError::io("flush directory", path, e))
     }
 
+    /// Flushes everything written on the filesystem that holds `path` (a
+    /// directory): file contents, inodes and directory entries alike, in one
+    /// call instead of one fsync per file. It flushes other programs' dirty
+    /// data on that filesystem too.
+    pub fn sync_filesystem(&self, path: &Path) -> Result<(), WriteError> {
+        self.tick("flush the filesystem of", path)?;
+        File::open(path)
+            .and_then(|dir| sync_filesystem(&dir))
+            .map_err(|e| WriteError::io("flush the filesystem of", path, e))
+    }
+
     /// Atomically swaps the directories at `a` and `b`.
     pub fn exchange(&self, a: &Path, b: &Path) -> Result<(), WriteError> {
         self.tick("swap in the new tree at", b)?;
@@ -141,6 +164,63 @@ impl Ops {
         self.tick("remove directory", path)?;
         fs::remove_dir_all(path).map_err(|e| WriteError::io("remove directory", path, e))
     }
+}
+
+/// Whether files created with a given mode come out with exactly that mode.
+///
+/// `open` applies the process's umask, or the default ACL of the directory
+/// instead when it has one. Every directory of a staging tree inherits the
+/// same default ACL from the top (the writer creates them all), so one file
+/// per mode shows what the kernel does to that mode in the whole tree: the
+/// first file of each mode is checked with `fstat`, and the answer applies to
+/// the rest. That spares a chmod per file under the usual umasks (022, 002,
+/// 000) and keeps modes exact under any other.
+#[derive(Default)]
+pub(super) struct CreateModes {
+    /// Mode → whether `open` reduced it.
+    reduced: RefCell<BTreeMap<u32, bool>>,
+}
+
+impl CreateModes {
+    fn needs_chmod(&self, file: &File, mode: u32) -> io::Result<bool> {
+        if let Some(&reduced) = self.reduced.borrow().get(&mode) {
+            return Ok(reduced);
+        }
+        let reduced = file.metadata()?.mode() & 0o7777 != mode;
+        self.reduced.borrow_mut().insert(mode, reduced);
+        Ok(reduced)
+    }
+}
+
+/// `syncfs(2)`, which `std` does not wrap; declared here for the same reason
+/// as `renameat2` below. Since Linux 5.8 it reports writeback errors that
+/// happened on the filesystem since the file was opened.
+#[cfg(target_os = "linux")]
+fn sync_filesystem(dir: &File) -> io::Result<()> {
+    use std::ffi::c_int;
+    use std::os::fd::AsRawFd;
+
+    unsafe extern "C" {
+        fn syncfs(fd: c_int) -> c_int;
+    }
+    // SAFETY: the descriptor is open for the whole call, which only reads it.
+    if unsafe { syncfs(dir.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere, POSIX `sync()`, which flushes every filesystem (and on some
+/// systems only schedules the flush: see the module doc of `write`).
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem(_: &File) -> io::Result<()> {
+    unsafe extern "C" {
+        fn sync();
+    }
+    // SAFETY: sync takes no arguments and cannot fail.
+    unsafe { sync() };
+    Ok(())
 }
 
 /// `renameat2(RENAME_EXCHANGE)`: the one Linux call that replaces a non-empty

@@ -41,7 +41,9 @@ pub(super) enum Action<'a> {
 pub(super) enum Old {
     Absent,
     File {
-        bytes: Vec<u8>,
+        /// The old bytes, read when the caller asked for [`Detail::Diffs`];
+        /// `None` when the plan could decide without them.
+        bytes: Option<Vec<u8>>,
         mode: u32,
     },
     /// A symlink or special file, which the writer replaces.
@@ -77,12 +79,23 @@ impl Plan<'_> {
     }
 }
 
+/// How much a plan must know of the files that change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Detail {
+    /// Only which files change (`write`): an old file whose size differs
+    /// from the new contents, or which is removed, is not read at all.
+    Decisions,
+    /// Also the old bytes of every changed file, for diffs (`check`).
+    Diffs,
+}
+
 /// Plans the new contents of `dir`, whose current state is `old` (`None` when
 /// it does not exist yet).
 pub(super) fn plan<'a>(
     dir: &Path,
     old: Option<&Tree>,
     targets: &Targets<'a>,
+    detail: Detail,
 ) -> Result<Plan<'a>, WriteError> {
     let empty = BTreeMap::new();
     let before = old.map_or(&empty, |tree| &tree.entries);
@@ -126,8 +139,7 @@ pub(super) fn plan<'a>(
         .map(|a| (a.path.as_str(), Cow::Borrowed(a.contents.as_str()), a.mode.bits()))
         .chain([(MANIFEST, Cow::Owned(new_manifest), 0o644)]);
     for (path, contents, mode) in files {
-        let old = old_state(dir, before, path)?;
-        let same = matches!(&old, Old::File { bytes, mode: m } if bytes == contents.as_bytes() && *m == mode);
+        let (old, same) = compare(dir, before, path, contents.as_bytes(), mode, detail)?;
         // The manifest is bookkeeping, not one of the files the summary counts.
         let counted = usize::from(path != MANIFEST);
         if same {
@@ -159,7 +171,7 @@ pub(super) fn plan<'a>(
                 summary.removed += 1;
                 differences.push(Difference {
                     path: owned_path.to_owned(),
-                    old: old_state(dir, before, owned_path)?,
+                    old: old_state(dir, before, owned_path, detail == Detail::Diffs)?,
                     new: None,
                 });
             }
@@ -212,15 +224,56 @@ fn copy_dir<'a>(entry: &Entry) -> Action<'a> {
     }
 }
 
-/// What the old tree holds at `path`. A path below a symlink or a file does
-/// not appear in the scan, so it is `Absent`: the writer replaces whatever
-/// stands in the way.
-fn old_state(dir: &Path, before: &BTreeMap<PathBuf, Entry>, path: &str) -> Result<Old, WriteError> {
+/// What the old tree holds where a generated file goes, and whether it is
+/// that file already (same bytes, same mode). The scan's size settles most
+/// changes without reading the old file; only a file of the same size is
+/// read and compared byte for byte (a user's edit that keeps the size is
+/// still found).
+fn compare(
+    dir: &Path,
+    before: &BTreeMap<PathBuf, Entry>,
+    path: &str,
+    contents: &[u8],
+    mode: u32,
+    detail: Detail,
+) -> Result<(Old, bool), WriteError> {
+    let Some(entry) = before.get(Path::new(path)) else {
+        return Ok((Old::Absent, false));
+    };
+    let sized_alike = entry.kind == Kind::File && entry.size == contents.len() as u64;
+    if !sized_alike {
+        return Ok((old_state(dir, before, path, detail == Detail::Diffs)?, false));
+    }
+    let bytes = tree::read(&dir.join(path))?;
+    let same = bytes == contents && entry.mode == mode;
+    let bytes = (detail == Detail::Diffs && !same).then_some(bytes);
+    Ok((
+        Old::File {
+            bytes,
+            mode: entry.mode,
+        },
+        same,
+    ))
+}
+
+/// What the old tree holds at `path`, with its bytes if `read`. A path below
+/// a symlink or a file does not appear in the scan, so it is `Absent`: the
+/// writer replaces whatever stands in the way.
+fn old_state(
+    dir: &Path,
+    before: &BTreeMap<PathBuf, Entry>,
+    path: &str,
+    read: bool,
+) -> Result<Old, WriteError> {
     Ok(match before.get(Path::new(path)) {
         None => Old::Absent,
         Some(entry) => match entry.kind {
             Kind::File => Old::File {
-                bytes: tree::read(&dir.join(path))?,
+                bytes: if read {
+                    Some(tree::read(&dir.join(path))?)
+                } else {
+                    None
+                },
                 mode: entry.mode,
             },
             Kind::Dir => {

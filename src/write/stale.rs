@@ -76,8 +76,11 @@ pub fn render_diff(staleness: &Staleness) -> String {
 pub(super) fn change(difference: &Difference<'_>) -> Change {
     let path = difference.path.clone();
     let old_text = match &difference.old {
-        Old::File { bytes, .. } => String::from_utf8_lossy(bytes),
-        Old::Absent | Old::Other(_) => "".into(),
+        Old::File {
+            bytes: Some(bytes), ..
+        } => String::from_utf8_lossy(bytes),
+        // A plan made for `check` reads every changed file.
+        Old::File { bytes: None, .. } | Old::Absent | Old::Other(_) => "".into(),
     };
     let new_text = difference.new.as_ref().map_or("", |(contents, _)| contents);
     let notes = match (&difference.old, &difference.new) {

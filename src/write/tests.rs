@@ -158,6 +158,29 @@ fn a_rebuild_rewrites_only_changed_files() {
 }
 
 #[test]
+fn an_edit_that_keeps_the_size_is_still_repaired() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("a.yaml", "abc\n"), file("b.yaml", "xyz\n")];
+    write(&dir, &artifacts).expect("first write");
+    // Same length, other bytes: the size alone cannot tell.
+    fs::write(dir.join("a.yaml"), "abd\n").expect("edit");
+    // Other length: told by the size.
+    fs::write(dir.join("b.yaml"), "xy\n").expect("edit");
+
+    let staleness = check(&dir, &artifacts).expect("check");
+    let listed: Vec<_> = staleness.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(listed, ["modified a.yaml", "modified b.yaml"]);
+    assert!(render_diff(&staleness).contains("-abd\n+abc\n"));
+    assert!(render_diff(&staleness).contains("-xy\n+xyz\n"));
+
+    let summary = write(&dir, &artifacts).expect("rewrite");
+    assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 0");
+    assert_eq!(read(&dir.join("a.yaml")), "abc\n");
+    assert_eq!(read(&dir.join("b.yaml")), "xyz\n");
+}
+
+#[test]
 fn user_entries_survive_as_they_were() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("out");
@@ -384,7 +407,24 @@ fn modes_ignore_the_umask() {
     )]
     let child = std::env::var_os(CHILD);
     if let Some(dir) = child {
-        write(Path::new(&dir), &artifacts).expect("write under a umask");
+        let ops = Ops::default();
+        run(Path::new(&dir), &artifacts, &ops).expect("write under a umask");
+        // A chmod per file only where the umask takes bits from the mode.
+        #[expect(clippy::disallowed_methods, reason = "as above")]
+        let umask = std::env::var("MESHC_TEST_UMASK").expect("the parent gives the umask");
+        let chmods: Vec<_> = ops
+            .test
+            .log
+            .borrow()
+            .iter()
+            .filter(|m| m.starts_with("set mode of") && (m.ends_with(".yaml") || m.ends_with(".sh")))
+            .cloned()
+            .collect();
+        let expected = match umask.as_str() {
+            "000" | "022" => 0,
+            _ => 2,
+        };
+        assert_eq!(chmods.len(), expected, "umask {umask}: {chmods:?}");
         return;
     }
     let name = concat!(module_path!(), "::modes_ignore_the_umask");
@@ -398,6 +438,7 @@ fn modes_ignore_the_umask() {
             .arg(&exe)
             .args([name, "--exact", "--test-threads=1", "--quiet"])
             .env(CHILD, &dir)
+            .env("MESHC_TEST_UMASK", umask)
             .stdout(std::process::Stdio::null())
             .status()
             .expect("run the test binary");

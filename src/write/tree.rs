@@ -36,10 +36,13 @@ impl Kind {
     }
 }
 
-/// One entry: its kind, identity and permissions. Sizes and times are left
-/// out on purpose: hard-linking a file changes its ctime, and a change to a
-/// file's bytes cannot be lost by the writer, which links the same inode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One entry: its kind, identity, permissions and size. Two scans compare
+/// equal on kind, identity and permissions only: sizes and times are left
+/// out on purpose, because hard-linking a file changes its ctime, and a
+/// change to a file's bytes cannot be lost by the writer, which links the
+/// same inode. The size is there so that the plan can tell a changed file
+/// without reading it.
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Entry {
     pub kind: Kind,
     pub dev: u64,
@@ -48,7 +51,18 @@ pub(super) struct Entry {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// Length in bytes, as `lstat` reports it.
+    pub size: u64,
 }
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        let identity = |e: &Self| (e.kind, e.dev, e.ino, e.mode, e.uid, e.gid);
+        identity(self) == identity(other)
+    }
+}
+
+impl Eq for Entry {}
 
 impl Entry {
     pub fn of(meta: &Metadata) -> Self {
@@ -69,6 +83,7 @@ impl Entry {
             mode: meta.mode() & 0o7777,
             uid: meta.uid(),
             gid: meta.gid(),
+            size: meta.len(),
         }
     }
 }
