@@ -440,7 +440,8 @@ fn run_with_stdin(cmd: &mut Command, input: &str) -> String {
 
 // ---- snapshots and expectations -------------------------------------------------
 
-/// A snapshot name for an artifact path: `kubernetes/c/ns/f.yaml` → `c__ns__f.yaml`.
+/// A snapshot name for an artifact path: `kubernetes/clusters/c/ns/f.yaml` →
+/// `clusters__c__ns__f.yaml`, `kubernetes/mesh/ns/f.yaml` → `mesh__ns__f.yaml`.
 fn snapshot_name(path: &str) -> String {
     path.trim_start_matches("kubernetes/").replace('/', "__")
 }
@@ -510,15 +511,16 @@ fn the_same_input_gives_the_same_bytes() {
     }
 }
 
-/// The objects of one example, by (kind, namespace, name), from the file
-/// of a given cluster.
+/// The objects one control-plane cluster of an example receives, by (kind,
+/// namespace, name): its own directory and the shared `mesh/` one, as the
+/// layout's documentation says to apply them.
 fn objects_of(example: &str, cluster: &str) -> BTreeMap<(String, String, String), Value> {
     let path = root().join("examples").join(example).join("topology.kdl");
     let mut out = BTreeMap::new();
-    for a in build(&path)
-        .into_iter()
-        .filter(|a| a.path.starts_with(&format!("kubernetes/{cluster}/")))
-    {
+    for a in build(&path).into_iter().filter(|a| {
+        a.path.starts_with(&format!("kubernetes/clusters/{cluster}/"))
+            || a.path.starts_with("kubernetes/mesh/")
+    }) {
         for o in documents(&a.path, &a.contents) {
             let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
             out.insert(
@@ -629,6 +631,66 @@ fn bookinfo_expectations() {
                         .is_some_and(|h| h.contains(&json!(host)))
             });
         assert!(reachable, "{flavour}: nothing serves {host}");
+    }
+}
+
+/// Istio configuration is written once, under `mesh/`, never in a
+/// cluster's directory; and every namespace it lives in is created in every
+/// control-plane cluster.
+#[test]
+fn istio_configuration_is_written_once() {
+    for (example, path) in examples() {
+        let artifacts = build(&path);
+        let mut mesh_namespaces = BTreeSet::new();
+        for a in &artifacts {
+            for o in documents(&a.path, &a.contents) {
+                let kind = o["kind"].as_str().unwrap_or_default();
+                let shared = matches!(
+                    kind,
+                    "DestinationRule" | "Sidecar" | "AuthorizationPolicy" | "ServiceEntry"
+                ) || (kind == "VirtualService" && o["spec"]["gateways"].is_null());
+                if a.path.starts_with("kubernetes/mesh/") {
+                    assert!(
+                        shared || kind == "WorkloadEntry",
+                        "{example}: {} holds a {kind}, which is not shared configuration",
+                        a.path
+                    );
+                    mesh_namespaces
+                        .insert(o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned());
+                } else {
+                    assert!(
+                        !shared,
+                        "{example}: {} holds a {kind}, which belongs in mesh/",
+                        a.path
+                    );
+                }
+            }
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let source = Source::new("topology.kdl".to_owned(), text);
+        let (checked, _) = meshc::check_source(&source, Syntax::Kdl, Limits::default());
+        let checked = checked.expect("the example checks");
+        let planes: Vec<&str> = checked
+            .topology()
+            .clusters
+            .iter()
+            .filter(|c| c.runs_control_plane())
+            .map(|c| c.name.value.as_str())
+            .collect();
+        assert!(!planes.is_empty(), "{example}: no control-plane cluster found");
+        for cluster in planes {
+            for ns in &mesh_namespaces {
+                let file = format!("kubernetes/clusters/{cluster}/{ns}/namespace.yaml");
+                let namespace = artifacts
+                    .iter()
+                    .find(|a| a.path == file)
+                    .unwrap_or_else(|| panic!("{example}: {file} is missing"));
+                assert!(
+                    namespace.contents.contains("kind: Namespace"),
+                    "{example}: {file}"
+                );
+            }
+        }
     }
 }
 

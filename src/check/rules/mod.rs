@@ -16,6 +16,7 @@ mod address_family_mismatch;
 mod ambiguous_home_cluster;
 mod autoregister_shared_vm;
 mod call_to_undeployed_service;
+mod control_planes_disagree_on_domain;
 mod dependency_cycle;
 mod derived_name_too_long;
 mod duplicate_deployment;
@@ -103,6 +104,7 @@ pub static ALL: &[&Rule] = &[
     &route_to_undeployed_version::RULE,
     &route_weights::RULE,
     &duplicate_route::RULE,
+    &control_planes_disagree_on_domain::RULE,
     // E8xx: the Istio flow.
     &unsupported_istio_version::RULE,
     &legacy_setting_on_modern::RULE,

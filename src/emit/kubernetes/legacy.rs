@@ -40,7 +40,7 @@ use k8s_openapi::api::core::v1::{
 };
 
 use super::objects::{self, Labels, Object};
-use super::{Cx, File, Files, placement, routing, service_account_object};
+use super::{Cx, File, Files, Place, placement, routing, service_account_object};
 use crate::model::{IlbAnnotation, Protocol};
 
 pub fn emit(cx: &Cx<'_>, files: &mut Files) {
@@ -106,7 +106,7 @@ fn internal_load_balancers(cx: &Cx<'_>, files: &mut Files, c: usize) {
     };
     let pilot_sel = objects::labels([("istio", "pilot")]);
     files.add(
-        c,
+        Place::Cluster(c),
         cp,
         File::MeshExpansion,
         ilb(
@@ -122,7 +122,7 @@ fn internal_load_balancers(cx: &Cx<'_>, files: &mut Files, c: usize) {
     // able to support both istio-policy and istio-telemetry".
     let mixer_sel = objects::labels([("istio", "mixer"), ("istio-mixer-type", "telemetry")]);
     files.add(
-        c,
+        Place::Cluster(c),
         cp,
         File::MeshExpansion,
         ilb(
@@ -136,7 +136,7 @@ fn internal_load_balancers(cx: &Cx<'_>, files: &mut Files, c: usize) {
     );
     let citadel_sel = objects::labels([("istio", "citadel")]);
     files.add(
-        c,
+        Place::Cluster(c),
         cp,
         File::MeshExpansion,
         ilb(
@@ -150,7 +150,7 @@ fn internal_load_balancers(cx: &Cx<'_>, files: &mut Files, c: usize) {
     );
     let dns_sel = objects::labels([("k8s-app", "kube-dns")]);
     files.add(
-        c,
+        Place::Cluster(c),
         "kube-system",
         File::MeshExpansion,
         ilb(
@@ -182,7 +182,12 @@ fn registered_service(cx: &Cx<'_>, files: &mut Files, s: usize) {
         let sa = crate::emit::service_account(service, Some(vm));
         accounts.insert(sa);
         if let Some(home) = cx.workload_cluster(w) {
-            files.add(home, ns, File::Namespace, service_account_object(ns, sa));
+            files.add(
+                Place::Cluster(home),
+                ns,
+                File::Namespace,
+                service_account_object(ns, sa),
+            );
         }
         let ip = vm.address.value.to_string();
         if !addresses.contains(&ip) {
@@ -224,8 +229,8 @@ fn registered_service(cx: &Cx<'_>, files: &mut Files, s: usize) {
     }));
     let endpoints = endpoints(meta(), service, addresses, protocol);
     for c in placement::registration_clusters(cx, s) {
-        files.add(c, ns, File::Service(name), svc.clone());
-        files.add(c, ns, File::Service(name), endpoints.clone());
+        files.add(Place::Cluster(c), ns, File::Service(name), svc.clone());
+        files.add(Place::Cluster(c), ns, File::Service(name), endpoints.clone());
     }
 }
 

@@ -6,16 +6,34 @@
 //! # Layout
 //!
 //! ```text
-//! kubernetes/<cluster>/<namespace>/namespace.yaml        Namespace, ServiceAccounts
-//! kubernetes/<cluster>/<namespace>/service-<name>.yaml   every object of one service
-//! kubernetes/<cluster>/<control-plane-ns>/mesh-expansion.yaml   istiod exposure / ILBs
-//! kubernetes/<cluster>/kube-system/mesh-expansion.yaml   legacy dns-ilb
+//! kubernetes/mesh/<namespace>/service-<name>.yaml                  Istio configuration of one service
+//! kubernetes/clusters/<cluster>/<namespace>/namespace.yaml         Namespace, ServiceAccounts
+//! kubernetes/clusters/<cluster>/<namespace>/service-<name>.yaml    the cluster's own objects of one service
+//! kubernetes/clusters/<cluster>/<control-plane-ns>/mesh-expansion.yaml   istiod exposure / ILBs
+//! kubernetes/clusters/<cluster>/kube-system/mesh-expansion.yaml    legacy dns-ilb
 //! ```
 //!
-//! One file per service per cluster: a change to one service shows up in
-//! review as a diff of one file, and a mesh of ten thousand services stays
-//! near ten thousand files (one file per object would multiply that by up
-//! to seven, and the cost of a large build is dominated by writing files).
+//! To deploy: `kubectl apply -R -f kubernetes/clusters/<cluster>` in each
+//! cluster, then `kubectl apply -R -f kubernetes/mesh` in each cluster that
+//! runs a control plane (the cluster directory creates the namespaces the
+//! mesh directory's objects live in).
+//!
+//! One file per service, and one copy of what is the same everywhere. The
+//! Istio configuration of a service (routing, least privilege, a
+//! ServiceEntry) is identical in every control-plane cluster, so it is
+//! written once, under `mesh/`, instead of once per cluster: a routing
+//! change shows up in review as a diff of one file, not of one identical
+//! file per primary, and a mesh of ten thousand services with nine
+//! primaries stays near ten thousand files instead of ninety thousand (the
+//! cost of a large build is dominated by writing files). What differs per
+//! cluster (where a Service must exist, a VM's WorkloadEntry in its home
+//! cluster) stays in that cluster's directory. One file per object would
+//! multiply the file count by up to seven for no gain in review: a
+//! service's objects change together. `check` (E708) makes every
+//! control-plane cluster share one cluster domain, the only cluster fact
+//! the shared configuration depends on (it names hosts
+//! `<svc>.<ns>.svc.<domain>`).
+//!
 //! Inside a file objects come in a fixed kind order (Namespace,
 //! ServiceAccount, Service, Endpoints, ServiceEntry, WorkloadGroup,
 //! WorkloadEntry, Gateway, DestinationRule, VirtualService, Sidecar,
@@ -26,12 +44,12 @@
 //! # Which cluster gets what
 //!
 //! * **Istio configuration** (DestinationRule, VirtualService, ServiceEntry,
-//!   Sidecar, AuthorizationPolicy) goes to every *config cluster*: each
-//!   cluster that runs a control plane, because each istiod reads
-//!   configuration only from its own cluster (multi-primary needs a copy in
-//!   every primary; a remote cluster has no istiod to read it). When no
-//!   cluster says `control-plane`, every cluster is one (the single-cluster
-//!   case).
+//!   Sidecar, AuthorizationPolicy) goes to `mesh/`, which every *config
+//!   cluster* applies: each cluster that runs a control plane, because each
+//!   istiod reads configuration only from its own cluster (multi-primary
+//!   needs a copy in every primary; a remote cluster has no istiod to read
+//!   it). When no cluster says `control-plane`, every cluster is one (the
+//!   single-cluster case).
 //! * **VM registration**: a VM's WorkloadEntry, the WorkloadGroup of its
 //!   service version and its ServiceAccount go to the VM's *home cluster*,
 //!   the one whose istiod it joins (`vm … cluster`, or the only control
@@ -39,9 +57,9 @@
 //!   WorkloadEntry discovery, which selects it with the Services of the
 //!   entry's own cluster. A service registered with a ServiceEntry is the
 //!   exception: a ServiceEntry selects entries from its own cluster's
-//!   configuration only, so its WorkloadEntries also go to every config
-//!   cluster (an auto-registered VM's entry, created by istiod, exists in
-//!   the home cluster only).
+//!   configuration only, so its WorkloadEntries go to `mesh/` beside it,
+//!   for every config cluster (an auto-registered VM's entry, created by
+//!   istiod, exists in the home cluster only).
 //! * **Kubernetes Services** of VM-backed services go to every cluster where
 //!   the service runs (its pods' clusters and its VMs' home clusters) and
 //!   every cluster where one of its callers runs: kube-dns answers
@@ -57,7 +75,8 @@
 //!   cluster with an east-west gateway when some VM or cluster sits on
 //!   another network; and in a multi-network mesh every cluster's
 //!   control-plane namespace gets its `topology.istio.io/network` label.
-//! * **Namespaces** go to every cluster that gets an object in them.
+//! * **Namespaces** go to every cluster that gets an object in them,
+//!   counting `mesh/`'s objects as every config cluster's.
 //!
 //! The flows differ by Istio release ([`Flow`]): the legacy flow (0.8–1.7)
 //! writes what `install/kubernetes/mesh-expansion.yaml` and `istioctl
@@ -83,7 +102,10 @@ use objects::{ApiVersions, Object};
 /// Every Kubernetes manifest of the topology, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let cx = Cx::new(checked);
-    let mut files = Files::default();
+    let mut files = Files {
+        files: BTreeMap::new(),
+        no_config_cluster: cx.config_clusters.is_empty(),
+    };
     match cx.topo.mesh.flow() {
         Flow::Legacy => legacy::emit(&cx, &mut files),
         Flow::Modern => modern::emit(&cx, &mut files),
@@ -98,8 +120,11 @@ pub(crate) struct Cx<'a> {
     pub topo: &'a Topology,
     pub ix: &'a Index,
     pub api: ApiVersions,
-    /// Clusters whose istiod reads Istio configuration, by index.
+    /// Clusters whose istiod reads Istio configuration, by index: the
+    /// clusters that apply `mesh/`.
     pub config_clusters: Vec<usize>,
+    /// The cluster domain every config cluster shares (E708).
+    pub config_domain: &'a str,
     /// Per service: the services that call it (by index, sorted).
     pub callers: &'a [Vec<usize>],
 }
@@ -108,11 +133,17 @@ impl<'a> Cx<'a> {
     fn new(checked: &'a Checked) -> Cx<'a> {
         let topo = checked.topology();
         let ix = checked.index();
+        let config_clusters = placement::config_clusters(topo, ix);
+        let config_domain = config_clusters
+            .first()
+            .and_then(|&c| topo.clusters.get(c))
+            .map_or("cluster.local", |c| c.cluster_domain());
         Cx {
             topo,
             ix,
             api: ApiVersions::new(topo.mesh.istio.value),
-            config_clusters: placement::config_clusters(topo, ix),
+            config_clusters,
+            config_domain,
             callers: &ix.callers,
         }
     }
@@ -161,14 +192,13 @@ impl<'a> Cx<'a> {
         Some(crate::emit::service_account(service, vm))
     }
 
-    /// `<svc>.<ns>.svc.<cluster-domain>`, the name a service has in `cluster`.
-    pub fn fqdn(&self, service: &Service, cluster: usize) -> String {
-        let domain = self
-            .topo
-            .clusters
-            .get(cluster)
-            .map_or("cluster.local", |c| c.cluster_domain());
-        format!("{}.{}.svc.{domain}", service.name.value, service.namespace.value)
+    /// `<svc>.<ns>.svc.<cluster-domain>`, the name a service has in the
+    /// config clusters, which share one domain (E708).
+    pub fn fqdn(&self, service: &Service) -> String {
+        format!(
+            "{}.{}.svc.{}",
+            service.name.value, service.namespace.value, self.config_domain
+        )
     }
 
     /// The SPIFFE identity (without `spiffe://`) of a service account, as
@@ -211,37 +241,62 @@ impl File<'_> {
     }
 }
 
-/// A file: (cluster index, namespace, file name).
-type FileKey = (usize, String, String);
+/// Where a file goes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Place {
+    /// `kubernetes/mesh/`: applied in every config cluster.
+    Mesh,
+    /// `kubernetes/clusters/<cluster>/`, by cluster index.
+    Cluster(usize),
+}
+
+/// A file: (place, namespace, file name).
+type FileKey = (Place, String, String);
 
 /// The output being built: objects by file, each file's objects keyed by
 /// their sort key ([`Object::key`]; an object added twice is written once).
-#[derive(Default)]
 pub(crate) struct Files {
     files: BTreeMap<FileKey, BTreeMap<objects::ObjectKey, Object>>,
+    no_config_cluster: bool,
 }
 
 impl Files {
-    pub fn add(&mut self, cluster: usize, namespace: &str, file: File<'_>, object: Object) {
+    /// Adds an object to a file. `mesh/` is dropped when no cluster would
+    /// apply it (a topology without clusters).
+    pub fn add(&mut self, place: Place, namespace: &str, file: File<'_>, object: Object) {
+        if place == Place::Mesh && self.no_config_cluster {
+            return;
+        }
         self.files
-            .entry((cluster, namespace.to_owned(), file.file_name()))
+            .entry((place, namespace.to_owned(), file.file_name()))
             .or_default()
             .entry(object.key())
             .or_insert(object);
     }
 
     /// A Namespace object for every application namespace that received
-    /// something in a cluster. The control-plane namespace and kube-system
-    /// exist before meshc's output is applied and are never injected; the
-    /// modern flow labels the former itself (see `modern::mesh_expansion`).
+    /// something in a cluster, `mesh/` counting for every config cluster.
+    /// The control-plane namespace and kube-system exist before meshc's
+    /// output is applied and are never injected; the modern flow labels the
+    /// former itself (see `modern::mesh_expansion`).
     fn namespaces(&mut self, cx: &Cx<'_>) {
-        let used: BTreeSet<(usize, String)> = self.files.keys().map(|(c, ns, _)| (*c, ns.clone())).collect();
-        for (cluster, ns) in used {
-            if ns == cx.control_plane_namespace() || ns == "kube-system" {
-                continue;
+        let mut used: BTreeSet<(usize, &str)> = BTreeSet::new();
+        for (place, ns, _) in self.files.keys() {
+            match *place {
+                Place::Cluster(c) => {
+                    used.insert((c, ns));
+                }
+                Place::Mesh => used.extend(cx.config_clusters.iter().map(|&c| (c, ns.as_str()))),
             }
+        }
+        let wanted: Vec<(usize, String)> = used
+            .into_iter()
+            .filter(|(_, ns)| *ns != cx.control_plane_namespace() && *ns != "kube-system")
+            .map(|(c, ns)| (c, ns.to_owned()))
+            .collect();
+        for (cluster, ns) in wanted {
             let object = namespace_object(cx, &ns);
-            self.add(cluster, &ns, File::Namespace, object);
+            self.add(Place::Cluster(cluster), &ns, File::Namespace, object);
         }
     }
 
@@ -249,11 +304,14 @@ impl Files {
         let mut out: Vec<Artifact> = self
             .files
             .into_iter()
-            .filter_map(|((cluster, ns, file), objects)| {
-                let cluster = cx.topo.clusters.get(cluster)?;
+            .filter_map(|((place, ns, file), objects)| {
+                let dir = match place {
+                    Place::Mesh => "mesh".to_owned(),
+                    Place::Cluster(c) => format!("clusters/{}", cx.topo.clusters.get(c)?.name.value),
+                };
                 let objects: Vec<Object> = objects.into_values().collect();
                 Some(Artifact {
-                    path: format!("kubernetes/{}/{ns}/{file}", cluster.name.value),
+                    path: format!("kubernetes/{dir}/{ns}/{file}"),
                     contents: crate::emit::yaml::render(source_name, &objects),
                     mode: Mode::Regular,
                 })

@@ -42,7 +42,7 @@ use super::objects::{
     TcpSocket, TlsMatch, TlsRoute, VirtualService, WorkloadEntry, WorkloadGroup, WorkloadSelector,
 };
 use super::workload_group::{self, object_name_part};
-use super::{Cx, File, Files, placement, policy, routing, service_account_object};
+use super::{Cx, File, Files, Place, placement, policy, routing, service_account_object};
 use crate::model::{ProbeKind, Registration};
 
 pub fn emit(cx: &Cx<'_>, files: &mut Files) {
@@ -71,7 +71,7 @@ fn mesh_expansion(cx: &Cx<'_>, files: &mut Files) {
                 metadata: objects::meta(cp, None, labels),
                 ..Namespace::default()
             }));
-            files.add(c, cp, File::Namespace, ns);
+            files.add(Place::Cluster(c), cp, File::Namespace, ns);
         }
         if cluster.east_west_gateway.is_none() {
             continue;
@@ -79,7 +79,7 @@ fn mesh_expansion(cx: &Cx<'_>, files: &mut Files) {
         let mut add = |spec: Spec, name: &str| {
             let meta = objects::meta(name, Some(cp), Labels::new());
             files.add(
-                c,
+                Place::Cluster(c),
                 cp,
                 File::MeshExpansion,
                 Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
@@ -227,36 +227,33 @@ fn registration(cx: &Cx<'_>, files: &mut Files, s: usize) {
                 ..Service::default()
             }));
             for c in placement::registration_clusters(cx, s) {
-                files.add(c, ns, File::Service(name), object.clone());
+                files.add(Place::Cluster(c), ns, File::Service(name), object.clone());
             }
         }
         Registration::ServiceEntry => {
-            for &c in &cx.config_clusters {
-                let spec = Spec::ServiceEntry(ServiceEntry {
-                    hosts: vec![cx.fqdn(service, c)],
-                    ports: service
-                        .ports
-                        .iter()
-                        .map(|p| ServiceEntryPort {
-                            number: u32::from(p.number.value),
-                            protocol: p.protocol().as_istio(),
-                            name: p.name.value.clone(),
-                            target_port: (p.target_port() != p.number.value)
-                                .then(|| u32::from(p.target_port())),
-                        })
-                        .collect(),
-                    location: "MESH_INTERNAL",
-                    resolution: "STATIC",
-                    workload_selector: WorkloadSelector { labels: app() },
-                });
-                let meta = objects::meta(name, Some(ns), Labels::new());
-                files.add(
-                    c,
-                    ns,
-                    File::Service(name),
-                    Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
-                );
-            }
+            let spec = Spec::ServiceEntry(ServiceEntry {
+                hosts: vec![cx.fqdn(service)],
+                ports: service
+                    .ports
+                    .iter()
+                    .map(|p| ServiceEntryPort {
+                        number: u32::from(p.number.value),
+                        protocol: p.protocol().as_istio(),
+                        name: p.name.value.clone(),
+                        target_port: (p.target_port() != p.number.value).then(|| u32::from(p.target_port())),
+                    })
+                    .collect(),
+                location: "MESH_INTERNAL",
+                resolution: "STATIC",
+                workload_selector: WorkloadSelector { labels: app() },
+            });
+            let meta = objects::meta(name, Some(ns), Labels::new());
+            files.add(
+                Place::Mesh,
+                ns,
+                File::Service(name),
+                Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
+            );
         }
     }
 }
@@ -295,7 +292,7 @@ fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: usize, groups: &[workload_gro
         for c in homes {
             let meta = objects::meta(&group.name, Some(ns), Labels::new());
             files.add(
-                c,
+                Place::Cluster(c),
                 ns,
                 File::Service(name),
                 Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec.clone()))),
@@ -307,7 +304,12 @@ fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: usize, groups: &[workload_gro
             continue;
         };
         let sa = crate::emit::service_account(service, Some(vm));
-        files.add(home, ns, File::Namespace, service_account_object(ns, sa));
+        files.add(
+            Place::Cluster(home),
+            ns,
+            File::Namespace,
+            service_account_object(ns, sa),
+        );
         if vm.autoregister.as_ref().is_some_and(|a| a.value) {
             continue;
         }
@@ -341,14 +343,15 @@ fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: usize, groups: &[workload_gro
         let object = Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec)));
         // A ServiceEntry selects entries from its own istiod's config store
         // only (cross-cluster WorkloadEntry discovery follows Kubernetes
-        // Services, not ServiceEntries), so every cluster that holds the
-        // ServiceEntry needs the entry too.
-        let mut clusters = BTreeSet::from([home]);
-        if service.registration() == Registration::ServiceEntry {
-            clusters.extend(cx.config_clusters.iter().copied());
+        // Services, not ServiceEntries), so the entry goes beside the
+        // ServiceEntry, to `mesh/`; and to its home cluster too when that
+        // one does not apply `mesh/`.
+        let serviceentry = service.registration() == Registration::ServiceEntry;
+        if serviceentry {
+            files.add(Place::Mesh, ns, File::Service(name), object.clone());
         }
-        for c in clusters {
-            files.add(c, ns, File::Service(name), object.clone());
+        if !serviceentry || !cx.config_clusters.contains(&home) {
+            files.add(Place::Cluster(home), ns, File::Service(name), object);
         }
     }
 }

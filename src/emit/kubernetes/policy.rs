@@ -33,7 +33,7 @@ use super::objects::{
     self, AuthorizationPolicy, EgressListener, IstioObject, Object, PolicyFrom, PolicyRule, PolicySelector,
     PolicySource, Sidecar, Spec, WorkloadSelector,
 };
-use super::{Cx, File, Files};
+use super::{Cx, File, Files, Place};
 
 /// The service account of Istio's default ingress gateway.
 const INGRESS_GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
@@ -52,8 +52,7 @@ pub fn enabled(cx: &Cx<'_>, ns: &str) -> bool {
         .is_none_or(|b| b.value)
 }
 
-/// Adds the Sidecar and AuthorizationPolicy of a service to every config
-/// cluster.
+/// Adds the Sidecar and AuthorizationPolicy of a service to `mesh/`.
 pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
     let Some(service) = cx.topo.services.get(s) else {
         return;
@@ -65,48 +64,46 @@ pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
     let name = service.name.value.as_str();
     let app = || objects::labels([("app", name)]);
     let principals = principals(cx, s);
-    for &c in &cx.config_clusters {
-        let mut hosts: BTreeSet<String> = cx
-            .ix
-            .calls
-            .get(s)
-            .into_iter()
-            .flatten()
-            .filter_map(|&callee| cx.topo.services.get(callee))
-            .map(|callee| format!("{}/{}", callee.namespace.value, cx.fqdn(callee, c)))
-            .collect();
-        hosts.insert(format!("{}/*", cx.control_plane_namespace()));
-        let sidecar = Spec::Sidecar(Sidecar {
-            workload_selector: WorkloadSelector { labels: app() },
-            egress: vec![EgressListener {
-                hosts: hosts.into_iter().collect(),
+    let mut hosts: BTreeSet<String> = cx
+        .ix
+        .calls
+        .get(s)
+        .into_iter()
+        .flatten()
+        .filter_map(|&callee| cx.topo.services.get(callee))
+        .map(|callee| format!("{}/{}", callee.namespace.value, cx.fqdn(callee)))
+        .collect();
+    hosts.insert(format!("{}/*", cx.control_plane_namespace()));
+    let sidecar = Spec::Sidecar(Sidecar {
+        workload_selector: WorkloadSelector { labels: app() },
+        egress: vec![EgressListener {
+            hosts: hosts.into_iter().collect(),
+        }],
+    });
+    let rules = if principals.is_empty() {
+        Vec::new()
+    } else {
+        vec![PolicyRule {
+            from: vec![PolicyFrom {
+                source: PolicySource {
+                    principals: principals.iter().cloned().collect(),
+                },
             }],
-        });
-        let rules = if principals.is_empty() {
-            Vec::new()
-        } else {
-            vec![PolicyRule {
-                from: vec![PolicyFrom {
-                    source: PolicySource {
-                        principals: principals.iter().cloned().collect(),
-                    },
-                }],
-            }]
-        };
-        let policy = Spec::AuthorizationPolicy(AuthorizationPolicy {
-            selector: PolicySelector { match_labels: app() },
-            action: "ALLOW",
-            rules,
-        });
-        for spec in [sidecar, policy] {
-            let meta = objects::meta(name, Some(ns), objects::Labels::new());
-            files.add(
-                c,
-                ns,
-                File::Service(name),
-                Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
-            );
-        }
+        }]
+    };
+    let policy = Spec::AuthorizationPolicy(AuthorizationPolicy {
+        selector: PolicySelector { match_labels: app() },
+        action: "ALLOW",
+        rules,
+    });
+    for spec in [sidecar, policy] {
+        let meta = objects::meta(name, Some(ns), objects::Labels::new());
+        files.add(
+            Place::Mesh,
+            ns,
+            File::Service(name),
+            Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
+        );
     }
 }
 

@@ -10,11 +10,11 @@ use super::objects::{
     self, DestinationRule, HttpRoute, IstioObject, Object, RouteDestination, Spec, Subset, TcpRoute,
     VirtualService,
 };
-use super::{Cx, File, Files};
+use super::{Cx, File, Files, Place};
 use crate::model::Protocol;
 
-/// Adds the routing objects of a service to every config cluster, when it
-/// has routes or more than one version.
+/// Adds the routing objects of a service to `mesh/`, when it has routes or
+/// more than one version.
 pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
     let Some(service) = cx.topo.services.get(s) else {
         return;
@@ -30,62 +30,60 @@ pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
     // kinds of port gets both lists, with the same weights.
     let http = service.ports.iter().any(|p| is_http(p.protocol()));
     let tcp = service.ports.iter().any(|p| !is_http(p.protocol()));
-    for &c in &cx.config_clusters {
-        let host = cx.fqdn(service, c);
-        let subsets = versions
-            .iter()
-            .map(|v| Subset {
-                name: (*v).to_owned(),
-                labels: objects::labels([("version", v)]),
-            })
-            .collect();
-        let rule = Spec::DestinationRule(DestinationRule {
-            host: host.clone(),
-            subsets,
-        });
-        let meta = || objects::meta(name, Some(ns), objects::Labels::new());
-        files.add(
-            c,
-            ns,
-            File::Service(name),
-            Object::Istio(Box::new(IstioObject::new(cx.api, meta(), rule))),
-        );
-        if service.routes.is_empty() {
-            continue;
-        }
-        let only = service.routes.len() == 1;
-        let route: Vec<RouteDestination> = service
-            .routes
-            .iter()
-            .map(|r| RouteDestination {
-                destination: objects::Destination {
-                    host: host.clone(),
-                    subset: Some(r.version.value.clone()),
-                    port: None,
-                },
-                // A lone route takes all traffic; `check` makes several
-                // routes carry weights that sum to 100.
-                weight: Some(r.weight.as_ref().map_or(if only { 100 } else { 0 }, |w| w.value)),
-            })
-            .collect();
-        let mut vs = VirtualService {
-            hosts: vec![host],
-            ..VirtualService::default()
-        };
-        if http || !tcp {
-            vs.http = vec![HttpRoute { route: route.clone() }];
-        }
-        if tcp {
-            vs.tcp = vec![TcpRoute { route }];
-        }
-        let vs = Spec::VirtualService(vs);
-        files.add(
-            c,
-            ns,
-            File::Service(name),
-            Object::Istio(Box::new(IstioObject::new(cx.api, meta(), vs))),
-        );
+    let host = cx.fqdn(service);
+    let subsets = versions
+        .iter()
+        .map(|v| Subset {
+            name: (*v).to_owned(),
+            labels: objects::labels([("version", v)]),
+        })
+        .collect();
+    let rule = Spec::DestinationRule(DestinationRule {
+        host: host.clone(),
+        subsets,
+    });
+    let meta = || objects::meta(name, Some(ns), objects::Labels::new());
+    files.add(
+        Place::Mesh,
+        ns,
+        File::Service(name),
+        Object::Istio(Box::new(IstioObject::new(cx.api, meta(), rule))),
+    );
+    if service.routes.is_empty() {
+        return;
     }
+    let only = service.routes.len() == 1;
+    let route: Vec<RouteDestination> = service
+        .routes
+        .iter()
+        .map(|r| RouteDestination {
+            destination: objects::Destination {
+                host: host.clone(),
+                subset: Some(r.version.value.clone()),
+                port: None,
+            },
+            // A lone route takes all traffic; `check` makes several
+            // routes carry weights that sum to 100.
+            weight: Some(r.weight.as_ref().map_or(if only { 100 } else { 0 }, |w| w.value)),
+        })
+        .collect();
+    let mut vs = VirtualService {
+        hosts: vec![host],
+        ..VirtualService::default()
+    };
+    if http || !tcp {
+        vs.http = vec![HttpRoute { route: route.clone() }];
+    }
+    if tcp {
+        vs.tcp = vec![TcpRoute { route }];
+    }
+    let vs = Spec::VirtualService(vs);
+    files.add(
+        Place::Mesh,
+        ns,
+        File::Service(name),
+        Object::Istio(Box::new(IstioObject::new(cx.api, meta(), vs))),
+    );
 }
 
 /// Protocols Istio routes with `http` routes.

@@ -21,10 +21,23 @@ fn build(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn file<'a>(out: &'a BTreeMap<String, String>, path: &str) -> &'a str {
-    out.get(path).map(String::as_str).unwrap_or_else(|| {
-        panic!("no {path}; files: {:#?}", out.keys().collect::<Vec<_>>());
-    })
+/// What control-plane cluster `cluster` applies as `rel` (`<ns>/<file>`):
+/// its own file followed by the shared one under `mesh/`, either of which
+/// may be missing, not both.
+fn applied(out: &BTreeMap<String, String>, cluster: &str, rel: &str) -> String {
+    let own = out.get(&format!("kubernetes/clusters/{cluster}/{rel}"));
+    let shared = out.get(&format!("kubernetes/mesh/{rel}"));
+    if own.is_none() && shared.is_none() {
+        panic!(
+            "no {rel} for {cluster}; files: {:#?}",
+            out.keys().collect::<Vec<_>>()
+        );
+    }
+    format!(
+        "{}{}",
+        own.map_or("", String::as_str),
+        shared.map_or("", String::as_str)
+    )
 }
 
 const MESH_1_24: &str = r#"
@@ -48,7 +61,7 @@ fn autoregistering_vms_get_a_group_but_no_entry() {
         "{MESH_1_24}\nvm db3 {{ address \"10.0.5.3\"; network n1; autoregister #true; }}\n\
          service db namespace=shop {{ port tcp 5432; deploy v1 vm=db1; deploy v1 vm=db3; }}"
     ));
-    let db = file(&out, "kubernetes/c1/shop/service-db.yaml");
+    let db = applied(&out, "c1", "shop/service-db.yaml");
     assert_eq!(db.matches("kind: WorkloadGroup").count(), 1, "{db}");
     assert!(db.contains("name: db-v1-db1"), "{db}");
     assert!(
@@ -63,7 +76,7 @@ fn service_entry_registration_replaces_the_service() {
         "{MESH_1_24}\nservice db namespace=shop {{ port tcp 5432 target-port=15432; deploy v1 vm=db1; \
          registration service-entry; }}"
     ));
-    let db = file(&out, "kubernetes/c1/shop/service-db.yaml");
+    let db = applied(&out, "c1", "shop/service-db.yaml");
     assert!(!db.contains("kind: Service\n"), "{db}");
     for want in [
         "kind: ServiceEntry",
@@ -84,10 +97,10 @@ fn a_revision_selects_its_injector_and_its_istiod() {
     let out = build(&format!(
         "{text}\nservice db namespace=shop {{ port tcp 5432; deploy v1 vm=db1; }}"
     ));
-    let ns = file(&out, "kubernetes/c1/shop/namespace.yaml");
+    let ns = applied(&out, "c1", "shop/namespace.yaml");
     assert!(ns.contains("istio.io/rev: 1-24"), "{ns}");
     assert!(!ns.contains("istio-injection"), "{ns}");
-    let me = file(&out, "kubernetes/c1/istio-system/mesh-expansion.yaml");
+    let me = applied(&out, "c1", "istio-system/mesh-expansion.yaml");
     for want in [
         "name: istiod-vs-1-24",
         "- istiod-1-24.istio-system.svc\n",
@@ -104,14 +117,14 @@ fn least_privilege_follows_the_mesh_and_namespace_settings() {
                     service b namespace=shop { port http 80; deploy v1 vm=db1; }\n\
                     service c namespace=ops { port http 80; deploy v1 vm=db2; }";
     let on = build(&format!("{MESH_1_24}\n{services}"));
-    assert!(file(&on, "kubernetes/c1/shop/service-b.yaml").contains("kind: AuthorizationPolicy"));
-    assert!(file(&on, "kubernetes/c1/ops/service-c.yaml").contains("kind: Sidecar"));
+    assert!(applied(&on, "c1", "shop/service-b.yaml").contains("kind: AuthorizationPolicy"));
+    assert!(applied(&on, "c1", "ops/service-c.yaml").contains("kind: Sidecar"));
 
     let off = MESH_1_24.replace("istio \"1.24\"", "istio \"1.24\"\n    least-privilege #false");
     let off = off.replace("namespace shop", "namespace shop { least-privilege #true; }");
     let out = build(&format!("{off}\n{services}"));
-    assert!(file(&out, "kubernetes/c1/shop/service-b.yaml").contains("kind: AuthorizationPolicy"));
-    let c = file(&out, "kubernetes/c1/ops/service-c.yaml");
+    assert!(applied(&out, "c1", "shop/service-b.yaml").contains("kind: AuthorizationPolicy"));
+    let c = applied(&out, "c1", "ops/service-c.yaml");
     assert!(
         !c.contains("kind: Sidecar") && !c.contains("kind: AuthorizationPolicy"),
         "{c}"
@@ -127,7 +140,7 @@ fn policies_allow_exactly_the_declared_callers() {
          service db namespace=shop {{ port tcp 5432; deploy v1 vm=db1; }}\n\
          service lonely namespace=shop {{ port http 80; deploy v1 vm=db2; }}"
     ));
-    let web = file(&out, "kubernetes/c1/shop/service-web.yaml");
+    let web = applied(&out, "c1", "shop/service-web.yaml");
     assert!(
         web.contains("- cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"),
         "an entry point admits the ingress gateway:\n{web}"
@@ -136,13 +149,13 @@ fn policies_allow_exactly_the_declared_callers() {
         web.contains("- istio-system/*\n    - shop/api.shop.svc.cluster.local\n"),
         "{web}"
     );
-    let db = file(&out, "kubernetes/c1/shop/service-db.yaml");
+    let db = applied(&out, "c1", "shop/service-db.yaml");
     let principals: Vec<&str> = db
         .lines()
         .filter(|l| l.trim_start().starts_with("- cluster.local/"))
         .collect();
     assert_eq!(principals, ["        - cluster.local/ns/shop/sa/api-sa"], "{db}");
-    let lonely = file(&out, "kubernetes/c1/shop/service-lonely.yaml");
+    let lonely = applied(&out, "c1", "shop/service-lonely.yaml");
     let policy = lonely
         .split("---\n")
         .find(|d| d.contains("kind: AuthorizationPolicy"))
@@ -160,12 +173,12 @@ fn vm_service_accounts_follow_the_one_rule() {
          service db namespace=shop {{ port tcp 5432; deploy v1 vm=db1; deploy v1 vm=db4; service-account db-sa; }}\n\
          service cache namespace=shop {{ port tcp 6379; deploy v1 vm=db2; }}"
     ));
-    let ns = file(&out, "kubernetes/c1/shop/namespace.yaml");
+    let ns = applied(&out, "c1", "shop/namespace.yaml");
     for sa in ["name: vm-sa", "name: db-sa", "name: cache"] {
         assert!(ns.contains(sa), "missing ServiceAccount {sa}:\n{ns}");
     }
     // One version on one network with two identities: two groups.
-    let db = file(&out, "kubernetes/c1/shop/service-db.yaml");
+    let db = applied(&out, "c1", "shop/service-db.yaml");
     assert!(
         db.contains("name: db-v1-n1-db-sa") || db.contains("name: db-v1-db-sa"),
         "{db}"
@@ -188,12 +201,12 @@ service db namespace=shop { port tcp 5432; deploy v1 vm=v1; }
 service api namespace=shop { port http 80; deploy v1 cluster=c2; calls db; }
 "#,
     );
-    let db1 = file(&out, "kubernetes/c1/shop/service-db.yaml");
+    let db1 = applied(&out, "c1", "shop/service-db.yaml");
     assert!(
         db1.contains("kind: WorkloadEntry") && db1.contains("kind: Service\n"),
         "{db1}"
     );
-    let db2 = file(&out, "kubernetes/c2/shop/service-db.yaml");
+    let db2 = applied(&out, "c2", "shop/service-db.yaml");
     assert!(
         db2.contains("kind: Service\n"),
         "the caller's cluster resolves the name:\n{db2}"
@@ -202,26 +215,33 @@ service api namespace=shop { port http 80; deploy v1 cluster=c2; calls db; }
         !db2.contains("kind: WorkloadEntry"),
         "entries live in the VM's home cluster:\n{db2}"
     );
-    let db3 = file(&out, "kubernetes/c3/shop/service-db.yaml");
-    assert!(!db3.contains("kind: Service\n"), "{db3}");
+    assert!(
+        !out.contains_key("kubernetes/clusters/c3/shop/service-db.yaml"),
+        "c3 neither runs nor calls db"
+    );
+    let db3 = applied(&out, "c3", "shop/service-db.yaml");
     assert!(
         db3.contains("kind: AuthorizationPolicy"),
-        "config goes to every control plane:\n{db3}"
+        "config goes to every control plane, through mesh/:\n{db3}"
+    );
+    assert!(
+        applied(&out, "c3", "shop/namespace.yaml").contains("kind: Namespace"),
+        "c3 creates the namespace mesh/'s objects live in"
     );
     // Multi-network: every gateway exposes services, every control-plane
     // namespace carries its network.
     for c in ["c1", "c2"] {
-        let me = file(&out, &format!("kubernetes/{c}/istio-system/mesh-expansion.yaml"));
+        let me = applied(&out, c, "istio-system/mesh-expansion.yaml");
         assert!(
             me.contains("name: cross-network-gateway") && me.contains("name: istiod-gateway"),
             "{me}"
         );
     }
     assert!(
-        !out.contains_key("kubernetes/c3/istio-system/mesh-expansion.yaml"),
+        !out.contains_key("kubernetes/clusters/c3/istio-system/mesh-expansion.yaml"),
         "c3 has no gateway"
     );
-    let ns = file(&out, "kubernetes/c3/istio-system/namespace.yaml");
+    let ns = applied(&out, "c3", "istio-system/namespace.yaml");
     assert!(
         ns.contains("topology.istio.io/network: n2") && !ns.contains("injection"),
         "{ns}"
@@ -235,7 +255,7 @@ fn routes_pick_http_or_tcp_lists_by_protocol() {
          service db namespace=shop {{ port tcp 5432; deploy v1 vm=db1; deploy v2 vm=db2; \
          route v1 weight=90; route v2 weight=10; }}"
     ));
-    let db = file(&out, "kubernetes/c1/shop/service-db.yaml");
+    let db = applied(&out, "c1", "shop/service-db.yaml");
     let vs = db
         .split("---\n")
         .find(|d| d.contains("kind: VirtualService"))
@@ -261,7 +281,7 @@ vm db2 { address "10.0.5.2"; network n1; }
 service db namespace=shop { port tcp 5432 target-port=15432; deploy v1 vm=db1; deploy v2 vm=db2; }
 "#,
     );
-    let db = file(&out, "kubernetes/c1/shop/service-db.yaml");
+    let db = applied(&out, "c1", "shop/service-db.yaml");
     assert!(db.contains("apiVersion: networking.istio.io/v1alpha3"), "{db}");
     assert!(
         !db.contains("Sidecar") && !db.contains("AuthorizationPolicy"),
@@ -279,17 +299,17 @@ service db namespace=shop { port tcp 5432 target-port=15432; deploy v1 vm=db1; d
         db.contains("- ip: \"10.0.5.1\"\n  - ip: \"10.0.5.2\"\n"),
         "every VM address in one subset:\n{db}"
     );
-    let me = file(&out, "kubernetes/c1/istio-system/mesh-expansion.yaml");
+    let me = applied(&out, "c1", "istio-system/mesh-expansion.yaml");
     assert!(
         me.contains("cloud.google.com/load-balancer-type: internal"),
         "{me}"
     );
-    let dns = file(&out, "kubernetes/c1/kube-system/mesh-expansion.yaml");
+    let dns = applied(&out, "c1", "kube-system/mesh-expansion.yaml");
     assert!(
         dns.contains("name: dns-ilb") && dns.contains("loadBalancerIP: \"10.0.0.53\""),
         "{dns}"
     );
-    assert!(!out.contains_key("kubernetes/c1/kube-system/namespace.yaml"));
+    assert!(!out.contains_key("kubernetes/clusters/c1/kube-system/namespace.yaml"));
 }
 
 #[test]
