@@ -102,10 +102,7 @@ use objects::{ApiVersions, Object};
 /// Every Kubernetes manifest of the topology, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let cx = Cx::new(checked);
-    let mut files = Files {
-        files: BTreeMap::new(),
-        no_config_cluster: cx.config_clusters.is_empty(),
-    };
+    let mut files = Files::default();
     match cx.topo.mesh.flow() {
         Flow::Legacy => legacy::emit(&cx, &mut files),
         Flow::Modern => modern::emit(&cx, &mut files),
@@ -255,18 +252,13 @@ type FileKey = (Place, String, String);
 
 /// The output being built: objects by file, each file's objects keyed by
 /// their sort key ([`Object::key`]; an object added twice is written once).
+#[derive(Default)]
 pub(crate) struct Files {
     files: BTreeMap<FileKey, BTreeMap<objects::ObjectKey, Object>>,
-    no_config_cluster: bool,
 }
 
 impl Files {
-    /// Adds an object to a file. `mesh/` is dropped when no cluster would
-    /// apply it (a topology without clusters).
     pub fn add(&mut self, place: Place, namespace: &str, file: File<'_>, object: Object) {
-        if place == Place::Mesh && self.no_config_cluster {
-            return;
-        }
         self.files
             .entry((place, namespace.to_owned(), file.file_name()))
             .or_default()
@@ -306,6 +298,8 @@ impl Files {
             .into_iter()
             .filter_map(|((place, ns, file), objects)| {
                 let dir = match place {
+                    // Dropped when no cluster would apply it (no clusters at all).
+                    Place::Mesh if cx.config_clusters.is_empty() => return None,
                     Place::Mesh => "mesh".to_owned(),
                     Place::Cluster(c) => format!("clusters/{}", cx.topo.clusters.get(c)?.name.value),
                 };
