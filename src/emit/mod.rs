@@ -15,29 +15,83 @@ pub mod kubernetes;
 pub mod vm;
 pub mod yaml;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{OnceLock, mpsc};
+
 use crate::artifact::Artifact;
 use crate::check::Checked;
 use crate::model::{Service, Vm};
 
 /// Every artifact meshc emits for a topology, sorted by path.
 ///
-/// The Kubernetes and VM emitters share nothing but the read-only checked
-/// topology, so they run on two threads (about a third off a 10k-service
-/// build's emit time on two cores); the result is sorted, so it does not
-/// depend on which finishes first.
+/// The work is shared between two threads (the machines meshc runs on have
+/// at least two cores, and a large mesh's emit is most of a build's CPU
+/// time). The jobs are independent: one per VM bundle, one per Kubernetes
+/// file. A second thread starts on the VM bundles while this one decides
+/// the Kubernetes objects, which must be done in one piece; then both take
+/// whatever jobs are left, Kubernetes files first, from shared counters.
+/// The result is sorted by path, so it does not depend on which thread wrote
+/// what.
 pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
-    let (mut out, vms) = std::thread::scope(|scope| {
-        let vms = scope.spawn(|| vm::bundle::emit(checked, source_name));
-        let kubernetes = kubernetes::emit(checked, source_name);
-        (kubernetes, vms.join())
+    let bundles = vm::bundle::Bundles::new(checked);
+    let manifests: OnceLock<kubernetes::Manifests> = OnceLock::new();
+    let (next_vm, next_file) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let (ready, on_ready) = mpsc::channel::<()>();
+
+    let vm_jobs = |out: &mut Vec<Artifact>| {
+        take_jobs(&next_vm, bundles.len(), |v| {
+            out.extend(bundles.bundle(v, source_name))
+        });
+    };
+    let file_jobs = |out: &mut Vec<Artifact>, manifests: &kubernetes::Manifests| {
+        take_jobs(&next_file, manifests.len(), |i| {
+            out.extend(manifests.render(i, source_name))
+        });
+    };
+
+    let (mut out, helped) = std::thread::scope(|scope| {
+        let helper = scope.spawn(|| {
+            let on_ready = on_ready;
+            let mut out = Vec::new();
+            vm_jobs(&mut out);
+            // `recv` fails only when the sender is gone without sending: this
+            // thread then has nothing more to do.
+            if on_ready.recv().is_ok()
+                && let Some(manifests) = manifests.get()
+            {
+                file_jobs(&mut out, manifests);
+            }
+            out
+        });
+        // Moved here, so that a panic below drops it and the helper stops
+        // waiting.
+        let ready = ready;
+        let mut out = Vec::new();
+        let manifests = manifests.get_or_init(|| kubernetes::manifests(checked));
+        // The helper may have finished already; then nobody listens.
+        let _ = ready.send(());
+        file_jobs(&mut out, manifests);
+        vm_jobs(&mut out);
+        (out, helper.join())
     });
-    match vms {
-        Ok(vms) => out.extend(vms),
+    match helped {
+        Ok(more) => out.extend(more),
         // An emitter cannot fail; a panic there is a bug, reported as one.
         Err(panic) => std::panic::resume_unwind(panic),
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// Runs `job(i)` for every `i < count` not yet taken from `next`.
+fn take_jobs(next: &AtomicUsize, count: usize, mut job: impl FnMut(usize)) {
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= count {
+            return;
+        }
+        job(i);
+    }
 }
 
 /// The Kubernetes service account a workload of `service` runs as (a

@@ -101,6 +101,16 @@ use objects::{ApiVersions, Object};
 
 /// Every Kubernetes manifest of the topology, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
+    let manifests = manifests(checked);
+    (0..manifests.len())
+        .filter_map(|i| manifests.render(i, source_name))
+        .collect()
+}
+
+/// Every manifest's objects, decided but not yet rendered: rendering, the
+/// larger half of the work, is per file and can be shared out (see
+/// [`crate::emit::all`]).
+pub fn manifests(checked: &Checked) -> Manifests {
     let cx = Cx::new(checked);
     let mut files = Files::default();
     match cx.topo.mesh.flow() {
@@ -108,7 +118,33 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
         Flow::Modern => modern::emit(&cx, &mut files),
     }
     files.namespaces(&cx);
-    files.into_artifacts(&cx, source_name)
+    files.into_manifests(&cx)
+}
+
+/// The Kubernetes files of a topology, sorted by path, each with its objects
+/// in file order.
+pub struct Manifests {
+    files: Vec<(String, Vec<Object>)>,
+}
+
+impl Manifests {
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// File number `i` as YAML.
+    pub fn render(&self, i: usize, source_name: &str) -> Option<Artifact> {
+        let (path, objects) = self.files.get(i)?;
+        Some(Artifact {
+            path: path.clone(),
+            contents: crate::emit::yaml::render(source_name, objects),
+            mode: Mode::Regular,
+        })
+    }
 }
 
 /// What every part of this emitter reads: the topology, its index, and the
@@ -292,8 +328,8 @@ impl Files {
         }
     }
 
-    fn into_artifacts(self, cx: &Cx<'_>, source_name: &str) -> Vec<Artifact> {
-        let mut out: Vec<Artifact> = self
+    fn into_manifests(self, cx: &Cx<'_>) -> Manifests {
+        let mut files: Vec<(String, Vec<Object>)> = self
             .files
             .into_iter()
             .filter_map(|((place, ns, file), objects)| {
@@ -303,16 +339,12 @@ impl Files {
                     Place::Mesh => "mesh".to_owned(),
                     Place::Cluster(c) => format!("clusters/{}", cx.topo.clusters.get(c)?.name.value),
                 };
-                let objects: Vec<Object> = objects.into_values().collect();
-                Some(Artifact {
-                    path: format!("kubernetes/{dir}/{ns}/{file}"),
-                    contents: crate::emit::yaml::render(source_name, &objects),
-                    mode: Mode::Regular,
-                })
+                let path = format!("kubernetes/{dir}/{ns}/{file}");
+                Some((path, objects.into_values().collect()))
             })
             .collect();
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        Manifests { files }
     }
 }
 

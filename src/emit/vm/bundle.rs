@@ -30,6 +30,8 @@
 //! the cluster's internal load balancers, say) is left out rather than
 //! written wrong; `check` is where such a topology is reported.
 
+use std::collections::BTreeMap;
+
 use super::cluster_env::{
     WorkloadAddress, WorkloadEnv, cluster_env, cluster_env_entries, legacy_cluster_env,
 };
@@ -53,15 +55,44 @@ pub const MESH_CONFIG_PATH: &str = "/etc/istio/config/mesh";
 
 /// Every VM's bundle, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
-    // Computed once for all VMs: a VM with one workload is named after its
-    // WorkloadGroup.
-    let group_of = super::plan::group_names(checked);
-    let mut out: Vec<Artifact> = (0..checked.topology().vms.len())
-        .filter_map(|v| plan(checked, v, &group_of))
-        .flat_map(|plan| vm_bundle(&plan, source_name))
+    let bundles = Bundles::new(checked);
+    let mut out: Vec<Artifact> = (0..bundles.len())
+        .flat_map(|v| bundles.bundle(v, source_name))
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// The VMs of a topology, whose bundles are independent of each other and
+/// can be written in any order (see [`crate::emit::all`]).
+pub struct Bundles<'a> {
+    checked: &'a Checked,
+    /// Computed once for all VMs: a VM with one workload is named after its
+    /// WorkloadGroup.
+    group_of: BTreeMap<usize, String>,
+}
+
+impl<'a> Bundles<'a> {
+    pub fn new(checked: &'a Checked) -> Self {
+        Bundles {
+            checked,
+            group_of: super::plan::group_names(checked),
+        }
+    }
+
+    /// The number of VMs.
+    pub fn len(&self) -> usize {
+        self.checked.topology().vms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bundle of VM number `v`, in no particular order.
+    pub fn bundle(&self, v: usize, source_name: &str) -> Vec<Artifact> {
+        plan(self.checked, v, &self.group_of).map_or_else(Vec::new, |plan| vm_bundle(&plan, source_name))
+    }
 }
 
 /// One VM's files, and where `install.sh` puts them.
