@@ -1,11 +1,10 @@
 //! The rule list and its two renderings, after Istio's `IptablesRuleBuilder`.
 //!
 //! A rule is written as iptables reads it (`"-p tcp --dport 53 -j RETURN"`)
-//! and kept as its whitespace-separated words, as Istio keeps them; the
-//! output joins them back with single spaces, so only a setting that itself
-//! holds whitespace (which iptables would reject anyway) prints differently
-//! from Istio. Rules
-//! are collected per address family in the order they are added; the order
+//! and split into its whitespace-separated words, as Istio keeps them; it is
+//! stored as those words joined by single spaces, so only a setting that
+//! itself holds whitespace (which iptables would reject anyway) prints
+//! differently from Istio. Rules are collected per address family in the order they are added; the order
 //! of the output is then fixed by the rendering:
 //!
 //! * command form (1.13–1.23): first `-t T -N C` for every non-built-in
@@ -77,12 +76,21 @@ impl Log {
 }
 
 /// One rule: its table and chain, and its words starting with `-A chain`
-/// or `-I chain position`.
+/// or `-I chain position`, joined by single spaces.
 #[derive(Clone, Debug)]
 struct Rule {
     table: String,
     chain: String,
-    words: Vec<String>,
+    line: String,
+}
+
+impl Rule {
+    /// The target of a rule ending in `-j TARGET`.
+    fn jump_target(&self) -> Option<&str> {
+        let mut words = self.line.rsplit(' ');
+        let target = words.next()?;
+        (words.next()? == "-j").then_some(target)
+    }
 }
 
 /// Which families a rule is for.
@@ -165,33 +173,49 @@ impl RuleBuilder {
     fn push(&mut self, families: Families, log: Option<Log>, op: Op, table: &str, chain: &str, rule: &str) {
         let words: Vec<&str> = rule.split_whitespace().collect();
         let nflog = log.filter(|_| self.trace).and_then(|log| nflog(log, &words));
-        let head = match op {
-            Op::Append => vec!["-A".to_string(), chain.to_string()],
-            Op::Insert(at) => vec!["-I".to_string(), chain.to_string(), at.to_string()],
-        };
-        let make = |words: &[&str]| Rule {
-            table: table.to_string(),
-            chain: chain.to_string(),
-            words: head
-                .iter()
-                .cloned()
-                .chain(words.iter().map(ToString::to_string))
-                .collect(),
+        let make = |words: &[&str]| {
+            let mut line = String::with_capacity(rule.len() + chain.len() + 16);
+            match op {
+                Op::Append => {
+                    line.push_str("-A ");
+                    line.push_str(chain);
+                }
+                Op::Insert(at) => {
+                    line.push_str("-I ");
+                    line.push_str(chain);
+                    line.push(' ');
+                    line.push_str(&at.to_string());
+                }
+            }
+            for word in words {
+                line.push(' ');
+                line.push_str(word);
+            }
+            Rule {
+                table: table.to_string(),
+                chain: chain.to_string(),
+                line,
+            }
         };
         // An appended rule's log line goes in front of it; an inserted one's
         // is inserted at the same position after it, which also puts it in
         // front.
-        let mut rules = Vec::new();
+        let mut rules = Vec::with_capacity(2);
         match (&nflog, op) {
             (Some(nflog), Op::Append) => rules.extend([make(nflog), make(&words)]),
             (Some(nflog), Op::Insert(_)) => rules.extend([make(&words), make(nflog)]),
             (None, _) => rules.push(make(&words)),
         }
-        if families != Families::V6 {
-            self.v4.extend(rules.iter().cloned());
-        }
-        if families != Families::V4 && self.ipv6 {
-            self.v6.extend(rules);
+        let v4 = families != Families::V6;
+        let v6 = families != Families::V4 && self.ipv6;
+        match (v4, v6) {
+            (true, true) => {
+                self.v4.extend(rules.iter().cloned());
+                self.v6.extend(rules);
+            }
+            (true, false) => self.v4.extend(rules),
+            (false, true) => self.v6.extend(rules),
+            (false, false) => {}
         }
     }
 
@@ -213,7 +237,7 @@ impl RuleBuilder {
             }
         }
         for rule in rules {
-            lines.push(format!("-t {} {}", rule.table, rule.words.join(" ")));
+            lines.push(format!("-t {} {}", rule.table, rule.line));
         }
         lines
     }
@@ -234,37 +258,36 @@ impl RuleBuilder {
     /// The `iptables-restore --noflush` input, as Istio 1.24+ writes it.
     pub(crate) fn restore(&self, family: Family) -> String {
         let rules = self.rules(family);
-        let mut tables: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        // Per table: the chains it creates (`-N`), then its rules.
+        let mut tables: BTreeMap<&str, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
         let mut seen = BTreeSet::new();
         for rule in rules {
             if seen.insert((rule.table.as_str(), rule.chain.as_str())) && !is_built_in(&rule.chain) {
-                tables
-                    .entry(&rule.table)
-                    .or_default()
-                    .push(format!("-N {}", rule.chain));
+                tables.entry(&rule.table).or_default().0.push(&rule.chain);
             }
         }
         // A chain that is jumped to but has no rules still has to exist.
         for rule in rules {
-            let target = match rule.words.as_slice() {
-                [.., jump, target] if jump == "-j" => target.as_str(),
-                _ => continue,
+            let Some(target) = rule.jump_target() else {
+                continue;
             };
             if seen.insert((rule.table.as_str(), target)) && !is_built_in(target) {
-                tables
-                    .entry(&rule.table)
-                    .or_default()
-                    .push(format!("-N {target}"));
+                tables.entry(&rule.table).or_default().0.push(target);
             }
         }
         for rule in rules {
-            tables.entry(&rule.table).or_default().push(rule.words.join(" "));
+            tables.entry(&rule.table).or_default().1.push(&rule.line);
         }
         let mut out = String::new();
-        for (table, lines) in &tables {
+        for (table, (chains, lines)) in &tables {
             out.push_str("* ");
             out.push_str(table);
             out.push('\n');
+            for chain in chains {
+                out.push_str("-N ");
+                out.push_str(chain);
+                out.push('\n');
+            }
             for line in lines {
                 out.push_str(line);
                 out.push('\n');

@@ -255,13 +255,24 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 }
 
 fn natural_less(a: &str, b: &str) -> bool {
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
+    // Keys are ASCII in practice: compare their bytes without collecting
+    // characters (this runs a hundred times per mesh.yaml).
+    if a.is_ascii() && b.is_ascii() {
+        natural_less_in(a.as_bytes(), b.as_bytes(), char::from)
+    } else {
+        let ar: Vec<char> = a.chars().collect();
+        let br: Vec<char> = b.chars().collect();
+        natural_less_in(&ar, &br, |c| c)
+    }
+}
+
+/// [`natural_less`] over two sequences of characters, bytes or `char`s.
+fn natural_less_in<T: Copy + PartialEq>(ar: &[T], br: &[T], char_of: impl Fn(T) -> char) -> bool {
     for i in 0..ar.len().min(br.len()) {
-        let (ac, bc) = (ar[i], br[i]);
-        if ac == bc {
+        if ar[i] == br[i] {
             continue;
         }
+        let (ac, bc) = (char_of(ar[i]), char_of(br[i]));
         let (al, bl) = (is_letter(ac), is_letter(bc));
         if al && bl {
             return ac < bc;
@@ -274,7 +285,12 @@ fn natural_less(a: &str, b: &str) -> bool {
         // shared prefix, so "a10" vs "a1_" compares 10 with 1.
         let (mut an, mut bn) = (0i64, 0i64);
         if ac == '0' || bc == '0' {
-            for &prev in ar[..i].iter().rev().take_while(|c| c.is_ascii_digit()) {
+            for prev in ar[..i]
+                .iter()
+                .rev()
+                .map(|&c| char_of(c))
+                .take_while(char::is_ascii_digit)
+            {
                 if prev != '0' {
                     an = 1;
                     bn = 1;
@@ -282,8 +298,8 @@ fn natural_less(a: &str, b: &str) -> bool {
                 }
             }
         }
-        let (ai, an) = digit_run(&ar, i, an);
-        let (bi, bn) = digit_run(&br, i, bn);
+        let (ai, an) = digit_run(ar, i, an, &char_of);
+        let (bi, bn) = digit_run(br, i, bn, &char_of);
         if an != bn {
             return an < bn;
         }
@@ -297,11 +313,11 @@ fn natural_less(a: &str, b: &str) -> bool {
 
 /// Where the run of ASCII digits starting at `start` ends, and `seed`
 /// extended by its digits, wrapping on overflow as Go's `int64` does.
-fn digit_run(s: &[char], start: usize, seed: i64) -> (usize, i64) {
+fn digit_run<T: Copy>(s: &[T], start: usize, seed: i64, char_of: impl Fn(T) -> char) -> (usize, i64) {
     let mut n = seed;
     let mut end = start;
     // `to_digit(10)` accepts only ASCII `0`-`9`.
-    while let Some(d) = s.get(end).and_then(|c| c.to_digit(10)) {
+    while let Some(d) = s.get(end).and_then(|&c| char_of(c).to_digit(10)) {
         n = n.wrapping_mul(10).wrapping_add(i64::from(d));
         end += 1;
     }
