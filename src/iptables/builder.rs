@@ -4,8 +4,9 @@
 //! and split into its whitespace-separated words, as Istio keeps them; it is
 //! stored as those words joined by single spaces, so only a setting that
 //! itself holds whitespace (which iptables would reject anyway) prints
-//! differently from Istio. Rules are collected per address family in the order they are added; the order
-//! of the output is then fixed by the rendering:
+//! differently from Istio. Rules are collected per address family in the
+//! order they are added; the order of the output is then fixed by the
+//! rendering:
 //!
 //! * command form (1.13–1.23): first `-t T -N C` for every non-built-in
 //!   chain, in order of first use, then every rule as added, tables mixed;
