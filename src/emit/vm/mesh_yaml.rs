@@ -395,6 +395,11 @@ fn resolves_to_non_string(s: &str) -> bool {
 /// float pattern's `[0-9.]*`) with an optional `e[+-]digits` exponent.
 fn looks_numeric(s: &str) -> bool {
     let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    // Every form below starts with a digit or a dot: most strings are
+    // settled here, without the lower-cased copy.
+    if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return false;
+    }
     let lower = body.to_ascii_lowercase();
     let radix_digits = |prefix: &str, ok: fn(char) -> bool| {
         lower
