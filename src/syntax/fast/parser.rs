@@ -42,8 +42,8 @@ pub struct Parser<'t> {
 }
 
 /// A scanned value: what it is and where.
-pub struct Token {
-    pub value: Value,
+pub struct Token<'t> {
+    pub value: Value<'t>,
     pub span: Span,
 }
 
@@ -72,7 +72,7 @@ impl<'t> Parser<'t> {
     }
 
     /// `document := bom? nodes`. `None` when parsing had to stop.
-    pub fn document(&mut self) -> Option<Vec<Node>> {
+    pub fn document(&mut self) -> Option<Vec<Node<'t>>> {
         // The byte-order mark is allowed only here (spec "Disallowed
         // Literal Code Points"); anywhere else it is an error.
         if self.text.starts_with('\u{FEFF}') {
@@ -117,7 +117,7 @@ impl<'t> Parser<'t> {
     /// `nodes`: the nodes of the document (`depth` 0) or of a children
     /// block, up to the end of the file or the `}` closing the block (left
     /// for the caller).
-    fn nodes(&mut self, depth: usize) -> PResult<Vec<Node>> {
+    fn nodes(&mut self, depth: usize) -> PResult<Vec<Node<'t>>> {
         let mut nodes = Vec::new();
         loop {
             self.skip_line_space()?;
@@ -235,7 +235,7 @@ impl<'t> Parser<'t> {
     /// The node's span runs from its type annotation or name to the last
     /// character before the terminator, trailing spaces and comments
     /// included: exactly what the `kdl` crate reports.
-    fn node(&mut self, depth: usize) -> PResult<Option<Node>> {
+    fn node(&mut self, depth: usize) -> PResult<Option<Node<'t>>> {
         let start = self.pos;
         let mut typed_ok = true;
         if self.peek() == Some(b'(') {
@@ -381,7 +381,7 @@ impl<'t> Parser<'t> {
     }
 
     /// `node-children`: `{`, nodes, `}`.
-    fn children(&mut self, depth: usize) -> PResult<Vec<Node>> {
+    fn children(&mut self, depth: usize) -> PResult<Vec<Node<'t>>> {
         let open = self.pos;
         if depth >= self.limits.max_depth {
             return self.fatal(
@@ -415,7 +415,7 @@ impl<'t> Parser<'t> {
 
     /// The node name: a string, possibly an unquoted address (reported, and
     /// kept as the string it was meant to be).
-    fn node_name(&mut self) -> PResult<Option<Ident>> {
+    fn node_name(&mut self) -> PResult<Option<Ident<'t>>> {
         let at = self.pos;
         if self.at_node_terminator() || self.peek() == Some(b'{') {
             let (found, len) = match self.peek() {
@@ -461,7 +461,7 @@ impl<'t> Parser<'t> {
 
     /// `node-prop-or-arg`: `value`, or `string node-space* = node-space*
     /// value`. Returns `None` after a reported error.
-    fn entry(&mut self) -> PResult<Option<Entry>> {
+    fn entry(&mut self) -> PResult<Option<Entry<'t>>> {
         let start = self.pos;
         let typed = self.peek() == Some(b'(');
         if typed {
