@@ -39,6 +39,14 @@ pub struct Parser<'t> {
     discarding: usize,
     /// Reused buffer for strings that need unescaping or dedenting.
     pub(super) scratch: String,
+    /// The entries of the nodes being parsed, innermost last: each node
+    /// moves its own off the top into a vector of exactly their number.
+    /// Growing a vector per node instead left most of them at four
+    /// entries' capacity for one entry, the largest part of a big
+    /// document's memory.
+    entries: Vec<Entry<'t>>,
+    /// The same for the nodes of the children blocks being parsed.
+    children: Vec<Node<'t>>,
 }
 
 /// A scanned value: what it is and where.
@@ -68,6 +76,8 @@ impl<'t> Parser<'t> {
             nodes: 0,
             discarding: 0,
             scratch: String::new(),
+            entries: Vec::new(),
+            children: Vec::new(),
         }
     }
 
@@ -118,13 +128,16 @@ impl<'t> Parser<'t> {
     /// block, up to the end of the file or the `}` closing the block (left
     /// for the caller).
     fn nodes(&mut self, depth: usize) -> PResult<Vec<Node<'t>>> {
-        let mut nodes = Vec::new();
+        // The top level collects into its own vector; a block's nodes go on
+        // `self.children` above `mark` and are moved off when it ends.
+        let mut top = Vec::new();
+        let mark = self.children.len();
         loop {
             self.skip_line_space()?;
             let before = self.pos;
             match self.peek() {
-                None => return Ok(nodes),
-                Some(b'}') if depth > 0 => return Ok(nodes),
+                None | Some(b'}') if depth > 0 => return Ok(self.children.drain(mark..).collect()),
+                None => return Ok(top),
                 Some(b'}') => {
                     self.error(
                         ParseError::new(
@@ -165,7 +178,11 @@ impl<'t> Parser<'t> {
                 Some(_) => {
                     if let Some(node) = self.node(depth)? {
                         self.count_node(node.name.span)?;
-                        nodes.push(node);
+                        if depth > 0 {
+                            self.children.push(node);
+                        } else {
+                            top.push(node);
+                        }
                     }
                 }
             }
@@ -247,7 +264,7 @@ impl<'t> Parser<'t> {
         } else {
             None
         };
-        let mut entries = Vec::new();
+        let mark = self.entries.len();
         let mut children = None;
         let mut phase = Phase::Entries;
         // Whatever follows a children block on its line is reported once:
@@ -302,7 +319,7 @@ impl<'t> Parser<'t> {
                         continue;
                     }
                     if let Some(entry) = self.entry()? {
-                        entries.push(entry);
+                        self.entries.push(entry);
                     }
                 }
                 None => break,
@@ -312,6 +329,7 @@ impl<'t> Parser<'t> {
             }
         }
         let span = Span::new(start, self.pos);
+        let entries = self.entries.drain(mark..).collect();
         Ok(name.map(|name| Node {
             name,
             entries,
