@@ -149,7 +149,7 @@ const KDL_CRATE_MAX_BRACES: usize = 1000;
 
 /// Parses with the `kdl` crate; `None` if it rejects the text (or panics,
 /// which counts as rejecting).
-fn kdl_tree(text: &str) -> Option<Document> {
+fn kdl_tree(text: &str) -> Option<Document<'static>> {
     let text = text.to_owned();
     // The crate's parser recurses deeply per nesting level (the front end
     // guards it with the depth pre-scan); a big stack lets it see every case.
@@ -171,10 +171,10 @@ fn kdl_span(s: miette::SourceSpan) -> Span {
     Span::new(s.offset(), s.offset() + s.len())
 }
 
-fn kdl_node(node: &kdl::KdlNode, text: &str) -> Node {
+fn kdl_node(node: &kdl::KdlNode, text: &str) -> Node<'static> {
     Node {
         name: Ident {
-            text: node.name().value().to_owned(),
+            text: node.name().value().to_owned().into(),
             span: kdl_span(node.name().span()),
         },
         entries: node.entries().iter().map(|e| kdl_entry(e, text)).collect(),
@@ -187,7 +187,7 @@ fn kdl_node(node: &kdl::KdlNode, text: &str) -> Node {
 }
 
 /// As `Converter::entry` in src/syntax/kdl.rs: the span of the value alone.
-fn kdl_entry(entry: &kdl::KdlEntry, text: &str) -> Entry {
+fn kdl_entry(entry: &kdl::KdlEntry, text: &str) -> Entry<'static> {
     let whole = kdl_span(entry.span());
     let mut start = whole.start;
     if let Some(k) = entry.name() {
@@ -202,11 +202,11 @@ fn kdl_entry(entry: &kdl::KdlEntry, text: &str) -> Entry {
     }
     Entry {
         key: entry.name().map(|k| Ident {
-            text: k.value().to_owned(),
+            text: k.value().to_owned().into(),
             span: kdl_span(k.span()),
         }),
         value: match entry.value() {
-            kdl::KdlValue::String(s) => Value::String(s.clone()),
+            kdl::KdlValue::String(s) => Value::String(s.clone().into()),
             kdl::KdlValue::Integer(i) => Value::Integer(*i),
             kdl::KdlValue::Float(f) => Value::Float(*f),
             kdl::KdlValue::Bool(b) => Value::Bool(*b),
@@ -266,20 +266,20 @@ fn tree_diff(a: &[Node], b: &[Node], spans: bool) -> Option<String> {
 #[derive(Debug)]
 struct Canonical {
     name: String,
-    args: Vec<Value>,
-    props: BTreeMap<String, Value>,
+    args: Vec<Value<'static>>,
+    props: BTreeMap<String, Value<'static>>,
     children: Vec<Canonical>,
 }
 
-fn canonical(nodes: &[Node]) -> Vec<Canonical> {
+fn canonical(nodes: &[Node<'_>]) -> Vec<Canonical> {
     nodes
         .iter()
         .map(|n| Canonical {
-            name: n.name.text.clone(),
-            args: n.args().map(|e| e.value.clone()).collect(),
+            name: n.name.text.to_string(),
+            args: n.args().map(|e| e.value.clone().into_owned()).collect(),
             props: n
                 .props()
-                .filter_map(|e| Some((e.key.as_ref()?.text.clone(), e.value.clone())))
+                .filter_map(|e| Some((e.key.as_ref()?.text.to_string(), e.value.clone().into_owned())))
                 .collect(),
             children: canonical(&n.children),
         })

@@ -180,10 +180,9 @@ impl Index {
             .services
             .iter()
             .map(|s| {
-                s.calls
-                    .iter()
-                    .map(|c| ix.service(&s.namespace.value, &c.value))
-                    .collect()
+                // The caller's namespace is looked up once, not per call.
+                let local = ix.services.get(s.namespace.value.as_str());
+                s.calls.iter().map(|c| ix.resolve(local, &c.value)).collect()
             })
             .collect();
         ix.calls = ix
@@ -239,7 +238,13 @@ impl Index {
 
     /// Resolves a service reference written in `from_namespace`.
     pub fn service(&self, from_namespace: &str, reference: &str) -> Option<usize> {
-        if let Some(i) = self.service_named(from_namespace, reference) {
+        self.resolve(self.services.get(from_namespace), reference)
+    }
+
+    /// `service`, with the services of the referring namespace (`local`)
+    /// already looked up.
+    fn resolve(&self, local: Option<&BTreeMap<String, usize>>, reference: &str) -> Option<usize> {
+        if let Some(&i) = local.and_then(|m| m.get(reference)) {
             return Some(i);
         }
         if let Some((name, ns)) = reference.split_once('.') {

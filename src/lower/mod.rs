@@ -23,10 +23,10 @@ use crate::syntax::{Document, Node};
 
 /// Lowers a document into a topology. The topology is returned even when
 /// there are diagnostics, holding everything that could be read.
-pub fn lower(doc: &Document) -> (Topology, Vec<Diagnostic>) {
+pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut topo = Topology::default();
-    let mut meshes: Vec<&Node> = Vec::new();
+    let mut meshes: Vec<&Node<'_>> = Vec::new();
     for node in &doc.nodes {
         // A declaration that cannot be read whole is left out of the model,
         // but its name is remembered so that references to it are not
@@ -36,7 +36,7 @@ pub fn lower(doc: &Document) -> (Topology, Vec<Diagnostic>) {
                 topo.invalid_names.extend(declared_name(node));
             }
         };
-        match node.name.text.as_str() {
+        match node.name.text.as_ref() {
             "mesh" => meshes.push(node),
             "network" => keep(network(node, &mut diags).map(|n| topo.networks.push(n)).is_some()),
             "cluster" => keep(cluster(node, &mut diags).map(|n| topo.clusters.push(n)).is_some()),
@@ -98,7 +98,7 @@ pub fn lower(doc: &Document) -> (Topology, Vec<Diagnostic>) {
 
 /// The name a node declares, read leniently: its first argument or its
 /// `name` setting, when that is a string.
-fn declared_name(node: &Node) -> Option<String> {
+fn declared_name(node: &Node<'_>) -> Option<String> {
     let from_arg = node.args().next();
     let from_prop = node
         .props()
@@ -109,7 +109,7 @@ fn declared_name(node: &Node) -> Option<String> {
         .find(|c| c.name.text == "name")
         .and_then(|c| c.args().next());
     match &from_arg.or(from_prop).or(from_child)?.value {
-        crate::syntax::Value::String(s) => Some(s.clone()),
+        crate::syntax::Value::String(s) => Some(s.as_ref().to_owned()),
         _ => None,
     }
 }
@@ -118,7 +118,7 @@ fn name(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> 
     r.required_string("name", diags)
 }
 
-fn mesh(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
+fn mesh(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
     let r = Reader::new(node, &MESH, diags);
     let name = name(&r, diags);
     let istio = match r.required_string("istio", diags) {
@@ -159,7 +159,7 @@ fn mesh(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
     })
 }
 
-fn network(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Network> {
+fn network(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Network> {
     let r = Reader::new(node, &NETWORK, diags);
     Some(Network {
         name: name(&r, diags)?,
@@ -169,7 +169,7 @@ fn network(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Network> {
     })
 }
 
-fn cluster(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
+fn cluster(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
     let r = Reader::new(node, &CLUSTER, diags);
     let ilbs = r.block("ilb", diags).and_then(|b| {
         let ir = Reader::new(b, &ILB, diags);
@@ -214,7 +214,7 @@ fn cluster(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
     })
 }
 
-fn vm(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Vm> {
+fn vm(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Vm> {
     let r = Reader::new(node, &VM, diags);
     let address = if r.has("address") {
         r.ip("address", diags)
@@ -275,7 +275,7 @@ fn labels(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Labels {
         match &entry.key {
             Some(k) => {
                 if let Some(v) = as_string(entry, &k.text, diags) {
-                    out.push((Spanned::new(k.text.clone(), k.span), v));
+                    out.push((Spanned::new(k.text.as_ref().to_owned(), k.span), v));
                 }
             }
             None => diags.push(
@@ -286,7 +286,7 @@ fn labels(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Labels {
         }
     }
     for child in &block.children {
-        let key = Spanned::new(child.name.text.clone(), child.name.span);
+        let key = Spanned::new(child.name.text.as_ref().to_owned(), child.name.span);
         let args: Vec<_> = child.args().collect();
         match args.as_slice() {
             [one] if child.children.is_empty() && child.props().next().is_none() => {
@@ -328,7 +328,7 @@ fn labels(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Labels {
     Labels(out)
 }
 
-fn namespace(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Namespace> {
+fn namespace(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Namespace> {
     let r = Reader::new(node, &NAMESPACE, diags);
     Some(Namespace {
         name: name(&r, diags)?,
@@ -339,7 +339,7 @@ fn namespace(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Namespace> {
     })
 }
 
-fn service(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Service> {
+fn service(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
     let r = Reader::new(node, &SERVICE, diags);
     let ports = r.blocks("port").filter_map(|n| port(n, diags)).collect();
     let deployments = r.blocks("deploy").filter_map(|n| deployment(n, diags)).collect();
@@ -370,7 +370,7 @@ fn service(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Service> {
     })
 }
 
-fn port(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Port> {
+fn port(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Port> {
     let r = Reader::new(node, &PORT, diags);
     let name = r.required_string("name", diags);
     let number = if r.has("number") {
@@ -406,7 +406,7 @@ fn port(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Port> {
     })
 }
 
-fn deployment(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Deployment> {
+fn deployment(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Deployment> {
     let r = Reader::new(node, &DEPLOY, diags);
     let versions = r.strings("version", diags);
     if versions.is_empty() && !r.has("version") {
@@ -464,7 +464,7 @@ fn deployment(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Deployment> {
     })
 }
 
-fn route(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Route> {
+fn route(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Route> {
     let r = Reader::new(node, &ROUTE, diags);
     let weight = r
         .integer("weight", 0, 100, diags)
@@ -476,7 +476,7 @@ fn route(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Route> {
     })
 }
 
-fn probe(node: &Node, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
+fn probe(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
     #[derive(Clone, Copy)]
     enum K {
         Http,

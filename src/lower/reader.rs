@@ -7,7 +7,6 @@
 //! (`network vpc`); TOML's `network = "vpc"` arrives as the latter. That one
 //! rule is what lets KDL and TOML share a single lowering.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -17,56 +16,69 @@ use crate::diagnostic::{Diagnostic, codes, suggest};
 use crate::source::{Span, Spanned};
 use crate::syntax::{Entry, Node, Value};
 
-/// One setting: where its name was written and its values.
-pub struct Setting<'a> {
-    pub key_span: Span,
-    pub values: Vec<&'a Entry>,
+/// Settings per shape that a reader can track; `language`'s tests check
+/// that every shape stays within it.
+pub const MAX_SETTINGS: usize = 32;
+
+/// One value of a setting.
+struct Given<'a> {
+    /// Index into the shape's settings.
+    setting: usize,
+    entry: &'a Entry<'a>,
 }
 
 pub struct Reader<'a> {
-    pub node: &'a Node,
+    pub node: &'a Node<'a>,
     shape: &'static Shape,
-    settings: BTreeMap<&'static str, Setting<'a>>,
-    blocks: Vec<&'a Node>,
+    /// Every value given, in the order read: a setting's values are the
+    /// entries with its index. One flat list per node rather than a map of
+    /// lists: a node has a handful of settings, and this is one allocation
+    /// instead of one per setting.
+    given: Vec<Given<'a>>,
+    /// Per setting index: where it was first given, if it was.
+    first_key: [Option<Span>; MAX_SETTINGS],
+    blocks: Vec<&'a Node<'a>>,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(node: &'a Node, shape: &'static Shape, diags: &mut Vec<Diagnostic>) -> Self {
+    pub fn new(node: &'a Node<'a>, shape: &'static Shape, diags: &mut Vec<Diagnostic>) -> Self {
         let mut r = Reader {
             node,
             shape,
-            settings: BTreeMap::new(),
+            given: Vec::with_capacity(node.entries.len() + node.children.len()),
+            first_key: [None; MAX_SETTINGS],
             blocks: Vec::new(),
         };
         let mut positional = 0;
         // Extra arguments are reported once per node, however many there
         // are: a line of ten thousand stray words is one mistake.
-        let mut extra: Vec<Span> = Vec::new();
+        let mut extra: Option<(Span, Span, usize)> = None;
         for entry in node.entries.iter() {
             match &entry.key {
                 None => {
-                    if let Some(name) = shape.args.get(positional) {
-                        r.add(name, entry.span, vec![entry], diags);
-                    } else if let Some(rest) = shape.rest {
-                        r.add(rest, entry.span, vec![entry], diags);
-                    } else {
-                        extra.push(entry.span);
+                    let name = shape.args.get(positional).copied().or(shape.rest);
+                    match name.and_then(|name| r.index(name)) {
+                        Some(i) => r.add(i, entry.span, [entry], diags),
+                        None => {
+                            let (first, _, n) = extra.unwrap_or((entry.span, entry.span, 0));
+                            extra = Some((first, entry.span, n + 1));
+                        }
                     }
                     positional += 1;
                 }
-                Some(key) => match r.known(&key.text) {
-                    Some(name) => r.add(name, key.span, vec![entry], diags),
+                Some(key) => match r.index(&key.text) {
+                    Some(i) => r.add(i, key.span, [entry], diags),
                     None => diags.push(r.unknown(&codes::UNKNOWN_SETTING, "setting", &key.text, key.span)),
                 },
             }
         }
-        if let (Some(&first), Some(&last)) = (extra.first(), extra.last()) {
+        if let Some((first, last, count)) = extra {
             let message = match shape.args.len() {
                 0 => format!("`{}` takes no positional argument", shape.what),
                 1 => format!("`{}` takes one argument, its {}", shape.what, shape.args[0]),
                 n => format!("`{}` takes {n} arguments: {}", shape.what, shape.args.join(", ")),
             };
-            let label = match extra.len() {
+            let label = match count {
                 1 => "unexpected argument".to_owned(),
                 n => format!("{n} unexpected arguments"),
             };
@@ -79,7 +91,9 @@ impl<'a> Reader<'a> {
         for child in node.children.iter() {
             if shape.block(&child.name.text).is_some() {
                 r.blocks.push(child);
-            } else if let Some(name) = r.known(&child.name.text) {
+            } else if let Some(i) = r.index(&child.name.text) {
+                let setting = &shape.settings[i];
+                let name = setting.name;
                 if !child.children.is_empty() || child.props().next().is_some() {
                     diags.push(
                         Diagnostic::new(
@@ -91,8 +105,8 @@ impl<'a> Reader<'a> {
                         .help(format!("write it as `{name} VALUE`")),
                     );
                 }
-                let values: Vec<&Entry> = child.args().collect();
-                if values.is_empty() {
+                let mut values = child.args();
+                if values.next().is_none() {
                     diags.push(
                         Diagnostic::new(
                             &codes::MISSING_VALUE,
@@ -104,17 +118,19 @@ impl<'a> Reader<'a> {
                     );
                     continue;
                 }
-                if values.len() > 1 && !shape.setting(name).is_some_and(|s| s.list) {
+                if let Some(second) = values.next()
+                    && !setting.list
+                {
                     diags.push(
                         Diagnostic::new(
                             &codes::EXTRA_ARGUMENT,
-                            values[1].span,
+                            second.span,
                             format!("`{name}` takes one value"),
                         )
                         .label("unexpected value"),
                     );
                 }
-                r.add(name, child.name.span, values, diags);
+                r.add(i, child.name.span, child.args(), diags);
             } else if child.children.is_empty() {
                 // `netwrok vpc` is a misspelt setting, like `netwrok=vpc`.
                 diags.push(r.unknown(
@@ -130,8 +146,9 @@ impl<'a> Reader<'a> {
         r
     }
 
-    fn known(&self, name: &str) -> Option<&'static str> {
-        self.shape.setting(name).map(|s| s.name)
+    /// The index of the setting called `name` in this shape.
+    fn index(&self, name: &str) -> Option<usize> {
+        self.shape.settings.iter().position(|s| s.name == name)
     }
 
     fn all_names(&self) -> Vec<&'static str> {
@@ -172,40 +189,49 @@ impl<'a> Reader<'a> {
         .help(help)
     }
 
+    /// Records the values of setting `setting` (an index into the shape's
+    /// settings), given once more at `key_span`. A list setting collects
+    /// every value given; any other setting given twice is reported.
     fn add(
         &mut self,
-        name: &'static str,
+        setting: usize,
         key_span: Span,
-        values: Vec<&'a Entry>,
+        values: impl IntoIterator<Item = &'a Entry<'a>>,
         diags: &mut Vec<Diagnostic>,
     ) {
-        let is_list = self.shape.setting(name).is_some_and(|s| s.list);
-        match self.settings.get_mut(name) {
-            Some(existing) if is_list => existing.values.extend(values),
-            Some(existing) => diags.push(
-                Diagnostic::new(
-                    &codes::DUPLICATE_SETTING,
-                    key_span,
-                    format!("`{name}` is given more than once in `{}`", self.shape.what),
-                )
-                .label("given again here")
-                .with_secondary(existing.key_span, "first given here")
-                .help("keep one of them"),
-            ),
-            None => {
-                self.settings.insert(name, Setting { key_span, values });
+        let is_list = self.shape.settings.get(setting).is_some_and(|s| s.list);
+        let Some(first) = self.first_key.get_mut(setting) else {
+            return;
+        };
+        match *first {
+            Some(first) if !is_list => {
+                let name = self.shape.settings.get(setting).map_or("", |s| s.name);
+                diags.push(
+                    Diagnostic::new(
+                        &codes::DUPLICATE_SETTING,
+                        key_span,
+                        format!("`{name}` is given more than once in `{}`", self.shape.what),
+                    )
+                    .label("given again here")
+                    .with_secondary(first, "first given here")
+                    .help("keep one of them"),
+                );
+                return;
             }
+            Some(_) => {}
+            None => *first = Some(key_span),
         }
+        self.given
+            .extend(values.into_iter().map(|entry| Given { setting, entry }));
     }
 
     /// Child blocks with this name, in source order.
-    pub fn blocks(&self, name: &str) -> impl Iterator<Item = &'a Node> + '_ {
-        let name = name.to_owned();
+    pub fn blocks(&self, name: &str) -> impl Iterator<Item = &'a Node<'a>> {
         self.blocks.iter().copied().filter(move |n| n.name.text == name)
     }
 
     /// At most one block with this name; a second one is a duplicate.
-    pub fn block(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<&'a Node> {
+    pub fn block(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<&'a Node<'a>> {
         let mut it = self.blocks(name);
         let first = it.next()?;
         for again in it {
@@ -224,18 +250,22 @@ impl<'a> Reader<'a> {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.settings.contains_key(name)
+        self.index(name)
+            .and_then(|i| self.first_key.get(i))
+            .is_some_and(Option::is_some)
     }
 
-    fn first(&self, name: &str) -> Option<&'a Entry> {
-        self.settings.get(name).and_then(|s| s.values.first().copied())
+    fn first(&self, name: &str) -> Option<&'a Entry<'a>> {
+        self.values(name).next()
     }
 
-    fn values(&self, name: &str) -> Vec<&'a Entry> {
-        self.settings
-            .get(name)
-            .map(|s| s.values.clone())
-            .unwrap_or_default()
+    /// The values given for `name`, in the order read.
+    fn values(&self, name: &str) -> impl Iterator<Item = &'a Entry<'a>> {
+        let i = self.index(name);
+        self.given
+            .iter()
+            .filter(move |g| Some(g.setting) == i)
+            .map(|g| g.entry)
     }
 
     pub fn missing(&self, name: &str, diags: &mut Vec<Diagnostic>) {
@@ -266,7 +296,6 @@ impl<'a> Reader<'a> {
 
     pub fn strings(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<String>> {
         self.values(name)
-            .into_iter()
             .filter_map(|e| as_string(e, name, diags))
             .collect()
     }
@@ -299,7 +328,6 @@ impl<'a> Reader<'a> {
 
     pub fn ports(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<u16>> {
         self.values(name)
-            .into_iter()
             .filter_map(|e| as_port(e, name, diags))
             .collect()
     }
@@ -350,7 +378,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn wrong_type(e: &Entry, name: &str, expected: &str, found: &Value) -> Diagnostic {
+fn wrong_type(e: &Entry<'_>, name: &str, expected: &str, found: &Value<'_>) -> Diagnostic {
     let mut d = Diagnostic::new(
         &codes::INVALID_VALUE,
         e.span,
@@ -368,9 +396,9 @@ fn wrong_type(e: &Entry, name: &str, expected: &str, found: &Value) -> Diagnosti
     d
 }
 
-pub fn as_string(e: &Entry, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
+pub fn as_string(e: &Entry<'_>, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
     match &e.value {
-        Value::String(s) => Some(Spanned::new(s.clone(), e.span)),
+        Value::String(s) => Some(Spanned::new(s.as_ref().to_owned(), e.span)),
         other => {
             let code = if matches!(other, Value::Float(_)) {
                 &codes::UNQUOTED_ADDRESS
@@ -386,7 +414,7 @@ pub fn as_string(e: &Entry, name: &str, diags: &mut Vec<Diagnostic>) -> Option<S
 }
 
 pub fn as_integer(
-    e: &Entry,
+    e: &Entry<'_>,
     name: &str,
     min: i128,
     max: i128,
@@ -413,7 +441,7 @@ pub fn as_integer(
     }
 }
 
-pub fn as_port(e: &Entry, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<u16>> {
+pub fn as_port(e: &Entry<'_>, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<u16>> {
     let n = as_integer(e, name, 1, 65535, diags)?;
     u16::try_from(n.value).ok().map(|p| Spanned::new(p, n.span))
 }
@@ -470,5 +498,44 @@ pub fn parse_net(s: &Spanned<String>, diags: &mut Vec<Diagnostic>) -> Option<Spa
             );
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MAX_SETTINGS;
+    use crate::lower::language::{Shape, TOP};
+
+    /// The reader tracks settings by their index in the shape, in an array
+    /// of `MAX_SETTINGS`, and finds positional arguments among the settings.
+    #[test]
+    fn every_shape_fits_the_reader() {
+        fn visit(shape: &'static Shape, seen: &mut Vec<&'static str>) {
+            if seen.contains(&shape.what) {
+                return;
+            }
+            seen.push(shape.what);
+            assert!(
+                shape.settings.len() <= MAX_SETTINGS,
+                "`{}` has {} settings",
+                shape.what,
+                shape.settings.len()
+            );
+            for arg in shape.args.iter().chain(shape.rest.iter()) {
+                assert!(
+                    shape.setting(arg).is_some(),
+                    "`{}`: argument `{arg}` is not a setting",
+                    shape.what
+                );
+            }
+            for block in shape.blocks {
+                visit(block.shape, seen);
+            }
+        }
+        let mut seen = Vec::new();
+        for block in TOP {
+            visit(block.shape, &mut seen);
+        }
+        assert!(seen.len() >= 10, "only {} shapes reached", seen.len());
     }
 }

@@ -13,6 +13,8 @@ pub mod fast;
 pub mod format;
 mod toml;
 
+use std::borrow::Cow;
+
 use crate::diagnostic::{Diagnostic, codes};
 use crate::source::{Source, Span};
 
@@ -51,48 +53,105 @@ impl Default for Limits {
 }
 
 /// A parsed document: the top-level nodes in source order.
+///
+/// Names, keys and string values borrow from the parsed text (`'src`)
+/// wherever it holds them verbatim; only a string that needed unescaping
+/// or dedenting is owned. A 10k-service topology has about half a million
+/// such strings, and not allocating them is a large part of parsing's
+/// speed. [`Document::into_owned`] detaches a document from its text.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Document {
-    pub nodes: Vec<Node>,
+pub struct Document<'src> {
+    pub nodes: Vec<Node<'src>>,
 }
 
 /// A name with its span.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Ident {
-    pub text: String,
+pub struct Ident<'src> {
+    pub text: Cow<'src, str>,
     pub span: Span,
 }
 
 /// One node: `name arg arg key=value { children }`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
-    pub name: Ident,
-    pub entries: Vec<Entry>,
-    pub children: Vec<Node>,
+pub struct Node<'src> {
+    pub name: Ident<'src>,
+    pub entries: Vec<Entry<'src>>,
+    pub children: Vec<Node<'src>>,
     /// The whole node, children included.
     pub span: Span,
 }
 
 /// A positional argument (`key` is `None`) or a property.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    pub key: Option<Ident>,
-    pub value: Value,
+pub struct Entry<'src> {
+    pub key: Option<Ident<'src>>,
+    pub value: Value<'src>,
     /// The span of the value alone.
     pub span: Span,
 }
 
 /// A scalar value.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
-    String(String),
+pub enum Value<'src> {
+    String(Cow<'src, str>),
     Integer(i128),
     Float(f64),
     Bool(bool),
     Null,
 }
 
-impl Value {
+impl Document<'_> {
+    /// The same document, owning all of its strings.
+    pub fn into_owned(self) -> Document<'static> {
+        Document {
+            nodes: self.nodes.into_iter().map(Node::into_owned).collect(),
+        }
+    }
+}
+
+impl Ident<'_> {
+    pub fn into_owned(self) -> Ident<'static> {
+        Ident {
+            text: Cow::Owned(self.text.into_owned()),
+            span: self.span,
+        }
+    }
+}
+
+impl Node<'_> {
+    pub fn into_owned(self) -> Node<'static> {
+        Node {
+            name: self.name.into_owned(),
+            entries: self.entries.into_iter().map(Entry::into_owned).collect(),
+            children: self.children.into_iter().map(Node::into_owned).collect(),
+            span: self.span,
+        }
+    }
+}
+
+impl Entry<'_> {
+    pub fn into_owned(self) -> Entry<'static> {
+        Entry {
+            key: self.key.map(Ident::into_owned),
+            value: self.value.into_owned(),
+            span: self.span,
+        }
+    }
+}
+
+impl Value<'_> {
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+            Value::Integer(i) => Value::Integer(i),
+            Value::Float(f) => Value::Float(f),
+            Value::Bool(b) => Value::Bool(b),
+            Value::Null => Value::Null,
+        }
+    }
+}
+
+impl Value<'_> {
     /// What the value is, for "expected X, found Y" messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -105,12 +164,12 @@ impl Value {
     }
 }
 
-impl Node {
-    pub fn args(&self) -> impl Iterator<Item = &Entry> {
+impl<'src> Node<'src> {
+    pub fn args(&self) -> impl Iterator<Item = &Entry<'src>> {
         self.entries.iter().filter(|e| e.key.is_none())
     }
 
-    pub fn props(&self) -> impl Iterator<Item = &Entry> {
+    pub fn props(&self) -> impl Iterator<Item = &Entry<'src>> {
         self.entries.iter().filter(|e| e.key.is_some())
     }
 }
@@ -119,7 +178,7 @@ impl Node {
 /// A document comes back whenever the text could be understood, even with
 /// recoverable problems (an unquoted address), so that later stages can
 /// report their findings in the same run.
-pub fn parse(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Document>, Vec<Diagnostic>) {
+pub fn parse(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnostic>) {
     let text = source.text.as_str();
     if let Some(at) = text.find('\0') {
         return (
@@ -135,16 +194,21 @@ pub fn parse(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Documen
             ],
         );
     }
-    // A byte-order mark is blanked out rather than removed, so that every
-    // offset the parsers report is still an offset into the original text.
-    let blanked;
-    let text = match text.strip_prefix('\u{feff}') {
+    match text.strip_prefix('\u{feff}') {
+        // A byte-order mark is blanked out rather than removed, so that
+        // every offset the parsers report is still an offset into the
+        // original text. The blanked copy does not outlive this call, so
+        // that (rare) document owns its strings.
         Some(rest) => {
-            blanked = format!("   {rest}");
-            blanked.as_str()
+            let blanked = format!("   {rest}");
+            let (doc, diagnostics) = parse_text(&blanked, syntax, limits);
+            (doc.map(Document::into_owned), diagnostics)
         }
-        None => text,
-    };
+        None => parse_text(text, syntax, limits),
+    }
+}
+
+fn parse_text(text: &str, syntax: Syntax, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnostic>) {
     match syntax {
         Syntax::Kdl => parse_kdl(text, limits),
         Syntax::Toml => toml::parse(text, limits),
@@ -152,8 +216,8 @@ pub fn parse(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Documen
 }
 
 /// Counts nodes and rejects documents over the node limit.
-fn check_node_count(doc: &Document, limits: Limits) -> Result<(), Vec<Diagnostic>> {
-    fn count(nodes: &[Node]) -> usize {
+fn check_node_count(doc: &Document<'_>, limits: Limits) -> Result<(), Vec<Diagnostic>> {
+    fn count(nodes: &[Node<'_>]) -> usize {
         nodes.iter().map(|n| 1 + count(&n.children)).sum()
     }
     let n = count(&doc.nodes);
@@ -176,7 +240,7 @@ fn check_node_count(doc: &Document, limits: Limits) -> Result<(), Vec<Diagnostic
 /// The KDL front end: the hand-written parser in `fast`, whose errors are
 /// turned into diagnostics here. (The `kdl` crate is kept for `meshc fmt`,
 /// which needs its format-preserving document model.)
-fn parse_kdl(text: &str, limits: Limits) -> (Option<Document>, Vec<Diagnostic>) {
+fn parse_kdl(text: &str, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnostic>) {
     let (doc, errors) = fast::parse_recovering(text, limits);
     let diagnostics = errors
         .into_iter()

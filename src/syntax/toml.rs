@@ -21,7 +21,7 @@ use super::{Document, Entry, Ident, Limits, Node, Value, check_node_count};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::source::Span;
 
-pub fn parse(text: &str, limits: Limits) -> (Option<Document>, Vec<Diagnostic>) {
+pub fn parse(text: &str, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnostic>) {
     if let Some((depth, at)) = too_deep(text, limits.max_depth) {
         return (None, vec![depth_error(depth, at, limits)]);
     }
@@ -132,11 +132,11 @@ fn span_of<T>(s: &Spanned<T>) -> Span {
 }
 
 impl Converter<'_> {
-    fn table_children(&mut self, table: &DeTable<'_>, depth: usize) -> Vec<Node> {
+    fn table_children<'t>(&mut self, table: &DeTable<'t>, depth: usize) -> Vec<Node<'t>> {
         let mut nodes = Vec::new();
         for (key, value) in table.iter() {
             let name = Ident {
-                text: key.get_ref().to_string(),
+                text: Cow::clone(key.get_ref()),
                 span: span_of(key),
             };
             self.value_nodes(name, value, depth, &mut nodes);
@@ -145,7 +145,13 @@ impl Converter<'_> {
         nodes
     }
 
-    fn value_nodes(&mut self, name: Ident, value: &Spanned<DeValue<'_>>, depth: usize, out: &mut Vec<Node>) {
+    fn value_nodes<'t>(
+        &mut self,
+        name: Ident<'t>,
+        value: &Spanned<DeValue<'t>>,
+        depth: usize,
+        out: &mut Vec<Node<'t>>,
+    ) {
         if depth > self.limits.max_depth {
             self.diagnostics
                 .push(depth_error(depth, name.span.start, self.limits));
@@ -185,10 +191,10 @@ impl Converter<'_> {
         }
     }
 
-    fn scalar(&mut self, value: &Spanned<DeValue<'_>>) -> Option<Entry> {
+    fn scalar<'t>(&mut self, value: &Spanned<DeValue<'t>>) -> Option<Entry<'t>> {
         let span = span_of(value);
         let v = match value.get_ref() {
-            DeValue::String(s) => Value::String(Cow::clone(s).into_owned()),
+            DeValue::String(s) => Value::String(Cow::clone(s)),
             DeValue::Integer(i) => match i128::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
                 Ok(n) => Value::Integer(n),
                 Err(_) => {

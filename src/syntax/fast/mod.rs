@@ -38,7 +38,7 @@ use super::{Document, Limits};
 /// Parses a KDL v2 document. Any error, even one the parser could recover
 /// from, makes this fail: see [`parse_recovering`] to keep the tree when
 /// the only problems are unquoted addresses.
-pub fn parse(text: &str, limits: Limits) -> Result<Document, Vec<ParseError>> {
+pub fn parse(text: &str, limits: Limits) -> Result<Document<'_>, Vec<ParseError>> {
     match parse_recovering(text, limits) {
         (Some(doc), errors) if errors.is_empty() => Ok(doc),
         (_, errors) => Err(errors),
@@ -50,7 +50,7 @@ pub fn parse(text: &str, limits: Limits) -> Result<Document, Vec<ParseError>> {
 /// string it was meant to be), so that later stages can report their
 /// findings in the same run. Errors come sorted by position; there is at
 /// least one whenever the tree is missing.
-pub fn parse_recovering(text: &str, limits: Limits) -> (Option<Document>, Vec<ParseError>) {
+pub fn parse_recovering(text: &str, limits: Limits) -> (Option<Document<'_>>, Vec<ParseError>) {
     let mut parser = parser::Parser::new(text, limits);
     let nodes = parser.document();
     let mut errors = parser.errors;

@@ -11,6 +11,8 @@
 //! `2001:db8::1`). It is reported as such and kept as the string it was
 //! meant to be, so that the rest of the file is still checked.
 
+use std::borrow::Cow;
+
 use super::error::{ErrorKind, ParseError, clip};
 use super::parser::{PResult, Parser, Token};
 use crate::source::Span;
@@ -24,9 +26,9 @@ enum Scanned {
     Malformed,
 }
 
-impl Parser<'_> {
+impl<'t> Parser<'t> {
     /// A number starting at `pos` (a digit, or a sign then a digit).
-    pub(super) fn number(&mut self) -> PResult<Option<Token>> {
+    pub(super) fn number(&mut self) -> PResult<Option<Token<'t>>> {
         let start = self.pos;
         let negative = self.peek() == Some(b'-');
         if matches!(self.peek(), Some(b'+' | b'-')) {
@@ -123,7 +125,7 @@ impl Parser<'_> {
 
     /// Reports the token at `pos`, which starts like a number but is not
     /// one, and skips it. An address-like token is kept as a string.
-    fn not_a_number(&mut self) -> PResult<Option<Token>> {
+    fn not_a_number(&mut self) -> PResult<Option<Token<'t>>> {
         let span = self.skip_bad_token();
         let token = self.slice(span);
         let text = clip(token);
@@ -140,7 +142,7 @@ impl Parser<'_> {
                 .kind(ErrorKind::UnquotedAddress),
             )?;
             return Ok(Some(Token {
-                value: Value::String(token.to_owned()),
+                value: Value::String(Cow::Borrowed(token)),
                 span,
             }));
         }

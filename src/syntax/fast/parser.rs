@@ -39,11 +39,19 @@ pub struct Parser<'t> {
     discarding: usize,
     /// Reused buffer for strings that need unescaping or dedenting.
     pub(super) scratch: String,
+    /// The entries of the nodes being parsed, innermost last: each node
+    /// moves its own off the top into a vector of exactly their number.
+    /// Growing a vector per node instead left most of them at four
+    /// entries' capacity for one entry, the largest part of a big
+    /// document's memory.
+    entries: Vec<Entry<'t>>,
+    /// The same for the nodes of the children blocks being parsed.
+    children: Vec<Node<'t>>,
 }
 
 /// A scanned value: what it is and where.
-pub struct Token {
-    pub value: Value,
+pub struct Token<'t> {
+    pub value: Value<'t>,
     pub span: Span,
 }
 
@@ -68,11 +76,13 @@ impl<'t> Parser<'t> {
             nodes: 0,
             discarding: 0,
             scratch: String::new(),
+            entries: Vec::new(),
+            children: Vec::new(),
         }
     }
 
     /// `document := bom? nodes`. `None` when parsing had to stop.
-    pub fn document(&mut self) -> Option<Vec<Node>> {
+    pub fn document(&mut self) -> Option<Vec<Node<'t>>> {
         // The byte-order mark is allowed only here (spec "Disallowed
         // Literal Code Points"); anywhere else it is an error.
         if self.text.starts_with('\u{FEFF}') {
@@ -117,14 +127,17 @@ impl<'t> Parser<'t> {
     /// `nodes`: the nodes of the document (`depth` 0) or of a children
     /// block, up to the end of the file or the `}` closing the block (left
     /// for the caller).
-    fn nodes(&mut self, depth: usize) -> PResult<Vec<Node>> {
-        let mut nodes = Vec::new();
+    fn nodes(&mut self, depth: usize) -> PResult<Vec<Node<'t>>> {
+        // The top level collects into its own vector; a block's nodes go on
+        // `self.children` above `mark` and are moved off when it ends.
+        let mut top = Vec::new();
+        let mark = self.children.len();
         loop {
             self.skip_line_space()?;
             let before = self.pos;
             match self.peek() {
-                None => return Ok(nodes),
-                Some(b'}') if depth > 0 => return Ok(nodes),
+                None | Some(b'}') if depth > 0 => return Ok(self.children.drain(mark..).collect()),
+                None => return Ok(top),
                 Some(b'}') => {
                     self.error(
                         ParseError::new(
@@ -165,7 +178,11 @@ impl<'t> Parser<'t> {
                 Some(_) => {
                     if let Some(node) = self.node(depth)? {
                         self.count_node(node.name.span)?;
-                        nodes.push(node);
+                        if depth > 0 {
+                            self.children.push(node);
+                        } else {
+                            top.push(node);
+                        }
                     }
                 }
             }
@@ -235,7 +252,7 @@ impl<'t> Parser<'t> {
     /// The node's span runs from its type annotation or name to the last
     /// character before the terminator, trailing spaces and comments
     /// included: exactly what the `kdl` crate reports.
-    fn node(&mut self, depth: usize) -> PResult<Option<Node>> {
+    fn node(&mut self, depth: usize) -> PResult<Option<Node<'t>>> {
         let start = self.pos;
         let mut typed_ok = true;
         if self.peek() == Some(b'(') {
@@ -247,7 +264,7 @@ impl<'t> Parser<'t> {
         } else {
             None
         };
-        let mut entries = Vec::new();
+        let mark = self.entries.len();
         let mut children = None;
         let mut phase = Phase::Entries;
         // Whatever follows a children block on its line is reported once:
@@ -302,7 +319,7 @@ impl<'t> Parser<'t> {
                         continue;
                     }
                     if let Some(entry) = self.entry()? {
-                        entries.push(entry);
+                        self.entries.push(entry);
                     }
                 }
                 None => break,
@@ -312,6 +329,7 @@ impl<'t> Parser<'t> {
             }
         }
         let span = Span::new(start, self.pos);
+        let entries = self.entries.drain(mark..).collect();
         Ok(name.map(|name| Node {
             name,
             entries,
@@ -381,7 +399,7 @@ impl<'t> Parser<'t> {
     }
 
     /// `node-children`: `{`, nodes, `}`.
-    fn children(&mut self, depth: usize) -> PResult<Vec<Node>> {
+    fn children(&mut self, depth: usize) -> PResult<Vec<Node<'t>>> {
         let open = self.pos;
         if depth >= self.limits.max_depth {
             return self.fatal(
@@ -415,7 +433,7 @@ impl<'t> Parser<'t> {
 
     /// The node name: a string, possibly an unquoted address (reported, and
     /// kept as the string it was meant to be).
-    fn node_name(&mut self) -> PResult<Option<Ident>> {
+    fn node_name(&mut self) -> PResult<Option<Ident<'t>>> {
         let at = self.pos;
         if self.at_node_terminator() || self.peek() == Some(b'{') {
             let (found, len) = match self.peek() {
@@ -461,7 +479,7 @@ impl<'t> Parser<'t> {
 
     /// `node-prop-or-arg`: `value`, or `string node-space* = node-space*
     /// value`. Returns `None` after a reported error.
-    fn entry(&mut self) -> PResult<Option<Entry>> {
+    fn entry(&mut self) -> PResult<Option<Entry<'t>>> {
         let start = self.pos;
         let typed = self.peek() == Some(b'(');
         if typed {

@@ -8,6 +8,8 @@
 use super::chars::{self, IDENT_ASCII};
 use super::error::{ParseError, clip};
 use super::parser::{PResult, Parser, Token};
+use std::borrow::Cow;
+
 use crate::source::Span;
 use crate::syntax::Value;
 
@@ -35,11 +37,11 @@ const UNCLOSED_LINE_HELP: &str =
 const ESCAPES_HELP: &str = "the escapes are \\n \\r \\t \\\\ \\\" \\b \\f \\s and \\u{hex}; \
                             to write a backslash, double it, or use a raw string #\"…\"#";
 
-impl Parser<'_> {
+impl<'t> Parser<'t> {
     /// One value (`string | number | keyword`), checked to end where a
     /// value may end. `None` after a reported error (the bad token has been
     /// skipped).
-    pub(super) fn value(&mut self) -> PResult<Option<Token>> {
+    pub(super) fn value(&mut self) -> PResult<Option<Token<'t>>> {
         let start = self.pos;
         let Some(first) = self.peek() else {
             self.error(ParseError::new(
@@ -100,7 +102,7 @@ impl Parser<'_> {
 
     /// An identifier string (spec "Identifier String"), or the error for
     /// whatever else starts here.
-    fn bare_string(&mut self) -> PResult<Option<String>> {
+    fn bare_string(&mut self) -> PResult<Option<Cow<'t, str>>> {
         let start = self.pos;
         let sign = usize::from(matches!(self.peek(), Some(b'+' | b'-')));
         let dot = self.bytes.get(start + sign) == Some(&b'.');
@@ -149,7 +151,7 @@ impl Parser<'_> {
             )?;
             return Ok(None);
         }
-        Ok(Some(text.to_owned()))
+        Ok(Some(Cow::Borrowed(text)))
     }
 
     /// Reports the character at `pos`, which starts no value, and skips it
@@ -194,7 +196,7 @@ impl Parser<'_> {
 
     /// `#true`, `#false`, `#null`, `#inf`, `#-inf`, `#nan` (spec "Boolean",
     /// "Null", "Keyword Numbers").
-    fn keyword(&mut self) -> PResult<Option<Value>> {
+    fn keyword(&mut self) -> PResult<Option<Value<'t>>> {
         let start = self.pos;
         self.pos += 1;
         while let Some(&b) = self.bytes.get(self.pos) {
@@ -222,7 +224,7 @@ impl Parser<'_> {
     }
 
     /// A quoted string, `"…"`, or a multi-line one, `"""…"""`.
-    fn quoted_string(&mut self) -> PResult<Option<String>> {
+    fn quoted_string(&mut self) -> PResult<Option<Cow<'t, str>>> {
         if self.bytes[self.pos..].starts_with(b"\"\"\"") {
             return self.multiline_string();
         }
@@ -264,9 +266,9 @@ impl Parser<'_> {
         Ok(Some(match owned {
             Some(mut s) => {
                 s.push_str(tail);
-                s
+                Cow::Owned(s)
             }
-            None => tail.to_owned(),
+            None => Cow::Borrowed(tail),
         }))
     }
 
@@ -404,7 +406,7 @@ impl Parser<'_> {
     /// closing line's whitespace is removed from every line, then the other
     /// escapes are resolved: the order the spec prescribes ("Interaction
     /// with Whitespace Escapes").
-    fn multiline_string(&mut self) -> PResult<Option<String>> {
+    fn multiline_string(&mut self) -> PResult<Option<Cow<'t, str>>> {
         let open = self.pos;
         self.pos += 3;
         let mut ok = self.multiline_opening(open, 3)?;
@@ -498,7 +500,7 @@ impl Parser<'_> {
         line_starts: &[usize],
         close: usize,
         escapes: bool,
-    ) -> PResult<Option<String>> {
+    ) -> PResult<Option<Cow<'t, str>>> {
         let (content, prefix) = match body.rfind('\n') {
             Some(i) => (Some(&body[..i]), &body[i + 1..]),
             None => (None, body),
@@ -544,13 +546,13 @@ impl Parser<'_> {
                 out.push_str(rest);
             }
         }
-        Ok(ok.then_some(out))
+        Ok(ok.then_some(Cow::Owned(out)))
     }
 
     /// A raw string with `hashes` `#`s: `#"…"#` or `#"""…"""#` (spec "Raw
     /// String"). No escapes; it ends at the first closing quote(s) followed
     /// by as many `#`.
-    fn raw_string(&mut self, hashes: usize) -> PResult<Option<String>> {
+    fn raw_string(&mut self, hashes: usize) -> PResult<Option<Cow<'t, str>>> {
         let open = self.pos;
         self.pos += hashes;
         if self.bytes[self.pos..].starts_with(b"\"\"\"") {
@@ -568,7 +570,7 @@ impl Parser<'_> {
         self.single_line_raw_string(open, hashes)
     }
 
-    fn single_line_raw_string(&mut self, open: usize, hashes: usize) -> PResult<Option<String>> {
+    fn single_line_raw_string(&mut self, open: usize, hashes: usize) -> PResult<Option<Cow<'t, str>>> {
         let start = self.pos;
         let mut ok = true;
         loop {
@@ -593,7 +595,7 @@ impl Parser<'_> {
         }
         let text = self.slice(Span::new(start, self.pos));
         self.pos += 1 + hashes;
-        Ok(ok.then(|| text.to_owned()))
+        Ok(ok.then_some(Cow::Borrowed(text)))
     }
 
     /// True if `hashes` `#`s are at `at`.
@@ -603,7 +605,7 @@ impl Parser<'_> {
             .is_some_and(|h| h.iter().all(|&b| b == b'#'))
     }
 
-    fn multiline_raw_string(&mut self, open: usize, hashes: usize) -> PResult<Option<String>> {
+    fn multiline_raw_string(&mut self, open: usize, hashes: usize) -> PResult<Option<Cow<'t, str>>> {
         let mut body = std::mem::take(&mut self.scratch);
         body.clear();
         let mut line_starts = vec![self.pos];

@@ -6,7 +6,7 @@ use super::*;
 use crate::source::Span;
 use crate::syntax::Value;
 
-fn ok(text: &str) -> Document {
+fn ok(text: &str) -> Document<'_> {
     match parse(text, Limits::default()) {
         Ok(doc) => doc,
         Err(errors) => panic!("{text:?}: {errors:?}"),
@@ -46,7 +46,7 @@ fn spans_are_the_kdl_front_ends() {
 fn children_and_slashdashes() {
     let text = "a /-b c { d; /-e\n f { g } } /-{ h }\n/-i { j }\nk";
     let doc = ok(text);
-    let names: Vec<&str> = doc.nodes.iter().map(|n| n.name.text.as_str()).collect();
+    let names: Vec<&str> = doc.nodes.iter().map(|n| n.name.text.as_ref()).collect();
     assert_eq!(names, ["a", "k"]);
     let a = &doc.nodes[0];
     assert_eq!(a.entries.len(), 1);
@@ -83,7 +83,7 @@ fn values() {
     let strings: Vec<&str> = values[12..]
         .iter()
         .map(|v| match v {
-            Value::String(s) => s.as_str(),
+            Value::String(s) => s.as_ref(),
             other => panic!("{other:?}"),
         })
         .collect();
