@@ -92,6 +92,7 @@
 //! flipped between versions (changes what DIR is).
 
 mod error;
+mod key;
 mod manifest;
 mod ops;
 mod plan;

@@ -12,6 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::WriteError;
+use super::key::Key;
 use super::manifest::MANIFEST;
 use super::ops::{CreateModes, Ops};
 use super::plan::{Action, Plan};
@@ -44,12 +45,12 @@ fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<()
     // The manifest goes first, so that a tree left behind by a crash always
     // lists which of its files meshc generated (the cleanup relies on it).
     let modes = CreateModes::default();
-    let manifest = Path::new(MANIFEST);
-    if let Some(action) = plan.entries.get(manifest) {
-        place(dir, staging, manifest, action, ops, &modes)?;
+    let manifest = MANIFEST.as_bytes();
+    if let Some((path, action)) = plan.entries.get_key_value(manifest) {
+        place(dir, staging, path, action, ops, &modes)?;
     }
     for (path, action) in &plan.entries {
-        if path != manifest {
+        if path.as_bytes() != manifest {
             place(dir, staging, path, action, ops, &modes)?;
         }
     }
@@ -58,7 +59,7 @@ fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<()
     // modes are set deepest first, and the top last.
     for (path, action) in plan.entries.iter().rev() {
         if let Action::Dir { mode, owner } = action {
-            finish_dir(&staging.join(path), *mode, *owner, ops)?;
+            finish_dir(&path.under(staging), *mode, *owner, ops)?;
         }
     }
     if let Action::Dir { mode, owner } = plan.root {
@@ -74,17 +75,17 @@ fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<()
 fn place(
     dir: &Path,
     staging: &Path,
-    path: &Path,
+    path: &Key,
     action: &Action<'_>,
     ops: &Ops,
     modes: &CreateModes,
 ) -> Result<(), WriteError> {
-    let target = staging.join(path);
+    let target = path.under(staging);
     match action {
         Action::Dir { .. } => ops.create_dir(&target),
         // A hard link keeps the inode: bytes, mode, owner and mtime stay
         // exactly as they were, and nothing of the original is modified.
-        Action::Link => ops.hard_link(&dir.join(path), &target),
+        Action::Link => ops.hard_link(&path.under(dir), &target),
         Action::Write { contents, mode } => ops.write_file(&target, contents.as_bytes(), *mode, modes),
     }
 }

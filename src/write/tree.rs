@@ -8,12 +8,14 @@
 //! while it works.
 
 use std::collections::BTreeMap;
-use std::fs::{self, Metadata};
-use std::io;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read as _};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::WriteError;
+use super::key::Key;
 
 /// The kind of a directory entry, as `lstat` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,9 +94,9 @@ impl Entry {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Tree {
     pub root: Entry,
-    /// Keyed by path relative to the root. `PathBuf` orders by component, so
+    /// Keyed by path relative to the root. A [`Key`] orders by component, so
     /// a directory sorts before its contents and its contents are contiguous.
-    pub entries: BTreeMap<PathBuf, Entry>,
+    pub entries: BTreeMap<Key, Entry>,
 }
 
 /// `lstat`, with "does not exist" as `None`.
@@ -118,29 +120,87 @@ pub(super) fn scan(dir: &Path) -> Result<Option<Tree>, WriteError> {
             reason: "it is not a directory",
         });
     }
-    let mut entries = BTreeMap::new();
-    let mut pending = vec![PathBuf::new()];
+    // Collected, then sorted once: building the map from sorted entries
+    // costs less than inserting them one by one.
+    let mut entries = Vec::new();
+    let mut pending = vec![Key::default()];
     while let Some(relative) = pending.pop() {
-        let path = dir.join(&relative);
+        let path = relative.under(dir);
         let listing = fs::read_dir(&path).map_err(|e| WriteError::io("list", &path, e))?;
         for item in listing {
             let item = item.map_err(|e| WriteError::io("list", &path, e))?;
-            let child = relative.join(item.file_name());
+            let child = relative.child(item.file_name().as_bytes());
             // DirEntry::metadata does not follow symlinks.
             let meta = item
                 .metadata()
-                .map_err(|e| WriteError::io("inspect", dir.join(&child), e))?;
+                .map_err(|e| WriteError::io("inspect", child.under(dir), e))?;
             let entry = Entry::of(&meta);
             if entry.kind == Kind::Dir {
                 pending.push(child.clone());
             }
-            entries.insert(child, entry);
+            entries.push((child, entry));
         }
     }
-    Ok(Some(Tree { root, entries }))
+    Ok(Some(Tree {
+        root,
+        entries: entries.into_iter().collect(),
+    }))
 }
 
-/// Reads a regular file that a scan found.
-pub(super) fn read(path: &Path) -> Result<Vec<u8>, WriteError> {
-    fs::read(path).map_err(|e| WriteError::io("read", path, e))
+/// Reads the old files of one directory tree for comparison, with one path
+/// buffer and one byte buffer for all of them.
+pub(super) struct Reader<'d> {
+    dir: &'d Path,
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl<'d> Reader<'d> {
+    pub fn new(dir: &'d Path) -> Self {
+        Reader {
+            dir,
+            path: PathBuf::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    /// The full path of `relative`.
+    pub fn path_of(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    fn open(&mut self, relative: &str) -> Result<File, WriteError> {
+        self.path.as_mut_os_string().clear();
+        self.path.push(self.dir);
+        self.path.push(relative);
+        File::open(&self.path).map_err(|e| WriteError::io("read", &self.path, e))
+    }
+
+    /// Whether the regular file at `relative` holds exactly `expected`. It
+    /// reads at most one byte more than `expected`: enough to tell that the
+    /// file is longer.
+    pub fn holds(&mut self, relative: &str, expected: &[u8]) -> Result<bool, WriteError> {
+        let mut file = self.open(relative)?;
+        self.bytes.clear();
+        self.bytes.resize(expected.len() + 1, 0);
+        let mut filled = 0;
+        while filled < self.bytes.len() {
+            match file.read(&mut self.bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(WriteError::io("read", &self.path, e)),
+            }
+        }
+        Ok(self.bytes[..filled] == *expected)
+    }
+
+    /// The whole regular file at `relative`.
+    pub fn read(&mut self, relative: &str) -> Result<Vec<u8>, WriteError> {
+        let mut file = self.open(relative)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| WriteError::io("read", &self.path, e))?;
+        Ok(bytes)
+    }
 }
