@@ -91,10 +91,11 @@ pub(super) enum Detail {
 }
 
 /// Plans the new contents of `dir`, whose current state is `old` (`None` when
-/// it does not exist yet).
+/// it does not exist yet) and whose manifest lists `owned` ([`owned`]).
 pub(super) fn plan<'a>(
     dir: &Path,
     old: Option<&Tree>,
+    owned: &BTreeSet<Key>,
     targets: &Targets<'a>,
     detail: Detail,
 ) -> Result<Plan<'a>, WriteError> {
@@ -111,12 +112,6 @@ pub(super) fn plan<'a>(
     }
 
     let mut reader = Reader::new(dir);
-    let owned = match before.get(MANIFEST.as_bytes()) {
-        Some(entry) if entry.kind == Kind::File => {
-            manifest::parse_strict(&reader.read(MANIFEST)?, &dir.join(MANIFEST))?
-        }
-        _ => BTreeSet::new(),
-    };
 
     // The new tree's directories and generated files are collected first and
     // sorted once into the map; what the old tree adds is looked up after.
@@ -221,6 +216,17 @@ pub(super) fn plan<'a>(
         differences,
         summary,
     })
+}
+
+/// The files the manifest of `dir` says meshc wrote, given its scan `old`.
+pub(super) fn owned(dir: &Path, old: Option<&Tree>) -> Result<BTreeSet<Key>, WriteError> {
+    match old.and_then(|tree| tree.entries.get(MANIFEST.as_bytes())) {
+        Some(entry) if entry.kind == Kind::File => {
+            let bytes = Reader::new(dir).read(MANIFEST)?;
+            manifest::parse_strict(&bytes, &dir.join(MANIFEST))
+        }
+        _ => Ok(BTreeSet::new()),
+    }
 }
 
 fn copy_dir<'a>(entry: &Entry) -> Action<'a> {

@@ -100,7 +100,7 @@ fn read(path: &Path) -> String {
 }
 
 fn run(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, ops)
+    write_with(dir, artifacts, None, ops)
 }
 
 fn ops_with(fault: Fault) -> Ops {
@@ -743,4 +743,80 @@ fn a_leftover_tree_is_swept_only_of_what_meshc_can_account_for() {
         [".meshc-manifest", "deep"]
     );
     assert_eq!(read(&dir.join("user.txt")), "user\n");
+}
+
+#[test]
+fn a_survey_overtaken_by_another_write_is_not_trusted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let first = [file("a.yaml", "a1\n"), file("k/b.yaml", "b1\n")];
+    write(&dir, &first).expect("first write");
+    let survey = survey(&dir);
+    assert!(survey.is_some());
+    // Another build swaps in other contents after the survey...
+    write(&dir, &[file("a.yaml", "a2\n"), file("c.yaml", "c\n")]).expect("other write");
+    // ...so the survey's "nothing to do" is stale: the first contents must
+    // come back.
+    let summary = write_surveyed(&dir, &first, survey).expect("surveyed write");
+    assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 1");
+    assert_eq!(read(&dir.join("a.yaml")), "a1\n");
+    assert_eq!(read(&dir.join("k/b.yaml")), "b1\n");
+    assert!(!dir.join("c.yaml").exists());
+}
+
+#[test]
+fn changes_made_after_a_survey_are_kept_or_repaired() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [
+        file("a.yaml", "abc\n"),
+        file("k/b.yaml", "b\n"),
+        file("k/c.yaml", "c\n"),
+    ];
+    write(&dir, &artifacts).expect("first write");
+
+    // A user file appears while a rebuild that changes something compiles:
+    // the swap would lose it, so the write starts again and keeps it.
+    let survey_ = survey(&dir);
+    put(&dir.join("k/mine.txt"), "mine\n");
+    let new = [
+        file("a.yaml", "abc\n"),
+        file("k/b.yaml", "B\n"),
+        file("k/c.yaml", "c\n"),
+    ];
+    write_surveyed(&dir, &new, survey_).expect("write");
+    assert_eq!(read(&dir.join("k/mine.txt")), "mine\n");
+    assert_eq!(read(&dir.join("k/b.yaml")), "B\n");
+
+    // Generated files edited (same size) or deleted after the survey are
+    // repaired all the same.
+    let survey_ = survey(&dir);
+    fs::write(dir.join("a.yaml"), "abd\n").expect("edit");
+    fs::remove_file(dir.join("k/c.yaml")).expect("rm");
+    assert_eq!(
+        check_surveyed(&dir, &new, survey(&dir))
+            .expect("check")
+            .changes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["modified a.yaml", "missing k/c.yaml"]
+    );
+    let summary = write_surveyed(&dir, &new, survey_).expect("write");
+    assert_eq!(summary.to_string(), "wrote 2, unchanged 1, removed 0");
+    assert_eq!(read(&dir.join("a.yaml")), "abc\n");
+    assert_eq!(read(&dir.join("k/c.yaml")), "c\n");
+    assert_eq!(read(&dir.join("k/mine.txt")), "mine\n");
+    assert!(check(&dir, &new).expect("check").is_fresh());
+}
+
+#[test]
+fn a_survey_of_a_missing_directory_is_checked_too() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let survey_ = survey(&dir);
+    put(&dir.join("user.txt"), "mine\n");
+    write_surveyed(&dir, &[file("a", "a\n")], survey_).expect("write");
+    assert_eq!(read(&dir.join("user.txt")), "mine\n");
+    assert_eq!(read(&dir.join("a")), "a\n");
 }
