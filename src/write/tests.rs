@@ -820,3 +820,26 @@ fn a_survey_of_a_missing_directory_is_checked_too() {
     assert_eq!(read(&dir.join("user.txt")), "mine\n");
     assert_eq!(read(&dir.join("a")), "a\n");
 }
+
+#[test]
+fn a_symlink_planted_after_a_survey_is_not_read_through() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("k/a.yaml", "abc\n")];
+    write(&dir, &artifacts).expect("first write");
+    // Same size as the generated file, so the plan would compare its bytes.
+    let outside = tmp.path().join("outside");
+    put(&outside, "abc\n");
+    let survey_ = survey(&dir);
+    fs::remove_file(dir.join("k/a.yaml")).expect("rm");
+    symlink(&outside, dir.join("k/a.yaml")).expect("symlink");
+
+    let summary = write_surveyed(&dir, &artifacts, survey_).expect("write");
+    assert_eq!(summary.to_string(), "wrote 1, unchanged 0, removed 0");
+    assert!(
+        fs::symlink_metadata(dir.join("k/a.yaml"))
+            .expect("lstat")
+            .is_file()
+    );
+    assert_eq!(read(&outside), "abc\n");
+}

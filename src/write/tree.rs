@@ -8,6 +8,7 @@
 //! while it works.
 
 use std::collections::BTreeMap;
+use std::ffi::CStr;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
 use std::os::unix::ffi::OsStrExt;
@@ -147,11 +148,18 @@ pub(super) fn scan(dir: &Path) -> Result<Option<Tree>, WriteError> {
     }))
 }
 
-/// Reads the old files of one directory tree for comparison, with one path
-/// buffer and one byte buffer for all of them.
+/// Reads the old files of one directory tree for comparison. Files are
+/// opened relative to their directory, which stays open while the next file
+/// is in the same one (the plan visits files in path order), rather than by
+/// full path, which the kernel would walk again each time; one byte buffer
+/// serves every file.
 pub(super) struct Reader<'d> {
     dir: &'d Path,
-    path: PathBuf,
+    /// The relative path of the open directory, its full path, and the
+    /// directory.
+    open: Option<(String, PathBuf, File)>,
+    /// The name being opened, NUL-terminated.
+    name: Vec<u8>,
     bytes: Vec<u8>,
 }
 
@@ -159,7 +167,8 @@ impl<'d> Reader<'d> {
     pub fn new(dir: &'d Path) -> Self {
         Reader {
             dir,
-            path: PathBuf::new(),
+            open: None,
+            name: Vec::new(),
             bytes: Vec::new(),
         }
     }
@@ -169,11 +178,25 @@ impl<'d> Reader<'d> {
         self.dir.join(relative)
     }
 
+    /// Opens the regular file at `relative` for reading, never through a
+    /// symlink in its last component (the scan saw a regular file there).
     fn open(&mut self, relative: &str) -> Result<File, WriteError> {
-        self.path.as_mut_os_string().clear();
-        self.path.push(self.dir);
-        self.path.push(relative);
-        File::open(&self.path).map_err(|e| WriteError::io("read", &self.path, e))
+        let fail = |e| WriteError::io("read", self.dir.join(relative), e);
+        let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+        let (_, path, directory) = match &mut self.open {
+            Some(open) if open.0 == parent => open,
+            _ => {
+                let path = self.dir.join(parent);
+                let directory = File::open(&path).map_err(|e| WriteError::io("list", &path, e))?;
+                self.open.insert((parent.to_owned(), path, directory))
+            }
+        };
+        self.name.clear();
+        self.name.extend_from_slice(name.as_bytes());
+        self.name.push(0);
+        let name = CStr::from_bytes_with_nul(&self.name)
+            .map_err(|_| fail(io::Error::from(io::ErrorKind::InvalidInput)))?;
+        open_in(directory, path, name).map_err(fail)
     }
 
     /// Whether the regular file at `relative` holds exactly `expected`. It
@@ -189,7 +212,7 @@ impl<'d> Reader<'d> {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(WriteError::io("read", &self.path, e)),
+                Err(e) => return Err(WriteError::io("read", self.path_of(relative), e)),
             }
         }
         Ok(self.bytes[..filled] == *expected)
@@ -200,7 +223,41 @@ impl<'d> Reader<'d> {
         let mut file = self.open(relative)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
-            .map_err(|e| WriteError::io("read", &self.path, e))?;
+            .map_err(|e| WriteError::io("read", self.path_of(relative), e))?;
         Ok(bytes)
     }
+}
+
+/// `openat(2)` of `name` in `directory` (whose path is `_path`), read-only,
+/// close-on-exec, and failing on a symlink. `std` has no wrapper and the
+/// crate takes no `libc` dependency, so it is declared here, like
+/// `renameat2` in `ops`, with the flag values of the two architectures
+/// below; elsewhere the file is opened by its full path.
+#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn open_in(directory: &File, _path: &Path, name: &CStr) -> io::Result<File> {
+    use std::ffi::{c_char, c_int};
+    use std::os::fd::{AsRawFd, FromRawFd};
+
+    const O_CLOEXEC: c_int = 0o2000000;
+    #[cfg(target_arch = "x86_64")]
+    const O_NOFOLLOW: c_int = 0o400000;
+    #[cfg(target_arch = "aarch64")]
+    const O_NOFOLLOW: c_int = 0o100000;
+    unsafe extern "C" {
+        fn openat(dirfd: c_int, pathname: *const c_char, flags: c_int, ...) -> c_int;
+    }
+    // SAFETY: the directory's descriptor is open and `name` is a
+    // NUL-terminated string, both for the whole call, which only reads them;
+    // O_RDONLY is 0, and without O_CREAT no mode argument is read.
+    let fd = unsafe { openat(directory.as_raw_fd(), name.as_ptr(), O_CLOEXEC | O_NOFOLLOW) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+fn open_in(_directory: &File, path: &Path, name: &CStr) -> io::Result<File> {
+    File::open(path.join(std::ffi::OsStr::from_bytes(name.to_bytes())))
 }
