@@ -132,14 +132,18 @@ pub(super) fn plan<'a>(
     }
 
     let new_manifest = manifest::render(targets.files.keys().copied());
-    let files = targets
+    let files: Vec<_> = targets
         .files
         .values()
         .map(|a| (a.path.as_str(), Cow::Borrowed(a.contents.as_str()), a.mode.bits()))
-        .chain([(MANIFEST, Cow::Owned(new_manifest), 0o644)]);
-    for (path, contents, mode) in files {
-        let entry = before.get(scratch.encode(path.as_bytes()));
-        let (old, same) = compare(&mut reader, entry, path, contents.as_bytes(), mode, detail)?;
+        .chain([(MANIFEST, Cow::Owned(new_manifest), 0o644)])
+        .map(|(path, contents, mode)| {
+            let entry = before.get(scratch.encode(path.as_bytes()));
+            (path, contents, mode, entry)
+        })
+        .collect();
+    let unchanged = unchanged(dir, &files)?;
+    for ((path, contents, mode, entry), same) in files.into_iter().zip(unchanged) {
         // The manifest is bookkeeping, not one of the files the summary counts.
         let counted = usize::from(path != MANIFEST);
         let key = Key::new(path.as_bytes());
@@ -148,6 +152,7 @@ pub(super) fn plan<'a>(
             planned.push((key, Action::Link));
         } else {
             summary.written += counted;
+            let old = old_state(&mut reader, entry, path, detail == Detail::Diffs)?;
             let write = Action::Write {
                 contents: contents.clone(),
                 mode,
@@ -236,34 +241,49 @@ fn copy_dir<'a>(entry: &Entry) -> Action<'a> {
     }
 }
 
-/// What the old tree holds where a generated file goes (`entry`), and
-/// whether it is that file already (same bytes, same mode). The scan's size
-/// settles most changes without reading the old file; only a file of the
-/// same size is read and compared byte for byte (a user's edit that keeps the
-/// size is still found).
-fn compare(
-    reader: &mut Reader<'_>,
-    entry: Option<&Entry>,
-    path: &str,
-    contents: &[u8],
-    mode: u32,
-    detail: Detail,
-) -> Result<(Old, bool), WriteError> {
-    let Some(entry) = entry else {
-        return Ok((Old::Absent, false));
+/// A generated file: its path, new contents and mode, and what the old tree
+/// holds at that path.
+type Generated<'a, 'e> = (&'a str, Cow<'a, str>, u32, Option<&'e Entry>);
+
+/// Below this many files, a second thread costs more than it saves.
+const PARALLEL_FROM: usize = 512;
+
+/// Which of `files` the old tree already holds (same bytes, same mode),
+/// in order. The scan's size settles most changes without reading the old
+/// file; only a file of the same size and mode is read and compared byte
+/// for byte (a user's edit that keeps the size is still found). Reading is
+/// most of the work of planning a rebuild, so two threads share it, each
+/// taking one contiguous half (files of one directory stay together).
+fn unchanged(dir: &Path, files: &[Generated<'_, '_>]) -> Result<Vec<bool>, WriteError> {
+    let check = |files: &[Generated<'_, '_>]| -> Result<Vec<bool>, WriteError> {
+        let mut reader = Reader::new(dir);
+        files
+            .iter()
+            .map(|(path, contents, mode, entry)| match entry {
+                Some(entry)
+                    if entry.kind == Kind::File
+                        && entry.size == contents.len() as u64
+                        && entry.mode == *mode =>
+                {
+                    reader.holds(path, contents.as_bytes())
+                }
+                _ => Ok(false),
+            })
+            .collect()
     };
-    let diffs = detail == Detail::Diffs;
-    let sized_alike = entry.kind == Kind::File && entry.size == contents.len() as u64;
-    if sized_alike && entry.mode == mode && reader.holds(path, contents)? {
-        return Ok((
-            Old::File {
-                bytes: None,
-                mode: entry.mode,
-            },
-            true,
-        ));
+    if files.len() < PARALLEL_FROM {
+        return check(files);
     }
-    Ok((old_state(reader, Some(entry), path, diffs)?, false))
+    let (first, second) = files.split_at(files.len() / 2);
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| check(second));
+        let mut same = check(first)?;
+        let second = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        same.extend(second);
+        Ok(same)
+    })
 }
 
 /// What the old tree holds at `path` (`entry`), with its bytes if `read`. A
