@@ -415,7 +415,8 @@ fn modes_ignore_the_umask() {
         let chmods: Vec<_> = ops
             .test
             .log
-            .borrow()
+            .lock()
+            .expect("log")
             .iter()
             .filter(|m| m.starts_with("set mode of") && (m.ends_with(".yaml") || m.ends_with(".sh")))
             .cloned()
@@ -599,7 +600,7 @@ fn reference(fixture: Fixture) -> (Option<BTreeMap<PathBuf, Snap>>, Vec<String>)
     let ops = Ops::default();
     run(&dir, &crash_artifacts(), &ops).expect("reference write");
     assert_eq!(read(&tmp.path().join("outside/secret")), "outside\n");
-    let log = ops.test.log.borrow().clone();
+    let log = ops.test.log.lock().expect("log").clone();
     (snapshot(&dir), log)
 }
 
@@ -842,4 +843,62 @@ fn a_symlink_planted_after_a_survey_is_not_read_through() {
             .is_file()
     );
     assert_eq!(read(&outside), "abc\n");
+}
+
+/// Enough files for the plan and the staging tree to use two threads.
+fn many(version: &str) -> Vec<Artifact> {
+    (0..700)
+        .map(|i| {
+            let path = format!("d{}/f{i}.txt", i % 7);
+            let contents = format!("{version} {i}\n");
+            if i % 3 == 0 {
+                script(&path, &contents)
+            } else {
+                file(&path, &contents)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn large_trees_are_written_and_compared_on_two_threads_alike() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let v1 = many("v1");
+    assert_eq!(
+        write(&dir, &v1).expect("write").to_string(),
+        "wrote 700, unchanged 0, removed 0"
+    );
+    for artifact in &v1 {
+        let path = dir.join(&artifact.path);
+        assert_eq!(read(&path), artifact.contents);
+        assert_eq!(mode(&path), artifact.mode.bits());
+    }
+    let kept = identity(&dir.join("d1/f1.txt"));
+    // Same sizes, other bytes in every tenth file (v1 -> v2 keeps the length).
+    let mut v2 = v1.clone();
+    for artifact in v2.iter_mut().step_by(10) {
+        artifact.contents = artifact.contents.replace("v1", "v2");
+    }
+    assert_eq!(check(&dir, &v2).expect("check").changes.len(), 70);
+    assert_eq!(
+        write(&dir, &v2).expect("rewrite").to_string(),
+        "wrote 70, unchanged 630, removed 0"
+    );
+    assert_eq!(identity(&dir.join("d1/f1.txt")), kept);
+    assert_eq!(read(&dir.join("d0/f0.txt")), "v2 0\n");
+    assert!(check(&dir, &v2).expect("check").is_fresh());
+
+    // A crash anywhere while the two threads fill the staging tree leaves
+    // the old tree, and the next write finishes the job.
+    let before = snapshot(&dir);
+    let v3 = many("v3");
+    for at in [20, 300, 700, 1000] {
+        let result = run(&dir, &v3, &ops_with(Fault::Crash { at }));
+        assert!(matches!(result, Err(WriteError::Crash)), "crash at {at}");
+        assert_eq!(snapshot(&dir), before, "crash at {at}");
+    }
+    write(&dir, &v3).expect("recovery write");
+    assert_eq!(read(&dir.join("d6/f699.txt")), "v3 699\n");
+    assert_eq!(names(tmp.path()), ["out"]);
 }
