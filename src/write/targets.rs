@@ -38,7 +38,12 @@ impl<'a> Targets<'a> {
             if files.insert(path, artifact).is_some() {
                 return Err(invalid("two artifacts have this path"));
             }
-            dirs.extend(path.match_indices('/').map(|(at, _)| &path[..at]));
+            // Longest first: a directory already known brings its parents.
+            for (at, _) in path.rmatch_indices('/') {
+                if !dirs.insert(&path[..at]) {
+                    break;
+                }
+            }
         }
         if let Some(path) = dirs.iter().find(|dir| files.contains_key(*dir)) {
             return Err(WriteError::InvalidPath {
@@ -59,10 +64,11 @@ pub(super) fn check_path(path: &str) -> Result<(), &'static str> {
     if path.starts_with('/') {
         return Err("it is absolute");
     }
-    if let Some(bad) = path.chars().find(|c| matches!(c, '\0' | '\\' | '\n' | '\r')) {
+    // Every character refused is ASCII, so bytes tell as well as chars, faster.
+    if let Some(bad) = path.bytes().find(|b| matches!(b, b'\0' | b'\\' | b'\n' | b'\r')) {
         return Err(match bad {
-            '\0' => "it contains a NUL character",
-            '\\' => "it contains a backslash",
+            b'\0' => "it contains a NUL character",
+            b'\\' => "it contains a backslash",
             _ => "it contains a line break",
         });
     }
