@@ -48,6 +48,9 @@
 //!    flushed once (`syncfs`), rather than one fsync per file and directory.
 //!    A generated file counts as unchanged when its mode and bytes match;
 //!    the scan's size settles most changes without reading the old file.
+//!    From 512 files on, two threads share the reading of old files and the
+//!    filling of the new tree (manifest and directories first); nothing can
+//!    see the order inside the private tree.
 //! 4. Scan DIR again; if another process changed it meanwhile, abandon the
 //!    build (`Raced`) rather than let that change vanish with the old tree.
 //! 5. Swap the sibling and DIR with `renameat2(RENAME_EXCHANGE)`, atomic on
@@ -206,7 +209,7 @@ pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Summary, WriteError> 
     write_with(dir, artifacts, None, &Ops::default())
 }
 
-/// [`write`], starting from a survey of `dir` taken earlier.
+/// [`write()`], starting from a survey of `dir` taken earlier.
 pub fn write_surveyed(
     dir: &Path,
     artifacts: &[Artifact],
