@@ -541,8 +541,16 @@ fn build(path: &Path, out: &Path, check_only: bool, input: &InputArgs, format: F
     let base = path
         .file_name()
         .map_or_else(|| source.name.clone(), |n| n.to_string_lossy().into_owned());
-    let (artifacts, diags) =
-        crate::compile(&source, Syntax::from_path(&source.name), Limits::default(), &base);
+    // The output directory is surveyed on a second thread while the topology
+    // compiles: the two are independent, and on a rebuild the survey is a
+    // large part of the writer's work. It only reads; the writer re-checks it
+    // under its lock (see `write::Survey`).
+    let (artifacts, diags, survey) = std::thread::scope(|scope| {
+        let survey = scope.spawn(|| crate::write::survey(out));
+        let (artifacts, diags) =
+            crate::compile(&source, Syntax::from_path(&source.name), Limits::default(), &base);
+        (artifacts, diags, survey.join().ok().flatten())
+    });
     let verdict = verdict(&diags, input.deny_warnings);
     if !diags.is_empty() {
         print_diagnostics(&[(source, diags)], format);
@@ -552,7 +560,7 @@ fn build(path: &Path, out: &Path, check_only: bool, input: &InputArgs, format: F
         return Exit::Findings;
     };
     if check_only {
-        return match crate::write::check(out, &artifacts) {
+        return match crate::write::check_surveyed(out, &artifacts, survey) {
             Ok(stale) if stale.is_fresh() => {
                 eprintln!("{} is up to date ({} files)", out.display(), artifacts.len());
                 Exit::Ok
@@ -574,7 +582,7 @@ fn build(path: &Path, out: &Path, check_only: bool, input: &InputArgs, format: F
             }
         };
     }
-    match crate::write::write(out, &artifacts) {
+    match crate::write::write_surveyed(out, &artifacts, survey) {
         Ok(summary) => {
             eprintln!("{}: {summary}", out.display());
             Exit::Ok

@@ -35,7 +35,11 @@
 //! 1. Lock DIR's parent (`flock`), and sweep trees an interrupted run left
 //!    beside DIR.
 //! 2. Scan DIR without following symlinks and plan the new tree; stop here if
-//!    it equals the old one.
+//!    it equals the old one. The CLI takes this scan (a [`Survey`]) before
+//!    the lock, on a second thread while the topology compiles; it is used
+//!    only if DIR is still the directory it scanned, and any change made
+//!    since that the next steps notice sends the write back here for a
+//!    fresh scan under the lock.
 //! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`: new files
 //!    are created there (`O_EXCL`, with their mode, and a chmod only where
 //!    the umask or a default ACL took bits from it); unchanged generated
@@ -44,6 +48,9 @@
 //!    flushed once (`syncfs`), rather than one fsync per file and directory.
 //!    A generated file counts as unchanged when its mode and bytes match;
 //!    the scan's size settles most changes without reading the old file.
+//!    From 512 files on, two threads share the reading of old files and the
+//!    filling of the new tree (manifest and directories first); nothing can
+//!    see the order inside the private tree.
 //! 4. Scan DIR again; if another process changed it meanwhile, abandon the
 //!    build (`Raced`) rather than let that change vanish with the old tree.
 //! 5. Swap the sibling and DIR with `renameat2(RENAME_EXCHANGE)`, atomic on
@@ -92,6 +99,7 @@
 //! flipped between versions (changes what DIR is).
 
 mod error;
+mod key;
 mod manifest;
 mod ops;
 mod plan;
@@ -104,6 +112,8 @@ mod tree;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -112,9 +122,10 @@ pub use error::WriteError;
 pub use stale::{Change, Staleness, render_diff};
 
 use crate::artifact::Artifact;
+use key::Key;
 use ops::Ops;
 use targets::Targets;
-use tree::Tree;
+use tree::{Entry, Tree};
 
 /// What a [`write`] did, counted in generated files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -149,24 +160,99 @@ impl fmt::Display for Summary {
     }
 }
 
+/// The output directory as a build found it: scanned, and its manifest read,
+/// ahead of the write, while the artifacts are still being compiled (the
+/// two do not depend on each other). Hand it to [`write_surveyed`] or
+/// [`check_surveyed`]; they use it only if it still describes the directory.
+pub struct Survey {
+    /// The directory as [`swap::resolve`] gives it.
+    dir: PathBuf,
+    old: Option<Tree>,
+    /// The paths the old manifest lists.
+    owned: BTreeSet<Key>,
+}
+
+impl Survey {
+    fn take(dir: &Path) -> Result<Self, WriteError> {
+        let old = tree::scan(dir)?;
+        let owned = plan::owned(dir, old.as_ref())?;
+        Ok(Survey {
+            dir: dir.to_path_buf(),
+            old,
+            owned,
+        })
+    }
+
+    /// True when `dir` is still the directory inode this survey scanned (or
+    /// still missing). Every write that changes anything replaces that inode,
+    /// so a survey that passes this under the lock was not overtaken by
+    /// another meshc write.
+    fn is_current(&self) -> bool {
+        let now = tree::lstat(&self.dir)
+            .ok()
+            .map(|meta| meta.as_ref().map(Entry::of));
+        now == Some(self.old.as_ref().map(|tree| tree.root))
+    }
+}
+
+/// Surveys `dir` for a later [`write_surveyed`] or [`check_surveyed`]; reads
+/// only. `None` when anything went wrong: the write then looks again, and
+/// reports the problem in its proper place.
+pub fn survey(dir: &Path) -> Option<Survey> {
+    let dir = swap::resolve(dir).ok()?;
+    Survey::take(&dir).ok()
+}
+
 /// Makes `dir` hold exactly `artifacts` besides the user's own files,
 /// atomically (see the module doc).
 pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, &Ops::default())
+    write_with(dir, artifacts, None, &Ops::default())
+}
+
+/// [`write()`], starting from a survey of `dir` taken earlier.
+pub fn write_surveyed(
+    dir: &Path,
+    artifacts: &[Artifact],
+    survey: Option<Survey>,
+) -> Result<Summary, WriteError> {
+    write_with(dir, artifacts, survey, &Ops::default())
 }
 
 /// How `dir` differs from what [`write`] would make of it; writes nothing.
 pub fn check(dir: &Path, artifacts: &[Artifact]) -> Result<Staleness, WriteError> {
+    check_surveyed(dir, artifacts, None)
+}
+
+/// [`check`], starting from a survey of `dir` taken earlier.
+pub fn check_surveyed(
+    dir: &Path,
+    artifacts: &[Artifact],
+    survey: Option<Survey>,
+) -> Result<Staleness, WriteError> {
     let targets = Targets::new(artifacts)?;
     let dir = swap::resolve(dir)?;
-    let before = tree::scan(&dir)?;
-    let plan = plan::plan(&dir, before.as_ref(), &targets, plan::Detail::Diffs)?;
+    let survey = match survey.filter(|survey| survey.dir == dir) {
+        Some(survey) => survey,
+        None => Survey::take(&dir)?,
+    };
+    let plan = plan::plan(
+        &dir,
+        survey.old.as_ref(),
+        &survey.owned,
+        &targets,
+        plan::Detail::Diffs,
+    )?;
     Ok(Staleness {
         changes: plan.differences.iter().map(stale::change).collect(),
     })
 }
 
-fn write_with(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, WriteError> {
+fn write_with(
+    dir: &Path,
+    artifacts: &[Artifact],
+    survey: Option<Survey>,
+    ops: &Ops,
+) -> Result<Summary, WriteError> {
     // Bad paths are refused before anything, even DIR, is created.
     let targets = Targets::new(artifacts)?;
     let dir = swap::resolve(dir)?;
@@ -183,14 +269,43 @@ fn write_with(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, 
     swap::sweep_leftovers(&dir, parent, name, ops)?;
     swap::refuse_mount_point(&dir, parent)?;
 
-    let before = tree::scan(&dir)?;
-    let plan = plan::plan(&dir, before.as_ref(), &targets, plan::Detail::Decisions)?;
+    // A survey taken before the lock is used only if no other meshc write
+    // replaced DIR since (which would also have swept its own leftovers
+    // first). Another program's change to DIR made since the survey is
+    // caught before the swap (`Raced`), as one made while the new tree is
+    // built would be, or makes a step fail (a file the survey saw is gone).
+    // A failed write leaves DIR as it was, so in either case this write
+    // starts again from a fresh scan under the lock, as if it had never had
+    // the survey, and that attempt's outcome is the one reported. A change
+    // that does not alter the plan (a user file added to a tree that needs
+    // no change) is left alone, as one made just after the write would be.
+    if let Some(survey) = survey.filter(|survey| survey.dir == dir && survey.is_current()) {
+        match write_locked(&dir, parent, name, &targets, &survey, ops) {
+            Err(error) if !error.is_simulated_crash() => {}
+            done => return done,
+        }
+    }
+    let survey = Survey::take(&dir)?;
+    write_locked(&dir, parent, name, &targets, &survey, ops)
+}
+
+/// Plans, builds and swaps in the new tree, from `survey`, under the lock.
+fn write_locked(
+    dir: &Path,
+    parent: &Path,
+    name: &OsStr,
+    targets: &Targets<'_>,
+    survey: &Survey,
+    ops: &Ops,
+) -> Result<Summary, WriteError> {
+    let before = survey.old.as_ref();
+    let plan = plan::plan(dir, before, &survey.owned, targets, plan::Detail::Decisions)?;
     let mut summary = plan.summary.clone();
     if plan.is_noop() {
         return Ok(summary);
     }
-    let staging = stage::build(&dir, parent, &swap::prefix(name), &plan, ops)?;
-    summary.leftover = commit(&dir, parent, &staging, before.as_ref(), ops)?;
+    let staging = stage::build(dir, parent, &swap::prefix(name), &plan, ops)?;
+    summary.leftover = commit(dir, parent, &staging, before, ops)?;
     Ok(summary)
 }
 

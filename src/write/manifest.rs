@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::WriteError;
+use super::key::Key;
 use super::targets::check_path;
 
 /// The manifest's file name, at the top of the output directory.
@@ -27,19 +28,19 @@ pub(super) fn render<'a>(paths: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 /// Every path in a live manifest, or the first reason it cannot be trusted.
-pub(super) fn parse_strict(bytes: &[u8], file: &Path) -> Result<BTreeSet<String>, WriteError> {
+pub(super) fn parse_strict(bytes: &[u8], file: &Path) -> Result<BTreeSet<Key>, WriteError> {
     let error = |line, reason| WriteError::Manifest {
         path: file.to_path_buf(),
         line,
         reason,
     };
     let text = std::str::from_utf8(bytes).map_err(|_| error(1, "the manifest is not UTF-8"))?;
-    let mut paths = BTreeSet::new();
+    let mut paths = Vec::new();
     for (index, line) in text.lines().enumerate() {
         check_path(line).map_err(|reason| error(index + 1, reason))?;
-        paths.insert(line.to_owned());
+        paths.push(Key::new(line.as_bytes()));
     }
-    Ok(paths)
+    Ok(paths.into_iter().collect())
 }
 
 /// Every trustworthy path in a manifest that a crash may have cut short.
@@ -65,7 +66,8 @@ mod tests {
         let text = render(["a/b", "c"]);
         assert_eq!(text, "a/b\nc\n");
         let parsed = parse_strict(text.as_bytes(), Path::new("m")).expect("valid manifest");
-        assert_eq!(parsed.into_iter().collect::<Vec<_>>(), ["a/b", "c"]);
+        let parsed: Vec<_> = parsed.iter().map(Key::to_text).collect();
+        assert_eq!(parsed, ["a/b", "c"]);
         assert_eq!(render([]), "");
     }
 

@@ -269,9 +269,10 @@ fn exchange(_: &Path, _: &Path) -> io::Result<()> {
 pub(super) mod test_hooks {
     //! Fault injection for the crash-safety tests.
 
-    use std::cell::{Cell, RefCell};
     use std::io;
     use std::path::Path;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::WriteError;
 
@@ -285,19 +286,19 @@ pub(super) mod test_hooks {
     }
 
     /// Test-only state: the fault to inject, a callback to run at one
-    /// mutation (to play another process), and the log of mutations.
+    /// mutation (to play another process), and the log of mutations. Shared
+    /// by the threads that fill a large staging tree.
     #[derive(Default)]
     pub struct Hooks {
         pub fault: Option<Fault>,
-        pub meddle: Option<(usize, Box<dyn Fn()>)>,
-        pub log: RefCell<Vec<String>>,
-        count: Cell<usize>,
+        pub meddle: Option<(usize, Box<dyn Fn() + Send + Sync>)>,
+        pub log: Mutex<Vec<String>>,
+        count: AtomicUsize,
     }
 
     impl Hooks {
         pub fn tick(&self, action: &str, path: &Path) -> Result<(), WriteError> {
-            let n = self.count.get();
-            self.count.set(n + 1);
+            let n = self.count.fetch_add(1, Ordering::SeqCst);
             if let Some((at, meddle)) = &self.meddle
                 && *at == n
             {
@@ -314,7 +315,9 @@ pub(super) mod test_hooks {
                 }
                 _ => {}
             }
-            self.log.borrow_mut().push(format!("{action} {}", path.display()));
+            if let Ok(mut log) = self.log.lock() {
+                log.push(format!("{action} {}", path.display()));
+            }
             Ok(())
         }
     }

@@ -17,11 +17,12 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use super::key::{Key, Scratch};
 use super::manifest::{self, MANIFEST};
 use super::targets::Targets;
-use super::tree::{self, Entry, Kind, Tree};
+use super::tree::{Entry, Kind, Reader, Tree};
 use super::{Summary, WriteError};
 
 /// How one path of the new tree comes about.
@@ -64,7 +65,7 @@ pub(super) struct Plan<'a> {
     /// The top directory's mode and owner.
     pub root: Action<'a>,
     /// Every entry below the top, parents before children.
-    pub entries: BTreeMap<PathBuf, Action<'a>>,
+    pub entries: BTreeMap<Key, Action<'a>>,
     /// Generated files (and the manifest) that change, sorted by path.
     pub differences: Vec<Difference<'a>>,
     pub summary: Summary,
@@ -90,10 +91,11 @@ pub(super) enum Detail {
 }
 
 /// Plans the new contents of `dir`, whose current state is `old` (`None` when
-/// it does not exist yet).
+/// it does not exist yet) and whose manifest lists `owned` ([`owned`]).
 pub(super) fn plan<'a>(
     dir: &Path,
     old: Option<&Tree>,
+    owned: &BTreeSet<Key>,
     targets: &Targets<'a>,
     detail: Detail,
 ) -> Result<Plan<'a>, WriteError> {
@@ -104,54 +106,58 @@ pub(super) fn plan<'a>(
     {
         // A mount point cannot be hard-linked or moved into the new tree.
         return Err(WriteError::Conflict {
-            path: dir.join(path),
+            path: path.under(dir),
             reason: "it is on another filesystem (a mount point inside the output directory)",
         });
     }
 
-    let owned = match before.get(Path::new(MANIFEST)) {
-        Some(entry) if entry.kind == Kind::File => {
-            let file = dir.join(MANIFEST);
-            manifest::parse_strict(&tree::read(&file)?, &file)?
-        }
-        _ => BTreeSet::new(),
-    };
+    let mut reader = Reader::new(dir);
 
-    let mut entries = BTreeMap::new();
+    // The new tree's directories and generated files are collected first and
+    // sorted once into the map; what the old tree adds is looked up after.
+    let mut planned = Vec::with_capacity(targets.dirs.len() + targets.files.len() + 1);
     let mut differences = Vec::new();
     let mut summary = Summary::default();
+    let mut scratch = Scratch::default();
 
     for &path in &targets.dirs {
-        let action = match before.get(Path::new(path)) {
+        let action = match before.get(scratch.encode(path.as_bytes())) {
             Some(entry) if entry.kind == Kind::Dir => copy_dir(entry),
             _ => Action::Dir {
                 mode: 0o755,
                 owner: None,
             },
         };
-        entries.insert(PathBuf::from(path), action);
+        planned.push((Key::new(path.as_bytes()), action));
     }
 
     let new_manifest = manifest::render(targets.files.keys().copied());
-    let files = targets
+    let files: Vec<_> = targets
         .files
         .values()
         .map(|a| (a.path.as_str(), Cow::Borrowed(a.contents.as_str()), a.mode.bits()))
-        .chain([(MANIFEST, Cow::Owned(new_manifest), 0o644)]);
-    for (path, contents, mode) in files {
-        let (old, same) = compare(dir, before, path, contents.as_bytes(), mode, detail)?;
+        .chain([(MANIFEST, Cow::Owned(new_manifest), 0o644)])
+        .map(|(path, contents, mode)| {
+            let entry = before.get(scratch.encode(path.as_bytes()));
+            (path, contents, mode, entry)
+        })
+        .collect();
+    let unchanged = unchanged(dir, &files)?;
+    for ((path, contents, mode, entry), same) in files.into_iter().zip(unchanged) {
         // The manifest is bookkeeping, not one of the files the summary counts.
         let counted = usize::from(path != MANIFEST);
+        let key = Key::new(path.as_bytes());
         if same {
             summary.unchanged += counted;
-            entries.insert(PathBuf::from(path), Action::Link);
+            planned.push((key, Action::Link));
         } else {
             summary.written += counted;
+            let old = old_state(&mut reader, entry, path, detail == Detail::Diffs)?;
             let write = Action::Write {
                 contents: contents.clone(),
                 mode,
             };
-            entries.insert(PathBuf::from(path), write);
+            planned.push((key, write));
             differences.push(Difference {
                 path: path.to_owned(),
                 old,
@@ -159,6 +165,7 @@ pub(super) fn plan<'a>(
             });
         }
     }
+    let mut entries: BTreeMap<Key, Action<'a>> = planned.into_iter().collect();
 
     // Every other non-directory is the user's and is kept, unless the old
     // manifest says meshc wrote it.
@@ -166,37 +173,36 @@ pub(super) fn plan<'a>(
         if entry.kind == Kind::Dir || entries.contains_key(path) {
             continue;
         }
-        match path.to_str().filter(|p| owned.contains(*p)) {
-            Some(owned_path) => {
-                summary.removed += 1;
-                differences.push(Difference {
-                    path: owned_path.to_owned(),
-                    old: old_state(dir, before, owned_path, detail == Detail::Diffs)?,
-                    new: None,
-                });
-            }
-            None => {
-                entries.insert(path.clone(), Action::Link);
-            }
+        if owned.contains(path) {
+            summary.removed += 1;
+            let text = path.to_text();
+            differences.push(Difference {
+                old: old_state(&mut reader, Some(entry), &text, detail == Detail::Diffs)?,
+                path: text,
+                new: None,
+            });
+        } else {
+            entries.insert(path.clone(), Action::Link);
         }
     }
 
     // A directory no artifact needs survives if anything in it does, or if
     // meshc never wrote below it (then it is the user's, even when empty).
-    // Visiting in reverse order sees children before their parents.
-    let written_below: BTreeSet<&Path> = owned
-        .iter()
-        .flat_map(|p| Path::new(p).ancestors().skip(1))
-        .collect();
+    // Visiting in reverse order sees children before their parents. The
+    // directories meshc wrote below are only worked out if such a directory
+    // exists, which a rebuild that drops nothing never meets.
+    let mut written_below: Option<BTreeSet<&[u8]>> = None;
     for (path, entry) in before.iter().rev() {
         if entry.kind != Kind::Dir || entries.contains_key(path) {
             continue;
         }
         let holds_something = entries
-            .range::<PathBuf, _>((Bound::Excluded(path), Bound::Unbounded))
+            .range::<[u8], _>((Bound::Excluded(path.as_bytes()), Bound::Unbounded))
             .next()
-            .is_some_and(|(next, _)| next.starts_with(path));
-        if holds_something || !written_below.contains(path.as_path()) {
+            .is_some_and(|(next, _)| next.is_inside(path.as_bytes()));
+        let written_below =
+            written_below.get_or_insert_with(|| owned.iter().flat_map(Key::parents).collect());
+        if holds_something || !written_below.contains(path.as_bytes()) {
             entries.insert(path.clone(), copy_dir(entry));
         }
     }
@@ -217,6 +223,17 @@ pub(super) fn plan<'a>(
     })
 }
 
+/// The files the manifest of `dir` says meshc wrote, given its scan `old`.
+pub(super) fn owned(dir: &Path, old: Option<&Tree>) -> Result<BTreeSet<Key>, WriteError> {
+    match old.and_then(|tree| tree.entries.get(MANIFEST.as_bytes())) {
+        Some(entry) if entry.kind == Kind::File => {
+            let bytes = Reader::new(dir).read(MANIFEST)?;
+            manifest::parse_strict(&bytes, &dir.join(MANIFEST))
+        }
+        _ => Ok(BTreeSet::new()),
+    }
+}
+
 fn copy_dir<'a>(entry: &Entry) -> Action<'a> {
     Action::Dir {
         mode: entry.mode,
@@ -224,61 +241,70 @@ fn copy_dir<'a>(entry: &Entry) -> Action<'a> {
     }
 }
 
-/// What the old tree holds where a generated file goes, and whether it is
-/// that file already (same bytes, same mode). The scan's size settles most
-/// changes without reading the old file; only a file of the same size is
-/// read and compared byte for byte (a user's edit that keeps the size is
-/// still found).
-fn compare(
-    dir: &Path,
-    before: &BTreeMap<PathBuf, Entry>,
-    path: &str,
-    contents: &[u8],
-    mode: u32,
-    detail: Detail,
-) -> Result<(Old, bool), WriteError> {
-    let Some(entry) = before.get(Path::new(path)) else {
-        return Ok((Old::Absent, false));
+/// A generated file: its path, new contents and mode, and what the old tree
+/// holds at that path.
+type Generated<'a, 'e> = (&'a str, Cow<'a, str>, u32, Option<&'e Entry>);
+
+/// Below this many files, a second thread costs more than it saves.
+const PARALLEL_FROM: usize = 512;
+
+/// Which of `files` the old tree already holds (same bytes, same mode),
+/// in order. The scan's size settles most changes without reading the old
+/// file; only a file of the same size and mode is read and compared byte
+/// for byte (a user's edit that keeps the size is still found). Reading is
+/// most of the work of planning a rebuild, so two threads share it, each
+/// taking one contiguous half (files of one directory stay together).
+fn unchanged(dir: &Path, files: &[Generated<'_, '_>]) -> Result<Vec<bool>, WriteError> {
+    let check = |files: &[Generated<'_, '_>]| -> Result<Vec<bool>, WriteError> {
+        let mut reader = Reader::new(dir);
+        files
+            .iter()
+            .map(|(path, contents, mode, entry)| match entry {
+                Some(entry)
+                    if entry.kind == Kind::File
+                        && entry.size == contents.len() as u64
+                        && entry.mode == *mode =>
+                {
+                    reader.holds(path, contents.as_bytes())
+                }
+                _ => Ok(false),
+            })
+            .collect()
     };
-    let sized_alike = entry.kind == Kind::File && entry.size == contents.len() as u64;
-    if !sized_alike {
-        return Ok((old_state(dir, before, path, detail == Detail::Diffs)?, false));
+    if files.len() < PARALLEL_FROM {
+        return check(files);
     }
-    let bytes = tree::read(&dir.join(path))?;
-    let same = bytes == contents && entry.mode == mode;
-    let bytes = (detail == Detail::Diffs && !same).then_some(bytes);
-    Ok((
-        Old::File {
-            bytes,
-            mode: entry.mode,
-        },
-        same,
-    ))
+    let (first, second) = files.split_at(files.len() / 2);
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| check(second));
+        let mut same = check(first)?;
+        let second = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        same.extend(second);
+        Ok(same)
+    })
 }
 
-/// What the old tree holds at `path`, with its bytes if `read`. A path below
-/// a symlink or a file does not appear in the scan, so it is `Absent`: the
-/// writer replaces whatever stands in the way.
+/// What the old tree holds at `path` (`entry`), with its bytes if `read`. A
+/// path below a symlink or a file does not appear in the scan, so it is
+/// `Absent`: the writer replaces whatever stands in the way.
 fn old_state(
-    dir: &Path,
-    before: &BTreeMap<PathBuf, Entry>,
+    reader: &mut Reader<'_>,
+    entry: Option<&Entry>,
     path: &str,
     read: bool,
 ) -> Result<Old, WriteError> {
-    Ok(match before.get(Path::new(path)) {
+    Ok(match entry {
         None => Old::Absent,
         Some(entry) => match entry.kind {
             Kind::File => Old::File {
-                bytes: if read {
-                    Some(tree::read(&dir.join(path))?)
-                } else {
-                    None
-                },
+                bytes: if read { Some(reader.read(path)?) } else { None },
                 mode: entry.mode,
             },
             Kind::Dir => {
                 return Err(WriteError::Conflict {
-                    path: dir.join(path),
+                    path: reader.path_of(path),
                     reason: "it is a directory, and meshc must write a file there",
                 });
             }

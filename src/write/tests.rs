@@ -100,7 +100,7 @@ fn read(path: &Path) -> String {
 }
 
 fn run(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, ops)
+    write_with(dir, artifacts, None, ops)
 }
 
 fn ops_with(fault: Fault) -> Ops {
@@ -415,7 +415,8 @@ fn modes_ignore_the_umask() {
         let chmods: Vec<_> = ops
             .test
             .log
-            .borrow()
+            .lock()
+            .expect("log")
             .iter()
             .filter(|m| m.starts_with("set mode of") && (m.ends_with(".yaml") || m.ends_with(".sh")))
             .cloned()
@@ -599,7 +600,7 @@ fn reference(fixture: Fixture) -> (Option<BTreeMap<PathBuf, Snap>>, Vec<String>)
     let ops = Ops::default();
     run(&dir, &crash_artifacts(), &ops).expect("reference write");
     assert_eq!(read(&tmp.path().join("outside/secret")), "outside\n");
-    let log = ops.test.log.borrow().clone();
+    let log = ops.test.log.lock().expect("log").clone();
     (snapshot(&dir), log)
 }
 
@@ -743,4 +744,161 @@ fn a_leftover_tree_is_swept_only_of_what_meshc_can_account_for() {
         [".meshc-manifest", "deep"]
     );
     assert_eq!(read(&dir.join("user.txt")), "user\n");
+}
+
+#[test]
+fn a_survey_overtaken_by_another_write_is_not_trusted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let first = [file("a.yaml", "a1\n"), file("k/b.yaml", "b1\n")];
+    write(&dir, &first).expect("first write");
+    let survey = survey(&dir);
+    assert!(survey.is_some());
+    // Another build swaps in other contents after the survey...
+    write(&dir, &[file("a.yaml", "a2\n"), file("c.yaml", "c\n")]).expect("other write");
+    // ...so the survey's "nothing to do" is stale: the first contents must
+    // come back.
+    let summary = write_surveyed(&dir, &first, survey).expect("surveyed write");
+    assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 1");
+    assert_eq!(read(&dir.join("a.yaml")), "a1\n");
+    assert_eq!(read(&dir.join("k/b.yaml")), "b1\n");
+    assert!(!dir.join("c.yaml").exists());
+}
+
+#[test]
+fn changes_made_after_a_survey_are_kept_or_repaired() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [
+        file("a.yaml", "abc\n"),
+        file("k/b.yaml", "b\n"),
+        file("k/c.yaml", "c\n"),
+    ];
+    write(&dir, &artifacts).expect("first write");
+
+    // A user file appears while a rebuild that changes something compiles:
+    // the swap would lose it, so the write starts again and keeps it.
+    let survey_ = survey(&dir);
+    put(&dir.join("k/mine.txt"), "mine\n");
+    let new = [
+        file("a.yaml", "abc\n"),
+        file("k/b.yaml", "B\n"),
+        file("k/c.yaml", "c\n"),
+    ];
+    write_surveyed(&dir, &new, survey_).expect("write");
+    assert_eq!(read(&dir.join("k/mine.txt")), "mine\n");
+    assert_eq!(read(&dir.join("k/b.yaml")), "B\n");
+
+    // Generated files edited (same size) or deleted after the survey are
+    // repaired all the same.
+    let survey_ = survey(&dir);
+    fs::write(dir.join("a.yaml"), "abd\n").expect("edit");
+    fs::remove_file(dir.join("k/c.yaml")).expect("rm");
+    assert_eq!(
+        check_surveyed(&dir, &new, survey(&dir))
+            .expect("check")
+            .changes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["modified a.yaml", "missing k/c.yaml"]
+    );
+    let summary = write_surveyed(&dir, &new, survey_).expect("write");
+    assert_eq!(summary.to_string(), "wrote 2, unchanged 1, removed 0");
+    assert_eq!(read(&dir.join("a.yaml")), "abc\n");
+    assert_eq!(read(&dir.join("k/c.yaml")), "c\n");
+    assert_eq!(read(&dir.join("k/mine.txt")), "mine\n");
+    assert!(check(&dir, &new).expect("check").is_fresh());
+}
+
+#[test]
+fn a_survey_of_a_missing_directory_is_checked_too() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let survey_ = survey(&dir);
+    put(&dir.join("user.txt"), "mine\n");
+    write_surveyed(&dir, &[file("a", "a\n")], survey_).expect("write");
+    assert_eq!(read(&dir.join("user.txt")), "mine\n");
+    assert_eq!(read(&dir.join("a")), "a\n");
+}
+
+#[test]
+fn a_symlink_planted_after_a_survey_is_not_read_through() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("k/a.yaml", "abc\n")];
+    write(&dir, &artifacts).expect("first write");
+    // Same size as the generated file, so the plan would compare its bytes.
+    let outside = tmp.path().join("outside");
+    put(&outside, "abc\n");
+    let survey_ = survey(&dir);
+    fs::remove_file(dir.join("k/a.yaml")).expect("rm");
+    symlink(&outside, dir.join("k/a.yaml")).expect("symlink");
+
+    let summary = write_surveyed(&dir, &artifacts, survey_).expect("write");
+    assert_eq!(summary.to_string(), "wrote 1, unchanged 0, removed 0");
+    assert!(
+        fs::symlink_metadata(dir.join("k/a.yaml"))
+            .expect("lstat")
+            .is_file()
+    );
+    assert_eq!(read(&outside), "abc\n");
+}
+
+/// Enough files for the plan and the staging tree to use two threads.
+fn many(version: &str) -> Vec<Artifact> {
+    (0..700)
+        .map(|i| {
+            let path = format!("d{}/f{i}.txt", i % 7);
+            let contents = format!("{version} {i}\n");
+            if i % 3 == 0 {
+                script(&path, &contents)
+            } else {
+                file(&path, &contents)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn large_trees_are_written_and_compared_on_two_threads_alike() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let v1 = many("v1");
+    assert_eq!(
+        write(&dir, &v1).expect("write").to_string(),
+        "wrote 700, unchanged 0, removed 0"
+    );
+    for artifact in &v1 {
+        let path = dir.join(&artifact.path);
+        assert_eq!(read(&path), artifact.contents);
+        assert_eq!(mode(&path), artifact.mode.bits());
+    }
+    let kept = identity(&dir.join("d1/f1.txt"));
+    // Same sizes, other bytes in every tenth file (v1 -> v2 keeps the length).
+    let mut v2 = v1.clone();
+    for artifact in v2.iter_mut().step_by(10) {
+        artifact.contents = artifact.contents.replace("v1", "v2");
+    }
+    assert_eq!(check(&dir, &v2).expect("check").changes.len(), 70);
+    assert_eq!(
+        write(&dir, &v2).expect("rewrite").to_string(),
+        "wrote 70, unchanged 630, removed 0"
+    );
+    assert_eq!(identity(&dir.join("d1/f1.txt")), kept);
+    assert_eq!(read(&dir.join("d0/f0.txt")), "v2 0\n");
+    assert!(check(&dir, &v2).expect("check").is_fresh());
+
+    // A crash anywhere while the two threads fill the staging tree leaves
+    // the old tree, and the next write finishes the job.
+    let before = snapshot(&dir);
+    let v3 = many("v3");
+    for at in [20, 300, 700, 1000] {
+        let result = run(&dir, &v3, &ops_with(Fault::Crash { at }));
+        assert!(matches!(result, Err(WriteError::Crash)), "crash at {at}");
+        assert_eq!(snapshot(&dir), before, "crash at {at}");
+    }
+    write(&dir, &v3).expect("recovery write");
+    assert_eq!(read(&dir.join("d6/f699.txt")), "v3 699\n");
+    assert_eq!(names(tmp.path()), ["out"]);
 }

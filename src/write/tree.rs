@@ -8,12 +8,15 @@
 //! while it works.
 
 use std::collections::BTreeMap;
-use std::fs::{self, Metadata};
-use std::io;
+use std::ffi::CStr;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read as _};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::WriteError;
+use super::key::Key;
 
 /// The kind of a directory entry, as `lstat` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,9 +95,9 @@ impl Entry {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Tree {
     pub root: Entry,
-    /// Keyed by path relative to the root. `PathBuf` orders by component, so
+    /// Keyed by path relative to the root. A [`Key`] orders by component, so
     /// a directory sorts before its contents and its contents are contiguous.
-    pub entries: BTreeMap<PathBuf, Entry>,
+    pub entries: BTreeMap<Key, Entry>,
 }
 
 /// `lstat`, with "does not exist" as `None`.
@@ -118,29 +121,143 @@ pub(super) fn scan(dir: &Path) -> Result<Option<Tree>, WriteError> {
             reason: "it is not a directory",
         });
     }
-    let mut entries = BTreeMap::new();
-    let mut pending = vec![PathBuf::new()];
+    // Collected, then sorted once: building the map from sorted entries
+    // costs less than inserting them one by one.
+    let mut entries = Vec::new();
+    let mut pending = vec![Key::default()];
     while let Some(relative) = pending.pop() {
-        let path = dir.join(&relative);
+        let path = relative.under(dir);
         let listing = fs::read_dir(&path).map_err(|e| WriteError::io("list", &path, e))?;
         for item in listing {
             let item = item.map_err(|e| WriteError::io("list", &path, e))?;
-            let child = relative.join(item.file_name());
+            let child = relative.child(item.file_name().as_bytes());
             // DirEntry::metadata does not follow symlinks.
             let meta = item
                 .metadata()
-                .map_err(|e| WriteError::io("inspect", dir.join(&child), e))?;
+                .map_err(|e| WriteError::io("inspect", child.under(dir), e))?;
             let entry = Entry::of(&meta);
             if entry.kind == Kind::Dir {
                 pending.push(child.clone());
             }
-            entries.insert(child, entry);
+            entries.push((child, entry));
         }
     }
-    Ok(Some(Tree { root, entries }))
+    Ok(Some(Tree {
+        root,
+        entries: entries.into_iter().collect(),
+    }))
 }
 
-/// Reads a regular file that a scan found.
-pub(super) fn read(path: &Path) -> Result<Vec<u8>, WriteError> {
-    fs::read(path).map_err(|e| WriteError::io("read", path, e))
+/// Reads the old files of one directory tree for comparison. Files are
+/// opened relative to their directory, which stays open while the next file
+/// is in the same one (the plan visits files in path order), rather than by
+/// full path, which the kernel would walk again each time; one byte buffer
+/// serves every file.
+pub(super) struct Reader<'d> {
+    dir: &'d Path,
+    /// The relative path of the open directory, its full path, and the
+    /// directory.
+    open: Option<(String, PathBuf, File)>,
+    /// The name being opened, NUL-terminated.
+    name: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+impl<'d> Reader<'d> {
+    pub fn new(dir: &'d Path) -> Self {
+        Reader {
+            dir,
+            open: None,
+            name: Vec::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    /// The full path of `relative`.
+    pub fn path_of(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    /// Opens the regular file at `relative` for reading, never through a
+    /// symlink in its last component (the scan saw a regular file there).
+    fn open(&mut self, relative: &str) -> Result<File, WriteError> {
+        let fail = |e| WriteError::io("read", self.dir.join(relative), e);
+        let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative));
+        let (_, path, directory) = match &mut self.open {
+            Some(open) if open.0 == parent => open,
+            _ => {
+                let path = self.dir.join(parent);
+                let directory = File::open(&path).map_err(|e| WriteError::io("list", &path, e))?;
+                self.open.insert((parent.to_owned(), path, directory))
+            }
+        };
+        self.name.clear();
+        self.name.extend_from_slice(name.as_bytes());
+        self.name.push(0);
+        let name = CStr::from_bytes_with_nul(&self.name)
+            .map_err(|_| fail(io::Error::from(io::ErrorKind::InvalidInput)))?;
+        open_in(directory, path, name).map_err(fail)
+    }
+
+    /// Whether the regular file at `relative` holds exactly `expected`. It
+    /// reads at most one byte more than `expected`: enough to tell that the
+    /// file is longer.
+    pub fn holds(&mut self, relative: &str, expected: &[u8]) -> Result<bool, WriteError> {
+        let mut file = self.open(relative)?;
+        self.bytes.clear();
+        self.bytes.resize(expected.len() + 1, 0);
+        let mut filled = 0;
+        while filled < self.bytes.len() {
+            match file.read(&mut self.bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(WriteError::io("read", self.path_of(relative), e)),
+            }
+        }
+        Ok(self.bytes[..filled] == *expected)
+    }
+
+    /// The whole regular file at `relative`.
+    pub fn read(&mut self, relative: &str) -> Result<Vec<u8>, WriteError> {
+        let mut file = self.open(relative)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| WriteError::io("read", self.path_of(relative), e))?;
+        Ok(bytes)
+    }
+}
+
+/// `openat(2)` of `name` in `directory` (whose path is `_path`), read-only,
+/// close-on-exec, and failing on a symlink. `std` has no wrapper and the
+/// crate takes no `libc` dependency, so it is declared here, like
+/// `renameat2` in `ops`, with the flag values of the two architectures
+/// below; elsewhere the file is opened by its full path.
+#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn open_in(directory: &File, _path: &Path, name: &CStr) -> io::Result<File> {
+    use std::ffi::{c_char, c_int};
+    use std::os::fd::{AsRawFd, FromRawFd};
+
+    const O_CLOEXEC: c_int = 0o2000000;
+    #[cfg(target_arch = "x86_64")]
+    const O_NOFOLLOW: c_int = 0o400000;
+    #[cfg(target_arch = "aarch64")]
+    const O_NOFOLLOW: c_int = 0o100000;
+    unsafe extern "C" {
+        fn openat(dirfd: c_int, pathname: *const c_char, flags: c_int, ...) -> c_int;
+    }
+    // SAFETY: the directory's descriptor is open and `name` is a
+    // NUL-terminated string, both for the whole call, which only reads them;
+    // O_RDONLY is 0, and without O_CREAT no mode argument is read.
+    let fd = unsafe { openat(directory.as_raw_fd(), name.as_ptr(), O_CLOEXEC | O_NOFOLLOW) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+fn open_in(_directory: &File, path: &Path, name: &CStr) -> io::Result<File> {
+    File::open(path.join(std::ffi::OsStr::from_bytes(name.to_bytes())))
 }
