@@ -93,6 +93,7 @@ mod routing;
 pub mod workload_group;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, PoisonError};
 
 use crate::artifact::{Artifact, Mode};
 use crate::check::{Checked, Index, Target, Workload};
@@ -122,9 +123,10 @@ pub fn manifests(checked: &Checked) -> Manifests {
 }
 
 /// The Kubernetes files of a topology, sorted by path, each with its objects
-/// in file order.
+/// in file order. Rendering a file takes its objects out and frees them, so
+/// that the objects and their YAML are never all held at once.
 pub struct Manifests {
-    files: Vec<(String, Vec<Object>)>,
+    files: Vec<Mutex<Option<(String, Vec<Object>)>>>,
 }
 
 impl Manifests {
@@ -136,12 +138,23 @@ impl Manifests {
         self.files.is_empty()
     }
 
-    /// File number `i` as YAML.
+    /// File number `i` as YAML, or `None` when it was rendered already.
     pub fn render(&self, i: usize, source_name: &str) -> Option<Artifact> {
-        let (path, objects) = self.files.get(i)?;
+        let (path, objects) = self
+            .files
+            .get(i)?
+            .lock()
+            // A panic while the lock was held left nothing half-done: the
+            // slot is either full or taken.
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        let mut contents = crate::emit::yaml::render(source_name, &objects);
+        // Tens of thousands of files are held until they are written; a
+        // string grown by doubling would hold a third more than it needs.
+        contents.shrink_to_fit();
         Some(Artifact {
-            path: path.clone(),
-            contents: crate::emit::yaml::render(source_name, objects),
+            path,
+            contents,
             mode: Mode::Regular,
         })
     }
@@ -344,7 +357,9 @@ impl Files {
             })
             .collect();
         files.sort_by(|a, b| a.0.cmp(&b.0));
-        Manifests { files }
+        Manifests {
+            files: files.into_iter().map(|file| Mutex::new(Some(file))).collect(),
+        }
     }
 }
 

@@ -103,7 +103,9 @@ struct Bundle {
 }
 
 impl Bundle {
-    fn add(&mut self, file: &'static str, contents: String, dest: Option<&'static str>) {
+    fn add(&mut self, file: &'static str, mut contents: String, dest: Option<&'static str>) {
+        // Held until written, with thousands of others: no spare capacity.
+        contents.shrink_to_fit();
         let executable = file.ends_with(".sh");
         self.artifacts.push(Artifact {
             path: format!("{}/{file}", self.dir),
