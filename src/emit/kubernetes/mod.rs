@@ -126,8 +126,11 @@ pub fn manifests(checked: &Checked) -> Manifests {
 /// in file order. Rendering a file takes its objects out and frees them, so
 /// that the objects and their YAML are never all held at once.
 pub struct Manifests {
-    files: Vec<Mutex<Option<(String, Vec<Object>)>>>,
+    files: Vec<Mutex<Option<Manifest>>>,
 }
+
+/// One file: its path and its objects.
+type Manifest = (String, Vec<Object>);
 
 impl Manifests {
     pub fn len(&self) -> usize {
