@@ -16,7 +16,6 @@ pub mod vm;
 pub mod yaml;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{OnceLock, mpsc};
 
 use crate::artifact::Artifact;
 use crate::check::Checked;
@@ -26,52 +25,25 @@ use crate::model::{Service, Vm};
 ///
 /// The work is shared between two threads (the machines meshc runs on have
 /// at least two cores, and a large mesh's emit is most of a build's CPU
-/// time). The jobs are independent: one per VM bundle, one per Kubernetes
-/// file. A second thread starts on the VM bundles while this one decides
-/// the Kubernetes objects, which must be done in one piece; then both take
-/// whatever jobs are left, Kubernetes files first, from shared counters.
-/// The result is sorted by path, so it does not depend on which thread wrote
-/// what.
+/// time). The Kubernetes manifests are decided in one piece, on this
+/// thread; the VM bundles are independent jobs, one per VM, which a second
+/// thread starts on at once and this one joins when its manifests are done,
+/// both taking the next VM from a shared counter. The result is sorted by
+/// path, so it does not depend on which thread wrote what.
 pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let bundles = vm::bundle::Bundles::new(checked);
-    let manifests: OnceLock<kubernetes::Manifests> = OnceLock::new();
-    let (next_vm, next_file) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let (ready, on_ready) = mpsc::channel::<()>();
-
-    let vm_jobs = |out: &mut Vec<Artifact>| {
+    let next_vm = AtomicUsize::new(0);
+    let vm_jobs = || {
+        let mut out = Vec::new();
         take_jobs(&next_vm, bundles.len(), |v| {
             out.extend(bundles.bundle(v, source_name))
         });
+        out
     };
-    let file_jobs = |out: &mut Vec<Artifact>, manifests: &kubernetes::Manifests| {
-        take_jobs(&next_file, manifests.len(), |i| {
-            out.extend(manifests.render(i, source_name))
-        });
-    };
-
     let (mut out, helped) = std::thread::scope(|scope| {
-        let helper = scope.spawn(|| {
-            let on_ready = on_ready;
-            let mut out = Vec::new();
-            vm_jobs(&mut out);
-            // `recv` fails only when the sender is gone without sending: this
-            // thread then has nothing more to do.
-            if on_ready.recv().is_ok()
-                && let Some(manifests) = manifests.get()
-            {
-                file_jobs(&mut out, manifests);
-            }
-            out
-        });
-        // Moved here, so that a panic below drops it and the helper stops
-        // waiting.
-        let ready = ready;
-        let mut out = Vec::new();
-        let manifests = manifests.get_or_init(|| kubernetes::manifests(checked));
-        // The helper may have finished already; then nobody listens.
-        let _ = ready.send(());
-        file_jobs(&mut out, manifests);
-        vm_jobs(&mut out);
+        let helper = scope.spawn(vm_jobs);
+        let mut out = kubernetes::emit(checked, source_name);
+        out.extend(vm_jobs());
         (out, helper.join())
     });
     match helped {

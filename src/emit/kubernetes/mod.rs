@@ -92,8 +92,7 @@ mod policy;
 mod routing;
 pub mod workload_group;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, PoisonError};
+use std::collections::{BTreeMap, BTreeSet, btree_map};
 
 use crate::artifact::{Artifact, Mode};
 use crate::check::{Checked, Index, Target, Workload};
@@ -102,65 +101,19 @@ use objects::{ApiVersions, Object};
 
 /// Every Kubernetes manifest of the topology, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
-    let manifests = manifests(checked);
-    (0..manifests.len())
-        .filter_map(|i| manifests.render(i, source_name))
-        .collect()
+    let cx = Cx::new(checked);
+    files(&cx).into_artifacts(&cx, source_name)
 }
 
-/// Every manifest's objects, decided but not yet rendered: rendering, the
-/// larger half of the work, is per file and can be shared out (see
-/// [`crate::emit::all`]).
-pub fn manifests(checked: &Checked) -> Manifests {
-    let cx = Cx::new(checked);
+/// Every object of every file, rendered.
+fn files(cx: &Cx<'_>) -> Files {
     let mut files = Files::default();
     match cx.topo.mesh.flow() {
-        Flow::Legacy => legacy::emit(&cx, &mut files),
-        Flow::Modern => modern::emit(&cx, &mut files),
+        Flow::Legacy => legacy::emit(cx, &mut files),
+        Flow::Modern => modern::emit(cx, &mut files),
     }
-    files.namespaces(&cx);
-    files.into_manifests(&cx)
-}
-
-/// The Kubernetes files of a topology, sorted by path, each with its objects
-/// in file order. Rendering a file takes its objects out and frees them, so
-/// that the objects and their YAML are never all held at once.
-pub struct Manifests {
-    files: Vec<Mutex<Option<Manifest>>>,
-}
-
-/// One file: its path and its objects.
-type Manifest = (String, Vec<Object>);
-
-impl Manifests {
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
-    /// File number `i` as YAML, or `None` when it was rendered already.
-    pub fn render(&self, i: usize, source_name: &str) -> Option<Artifact> {
-        let (path, objects) = self
-            .files
-            .get(i)?
-            .lock()
-            // A panic while the lock was held left nothing half-done: the
-            // slot is either full or taken.
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()?;
-        let mut contents = crate::emit::yaml::render(source_name, &objects);
-        // Tens of thousands of files are held until they are written; a
-        // string grown by doubling would hold a third more than it needs.
-        contents.shrink_to_fit();
-        Some(Artifact {
-            path,
-            contents,
-            mode: Mode::Regular,
-        })
-    }
+    files.namespaces(cx);
+    files
 }
 
 /// What every part of this emitter reads: the topology, its index, and the
@@ -302,20 +255,34 @@ pub(crate) enum Place {
 /// A file: (place, namespace, file name).
 type FileKey = (Place, String, String);
 
-/// The output being built: objects by file, each file's objects keyed by
-/// their sort key ([`Object::key`]; an object added twice is written once).
+/// The output being built: by file, each object's YAML document keyed by
+/// the object's sort key ([`Object::key`]; an object added twice is written
+/// once).
+///
+/// An object is rendered as it is added and then freed: a large mesh has
+/// tens of thousands of objects, each several times the size of its YAML,
+/// and holding them all until the end was the largest part of a build's
+/// peak memory.
 #[derive(Default)]
 pub(crate) struct Files {
-    files: BTreeMap<FileKey, BTreeMap<objects::ObjectKey, Object>>,
+    files: BTreeMap<FileKey, BTreeMap<objects::ObjectKey, String>>,
+    /// Every object added, for the test that holds the YAML writer to
+    /// serde-saphyr's output.
+    #[cfg(test)]
+    objects: Vec<Object>,
 }
 
 impl Files {
     pub fn add(&mut self, place: Place, namespace: &str, file: File<'_>, object: Object) {
-        self.files
+        let documents = self
+            .files
             .entry((place, namespace.to_owned(), file.file_name()))
-            .or_default()
-            .entry(object.key())
-            .or_insert(object);
+            .or_default();
+        if let btree_map::Entry::Vacant(slot) = documents.entry(object.key()) {
+            slot.insert(crate::emit::yaml::document(&object));
+            #[cfg(test)]
+            self.objects.push(object);
+        }
     }
 
     /// A Namespace object for every application namespace that received
@@ -344,25 +311,26 @@ impl Files {
         }
     }
 
-    fn into_manifests(self, cx: &Cx<'_>) -> Manifests {
-        let mut files: Vec<(String, Vec<Object>)> = self
+    fn into_artifacts(self, cx: &Cx<'_>, source_name: &str) -> Vec<Artifact> {
+        let mut out: Vec<Artifact> = self
             .files
             .into_iter()
-            .filter_map(|((place, ns, file), objects)| {
+            .filter_map(|((place, ns, file), documents)| {
                 let dir = match place {
                     // Dropped when no cluster would apply it (no clusters at all).
                     Place::Mesh if cx.config_clusters.is_empty() => return None,
                     Place::Mesh => "mesh".to_owned(),
                     Place::Cluster(c) => format!("clusters/{}", cx.topo.clusters.get(c)?.name.value),
                 };
-                let path = format!("kubernetes/{dir}/{ns}/{file}");
-                Some((path, objects.into_values().collect()))
+                Some(Artifact {
+                    path: format!("kubernetes/{dir}/{ns}/{file}"),
+                    contents: crate::emit::yaml::join(source_name, documents.values()),
+                    mode: Mode::Regular,
+                })
             })
             .collect();
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        Manifests {
-            files: files.into_iter().map(|file| Mutex::new(Some(file))).collect(),
-        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
     }
 }
 

@@ -76,6 +76,23 @@ pub fn render<T: Serialize>(source_name: &str, objects: &[T]) -> String {
     out
 }
 
+/// The header, then documents rendered by [`document`], separated by `---`.
+/// The result has no spare capacity: tens of thousands of files are held
+/// until they are written.
+pub fn join<'a>(source_name: &str, documents: impl Iterator<Item = &'a String> + Clone) -> String {
+    let header = header(source_name);
+    let size = documents.clone().map(|d| d.len() + 4).sum::<usize>() + header.len();
+    let mut out = String::with_capacity(size);
+    out.push_str(&header);
+    for (i, document) in documents.enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(document);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
