@@ -32,6 +32,11 @@
 #[path = "../examples/synth.rs"]
 mod synth;
 
+/// The allocator the `meshc` binary uses (see `src/main.rs`), so that the
+/// stages are measured as the command runs them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::cell::OnceCell;
 use std::hint::black_box;
 use std::time::Duration;

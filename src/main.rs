@@ -4,3 +4,11 @@
 fn main() {
     std::process::exit(meshc::cli::run(std::env::args_os()));
 }
+
+/// mimalloc instead of the C library's allocator: a large build makes
+/// millions of small allocations, and with glibc's malloc their bookkeeping
+/// and the page faults of a heap grown 4 KiB at a time were a quarter to
+/// two fifths of the run (PERFORMANCE.md measures both; ARCHITECTURE.md has
+/// the trade-off). The benchmarks use it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
