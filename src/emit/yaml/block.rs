@@ -63,9 +63,7 @@ pub fn plain(s: &str) -> bool {
         return false;
     };
     first.is_ascii_alphabetic()
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/' | b'*'))
+        && bytes.iter().all(|&b| PLAIN_BYTES[usize::from(b)])
         && !(s.len() <= 5
             && [
                 "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf",
@@ -73,6 +71,19 @@ pub fn plain(s: &str) -> bool {
             .iter()
             .any(|word| s.eq_ignore_ascii_case(word)))
 }
+
+/// The bytes [`plain`] allows after the first: ASCII letters, digits and
+/// `-._/*`.
+const PLAIN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'/' | b'*');
+        b += 1;
+    }
+    table
+};
 
 /// A string as a value: plain when [`plain`], otherwise as serde-saphyr
 /// writes it.
@@ -449,20 +460,12 @@ macro_rules! record {
 
 record!(SerializeStruct, SerializeStructVariant);
 
-/// A mapping key, which must be a string (or a number or boolean, written
-/// as its text, which YAML reads back as the same number or boolean).
+/// A mapping key, which must be a string: the objects meshc writes have no
+/// other keys, and a number or boolean key would need YAML rules of its own.
 struct Key<'a>(&'a mut String);
 
-impl Key<'_> {
-    fn display(self, v: impl Display) -> Result {
-        write!(self.0, "{v}").map_err(ser::Error::custom)
-    }
-}
-
 fn not_a_key<T>() -> Result<T> {
-    Err(Error(
-        "a mapping key must be a string, a number or a boolean".to_owned(),
-    ))
+    Err(Error("a mapping key must be a string".to_owned()))
 }
 
 impl ser::Serializer for Key<'_> {
@@ -476,32 +479,32 @@ impl ser::Serializer for Key<'_> {
     type SerializeStruct = ser::Impossible<(), Error>;
     type SerializeStructVariant = ser::Impossible<(), Error>;
 
-    fn serialize_bool(self, v: bool) -> Result {
-        self.display(v)
+    fn serialize_bool(self, _: bool) -> Result {
+        not_a_key()
     }
-    fn serialize_i8(self, v: i8) -> Result {
-        self.display(v)
+    fn serialize_i8(self, _: i8) -> Result {
+        not_a_key()
     }
-    fn serialize_i16(self, v: i16) -> Result {
-        self.display(v)
+    fn serialize_i16(self, _: i16) -> Result {
+        not_a_key()
     }
-    fn serialize_i32(self, v: i32) -> Result {
-        self.display(v)
+    fn serialize_i32(self, _: i32) -> Result {
+        not_a_key()
     }
-    fn serialize_i64(self, v: i64) -> Result {
-        self.display(v)
+    fn serialize_i64(self, _: i64) -> Result {
+        not_a_key()
     }
-    fn serialize_u8(self, v: u8) -> Result {
-        self.display(v)
+    fn serialize_u8(self, _: u8) -> Result {
+        not_a_key()
     }
-    fn serialize_u16(self, v: u16) -> Result {
-        self.display(v)
+    fn serialize_u16(self, _: u16) -> Result {
+        not_a_key()
     }
-    fn serialize_u32(self, v: u32) -> Result {
-        self.display(v)
+    fn serialize_u32(self, _: u32) -> Result {
+        not_a_key()
     }
-    fn serialize_u64(self, v: u64) -> Result {
-        self.display(v)
+    fn serialize_u64(self, _: u64) -> Result {
+        not_a_key()
     }
     fn serialize_f32(self, _: f32) -> Result {
         not_a_key()

@@ -197,4 +197,13 @@ mod tests {
             prop_assert_eq!(document(&value), theirs);
         });
     }
+
+    /// A key that is not a string is refused rather than written by rules
+    /// of its own; the document says so where a reviewer will see it.
+    #[test]
+    fn non_string_keys_are_refused() {
+        let text = document(&BTreeMap::from([(1, "a")]));
+        assert!(text.starts_with("# meshc internal error:"), "{text}");
+        assert!(text.contains("a mapping key must be a string"), "{text}");
+    }
 }
