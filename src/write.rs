@@ -231,17 +231,25 @@ pub fn check_surveyed(
 ) -> Result<Staleness, WriteError> {
     let targets = Targets::new(artifacts)?;
     let dir = swap::resolve(dir)?;
-    let survey = match survey.filter(|survey| survey.dir == dir) {
-        Some(survey) => survey,
-        None => Survey::take(&dir)?,
+    let plan_from = |survey: &Survey| {
+        plan::plan(
+            &dir,
+            survey.old.as_ref(),
+            &survey.owned,
+            &targets,
+            plan::Detail::Diffs,
+        )
     };
-    let plan = plan::plan(
-        &dir,
-        survey.old.as_ref(),
-        &survey.owned,
-        &targets,
-        plan::Detail::Diffs,
-    )?;
+    // As for a write: a survey is used only while it still describes DIR,
+    // and a plan that found DIR changed since (or failed) is made again from
+    // a fresh scan, whose outcome is the one reported.
+    let surveyed = survey
+        .filter(|survey| survey.dir == dir && survey.is_current())
+        .map(|survey| plan_from(&survey));
+    let plan = match surveyed {
+        Some(Ok(plan)) => plan,
+        _ => plan_from(&Survey::take(&dir)?)?,
+    };
     Ok(Staleness {
         changes: plan.differences.iter().map(stale::change).collect(),
     })
@@ -279,14 +287,43 @@ fn write_with(
     // the survey, and that attempt's outcome is the one reported. A change
     // that does not alter the plan (a user file added to a tree that needs
     // no change) is left alone, as one made just after the write would be.
+    // Only an attempt that failed before its swap is tried again: once the
+    // new tree is in place, its errors (a failed flush, a failed sweep) are
+    // the build's outcome.
     if let Some(survey) = survey.filter(|survey| survey.dir == dir && survey.is_current()) {
         match write_locked(&dir, parent, name, &targets, &survey, ops) {
-            Err(error) if !error.is_simulated_crash() => {}
-            done => return done,
+            Err(Failed {
+                error,
+                before_swap: true,
+            }) if !error.is_simulated_crash() => {}
+            done => return done.map_err(|failed| failed.error),
         }
     }
     let survey = Survey::take(&dir)?;
-    write_locked(&dir, parent, name, &targets, &survey, ops)
+    write_locked(&dir, parent, name, &targets, &survey, ops).map_err(|failed| failed.error)
+}
+
+/// A write that failed, and whether it failed before swapping anything into
+/// DIR.
+struct Failed {
+    error: WriteError,
+    before_swap: bool,
+}
+
+impl Failed {
+    fn before_swap(error: WriteError) -> Self {
+        Failed {
+            error,
+            before_swap: true,
+        }
+    }
+
+    fn after_swap(error: WriteError) -> Self {
+        Failed {
+            error,
+            before_swap: false,
+        }
+    }
 }
 
 /// Plans, builds and swaps in the new tree, from `survey`, under the lock.
@@ -297,14 +334,15 @@ fn write_locked(
     targets: &Targets<'_>,
     survey: &Survey,
     ops: &Ops,
-) -> Result<Summary, WriteError> {
+) -> Result<Summary, Failed> {
     let before = survey.old.as_ref();
-    let plan = plan::plan(dir, before, &survey.owned, targets, plan::Detail::Decisions)?;
+    let plan = plan::plan(dir, before, &survey.owned, targets, plan::Detail::Decisions)
+        .map_err(Failed::before_swap)?;
     let mut summary = plan.summary.clone();
     if plan.is_noop() {
         return Ok(summary);
     }
-    let staging = stage::build(dir, parent, &swap::prefix(name), &plan, ops)?;
+    let staging = stage::build(dir, parent, &swap::prefix(name), &plan, ops).map_err(Failed::before_swap)?;
     summary.leftover = commit(dir, parent, &staging, before, ops)?;
     Ok(summary)
 }
@@ -317,25 +355,25 @@ fn commit(
     staging: &Path,
     before: Option<&Tree>,
     ops: &Ops,
-) -> Result<Option<PathBuf>, WriteError> {
+) -> Result<Option<PathBuf>, Failed> {
     let abandon = |error: WriteError| {
         if !error.is_simulated_crash() {
             stage::discard(staging, ops);
         }
         error
     };
-    let now = tree::scan(dir).map_err(abandon)?;
+    let now = tree::scan(dir).map_err(|error| Failed::before_swap(abandon(error)))?;
     if now.as_ref() != before {
-        return Err(abandon(WriteError::Raced {
+        return Err(Failed::before_swap(abandon(WriteError::Raced {
             dir: dir.to_path_buf(),
-        }));
+        })));
     }
     let swap = |from: &Path, to: &Path| match before {
         Some(_) => ops.exchange(from, to),
         // Nothing to exchange with: a plain rename creates DIR atomically.
         None => ops.rename(from, to),
     };
-    swap(staging, dir).map_err(|error| abandon(explain_swap_failure(dir, error)))?;
+    swap(staging, dir).map_err(|error| Failed::before_swap(abandon(explain_swap_failure(dir, error))))?;
     if let Err(error) = ops.sync_dir(parent) {
         // The swap may not survive a power loss, so the build has failed,
         // and a failed build must leave DIR as it was: swap back.
@@ -348,9 +386,9 @@ fn commit(
                 stage::discard(staging, ops);
             }
         }
-        return Err(error);
+        return Err(Failed::after_swap(error));
     }
-    if before.is_none() || swap::sweep(staging, dir, ops)? {
+    if before.is_none() || swap::sweep(staging, dir, ops).map_err(Failed::after_swap)? {
         Ok(None)
     } else {
         Ok(Some(staging.to_path_buf()))

@@ -111,7 +111,7 @@ pub(super) fn plan<'a>(
         });
     }
 
-    let mut reader = Reader::new(dir);
+    let mut reader = Reader::new(dir, before);
 
     // The new tree's directories and generated files are collected first and
     // sorted once into the map; what the old tree adds is looked up after.
@@ -142,7 +142,7 @@ pub(super) fn plan<'a>(
             (path, contents, mode, entry)
         })
         .collect();
-    let unchanged = unchanged(dir, &files)?;
+    let unchanged = unchanged(dir, before, &files)?;
     for ((path, contents, mode, entry), same) in files.into_iter().zip(unchanged) {
         // The manifest is bookkeeping, not one of the files the summary counts.
         let counted = usize::from(path != MANIFEST);
@@ -225,9 +225,9 @@ pub(super) fn plan<'a>(
 
 /// The files the manifest of `dir` says meshc wrote, given its scan `old`.
 pub(super) fn owned(dir: &Path, old: Option<&Tree>) -> Result<BTreeSet<Key>, WriteError> {
-    match old.and_then(|tree| tree.entries.get(MANIFEST.as_bytes())) {
-        Some(entry) if entry.kind == Kind::File => {
-            let bytes = Reader::new(dir).read(MANIFEST)?;
+    match old.and_then(|tree| tree.entries.get(MANIFEST.as_bytes()).map(|entry| (tree, entry))) {
+        Some((tree, entry)) if entry.kind == Kind::File => {
+            let bytes = Reader::new(dir, &tree.entries).read(MANIFEST, entry)?;
             manifest::parse_strict(&bytes, &dir.join(MANIFEST))
         }
         _ => Ok(BTreeSet::new()),
@@ -254,9 +254,13 @@ const PARALLEL_FROM: usize = 512;
 /// for byte (a user's edit that keeps the size is still found). Reading is
 /// most of the work of planning a rebuild, so two threads share it, each
 /// taking one contiguous half (files of one directory stay together).
-fn unchanged(dir: &Path, files: &[Generated<'_, '_>]) -> Result<Vec<bool>, WriteError> {
+fn unchanged(
+    dir: &Path,
+    scanned: &BTreeMap<Key, Entry>,
+    files: &[Generated<'_, '_>],
+) -> Result<Vec<bool>, WriteError> {
     let check = |files: &[Generated<'_, '_>]| -> Result<Vec<bool>, WriteError> {
-        let mut reader = Reader::new(dir);
+        let mut reader = Reader::new(dir, scanned);
         files
             .iter()
             .map(|(path, contents, mode, entry)| match entry {
@@ -265,7 +269,7 @@ fn unchanged(dir: &Path, files: &[Generated<'_, '_>]) -> Result<Vec<bool>, Write
                         && entry.size == contents.len() as u64
                         && entry.mode == *mode =>
                 {
-                    reader.holds(path, contents.as_bytes())
+                    reader.holds(path, entry, contents.as_bytes())
                 }
                 _ => Ok(false),
             })
@@ -299,7 +303,11 @@ fn old_state(
         None => Old::Absent,
         Some(entry) => match entry.kind {
             Kind::File => Old::File {
-                bytes: if read { Some(reader.read(path)?) } else { None },
+                bytes: if read {
+                    Some(reader.read(path, entry)?)
+                } else {
+                    None
+                },
                 mode: entry.mode,
             },
             Kind::Dir => {

@@ -902,3 +902,63 @@ fn large_trees_are_written_and_compared_on_two_threads_alike() {
     assert_eq!(read(&dir.join("d6/f699.txt")), "v3 699\n");
     assert_eq!(names(tmp.path()), ["out"]);
 }
+
+#[test]
+fn a_file_replaced_after_a_survey_with_other_permissions_is_repaired() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("k/a.yaml", "abc\n")];
+    write(&dir, &artifacts).expect("first write");
+    let survey_ = survey(&dir);
+    // Same bytes, another inode and mode: the survey's size and mode, read
+    // together with the new bytes, would say nothing changed.
+    fs::remove_file(dir.join("k/a.yaml")).expect("rm");
+    put(&dir.join("k/a.yaml"), "abc\n");
+    set_mode(&dir.join("k/a.yaml"), 0o600);
+
+    let summary = write_surveyed(&dir, &artifacts, survey_).expect("write");
+    assert_eq!(summary.to_string(), "wrote 1, unchanged 0, removed 0");
+    assert_eq!(mode(&dir.join("k/a.yaml")), 0o644);
+}
+
+#[test]
+fn a_directory_replaced_by_a_symlink_after_a_survey_is_replaced() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("k/a.yaml", "abc\n")];
+    write(&dir, &artifacts).expect("first write");
+    let survey_ = survey(&dir);
+    // The same files, reached through a symlink where the directory was.
+    fs::rename(dir.join("k"), tmp.path().join("k2")).expect("mv");
+    symlink(tmp.path().join("k2"), dir.join("k")).expect("symlink");
+
+    write_surveyed(&dir, &artifacts, survey_).expect("write");
+    assert!(fs::symlink_metadata(dir.join("k")).expect("lstat").is_dir());
+    assert_eq!(read(&dir.join("k/a.yaml")), "abc\n");
+    assert_eq!(read(&tmp.path().join("k2/a.yaml")), "abc\n");
+}
+
+#[test]
+fn a_failure_after_the_swap_is_reported_not_retried() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    write(&dir, &[file("a.txt", "old\n")]).expect("first write");
+    let new = [file("a.txt", "new\n")];
+    // Where the parent directory is flushed after the swap, in a write
+    // started from a survey.
+    let reference = Ops::default();
+    let copy = tmp.path().join("copy/out");
+    write(&copy, &[file("a.txt", "old\n")]).expect("copy");
+    write_with(&copy, &new, survey(&copy), &reference).expect("reference write");
+    let log = reference.test.log.lock().expect("log").clone();
+    let at = log
+        .iter()
+        .position(|m| m.starts_with("flush directory"))
+        .expect("the write flushes the parent directory");
+
+    let result = write_with(&dir, &new, survey(&dir), &ops_with(Fault::Fail { at }));
+    let error = result.expect_err("the failed flush is the build's outcome");
+    assert!(error.to_string().contains("injected failure"), "{error}");
+    // The swap was undone: DIR is as it was.
+    assert_eq!(read(&dir.join("a.txt")), "old\n");
+}

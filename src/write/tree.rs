@@ -153,8 +153,17 @@ pub(super) fn scan(dir: &Path) -> Result<Option<Tree>, WriteError> {
 /// is in the same one (the plan visits files in path order), rather than by
 /// full path, which the kernel would walk again each time; one byte buffer
 /// serves every file.
+///
+/// What is read must be what the scan saw: each directory on the way
+/// (`lstat`, never followed) and each file (`fstat` of the open file) must
+/// be the scanned entry, same inode, kind and permissions, or reading fails
+/// with [`WriteError::Raced`]. The scan may be a survey taken while the
+/// topology compiled, and a plan must not mix that survey with a tree that
+/// changed since (a file replaced by one with other permissions, a
+/// directory replaced by a symlink to a copy).
 pub(super) struct Reader<'d> {
     dir: &'d Path,
+    scanned: &'d BTreeMap<Key, Entry>,
     /// The relative path of the open directory, its full path, and the
     /// directory.
     open: Option<(String, PathBuf, File)>,
@@ -164,9 +173,10 @@ pub(super) struct Reader<'d> {
 }
 
 impl<'d> Reader<'d> {
-    pub fn new(dir: &'d Path) -> Self {
+    pub fn new(dir: &'d Path, scanned: &'d BTreeMap<Key, Entry>) -> Self {
         Reader {
             dir,
+            scanned,
             open: None,
             name: Vec::new(),
             bytes: Vec::new(),
@@ -178,32 +188,64 @@ impl<'d> Reader<'d> {
         self.dir.join(relative)
     }
 
+    fn raced(&self) -> WriteError {
+        WriteError::Raced {
+            dir: self.dir.to_path_buf(),
+        }
+    }
+
+    /// Fails unless every directory from the top down to `parent` is still
+    /// the one the scan saw.
+    fn verify_directories(&self, parent: &str) -> Result<(), WriteError> {
+        if parent.is_empty() {
+            // The top itself is checked by whoever took the scan.
+            return Ok(());
+        }
+        let ends = parent.match_indices('/').map(|(at, _)| at).chain([parent.len()]);
+        for end in ends {
+            let relative = &parent[..end];
+            let now = lstat(&self.dir.join(relative))?.map(|meta| Entry::of(&meta));
+            let scanned = self.scanned.get(Key::new(relative.as_bytes()).as_bytes());
+            if now.as_ref() != scanned || now.is_none_or(|entry| entry.kind != Kind::Dir) {
+                return Err(self.raced());
+            }
+        }
+        Ok(())
+    }
+
     /// Opens the regular file at `relative` for reading, never through a
-    /// symlink in its last component (the scan saw a regular file there).
-    fn open(&mut self, relative: &str) -> Result<File, WriteError> {
+    /// symlink in its last component, and only if it is the file the scan saw
+    /// there (`scanned`).
+    fn open(&mut self, relative: &str, scanned: &Entry) -> Result<File, WriteError> {
         let fail = |e| WriteError::io("read", self.dir.join(relative), e);
         let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative));
-        let (_, path, directory) = match &mut self.open {
-            Some(open) if open.0 == parent => open,
-            _ => {
-                let path = self.dir.join(parent);
-                let directory = File::open(&path).map_err(|e| WriteError::io("list", &path, e))?;
-                self.open.insert((parent.to_owned(), path, directory))
-            }
+        if self.open.as_ref().is_none_or(|open| open.0 != parent) {
+            self.verify_directories(parent)?;
+            let path = self.dir.join(parent);
+            let directory = File::open(&path).map_err(|e| WriteError::io("list", &path, e))?;
+            self.open = Some((parent.to_owned(), path, directory));
+        }
+        let Some((_, path, directory)) = &self.open else {
+            return Err(self.raced());
         };
         self.name.clear();
         self.name.extend_from_slice(name.as_bytes());
         self.name.push(0);
         let name = CStr::from_bytes_with_nul(&self.name)
             .map_err(|_| fail(io::Error::from(io::ErrorKind::InvalidInput)))?;
-        open_in(directory, path, name).map_err(fail)
+        let file = open_in(directory, path, name).map_err(fail)?;
+        let now = file.metadata().map_err(fail)?;
+        if Entry::of(&now) != *scanned {
+            return Err(self.raced());
+        }
+        Ok(file)
     }
 
     /// Whether the regular file at `relative` holds exactly `expected`. It
     /// reads at most one byte more than `expected`: enough to tell that the
     /// file is longer.
-    pub fn holds(&mut self, relative: &str, expected: &[u8]) -> Result<bool, WriteError> {
-        let mut file = self.open(relative)?;
+    pub fn holds(&mut self, relative: &str, scanned: &Entry, expected: &[u8]) -> Result<bool, WriteError> {
+        let mut file = self.open(relative, scanned)?;
         self.bytes.clear();
         self.bytes.resize(expected.len() + 1, 0);
         let mut filled = 0;
@@ -219,8 +261,8 @@ impl<'d> Reader<'d> {
     }
 
     /// The whole regular file at `relative`.
-    pub fn read(&mut self, relative: &str) -> Result<Vec<u8>, WriteError> {
-        let mut file = self.open(relative)?;
+    pub fn read(&mut self, relative: &str, scanned: &Entry) -> Result<Vec<u8>, WriteError> {
+        let mut file = self.open(relative, scanned)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| WriteError::io("read", self.path_of(relative), e))?;
