@@ -377,7 +377,7 @@ fn yaml_11_ambiguous_strings_stay_strings() {
         },
         ..Namespace::default()
     };
-    let text = meshc::emit::yaml::render("t.kdl", &[ns]);
+    let text = meshc::emit::yaml::document(&ns);
     // Every ambiguous scalar, key or value, is written quoted.
     for line in text.lines().filter(|l| l.starts_with("    ")) {
         let (key, value) = line
