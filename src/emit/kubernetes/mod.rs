@@ -279,7 +279,7 @@ impl Files {
             .entry((place, namespace.to_owned(), file.file_name()))
             .or_default();
         if let btree_map::Entry::Vacant(slot) = documents.entry(object.key()) {
-            slot.insert(crate::emit::yaml::document(&object));
+            slot.insert(crate::emit::exact(crate::emit::yaml::document(&object)));
             #[cfg(test)]
             self.objects.push(object);
         }

@@ -103,9 +103,8 @@ struct Bundle {
 }
 
 impl Bundle {
-    fn add(&mut self, file: &'static str, mut contents: String, dest: Option<&'static str>) {
-        // Held until written, with thousands of others: no spare capacity.
-        contents.shrink_to_fit();
+    fn add(&mut self, file: &'static str, contents: String, dest: Option<&'static str>) {
+        let contents = crate::emit::exact(contents);
         let executable = file.ends_with(".sh");
         self.artifacts.push(Artifact {
             path: format!("{}/{file}", self.dir),
