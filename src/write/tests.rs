@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -809,6 +810,43 @@ fn changes_made_after_a_survey_are_kept_or_repaired() {
     assert_eq!(read(&dir.join("k/c.yaml")), "c\n");
     assert_eq!(read(&dir.join("k/mine.txt")), "mine\n");
     assert!(check(&dir, &new).expect("check").is_fresh());
+}
+
+#[test]
+fn a_file_grown_or_cut_in_place_after_a_survey_is_repaired() {
+    // The survey saw the right size; the file then changed in place (same
+    // inode, so the reader's identity check passes). Its first bytes still
+    // match, so only its size at open tells it apart: the reader must not
+    // stop at the length it expects.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("a.yaml", "abc\n"), file("b.yaml", "xyz\n")];
+    write(&dir, &artifacts).expect("first write");
+    let survey_ = survey(&dir);
+    let mut grown = fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("a.yaml"))
+        .expect("open");
+    grown.write_all(b"more\n").expect("append");
+    drop(grown);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("b.yaml"))
+        .and_then(|f| f.set_len(2))
+        .expect("truncate");
+    assert_eq!(
+        check_surveyed(&dir, &artifacts, survey(&dir))
+            .expect("check")
+            .changes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["modified a.yaml", "modified b.yaml"]
+    );
+    let summary = write_surveyed(&dir, &artifacts, survey_).expect("write");
+    assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 0");
+    assert_eq!(read(&dir.join("a.yaml")), "abc\n");
+    assert_eq!(read(&dir.join("b.yaml")), "xyz\n");
 }
 
 #[test]

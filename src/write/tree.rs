@@ -216,7 +216,7 @@ impl<'d> Reader<'d> {
     /// Opens the regular file at `relative` for reading, never through a
     /// symlink in its last component, and only if it is the file the scan saw
     /// there (`scanned`).
-    fn open(&mut self, relative: &str, scanned: &Entry) -> Result<File, WriteError> {
+    fn open(&mut self, relative: &str, scanned: &Entry) -> Result<(File, Entry), WriteError> {
         let fail = |e| WriteError::io("read", self.dir.join(relative), e);
         let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative));
         if self.open.as_ref().is_none_or(|open| open.0 != parent) {
@@ -234,25 +234,38 @@ impl<'d> Reader<'d> {
         let name = CStr::from_bytes_with_nul(&self.name)
             .map_err(|_| fail(io::Error::from(io::ErrorKind::InvalidInput)))?;
         let file = open_in(directory, path, name).map_err(fail)?;
-        let now = file.metadata().map_err(fail)?;
-        if Entry::of(&now) != *scanned {
+        let now = Entry::of(&file.metadata().map_err(fail)?);
+        if now != *scanned {
             return Err(self.raced());
         }
-        Ok(file)
+        Ok((file, now))
     }
 
-    /// Whether the regular file at `relative` holds exactly `expected`. It
-    /// reads at most one byte more than `expected`: enough to tell that the
-    /// file is longer.
+    /// Whether the regular file at `relative` holds exactly `expected`.
+    ///
+    /// A file whose size (as `fstat` gives it once open) differs is not
+    /// read. Otherwise one `read` asks for one byte more than `expected`:
+    /// a file that grew since the `fstat` returns it, and a read that ends
+    /// one byte short at the size `fstat` gave is the end of the file, which
+    /// saves the second `read` that would only see end-of-file (a rebuild
+    /// reads tens of thousands of files).
     pub fn holds(&mut self, relative: &str, scanned: &Entry, expected: &[u8]) -> Result<bool, WriteError> {
-        let mut file = self.open(relative, scanned)?;
+        let (mut file, now) = self.open(relative, scanned)?;
+        if now.size != expected.len() as u64 {
+            return Ok(false);
+        }
         self.bytes.clear();
         self.bytes.resize(expected.len() + 1, 0);
         let mut filled = 0;
         while filled < self.bytes.len() {
             match file.read(&mut self.bytes[filled..]) {
                 Ok(0) => break,
-                Ok(n) => filled += n,
+                Ok(n) => {
+                    filled += n;
+                    if filled == expected.len() {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(WriteError::io("read", self.path_of(relative), e)),
             }
@@ -262,7 +275,7 @@ impl<'d> Reader<'d> {
 
     /// The whole regular file at `relative`.
     pub fn read(&mut self, relative: &str, scanned: &Entry) -> Result<Vec<u8>, WriteError> {
-        let mut file = self.open(relative, scanned)?;
+        let (mut file, _) = self.open(relative, scanned)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| WriteError::io("read", self.path_of(relative), e))?;
