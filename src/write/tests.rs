@@ -766,6 +766,16 @@ fn a_survey_overtaken_by_another_write_is_not_trusted() {
     assert!(!dir.join("c.yaml").exists());
 }
 
+/// What `check_surveyed` lists for `dir`, from a survey taken now.
+fn stale_after_survey(dir: &Path, artifacts: &[Artifact]) -> Vec<String> {
+    check_surveyed(dir, artifacts, survey(dir))
+        .expect("check")
+        .changes
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
 #[test]
 fn changes_made_after_a_survey_are_kept_or_repaired() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -796,12 +806,7 @@ fn changes_made_after_a_survey_are_kept_or_repaired() {
     fs::write(dir.join("a.yaml"), "abd\n").expect("edit");
     fs::remove_file(dir.join("k/c.yaml")).expect("rm");
     assert_eq!(
-        check_surveyed(&dir, &new, survey(&dir))
-            .expect("check")
-            .changes
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
+        stale_after_survey(&dir, &new),
         ["modified a.yaml", "missing k/c.yaml"]
     );
     let summary = write_surveyed(&dir, &new, survey_).expect("write");
@@ -835,12 +840,7 @@ fn a_file_grown_or_cut_in_place_after_a_survey_is_repaired() {
         .and_then(|f| f.set_len(2))
         .expect("truncate");
     assert_eq!(
-        check_surveyed(&dir, &artifacts, survey(&dir))
-            .expect("check")
-            .changes
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>(),
+        stale_after_survey(&dir, &artifacts),
         ["modified a.yaml", "modified b.yaml"]
     );
     let summary = write_surveyed(&dir, &artifacts, survey_).expect("write");
