@@ -889,11 +889,7 @@ def emit(model, out):
             w("network %s cidr=%s\n" % (net.name, q(net.cidrs[0])))
         else:
             w("network %s {\n" % net.name)
-            if len(net.cidrs) > 1 and rng.random() < 0.5:
-                for c in net.cidrs:
-                    w("    cidr %s\n" % q(c))
-            else:
-                w("    cidr %s\n" % " ".join(q(c) for c in net.cidrs))
+            emit_values(w, "cidr", net.cidrs, rng)
             if net.gateway:
                 w("    gateway %s\n" % q(net.gateway))
             w("}\n")
@@ -931,15 +927,20 @@ def emit(model, out):
     w("/-vm decommissioned-host {\n    address \"10.0.0.1\"\n    network nowhere\n}\n")
 
 
+def emit_values(w, key, values, rng):
+    """`key` with several values: on one line, or (half the time) one line each."""
+    if len(values) > 1 and rng.random() < 0.5:
+        for v in values:
+            w("    %s %s\n" % (key, q(v)))
+    else:
+        w("    %s %s\n" % (key, " ".join(q(v) for v in values)))
+
+
 def emit_cluster(w, c, rng):
     w("cluster %s {\n" % c.name)
     w("    network %s\n" % c.net.name)
     w("    pod-cidr %s\n" % " ".join(q(x) for x in c.pod))
-    if len(c.svc) > 1 and rng.random() < 0.5:
-        for x in c.svc:
-            w("    service-cidr %s\n" % q(x))
-    else:
-        w("    service-cidr %s\n" % " ".join(q(x) for x in c.svc))
+    emit_values(w, "service-cidr", c.svc, rng)
     if c.kube_dns:
         w("    kube-dns %s\n" % q(c.kube_dns))
     if c.domain:
