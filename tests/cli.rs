@@ -273,6 +273,49 @@ fn fmt_is_idempotent_keeps_comments_and_checks() {
 }
 
 #[test]
+fn init_starter_is_minimal_and_builds_clean_and_examples_are_verbatim() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = meshc_in(dir.path(), &["init"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let starter = std::fs::read_to_string(dir.path().join("topology.kdl")).unwrap();
+    // A starter, not the whole Bookinfo: one cluster, one VM, two services.
+    let count = |node: &str| starter.lines().filter(|l| l.starts_with(node)).count();
+    assert_eq!(
+        (count("cluster "), count("vm "), count("service ")),
+        (1, 1, 2),
+        "{starter}"
+    );
+    assert!(
+        starter
+            .lines()
+            .filter(|l| l.trim_start().starts_with("//"))
+            .count()
+            >= 10
+    );
+    // It builds with no warning at all.
+    let o = meshc_in(
+        dir.path(),
+        &["build", "--deny-warnings", "topology.kdl", "-o", "out"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(dir.path().join("out/vms/legacy-db/install.sh").is_file());
+    for (flag, file) in [
+        ("bookinfo", "examples/bookinfo-vm/topology.kdl"),
+        ("bookinfo-legacy", "examples/bookinfo-legacy/topology.kdl"),
+        ("multicluster", "examples/multicluster/topology.kdl"),
+    ] {
+        let sub = dir.path().join(flag);
+        let o = meshc_in(dir.path(), &["init", flag, "--example", flag]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(
+            std::fs::read_to_string(sub.join("topology.kdl")).unwrap(),
+            std::fs::read_to_string(root().join(file)).unwrap(),
+            "--example {flag}"
+        );
+    }
+}
+
+#[test]
 fn init_writes_a_starter_that_checks_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let o = meshc_in(dir.path(), &["init", "new"]);

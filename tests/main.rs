@@ -21,4 +21,5 @@ mod schema;
 mod synth;
 mod tidy;
 mod vm_bundle;
+mod workflow;
 mod workload_configure_conformance;
