@@ -1050,3 +1050,68 @@ fn apply_replaces_jumps_left_by_an_older_istio_iptables() {
     assert!(!left.iter().any(|l| l.contains("ISTIO_")), "{left:#?}");
     assert!(left.iter().any(|l| l.contains("-j KEEPME")), "{left:#?}");
 }
+
+/// A VM managed over SSH on 2222 runs an SSH service on 22, and a VM
+/// managed without SSH does too: 22 is captured like any service port, the
+/// management port stays out, and the kernel loads the rules that say so.
+#[test]
+fn port_22_is_captured_when_it_is_not_the_management_port() {
+    let text = r#"
+mesh shop { istio "1.24" }
+network vpc { cidr "10.0.0.0/16" }
+cluster prod {
+    network vpc
+    pod-cidr "10.8.0.0/16"
+    service-cidr "10.9.0.0/16"
+    control-plane #true
+    east-west-gateway "10.0.0.100"
+}
+vm git { address "10.0.1.7"; network vpc; ssh "ops@10.0.1.7:2222" }
+vm sftp { address "10.0.1.8"; network vpc }
+vm plain { address "10.0.1.9"; network vpc; ssh "ops@10.0.1.9" }
+service git-ssh { port tcp-ssh 22; deploy v1 vm=git; entry-point #true }
+service sftp { port tcp-sftp 22; deploy v1 vm=sftp; entry-point #true }
+service web { port http 8080; deploy v1 vm=plain; entry-point #true }
+"#;
+    let checked = checked("port-22", "port-22.kdl", text);
+    let mut vms: BTreeMap<String, Vec<Artifact>> = BTreeMap::new();
+    for a in bundle::emit(&checked, "port-22.kdl") {
+        let vm = a.path.split('/').nth(1).unwrap().to_owned();
+        vms.entry(vm).or_default().push(a);
+    }
+    let excluded = |vm: &str| {
+        let env = parse_env(&get(&vms[vm], "sidecar.env").unwrap().contents);
+        env["ISTIO_LOCAL_EXCLUDE_PORTS"].clone()
+    };
+    assert_eq!(excluded("git"), "15090,15021,15020,2222");
+    assert_eq!(excluded("sftp"), "15090,15021,15020");
+    // No service on 22: it stays out, as does the management port.
+    assert_eq!(excluded("plain"), "22,15090,15021,15020");
+    if !netns_prerequisites() {
+        return;
+    }
+    for (vm, captured, spared) in [
+        ("git", Some(22), Some(2222)),
+        ("sftp", Some(22), None),
+        ("plain", None, Some(22)),
+    ] {
+        let dir = write_bundle(&vms[vm]);
+        let ns = Netns::new();
+        let file = std::fs::File::open(dir.path().join("iptables.rules")).unwrap();
+        ok(
+            &run(ns.exec(&["iptables-restore"]).stdin(file)),
+            "iptables-restore",
+        );
+        let nat = ok(
+            &run(&mut ns.exec(&["iptables-save", "-t", "nat"])),
+            "iptables-save",
+        );
+        let redirects = |port: u16| nat.contains(&format!("--dport {port} -j ISTIO_IN_REDIRECT"));
+        if let Some(p) = captured {
+            assert!(redirects(p), "{vm}: {p} is not captured:\n{nat}");
+        }
+        if let Some(p) = spared {
+            assert!(!redirects(p), "{vm}: {p} is captured:\n{nat}");
+        }
+    }
+}

@@ -19,6 +19,8 @@ mod call_to_undeployed_service;
 mod control_planes_disagree_on_domain;
 mod dependency_cycle;
 mod derived_name_too_long;
+mod dialled_address_in_cluster_range;
+mod duplicate_cluster_id;
 mod duplicate_deployment;
 mod duplicate_name;
 mod duplicate_port;
@@ -44,10 +46,13 @@ mod no_gateway_across_networks;
 mod overlapping_cluster_ranges;
 mod port_excluded_from_capture;
 mod protocol_name_mismatch;
+mod proxy_id_root;
+mod proxy_id_shared;
 mod reserved_label;
 mod reserved_sidecar_port;
 mod route_to_undeployed_version;
 mod route_weights;
+mod server_first_port_undeclared;
 mod ssh_port_captured;
 mod unknown_reference;
 mod unreachable_version;
@@ -89,6 +94,7 @@ pub static ALL: &[&Rule] = &[
     &address_family_mismatch::RULE,
     &vm_address_outside_network::RULE,
     &unusable_address::RULE,
+    &dialled_address_in_cluster_range::RULE,
     // E6xx: ports.
     &duplicate_port::RULE,
     &vm_port_conflict::RULE,
@@ -96,6 +102,7 @@ pub static ALL: &[&Rule] = &[
     &port_excluded_from_capture::RULE,
     &ssh_port_captured::RULE,
     &protocol_name_mismatch::RULE,
+    &server_first_port_undeclared::RULE,
     // E7xx: reachability and routing.
     &no_control_plane::RULE,
     &home_cluster_unreachable::RULE,
@@ -105,14 +112,17 @@ pub static ALL: &[&Rule] = &[
     &route_weights::RULE,
     &duplicate_route::RULE,
     &control_planes_disagree_on_domain::RULE,
+    &duplicate_cluster_id::RULE,
     // E8xx: the Istio flow.
     &unsupported_istio_version::RULE,
     &legacy_setting_on_modern::RULE,
     &modern_setting_on_legacy::RULE,
+    &proxy_id_root::RULE,
     // W9xx: warnings.
     &dependency_cycle::RULE,
     &idle_vm::RULE,
     &empty_namespace::RULE,
     &unused_service::RULE,
     &unreachable_version::RULE,
+    &proxy_id_shared::RULE,
 ];

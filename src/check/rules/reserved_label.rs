@@ -32,6 +32,9 @@ declare_code! {
     /// would reach another (a selector overlap), and telemetry would name
     /// the wrong service.
     ///
+    /// Restating the value meshc derives is accepted: `app=mysqldb` on a
+    /// VM whose every workload belongs to `mysqldb` changes nothing.
+    ///
     /// On namespaces, `istio-injection` and `istio.io/rev` are likewise
     /// derived, from `injection` and the mesh's `revision`.
     ///
@@ -45,8 +48,11 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for (vi, vm) in cx.topo.vms.iter().enumerate() {
-        for (key, _) in &vm.labels.0 {
+        for (key, value) in &vm.labels.0 {
             if !VM_RESERVED.contains(&key.value.as_str()) {
+                continue;
+            }
+            if restates(cx, vi, &key.value, &value.value) {
                 continue;
             }
             let mut d = Diagnostic::new(
@@ -59,7 +65,11 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 ),
             )
             .label("derived from the service and version");
-            if let Some(&wi) = cx.index.vm_workloads[vi].first() {
+            // The workload the label misnames: one whose own value differs.
+            let misnamed = cx.index.vm_workloads[vi]
+                .iter()
+                .find(|&&wi| derived(cx, wi, &key.value) != value.value);
+            if let Some(&wi) = misnamed {
                 let w = &cx.index.workloads[wi];
                 d = d.with_secondary(
                     w.span,
@@ -94,5 +104,22 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 .help(format!("remove the label and use {instead} instead")),
             );
         }
+    }
+}
+
+/// Whether `key=value` on VM `vi` says exactly what meshc derives for every
+/// workload on it (`app=mysqldb` on the VM that runs only `mysqldb`): then
+/// it changes nothing and overlaps no other service.
+fn restates(cx: &Context<'_>, vi: usize, key: &str, value: &str) -> bool {
+    let workloads = &cx.index.vm_workloads[vi];
+    !workloads.is_empty() && workloads.iter().all(|&wi| derived(cx, wi, key) == value)
+}
+
+/// The value meshc gives reserved label `key` on workload `wi`.
+fn derived<'t>(cx: &Context<'t>, wi: usize, key: &str) -> &'t str {
+    let w = &cx.index.workloads[wi];
+    match key {
+        "version" | "service.istio.io/canonical-revision" => w.version.as_str(),
+        _ => cx.topo.services[w.service].name.value.as_str(),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use super::lexical::shown;
 use crate::check::{Context, Rule};
 use crate::declare_code;
-use crate::diagnostic::{Diagnostic, suggest};
+use crate::diagnostic::{Diagnostic, edit_distance, suggest};
 
 declare_code! {
     /// A `route` sends traffic to a version that no `deploy` of the service
@@ -49,8 +49,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             }
             // A version no route names yet is the likelier meaning.
             let unrouted = deployed.iter().copied().filter(|v| !routed.contains(v));
-            let guess = suggest(&r.version.value, unrouted)
-                .or_else(|| suggest(&r.version.value, deployed.iter().copied()));
+            let guess = misspelt(&r.version.value, unrouted)
+                .or_else(|| misspelt(&r.version.value, deployed.iter().copied()));
             let help = match guess {
                 Some(v) => format!("did you mean `{v}`?"),
                 None if deployed.is_empty() => format!(
@@ -78,5 +78,58 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 .help(help),
             );
         }
+    }
+}
+
+/// The one deployed version `word` is a misspelling of, if there is one:
+/// the closest name within `suggest`'s distance, when no other is as close.
+/// Versions that differ only in their numbers (`v3` and `v1`, `1-24` and
+/// `1-23`) are different versions, not typos: suggesting one would send the
+/// user to an arbitrary version.
+fn misspelt<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let skeleton = |s: &str| -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            if !c.is_ascii_digit() {
+                out.push(c);
+            } else if !out.ends_with('#') {
+                out.push('#');
+            }
+        }
+        out
+    };
+    let own = skeleton(word);
+    let close: Vec<&str> = candidates
+        .filter(|c| skeleton(c) != own)
+        .filter(|c| suggest(word, [*c]).is_some())
+        .collect();
+    let best = close.iter().map(|c| edit_distance(word, c)).min()?;
+    match close
+        .iter()
+        .filter(|c| edit_distance(word, c) == best)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [only] => Some(only),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::misspelt;
+
+    #[test]
+    fn suggests_only_a_unique_misspelling() {
+        let deployed = ["v1", "v2", "v2-canary"];
+        let guess = |w: &str| misspelt(w, deployed.iter().copied());
+        // Another number is another version, not a typo.
+        assert_eq!(guess("v3"), None);
+        assert_eq!(guess("v12"), None);
+        assert_eq!(guess("V2"), Some("v2"));
+        assert_eq!(guess("v2-canry"), Some("v2-canary"));
+        assert_eq!(guess("prod"), None);
+        // Two names equally close: neither.
+        assert_eq!(misspelt("vx", ["va", "vb"].iter().copied()), None);
     }
 }

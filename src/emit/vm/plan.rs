@@ -42,8 +42,9 @@ use crate::model::{Cluster, DnsMode, Flow, Interception, IstioVersion, Mesh, Pro
 /// same list, after SSH.
 pub const AGENT_PORTS: [u16; 3] = [15090, 15021, 15020];
 
-/// SSH, kept out of inbound capture on every VM so that a broken proxy never
-/// locks the operator out (istio-iptables hard-coded it up to 1.12).
+/// SSH, kept out of inbound capture so that a broken proxy never locks the
+/// operator out (istio-iptables hard-coded it up to 1.12), unless a service
+/// on the VM listens on it.
 pub const SSH_PORT: u16 = 22;
 
 /// One VM, resolved.
@@ -186,9 +187,16 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
     inbound_ports.sort_unstable();
     inbound_ports.dedup();
 
-    let mut local_exclude_ports = vec![SSH_PORT];
+    // SSH stays out of capture: the management port `ssh` names (22 when
+    // it names none), and 22 as well unless a service on the VM listens
+    // there (check allows that only on a VM managed on another port, or
+    // not over SSH).
+    let mut local_exclude_ports = Vec::new();
+    if !inbound_ports.contains(&SSH_PORT) {
+        local_exclude_ports.push(SSH_PORT);
+    }
     local_exclude_ports.extend(AGENT_PORTS);
-    local_exclude_ports.extend(vm.ssh.as_ref().and_then(|s| ssh_port(&s.value)));
+    local_exclude_ports.extend(vm.ssh.as_ref().map(|s| ssh_port(&s.value).unwrap_or(SSH_PORT)));
     local_exclude_ports.extend(vm.inbound_exclude_ports.iter().map(|p| p.value));
     let mut seen = BTreeSet::new();
     local_exclude_ports.retain(|p| seen.insert(*p));
