@@ -383,12 +383,17 @@ fn iptables_command_prints_what_istio_iptables_installs() {
     let cases: &[(&str, &[&str])] = &[
         (
             "master/capture/inbound-ports-include.golden",
-            &["-b", "32000,31000"],
+            &["--istio-version", "master", "-b", "32000,31000"],
         ),
-        ("master/capture/ipnets.golden", &["-i", "10.0.0.0/8"]),
+        (
+            "master/capture/ipnets.golden",
+            &["--istio-version", "1.26", "-i", "10.0.0.0/8"],
+        ),
         (
             "master/capture/ip-range.golden",
             &[
+                "--istio-version",
+                "master",
                 "-x",
                 "1.1.0.0/16",
                 "-i",
@@ -410,6 +415,69 @@ fn iptables_command_prints_what_istio_iptables_installs() {
             "1.23.6/capture/outbound-ports-include.golden",
             &["--istio-version", "1.23", "-q", "32000,31000"],
         ),
+        // 1.24: restore input in the old layout (the default release).
+        (
+            "1.24.6/capture/dns-uid-gid.golden",
+            &[
+                "--redirect-dns",
+                "--dns-server",
+                "127.0.0.53",
+                "--dns-server",
+                "::127.0.0.53",
+                "-g",
+                "1,2",
+                "-u",
+                "3,4",
+                "--ipv6",
+            ],
+        ),
+        (
+            "1.24.6/capture/logging.golden",
+            &["--istio-version", "1.24.6", "--iptables-trace-logging"],
+        ),
+        (
+            "1.24.6/capture/tproxy.golden",
+            &[
+                "--istio-version",
+                "1.24",
+                "-m",
+                "TPROXY",
+                "-b",
+                "*",
+                "-x",
+                "1.1.0.0/16",
+                "-i",
+                "9.9.0.0/16",
+                "--redirect-dns",
+                "--dns-server",
+                "127.0.0.53",
+                "-c",
+                "not-istio-nic",
+                "--ipv6",
+            ],
+        ),
+        // 1.25: the new layout.
+        (
+            "1.25.5/capture/dns-uid-gid.golden",
+            &[
+                "--istio-version",
+                "1.25",
+                "--redirect-dns",
+                "--dns-server",
+                "127.0.0.53",
+                "--dns-server",
+                "::127.0.0.53",
+                "-g",
+                "1,2",
+                "-u",
+                "3,4",
+                "--ipv6",
+            ],
+        ),
+        (
+            "1.25.5/capture/logging.golden",
+            &["--istio-version", "1.25.5", "--iptables-trace-logging"],
+        ),
     ];
     for (golden, flags) in cases {
         let mut args = vec!["iptables"];
@@ -421,6 +489,25 @@ fn iptables_command_prints_what_istio_iptables_installs() {
     }
     assert_eq!(code(&meshc(&["iptables", "-m", "BOGUS"])), 2);
     assert_eq!(code(&meshc(&["iptables", "--istio-version", "x.y"])), 2);
+}
+
+#[test]
+fn iptables_command_refuses_malformed_flag_values_naming_the_flag() {
+    for (args, flag) in [
+        (&["-p", "abc"][..], "--envoy-port"),
+        (&["-z", "1e3"], "--inbound-capture-port"),
+        (&["-u", "root;reboot"], "--proxy-uid"),
+        (&["-b", "http"], "--istio-inbound-ports"),
+        (&["-i", "10.0.0.0/99"], "--istio-service-cidr"),
+        (&["-c", "eth 0"], "--istio-exclude-interfaces"),
+    ] {
+        let mut argv = vec!["iptables"];
+        argv.extend_from_slice(args);
+        let o = meshc(&argv);
+        assert_eq!(code(&o), 2, "{args:?}");
+        assert!(stdout(&o).is_empty(), "{args:?}: no rules on stdout");
+        assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
+    }
 }
 
 #[test]

@@ -1,14 +1,18 @@
 //! `meshc::iptables` against Istio's own capture goldens, byte for byte.
 //!
-//! Each golden under `shared/reference/istio/iptables/{master,1.23.6}/capture`
-//! is what istio-iptables wrote for one configuration of Istio's
-//! `TestIptables`; `cases.md` there lists them, and [`CASES`] mirrors that
-//! table. The goldens also record the `iptables-save`/`ip6tables-save` state
+//! Each golden under `shared/reference/istio/iptables/<release>/capture`
+//! (releases 1.23.6, 1.24.6, 1.25.5 and master) is what istio-iptables
+//! wrote for one configuration of Istio's `TestIptables`; `cases.md` and
+//! each release's `run_test.go.txt` there list them, and [`CASES`] mirrors
+//! that table, including the cases whose goldens are not kept there (they
+//! run whenever their golden is present). `MESHC_ISTIO_IPTABLES_GOLDENS`
+//! may name another directory laid out the same way (`<release>/capture/`,
+//! e.g. extracted from an Istio checkout) to check against every golden. The goldens also record the `iptables-save`/`ip6tables-save` state
 //! probes around the run, which are not rules: those lines are dropped
 //! before comparing, and nothing else is touched.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use meshc::iptables::{Config, Flavor, InterceptionMode, generate};
 
@@ -18,15 +22,28 @@ use crate::support;
 /// base (Istio's `constructTestConfig`, which is [`Config::default`]).
 struct Case {
     name: &'static str,
-    /// The golden exists only for 1.23.6 (trace logging was dropped later).
-    only_1_23: bool,
+    /// The golden does not exist on master (trace logging was dropped).
+    not_on_master: bool,
+    /// The golden is in Istio's test table but not kept in the reference
+    /// folder: it runs when present.
+    held_back: bool,
     tweak: fn(&mut Config),
 }
 
 const fn case(name: &'static str, tweak: fn(&mut Config)) -> Case {
     Case {
         name,
-        only_1_23: false,
+        not_on_master: false,
+        held_back: false,
+        tweak,
+    }
+}
+
+const fn held_back(name: &'static str, tweak: fn(&mut Config)) -> Case {
+    Case {
+        name,
+        not_on_master: false,
+        held_back: true,
         tweak,
     }
 }
@@ -135,9 +152,40 @@ const CASES: &[Case] = &[
     }),
     Case {
         name: "logging",
-        only_1_23: true,
+        not_on_master: true,
+        held_back: false,
         tweak: |c| c.trace_logging = true,
     },
+    held_back("ipv6-virt-interfaces", |c| {
+        c.inbound_ports_include = "4000,5000".into();
+        c.reroute_virtual_interfaces = "eth0,eth1".into();
+        c.enable_ipv6 = true;
+    }),
+    held_back("ipnets-with-kube-virt-interfaces", |c| {
+        c.reroute_virtual_interfaces = "eth1,eth2".into();
+        c.outbound_ip_ranges_include = "10.0.0.0/8".into();
+    }),
+    held_back("inbound-ports-wildcard-tproxy", |c| {
+        c.inbound_ports_include = "*".into();
+        c.inbound_interception_mode = InterceptionMode::Tproxy;
+    }),
+    held_back("outbound-owner-groups-exclude", |c| {
+        c.owner_groups_exclude = "888,ftp".into()
+    }),
+    held_back("ipv6-dns-outbound-owner-groups-exclude", |c| {
+        c.enable_ipv6 = true;
+        c.redirect_dns = true;
+        c.owner_groups_exclude = "888,ftp".into();
+    }),
+    held_back("loopback-outbound-iprange", |c| {
+        c.outbound_ip_ranges_include = "127.1.2.3/32".into();
+        c.redirect_dns = true;
+        c.dns_servers_v4 = list(&["127.0.0.53"]);
+        c.enable_ipv6 = false;
+        c.proxy_gid = list(&["1,2"]);
+        c.proxy_uid = list(&["3,4"]);
+    }),
+    held_back("drop-invalid", |c| c.drop_invalid = true),
 ];
 
 #[test]
@@ -146,23 +194,45 @@ fn master_capture_goldens_restore_flavor() {
 }
 
 #[test]
+fn release_1_25_5_capture_goldens_restore_flavor() {
+    check_release("1.25.5", Flavor::Restore);
+}
+
+#[test]
+fn release_1_24_6_capture_goldens_old_layout_restore_flavor() {
+    check_release("1.24.6", Flavor::RestoreV1_24);
+}
+
+#[test]
 fn release_1_23_6_capture_goldens_commands_flavor() {
     check_release("1.23.6", Flavor::Commands);
 }
 
+/// The directory holding `<release>/capture/`.
+fn goldens_root() -> Option<PathBuf> {
+    // Reading the environment is how a fuller set of goldens is pointed at.
+    #[allow(clippy::disallowed_methods)]
+    if let Some(dir) = std::env::var_os("MESHC_ISTIO_IPTABLES_GOLDENS") {
+        return Some(PathBuf::from(dir));
+    }
+    Some(support::reference_dir()?.join("istio/iptables"))
+}
+
 fn check_release(release: &str, flavor: Flavor) {
-    let Some(reference) = support::reference_dir() else {
+    let Some(root) = goldens_root() else {
         return;
     };
-    let dir = reference.join("istio/iptables").join(release).join("capture");
+    let dir = root.join(release).join("capture");
+    let present = golden_names(&dir);
     let cases: Vec<&Case> = CASES
         .iter()
-        .filter(|c| release == "1.23.6" || !c.only_1_23)
+        .filter(|c| release != "master" || !c.not_on_master)
+        .filter(|c| !c.held_back || present.iter().any(|p| p == c.name))
         .collect();
     assert_eq!(
-        golden_names(&dir),
+        present,
         sorted(cases.iter().map(|c| c.name)),
-        "every {release} golden needs a case, and every case a golden"
+        "every {release} golden needs a case, and every case kept in the reference a golden"
     );
 
     let mut failures = Vec::new();

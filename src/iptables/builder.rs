@@ -62,9 +62,10 @@ pub(crate) enum Log {
 }
 
 impl Log {
-    /// The prefix as Go's `%q` prints it, quotes included.
-    fn quoted_prefix(self) -> &'static str {
-        match self {
+    /// The prefix as Go's `%q` prints it (1.23), quotes included, or bare
+    /// (1.24, which dropped the `%q`).
+    fn prefix(self, quoted: bool) -> &'static str {
+        let quoted_prefix = match self {
             Log::JumpInbound => "\"JumpInbound\"",
             Log::JumpOutbound => "\"JumpOutbound\"",
             Log::ExcludeInboundPort => "\"ExcludeInboundPort\"",
@@ -72,6 +73,11 @@ impl Log {
             Log::InboundCapture => "\"InboundCapture\"",
             Log::Kubevirt => "\"KubevirtCommand\"",
             Log::ExcludeInterface => "\"ExcludeInterfaceCommand\"",
+        };
+        if quoted {
+            quoted_prefix
+        } else {
+            quoted_prefix.trim_matches('"')
         }
     }
 }
@@ -116,6 +122,8 @@ pub(crate) struct RuleBuilder {
     v6: Vec<Rule>,
     ipv6: bool,
     trace: bool,
+    /// Trace-log prefixes are written bare (1.24) rather than quoted (1.23).
+    plain_prefixes: bool,
 }
 
 impl RuleBuilder {
@@ -166,6 +174,12 @@ impl RuleBuilder {
         self.push(Families::V6, None, Op::Insert(at), table, chain, rule);
     }
 
+    /// Write trace-log prefixes bare, as 1.24 does (1.23 quoted them).
+    pub(crate) fn plain_log_prefixes(mut self) -> Self {
+        self.plain_prefixes = true;
+        self
+    }
+
     /// The same calls for a rule that trace logging watches.
     pub(crate) fn traced(&mut self, log: Log) -> Traced<'_> {
         Traced { builder: self, log }
@@ -173,7 +187,9 @@ impl RuleBuilder {
 
     fn push(&mut self, families: Families, log: Option<Log>, op: Op, table: &str, chain: &str, rule: &str) {
         let words: Vec<&str> = rule.split_whitespace().collect();
-        let nflog = log.filter(|_| self.trace).and_then(|log| nflog(log, &words));
+        let nflog = log
+            .filter(|_| self.trace)
+            .and_then(|log| nflog(log, !self.plain_prefixes, &words));
         let make = |words: &[&str]| {
             let mut line = String::with_capacity(rule.len() + chain.len() + 16);
             match op {
@@ -334,13 +350,13 @@ fn is_built_in(chain: &str) -> bool {
 /// The NFLOG twin of a traced rule: the same matches (everything before the
 /// first `-j`), logged under the rule's prefix. A rule without a target is
 /// not traced.
-fn nflog<'a>(log: Log, words: &[&'a str]) -> Option<Vec<&'a str>> {
+fn nflog<'a>(log: Log, quoted: bool, words: &[&'a str]) -> Option<Vec<&'a str>> {
     let jump = words.iter().position(|w| *w == "-j")?;
     let log = [
         "-j",
         "NFLOG",
         "--nflog-prefix",
-        log.quoted_prefix(),
+        log.prefix(quoted),
         "--nflog-group",
         "1337",
         "--nflog-size",

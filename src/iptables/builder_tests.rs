@@ -114,8 +114,8 @@ fn builder_goldens() {
         return;
     };
     let mut failures = Vec::new();
-    // Both releases hold the same goldens; 1.23.6 only lacks the final newline.
-    for (release, final_newline) in [("master", ""), ("1.23.6", "\n")] {
+    // Every release holds the same goldens; 1.23.6 only lacks the final newline.
+    for (release, final_newline) in [("master", ""), ("1.25.5", ""), ("1.24.6", ""), ("1.23.6", "\n")] {
         let dir = reference.join("istio/iptables").join(release).join("builder");
         for case in CASES {
             let mut builder = RuleBuilder::new(true, false);

@@ -1,9 +1,9 @@
 //! The modern rule set: Istio's `IptablesConfigurator.Run`, step by step.
 //!
-//! Two releases are reproduced, and they differ only in a few places, each
-//! marked by a match on [`Era`]: how nat `OUTPUT` jumps to `ISTIO_OUTPUT`,
-//! where DNS capture lives, how invalid packets are dropped, and whether
-//! trace logging exists. Rule order is Istio's; the renderings in
+//! Three generations are reproduced, and they differ only in a few places,
+//! each marked by a match on [`Era`]: how nat `OUTPUT` jumps to
+//! `ISTIO_OUTPUT`, where DNS capture lives, how invalid packets are dropped,
+//! and whether (and how) trace logging is written. Rule order is Istio's; the renderings in
 //! [`builder`](super::builder) never reorder rules within a table.
 
 use super::builder::{Family, Log, RuleBuilder};
@@ -17,8 +17,22 @@ use super::{dns, inbound};
 pub(crate) enum Era {
     /// 1.23.x (checked against 1.23.6), the last command-line release.
     V1_23,
-    /// master (checked against the 2026-08-22 snapshot), restore input.
+    /// 1.24.x (checked against 1.24.6): restore input, but still 1.23's
+    /// chain layout (TCP-only `OUTPUT` jump, DNS inside `ISTIO_OUTPUT`);
+    /// invalid packets already go through `ISTIO_DROP`, and trace-log
+    /// prefixes lost their quotes.
+    V1_24,
+    /// 1.25 and later (checked against 1.25.5 and the master snapshot of
+    /// 2026-08-22, whose capture goldens are the same): restore input, the
+    /// `ISTIO_OUTPUT_DNS` layout, no trace logging.
     Master,
+}
+
+impl Era {
+    /// 1.23's and 1.24's chain layout.
+    fn old_layout(self) -> bool {
+        matches!(self, Era::V1_23 | Era::V1_24)
+    }
 }
 
 pub(crate) const NAT: &str = "nat";
@@ -33,8 +47,11 @@ pub(crate) const V6_LOOPBACK: &str = "::1/128";
 
 /// Every rule of one run, both families, in Istio's order.
 pub(crate) fn rules(config: &Config, era: Era) -> RuleBuilder {
-    let trace = era == Era::V1_23 && config.trace_logging;
+    let trace = era.old_layout() && config.trace_logging;
     let mut b = RuleBuilder::new(config.enable_ipv6, trace);
+    if era == Era::V1_24 {
+        b = b.plain_log_prefixes();
+    }
     let (exclude_v4, exclude_v6) = separate_v4_v6(&config.outbound_ip_ranges_exclude);
     let (include_v4, include_v6) = separate_v4_v6(&config.outbound_ip_ranges_include);
     let redirect_dns = dns::enabled(config, era);
@@ -50,19 +67,20 @@ pub(crate) fn rules(config: &Config, era: Era) -> RuleBuilder {
         .append(NAT, ISTIO_IN_REDIRECT, &to_inbound);
     inbound::ports(&mut b, config);
 
-    match era {
-        // 1.23 sends only TCP here, and DNS UDP through a jump of its own.
-        Era::V1_23 => b
-            .traced(Log::JumpOutbound)
-            .append(NAT, "OUTPUT", "-p tcp -j ISTIO_OUTPUT"),
-        // Master sends everything; UDP is sorted out inside the chain.
-        Era::Master => b.append(NAT, "OUTPUT", "-j ISTIO_OUTPUT"),
+    if era.old_layout() {
+        // 1.23 and 1.24 send only TCP here, and DNS UDP through a jump of
+        // its own.
+        b.traced(Log::JumpOutbound)
+            .append(NAT, "OUTPUT", "-p tcp -j ISTIO_OUTPUT");
+    } else {
+        // 1.25+ sends everything; UDP is sorted out inside the chain.
+        b.append(NAT, "OUTPUT", "-j ISTIO_OUTPUT");
     }
     // Must come before the rules that send traffic back to the proxy.
     for port in split(&config.outbound_ports_exclude) {
         b.append(NAT, ISTIO_OUTPUT, &format!("-p tcp --dport {port} -j RETURN"));
-        // No 1.23 golden covers `-o`. The UDP twin came with the
-        // all-protocol jump above, so 1.23 is taken to write TCP only.
+        // No golden covers `-o`. The UDP twin came with the all-protocol
+        // jump above (1.24.6's run.go still writes TCP only).
         if era == Era::Master {
             b.append(NAT, ISTIO_OUTPUT, &format!("-p udp --dport {port} -j RETURN"));
         }
@@ -84,9 +102,10 @@ pub(crate) fn rules(config: &Config, era: Era) -> RuleBuilder {
     outbound::owner_groups(&mut b, &groups, "");
 
     if redirect_dns {
-        match era {
-            Era::V1_23 => dns::tcp_1_23(&mut b, config),
-            Era::Master => dns::master(&mut b, config),
+        if era.old_layout() {
+            dns::tcp_1_23(&mut b, config);
+        } else {
+            dns::master(&mut b, config);
         }
     }
 
@@ -106,7 +125,7 @@ pub(crate) fn rules(config: &Config, era: Era) -> RuleBuilder {
     outbound::includes(&mut b, config, &include_v4, Family::V4);
     outbound::includes(&mut b, config, &include_v6, Family::V6);
 
-    if redirect_dns && era == Era::V1_23 {
+    if redirect_dns && era.old_layout() {
         dns::udp_1_23(&mut b, config, &groups);
     }
     if config.inbound_interception_mode == InterceptionMode::Tproxy {
@@ -137,7 +156,7 @@ fn short_circuits(b: &mut RuleBuilder, config: &Config, era: Era) {
         // Dropping beats the reset an out-of-window packet would cause.
         match era {
             Era::V1_23 => b.append(MANGLE, "PREROUTING", "-m conntrack --ctstate INVALID -j DROP"),
-            Era::Master => {
+            Era::V1_24 | Era::Master => {
                 b.append(
                     MANGLE,
                     "PREROUTING",

@@ -2,9 +2,9 @@
 //! proxy on 15053, and UDP DNS is split into two conntrack zones so that the
 //! app ↔ agent and agent ↔ resolver legs never share a conntrack entry.
 //!
-//! Master keeps all of it in its own `ISTIO_OUTPUT_DNS` chains; 1.23 wrote
-//! the TCP part into `ISTIO_OUTPUT` and the UDP part after the outbound
-//! rules, behind `-p udp` jumps of its own.
+//! 1.25+ keeps all of it in its own `ISTIO_OUTPUT_DNS` chains; 1.23 and
+//! 1.24 wrote the TCP part into `ISTIO_OUTPUT` and the UDP part after the
+//! outbound rules, behind `-p udp` jumps of its own.
 
 use super::builder::RuleBuilder;
 use super::capture::{Era, ISTIO_INBOUND, ISTIO_OUTPUT, NAT, RAW};
@@ -13,13 +13,14 @@ use super::outbound::{self, Owner};
 
 const ISTIO_OUTPUT_DNS: &str = "ISTIO_OUTPUT_DNS";
 
-/// Whether DNS rules are written at all. Master quietly turns capture off
+/// Whether DNS rules are written at all. 1.25+ quietly turns capture off
 /// when it would capture nothing (no resolv.conf servers and not
-/// `--capture-all-dns`); 1.23 had no such guard and writes the rest anyway.
+/// `--capture-all-dns`); 1.23 and 1.24 had no such guard and write the
+/// rest anyway.
 pub(crate) fn enabled(config: &Config, era: Era) -> bool {
     let has_target =
         config.capture_all_dns || !config.dns_servers_v4.is_empty() || !config.dns_servers_v6.is_empty();
-    config.redirect_dns && (era == Era::V1_23 || has_target)
+    config.redirect_dns && (era != Era::Master || has_target)
 }
 
 /// The DNS servers of each family, as the host prefixes rules match.
@@ -56,7 +57,7 @@ fn redirect(b: &mut RuleBuilder, config: &Config, chain: &str, proto: &str) {
     }
 }
 
-/// Master's `SetupDNSRedir`.
+/// 1.25+'s `SetupDNSRedir`.
 pub(crate) fn master(b: &mut RuleBuilder, config: &Config) {
     let servers = Servers::of(config);
     let all = config.capture_all_dns;
@@ -73,12 +74,12 @@ pub(crate) fn master(b: &mut RuleBuilder, config: &Config) {
     conntrack_zones(b, config, Era::Master);
 }
 
-/// The TCP half of 1.23's DNS capture, straight in `ISTIO_OUTPUT`.
+/// The TCP half of 1.23's and 1.24's DNS capture, straight in `ISTIO_OUTPUT`.
 pub(crate) fn tcp_1_23(b: &mut RuleBuilder, config: &Config) {
     redirect(b, config, ISTIO_OUTPUT, "tcp");
 }
 
-/// The UDP half of 1.23's DNS capture (`HandleDNSUDP`).
+/// The UDP half of 1.23's and 1.24's DNS capture (`HandleDNSUDP`).
 pub(crate) fn udp_1_23(b: &mut RuleBuilder, config: &Config, groups: &OwnerGroups) {
     b.append(NAT, "OUTPUT", "-p udp -j ISTIO_OUTPUT");
     b.append(RAW, "OUTPUT", "-p udp -j ISTIO_OUTPUT");
@@ -100,13 +101,13 @@ pub(crate) fn udp_1_23(b: &mut RuleBuilder, config: &Config, groups: &OwnerGroup
 
 /// Zone 1: the agent ↔ the resolvers. Zone 2: apps ↔ the agent.
 ///
-/// Master marks resolver replies in a raw `ISTIO_INBOUND` chain, jumped to
+/// 1.25+ marks resolver replies in a raw `ISTIO_INBOUND` chain, jumped to
 /// only for a family with servers (no jump to an empty chain is left
-/// behind); 1.23 marked them in raw `PREROUTING` itself, and used
-/// `ISTIO_OUTPUT` where master has `ISTIO_OUTPUT_DNS`.
+/// behind); 1.23 and 1.24 marked them in raw `PREROUTING` itself, and used
+/// `ISTIO_OUTPUT` where 1.25 has `ISTIO_OUTPUT_DNS`.
 fn conntrack_zones(b: &mut RuleBuilder, config: &Config, era: Era) {
     let (chain, replies) = match era {
-        Era::V1_23 => (ISTIO_OUTPUT, "PREROUTING"),
+        Era::V1_23 | Era::V1_24 => (ISTIO_OUTPUT, "PREROUTING"),
         Era::Master => (ISTIO_OUTPUT_DNS, ISTIO_INBOUND),
     };
     let jump = era == Era::Master;

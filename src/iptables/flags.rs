@@ -4,8 +4,11 @@
 //! only (owner groups, loopback CIDR), and the release to imitate.
 //!
 //! [`IptablesArgs::to_config`] turns them into a [`Config`] and a [`Flavor`].
-//! It checks only what rendering needs: the release, the mode, that DNS
-//! servers are addresses, and Istio's one hard rule (`-x` is never `*`).
+//! Every value must be one iptables would accept where the rules put it
+//! (a port, a port list, CIDRs, owners, interface names, a mark), so that
+//! a malformed flag is refused naming it, as istio-iptables refuses `-x
+//! '*'`, rather than printing rules that `iptables-restore` rejects; the
+//! lists keep Istio's own splitting (`6000,7000,` is two ports).
 
 use std::net::IpAddr;
 
@@ -17,8 +20,9 @@ use super::config::{Config, InterceptionMode, split};
 #[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
 pub struct IptablesArgs {
     /// Istio release to imitate: 1.0–1.7 give the 1.0 istio-iptables.sh
-    /// commands, 1.8–1.23 iptables command lines, 1.24 and later (or
-    /// "master") iptables-restore input.
+    /// commands, 1.8–1.23 iptables command lines, 1.24 iptables-restore
+    /// input in the 1.23 chain layout, 1.25 and later (or "master")
+    /// iptables-restore input in the ISTIO_OUTPUT_DNS layout.
     #[arg(long, value_name = "VERSION", default_value = "1.24")]
     pub istio_version: String,
 
@@ -181,6 +185,7 @@ impl IptablesArgs {
             // Istio refuses it too: excluding everything is an empty -i.
             return Err("invalid -x/--istio-service-exclude-cidr: '*' is not allowed".into());
         }
+        self.validate(&inbound_capture_port)?;
         let (dns_servers_v4, dns_servers_v6) = dns_servers(&self.dns_servers)?;
 
         let config = Config {
@@ -212,6 +217,171 @@ impl IptablesArgs {
             trace_logging: self.iptables_trace_logging,
         };
         Ok((config, flavor))
+    }
+}
+
+impl IptablesArgs {
+    /// Every flag's value is one iptables takes where the rules put it.
+    fn validate(&self, inbound_capture_port: &str) -> Result<(), String> {
+        let opt = |value: &Option<String>| value.clone().unwrap_or_default();
+        check("-p/--envoy-port", &self.envoy_port, port)?;
+        check("-z/--inbound-capture-port", inbound_capture_port, port)?;
+        check("-e/--inbound-tunnel-port", &self.inbound_tunnel_port, port)?;
+        check_list("-u/--proxy-uid", &opt(&self.proxy_uid), owner)?;
+        check_list("-g/--proxy-gid", &opt(&self.proxy_gid), owner)?;
+        check("-t/--istio-inbound-tproxy-mark", &self.tproxy_mark, number)?;
+        check(
+            "-r/--istio-inbound-tproxy-route-table",
+            &self.tproxy_route_table,
+            number,
+        )?;
+        let inbound = opt(&self.inbound_ports);
+        if inbound != "*" {
+            check_list("-b/--istio-inbound-ports", &inbound, port_or_range)?;
+        }
+        check_list(
+            "-d/--istio-local-exclude-ports",
+            &opt(&self.local_exclude_ports),
+            port_or_range,
+        )?;
+        let include = opt(&self.service_cidr);
+        if include != "*" {
+            check_list("-i/--istio-service-cidr", &include, cidr)?;
+        }
+        check_list(
+            "-x/--istio-service-exclude-cidr",
+            &opt(&self.service_exclude_cidr),
+            cidr,
+        )?;
+        check_list(
+            "-q/--istio-outbound-ports",
+            &opt(&self.outbound_ports),
+            port_or_range,
+        )?;
+        check_list(
+            "-o/--istio-local-outbound-ports-exclude",
+            &opt(&self.local_outbound_ports_exclude),
+            port_or_range,
+        )?;
+        check_list(
+            "-c/--istio-exclude-interfaces",
+            &opt(&self.exclude_interfaces),
+            interface,
+        )?;
+        check_list(
+            "-k/--kube-virt-interfaces",
+            &opt(&self.kube_virt_interfaces),
+            interface,
+        )?;
+        if self.owner_groups_include != "*" {
+            check_list("--owner-groups-include", &self.owner_groups_include, owner)?;
+        }
+        check_list("--owner-groups-exclude", &opt(&self.owner_groups_exclude), owner)?;
+        check(
+            "--host-ipv4-loopback-cidr",
+            &self.host_ipv4_loopback_cidr,
+            loopback_cidr,
+        )
+    }
+}
+
+/// `value` for `flag`, or an error naming both and what was expected.
+fn check(flag: &str, value: &str, valid: fn(&str) -> Result<(), &'static str>) -> Result<(), String> {
+    valid(value).map_err(|expected| format!("invalid {flag} '{value}': expected {expected}"))
+}
+
+/// Each item of a comma list (Istio's splitting: empty items are skipped).
+fn check_list(flag: &str, list: &str, valid: fn(&str) -> Result<(), &'static str>) -> Result<(), String> {
+    split(list).try_for_each(|item| {
+        valid(item).map_err(|expected| format!("invalid {flag} '{list}': '{item}' is not {expected}"))
+    })
+}
+
+/// 1–65535, decimal, as iptables reads a port.
+fn port(value: &str) -> Result<(), &'static str> {
+    const WANT: &str = "a port (1-65535)";
+    let digits = !value.is_empty() && value.len() <= 5 && value.bytes().all(|b| b.is_ascii_digit());
+    match value.parse::<u16>() {
+        Ok(p) if digits && p > 0 => Ok(()),
+        _ => Err(WANT),
+    }
+}
+
+/// A port or an iptables port range `FIRST:LAST`.
+fn port_or_range(value: &str) -> Result<(), &'static str> {
+    const WANT: &str = "a port (1-65535) or a range FIRST:LAST";
+    match value.split_once(':') {
+        Some((first, last)) => {
+            port(first).map_err(|_| WANT)?;
+            port(last).map_err(|_| WANT)
+        }
+        None => port(value).map_err(|_| WANT),
+    }
+}
+
+/// A 32-bit unsigned number, decimal or `0x` hex (marks, table ids).
+fn number(value: &str) -> Result<(), &'static str> {
+    const WANT: &str = "a number (0-4294967295)";
+    let parsed = match value.strip_prefix("0x") {
+        Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            u32::from_str_radix(hex, 16).ok()
+        }
+        Some(_) => None,
+        None if value.bytes().all(|b| b.is_ascii_digit()) => value.parse::<u32>().ok(),
+        None => None,
+    };
+    parsed.map(|_| ()).ok_or(WANT)
+}
+
+/// What `-m owner --uid-owner`/`--gid-owner` takes: an id, an id range
+/// `FIRST-LAST`, or a user or group name.
+fn owner(value: &str) -> Result<(), &'static str> {
+    const WANT: &str = "a user or group id, an id range FIRST-LAST, or a name";
+    let id = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u32>().is_ok();
+    let name = |s: &str| {
+        s.len() <= 32
+            && s.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    };
+    let ok = match value.split_once('-') {
+        Some((first, last)) if id(first) => id(last),
+        _ => id(value) || name(value),
+    };
+    if ok { Ok(()) } else { Err(WANT) }
+}
+
+/// An IPv4 or IPv6 network in CIDR form (`10.0.0.0/8`), as Istio parses it.
+fn cidr(value: &str) -> Result<(), &'static str> {
+    value
+        .parse::<ipnet::IpNet>()
+        .map(|_| ())
+        .map_err(|_| "a CIDR such as 10.0.0.0/8 or 2001:db8::/32")
+}
+
+/// A network interface name as the kernel allows it (1–15 bytes, no `/`,
+/// no whitespace), optionally ending in iptables's `+` wildcard.
+fn interface(value: &str) -> Result<(), &'static str> {
+    let ok = (1..=15).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'\'' | b'"' | b'\\'));
+    if ok {
+        Ok(())
+    } else {
+        Err("an interface name (1-15 characters, no '/' or spaces)")
+    }
+}
+
+/// Istio's `ValidateIPv4LoopbackCidr`: an IPv4 CIDR inside 127.0.0.0/8,
+/// with a prefix of at least 8.
+fn loopback_cidr(value: &str) -> Result<(), &'static str> {
+    const WANT: &str = "an IPv4 CIDR inside 127.0.0.0/8, such as 127.0.0.1/32";
+    match value.parse::<ipnet::Ipv4Net>() {
+        Ok(net) if net.prefix_len() >= 8 && net.addr().is_loopback() => Ok(()),
+        _ => Err(WANT),
     }
 }
 
@@ -288,7 +458,7 @@ mod tests {
     #[test]
     fn defaults_are_istios() {
         let (config, flavor) = parse(&[]).unwrap();
-        assert_eq!(flavor, Flavor::Restore);
+        assert_eq!(flavor, Flavor::RestoreV1_24);
         assert_eq!(config, Config::default());
     }
 
@@ -415,8 +585,68 @@ mod tests {
         ] {
             assert!(parse(args).is_err(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn malformed_values_are_refused_naming_the_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["-p", "abc"], "-p/--envoy-port"),
+            (&["-p", "0"], "-p/--envoy-port"),
+            (&["-p", "65536"], "-p/--envoy-port"),
+            (&["-p", "+80"], "-p/--envoy-port"),
+            (&["-z", "15006x"], "-z/--inbound-capture-port"),
+            (&["--istio-version", "1.0", "-p", "x"], "-p/--envoy-port"),
+            (&["-e", ""], "-e/--inbound-tunnel-port"),
+            (&["-u", "1337;rm"], "-u/--proxy-uid"),
+            (&["-g", "1,-2"], "-g/--proxy-gid"),
+            (&["-t", "0xZZ"], "-t/--istio-inbound-tproxy-mark"),
+            (&["-r", "1.5"], "-r/--istio-inbound-tproxy-route-table"),
+            (&["-b", "80,http"], "-b/--istio-inbound-ports"),
+            (&["-d", "22 23"], "-d/--istio-local-exclude-ports"),
+            (&["-i", "10.0.0.0"], "-i/--istio-service-cidr"),
+            (&["-i", "10.0.0.0/33"], "-i/--istio-service-cidr"),
+            (&["-x", "nope/8"], "-x/--istio-service-exclude-cidr"),
+            (&["-q", "1:"], "-q/--istio-outbound-ports"),
+            (&["-o", "99999"], "-o/--istio-local-outbound-ports-exclude"),
+            (&["-c", "a/b"], "-c/--istio-exclude-interfaces"),
+            (&["-k", "averyveryverylongname"], "-k/--kube-virt-interfaces"),
+            (&["--owner-groups-include", "a b"], "--owner-groups-include"),
+            (&["--owner-groups-exclude", "$x"], "--owner-groups-exclude"),
+            (
+                &["--host-ipv4-loopback-cidr", "10.0.0.1/32"],
+                "--host-ipv4-loopback-cidr",
+            ),
+            (
+                &["--host-ipv4-loopback-cidr", "127.0.0.1/4"],
+                "--host-ipv4-loopback-cidr",
+            ),
+        ];
+        for (args, flag) in cases {
+            let err = parse(args).expect_err(&format!("{args:?} must be refused"));
+            assert!(err.contains(flag), "{args:?}: {err}");
+        }
+        // Well-formed near misses still pass.
+        for args in [
+            &["-p", "65535"][..],
+            &["-u", "3,4", "-g", "1000-2000,java"],
+            &["-t", "0x539", "-r", "133"],
+            &["-b", "*", "-d", "22,6000,7000,"],
+            &["-i", "*", "-x", "10.0.0.0/8,2001:db8::/32"],
+            &["-q", "1000:2000", "-o", "25"],
+            &["-c", "eth0,veth+", "-k", "eth1"],
+            &[
+                "--owner-groups-include",
+                "java,202",
+                "--owner-groups-exclude",
+                "888,ftp",
+            ],
+            &["--host-ipv4-loopback-cidr", "127.0.0.1/8"],
+        ] {
+            assert!(parse(args).is_ok(), "{args:?}: {:?}", parse(args));
+        }
         assert_eq!(flavor_of("v1.9.0-beta.1"), Ok(Flavor::Commands));
-        assert_eq!(flavor_of("1.24rc"), Ok(Flavor::Restore));
+        assert_eq!(flavor_of("1.24rc"), Ok(Flavor::RestoreV1_24));
+        assert_eq!(flavor_of("1.25.5"), Ok(Flavor::Restore));
         assert_eq!(flavor_of("master"), Ok(Flavor::Restore));
     }
 }

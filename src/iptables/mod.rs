@@ -8,8 +8,8 @@
 //! render it.
 //!
 //! Conformance is tested against Istio's goldens (`tests/iptables_conformance.rs`
-//! for the capture goldens of master and 1.23.6, `builder_tests.rs` for the
-//! builder goldens); the 1.0 flavor against the worked example of
+//! for the capture goldens of 1.23.6, 1.24.6, 1.25.5 and master,
+//! `builder_tests.rs` for the builder goldens); the 1.0 flavor against the worked example of
 //! `istio-formats.md` §e.3, as no upstream golden exists for it.
 //!
 //! Code map: `config` (settings and Istio's list splitting), `cidr` (CIDR
@@ -36,9 +36,14 @@ pub use flags::IptablesArgs;
 /// Which Istio release's output to reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
-    /// `iptables-restore --noflush` input, as Istio ≥ 1.24 (checked against
-    /// master) writes it.
+    /// `iptables-restore --noflush` input, as Istio ≥ 1.25 (checked against
+    /// 1.25.5 and master) writes it: `-A OUTPUT -j ISTIO_OUTPUT`, DNS in
+    /// `ISTIO_OUTPUT_DNS`.
     Restore,
+    /// `iptables-restore --noflush` input in 1.23's chain layout, as Istio
+    /// 1.24 (checked against 1.24.6) writes it: `-A OUTPUT -p tcp -j
+    /// ISTIO_OUTPUT`, DNS rules inside `ISTIO_OUTPUT` (nat and raw).
+    RestoreV1_24,
     /// `iptables …` / `ip6tables …` command lines, as Istio 1.13–1.23
     /// (checked against 1.23.6) runs them.
     Commands,
@@ -57,14 +62,24 @@ impl Flavor {
     ///   `--dport 22 -j RETURN` with `-b '*'` (the VM configs of those
     ///   releases exclude 22 through `-d` anyway), and older DNS and tunnel
     ///   port rules;
-    /// * 1.24 and later: `Restore`.
+    /// * 1.24: `RestoreV1_24`;
+    /// * 1.25 and later: `Restore` (the capture goldens of 1.26–1.30 are
+    ///   byte-identical to master's).
     #[must_use]
     pub fn for_istio(major: u32, minor: u32) -> Flavor {
         match (major, minor) {
             (0, _) | (1, 0..=7) => Flavor::Legacy,
             (1, 8..=23) => Flavor::Commands,
+            (1, 24) => Flavor::RestoreV1_24,
             _ => Flavor::Restore,
         }
+    }
+
+    /// Whether this flavor's rules are `iptables-restore` input as the
+    /// release writes them (rather than commands regrouped into it).
+    #[must_use]
+    pub fn is_restore(self) -> bool {
+        matches!(self, Flavor::Restore | Flavor::RestoreV1_24)
     }
 }
 
@@ -92,6 +107,7 @@ pub fn generate(config: &Config, flavor: Flavor) -> Rules {
     };
     match flavor {
         Flavor::Restore => render(Era::Master, builder::RuleBuilder::restore),
+        Flavor::RestoreV1_24 => render(Era::V1_24, builder::RuleBuilder::restore),
         Flavor::Commands => render(Era::V1_23, builder::RuleBuilder::commands),
         Flavor::Legacy => Rules {
             v4: legacy::script(config),
@@ -111,7 +127,8 @@ mod tests {
         assert_eq!(Flavor::for_istio(1, 7), Flavor::Legacy);
         assert_eq!(Flavor::for_istio(1, 8), Flavor::Commands);
         assert_eq!(Flavor::for_istio(1, 23), Flavor::Commands);
-        assert_eq!(Flavor::for_istio(1, 24), Flavor::Restore);
+        assert_eq!(Flavor::for_istio(1, 24), Flavor::RestoreV1_24);
+        assert_eq!(Flavor::for_istio(1, 25), Flavor::Restore);
         assert_eq!(Flavor::for_istio(2, 0), Flavor::Restore);
     }
 
@@ -143,7 +160,12 @@ mod tests {
             enable_ipv6: true,
             ..Config::default()
         };
-        for flavor in [Flavor::Restore, Flavor::Commands, Flavor::Legacy] {
+        for flavor in [
+            Flavor::Restore,
+            Flavor::RestoreV1_24,
+            Flavor::Commands,
+            Flavor::Legacy,
+        ] {
             let rules = generate(&odd, flavor);
             assert!(!rules.v4.is_empty());
         }

@@ -5,7 +5,7 @@
 //! The rules come from [`crate::iptables::generate`], given the [`Config`]
 //! istio-iptables would build from the VM's `sidecar.env` ([`config`] reads
 //! the very entries that file is written from) in the flavor of the mesh's
-//! Istio release. Only the 1.24+ flavor renders restore input; the
+//! Istio release. Only the 1.24+ flavors render restore input; the
 //! 1.8–1.23 and 1.0 flavors render the commands those releases run, which
 //! [`payload`] regroups by table into restore input, keeping Istio's rule
 //! order within each table (tables do not interact, so this loads the same
@@ -121,7 +121,7 @@ pub fn rules_file(
     let vm = comment_text(&plan.vm.name.value);
     let istio = plan.istio;
     let origin = match capture.flavor {
-        Flavor::Restore => format!("as istio-iptables of Istio {istio} writes it"),
+        Flavor::Restore | Flavor::RestoreV1_24 => format!("as istio-iptables of Istio {istio} writes it"),
         Flavor::Commands => format!(
             "the commands istio-iptables of Istio {istio} runs,\n# grouped by table (Istio's order within each)"
         ),
@@ -150,7 +150,7 @@ pub fn rules_file(
 /// One family's restore input and tables, from `generate`'s text.
 pub fn payload(text: &str, flavor: Flavor, binary: &str) -> Payload {
     match flavor {
-        Flavor::Restore => Payload {
+        Flavor::Restore | Flavor::RestoreV1_24 => Payload {
             restore: text.to_owned(),
             tables: parse_restore(text),
         },
