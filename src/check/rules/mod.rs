@@ -19,6 +19,7 @@ mod call_to_undeployed_service;
 mod control_planes_disagree_on_domain;
 mod dependency_cycle;
 mod derived_name_too_long;
+mod dnsmasq_in_workload_entry_flow;
 mod duplicate_deployment;
 mod duplicate_name;
 mod duplicate_port;
@@ -27,6 +28,7 @@ mod duplicate_vm_address;
 mod empty_namespace;
 mod home_cluster_unreachable;
 mod home_cluster_without_control_plane;
+mod hosts_dns_with_calls;
 mod idle_vm;
 mod invalid_dns_label;
 mod invalid_dns_subdomain;
@@ -109,6 +111,8 @@ pub static ALL: &[&Rule] = &[
     &unsupported_istio_version::RULE,
     &legacy_setting_on_modern::RULE,
     &modern_setting_on_legacy::RULE,
+    &dnsmasq_in_workload_entry_flow::RULE,
+    &hosts_dns_with_calls::RULE,
     // W9xx: warnings.
     &dependency_cycle::RULE,
     &idle_vm::RULE,
