@@ -79,7 +79,6 @@ vm shared {
 vm resolver {
     address "10.0.1.30"
     network dual
-    dns dnsmasq
 }
 vm plain {
     address "10.0.1.31"
@@ -101,11 +100,11 @@ service worker namespace=apps {
     deploy v1 vm=shared
     calls api
 }
+// Serves only: a `dns hosts` VM cannot resolve what it would call (E805).
 service cache namespace=apps {
     port redis 6379
     deploy v2 vm=resolver
     deploy v2 vm=plain
-    calls api
 }
 "#;
 
@@ -150,7 +149,6 @@ service shop namespace=legacy {
 service stock namespace=legacy {
     port tcp 5000
     deploy v1 vm=box
-    calls shop
 }
 "#;
 
@@ -388,12 +386,15 @@ fn file_sets_follow_flow_and_dns_mode() {
         "iptables.rules",
         "iptables.sh",
         "install.sh",
+        "fetch-credentials.sh",
+        ".gitignore",
     ];
     let modern = [&common[..], &["mesh.yaml", "hosts", "meshc-iptables.conf"]].concat();
+    let legacy = [&common[..], &["check-ilbs.sh"]].concat();
     assert_eq!(names("bookinfo-vm", "ecs-details"), set(&modern));
     assert_eq!(
         names("bookinfo-legacy", "ecs-db"),
-        set(&[&common[..], &["dnsmasq.conf"]].concat())
+        set(&[&legacy[..], &["dnsmasq.conf"]].concat())
     );
     assert_eq!(
         names("edge-cases", "shared"),
@@ -401,7 +402,7 @@ fn file_sets_follow_flow_and_dns_mode() {
     );
     assert_eq!(
         names("edge-cases", "resolver"),
-        set(&[&modern[..], &["iptables6.rules", "dnsmasq.conf"]].concat())
+        set(&[&modern[..], &["iptables6.rules"]].concat())
     );
     assert_eq!(
         names("edge-cases", "plain"),
@@ -409,11 +410,11 @@ fn file_sets_follow_flow_and_dns_mode() {
     );
     assert_eq!(
         names("edge-legacy", "box"),
-        set(&[&common[..], &["hosts"]].concat())
+        set(&[&legacy[..], &["hosts"]].concat())
     );
     assert_eq!(
         names("edge-legacy", "lonely"),
-        set(&[&common[..], &["dnsmasq.conf"]].concat())
+        set(&[&legacy[..], &["dnsmasq.conf"]].concat())
     );
 }
 
@@ -475,7 +476,7 @@ fn env_files_source_to_the_intended_values() {
             ("ISTIO_SYSTEM_NAMESPACE", "istio-system"),
             ("ISTIO_CP_AUTH", "MUTUAL_TLS"),
             ("ISTIO_INBOUND_PORTS", "3306"),
-            ("ISTIO_LOCAL_EXCLUDE_PORTS", "22,15090,15021,15020"),
+            ("ISTIO_LOCAL_EXCLUDE_PORTS", "22"),
             ("ISTIO_SERVICE", "mysqldb"),
             ("ISTIO_NAMESPACE", "bookinfo"),
             ("ISTIO_SVC_IP", "192.168.3.202"),
@@ -510,7 +511,7 @@ fn env_files_source_to_the_intended_values() {
         ("edge-legacy", "box"),
         vec![
             ("ISTIO_INBOUND_PORTS", "5000,8080"),
-            ("ISTIO_LOCAL_EXCLUDE_PORTS", "22,15090,15021,15020,2200,9100"),
+            ("ISTIO_LOCAL_EXCLUDE_PORTS", "22,2200,9100"),
             ("ISTIO_INBOUND_INTERCEPTION_MODE", "TPROXY"),
             ("ISTIO_SERVICE_CIDR", "10.96.0.0/12"),
             ("ISTIO_SERVICE_EXCLUDE_CIDR", "172.16.9.0/24"),
@@ -1114,4 +1115,796 @@ service web { port http 8080; deploy v1 vm=plain; entry-point #true }
             assert!(!redirects(p), "{vm}: {p} is captured:\n{nat}");
         }
     }
+}
+
+/// A one-VM WorkloadEntry-flow topology, its control plane in `namespace`
+/// (default `istio-system`) at `revision` (default none).
+fn discovery_topology(namespace: Option<&str>, revision: Option<&str>) -> String {
+    let mut mesh = String::from("    istio \"1.24\"\n");
+    if let Some(ns) = namespace {
+        mesh.push_str(&format!("    control-plane-namespace {ns}\n"));
+    }
+    if let Some(rev) = revision {
+        mesh.push_str(&format!("    revision {rev}\n"));
+    }
+    format!(
+        r#"
+mesh m {{
+{mesh}}}
+network lan {{
+    cidr "10.1.0.0/16"
+}}
+cluster c {{
+    network lan
+    pod-cidr "10.244.0.0/16"
+    service-cidr "10.96.0.0/16"
+    control-plane #true
+    east-west-gateway "10.1.0.100"
+}}
+vm box {{
+    address "10.1.0.5"
+    network lan
+}}
+service api namespace=apps {{
+    port http 8080
+    deploy v1 vm=box
+    entry-point #true
+}}
+"#
+    )
+}
+
+/// The names a `hosts` file gives addresses to.
+fn hosts_names(hosts: &str) -> BTreeSet<String> {
+    hosts
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .flat_map(|l| l.split_whitespace().skip(1))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `defaultConfig.discoveryAddress` of a ProxyConfig-bearing YAML document
+/// (`mesh.yaml`), or of a bare ProxyConfig (`PROXY_CONFIG`).
+fn discovery_address(yaml: &str, nested: bool) -> Option<String> {
+    let value: serde_json::Value = serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{e}: {yaml}"));
+    let config = if nested {
+        value.get("defaultConfig")?
+    } else {
+        &value
+    };
+    config.get("discoveryAddress")?.as_str().map(str::to_owned)
+}
+
+/// #15.5: for the default control plane, one in another namespace, a
+/// revision, and both, Istio's own `istio-start.sh` (each release line's, run
+/// for real in a temporary root with a stand-in pilot-agent that records its
+/// environment) starts the agent with a CA address and a discovery address
+/// whose host the bundle's `hosts` file resolves. The discovery address is
+/// what pilot-agent makes of it: `PROXY_CONFIG` over `mesh.yaml`'s
+/// `defaultConfig` over the built-in `istiod.istio-system.svc:15012`
+/// (`ConstructProxyConfig` in `pilot/cmd/pilot-agent/config`).
+#[test]
+fn the_agent_dials_a_name_the_hosts_file_resolves() {
+    let Some(reference) = crate::support::reference_dir() else {
+        return;
+    };
+    let combinations = [
+        (None, None),
+        (Some("mesh-cp"), None),
+        (None, Some("canary")),
+        (Some("mesh-cp"), Some("canary")),
+    ];
+    for release in ["1.24.6", "1.28.10"] {
+        let start = reference
+            .join("istio/install")
+            .join(release)
+            .join("istio-start.sh");
+        assert!(start.is_file(), "{} is missing", start.display());
+        for (namespace, revision) in combinations {
+            let what = format!("istio-start.sh {release}, namespace {namespace:?}, revision {revision:?}");
+            let text = discovery_topology(namespace, revision);
+            let checked = checked(&what, "t.kdl", &text);
+            let files = bundle::emit(&checked, "t.kdl");
+            let text_of = |name: &str| {
+                get(&files, name)
+                    .unwrap_or_else(|| panic!("{what}: no {name}"))
+                    .contents
+                    .to_string()
+            };
+            let root = tempfile::tempdir().unwrap();
+            let put = |path: &str, contents: &str| {
+                let path = root.path().join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, contents).unwrap();
+            };
+            put("var/lib/istio/envoy/cluster.env", &text_of("cluster.env"));
+            put("var/lib/istio/envoy/sidecar.env", &text_of("sidecar.env"));
+            put("etc/istio/config/mesh", &text_of("mesh.yaml"));
+            let bin = root.path().join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            let agent = bin.join("pilot-agent");
+            std::fs::write(
+                &agent,
+                "#!/bin/bash\nprintf '%s' \"$CA_ADDR\" >\"$MESHC_OUT/ca\"\nprintf '%s' \"$PROXY_CONFIG\" >\"$MESHC_OUT/proxy-config\"\n",
+            )
+            .unwrap();
+            std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let out = tempfile::tempdir().unwrap();
+            // As systemd starts it: from /, here the temporary root; as
+            // istio-proxy (the script then runs the agent directly).
+            ok(
+                &run(Command::new("bash")
+                    .arg(&start)
+                    .current_dir(root.path())
+                    .env_clear()
+                    .env("PATH", "/usr/bin:/bin")
+                    .env("USER", "istio-proxy")
+                    .env("POD_NAME", "box")
+                    .env("ISTIO_BIN_BASE", &bin)
+                    .env("MESHC_OUT", out.path())),
+                &what,
+            );
+            let ca = std::fs::read_to_string(out.path().join("ca")).unwrap();
+            let proxy_config = std::fs::read_to_string(out.path().join("proxy-config")).unwrap();
+            let discovery = discovery_address(&proxy_config, false)
+                .or_else(|| discovery_address(&text_of("mesh.yaml"), true))
+                .unwrap_or_else(|| "istiod.istio-system.svc:15012".to_owned());
+            let names = hosts_names(&text_of("hosts"));
+            let expected = format!(
+                "{}.{}.svc",
+                revision.map_or_else(|| "istiod".to_owned(), |r| format!("istiod-{r}")),
+                namespace.unwrap_or("istio-system")
+            );
+            assert_eq!(
+                names,
+                BTreeSet::from([expected]),
+                "{what}: the hosts file names the wrong istiod"
+            );
+            for (role, address) in [("CA", &ca), ("discovery", &discovery)] {
+                let (host, port) = address
+                    .rsplit_once(':')
+                    .unwrap_or_else(|| panic!("{what}: {role} address {address:?} has no port"));
+                assert!(
+                    names.contains(host),
+                    "{what}: the agent's {role} address {address} is not in hosts {names:?}"
+                );
+                assert_eq!(port, "15012", "{what}: {role} address {address}");
+            }
+        }
+    }
+}
+
+/// A stand-in for the sidecar package's `istio.service` (the unit Istio's
+/// .deb and .rpm install, `tools/packaging/common/istio.service`): the same
+/// directives, for systemd to check meshc's drop-in against.
+const ISTIO_SERVICE: &str = "[Unit]
+Description=istio-sidecar: The Istio sidecar
+Documentation=http://istio.io/
+StartLimitIntervalSec=0
+
+[Service]
+ExecStart=/usr/local/bin/istio-start.sh
+ExecStartPre=+/usr/bin/install -d -o istio-proxy -m 0755 /var/run/secrets
+ExecStopPost=/usr/local/bin/istio-start.sh clean
+Restart=always
+RestartSec=10
+KillMode=mixed
+TimeoutStopSec=30s
+
+[Install]
+WantedBy=multi-user.target
+";
+
+/// A stand-in for Istio 1.0's node agent unit.
+const NODE_AGENT_SERVICE: &str = "[Unit]
+Description=istio-auth-node-agent: The Istio auth node agent
+
+[Service]
+ExecStart=/usr/local/bin/node_agent
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+";
+
+/// A system root for `systemctl --root` and `systemd-analyze verify
+/// --root`: this machine's system units, the package's units (stand-ins)
+/// and stand-ins for the programs they run.
+fn unit_root(legacy: bool) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let units = root.path().join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    ok(
+        &run(Command::new("cp")
+            .arg("-a")
+            .arg("/lib/systemd/system/.")
+            .arg(&units)),
+        "copy the system units",
+    );
+    std::fs::write(units.join("istio.service"), ISTIO_SERVICE).unwrap();
+    let mut programs = vec!["usr/bin/install", "usr/local/bin/istio-start.sh"];
+    if legacy {
+        std::fs::write(units.join("istio-auth-node-agent.service"), NODE_AGENT_SERVICE).unwrap();
+        programs.push("usr/local/bin/node_agent");
+    }
+    for program in programs {
+        let path = root.path().join(program);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    root
+}
+
+fn enabled(root: &Path, unit: &str) -> bool {
+    std::fs::symlink_metadata(root.join("etc/systemd/system/multi-user.target.wants").join(unit)).is_ok()
+}
+
+/// Puts the VM's credentials where the agent reads them, in `root`.
+fn place_credentials(root: &Path, legacy: bool) {
+    let files: &[&str] = if legacy {
+        &[
+            "etc/certs/root-cert.pem",
+            "etc/certs/cert-chain.pem",
+            "etc/certs/key.pem",
+        ]
+    } else {
+        &["var/run/secrets/tokens/istio-token", "etc/certs/root-cert.pem"]
+    };
+    for f in files {
+        let path = root.join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "x\n").unwrap();
+    }
+}
+
+fn systemd_prerequisites() -> bool {
+    prerequisite(
+        have_tool("systemctl")
+            && have_tool("systemd-analyze")
+            && Path::new("/lib/systemd/system/multi-user.target").is_file(),
+        "systemd (systemctl, systemd-analyze, the system units) not found",
+    )
+}
+
+/// #15.3: with its credentials in place, install.sh enables the units the
+/// package leaves disabled (offline, `systemctl --root`, the same code path
+/// as on a VM); `systemd-analyze verify` accepts the package's unit with
+/// meshc's drop-in, whose rules are loaded (`ExecStartPre`) before the
+/// agent starts and after the network is up; uninstall disables what
+/// install enabled, and only that.
+#[test]
+fn the_sidecar_survives_a_reboot() {
+    if !systemd_prerequisites() || !prerequisite(have_tool("bash"), "bash not found") {
+        return;
+    }
+    let mut seen = 0;
+    for b in all_bundles() {
+        let legacy = b.checked.topology().mesh.flow() == meshc::model::Flow::Legacy;
+        let units: &[&str] = if legacy {
+            &["istio-auth-node-agent.service", "istio.service"]
+        } else {
+            &["istio.service"]
+        };
+        for (vm, files) in &b.vms {
+            let what = format!("{}/{vm}", b.name);
+            let bundle_dir = write_bundle(files);
+            let script = bundle_dir.path().join("install.sh");
+            let root = unit_root(legacy);
+            let r = root.path();
+            let install_sh = |args: &[&str]| {
+                ok(
+                    &run(Command::new("bash").arg(&script).args(args).arg("--root").arg(r)),
+                    &format!("{what}: install.sh {args:?}"),
+                )
+            };
+
+            // Without credentials nothing is enabled: the proxy would fail
+            // at every boot behind rules that send traffic to it.
+            install_sh(&["install"]);
+            for unit in units {
+                assert!(!enabled(r, unit), "{what}: {unit} enabled without credentials");
+            }
+            place_credentials(r, legacy);
+            let out = install_sh(&["install"]);
+            for unit in units {
+                assert!(enabled(r, unit), "{what}: {unit} not enabled:\n{out}");
+            }
+
+            if !legacy {
+                let verify = run(Command::new("systemd-analyze")
+                    .arg("verify")
+                    .arg(format!("--root={}", r.display()))
+                    .arg("istio.service"));
+                ok(&verify, &format!("{what}: systemd-analyze verify"));
+                assert!(
+                    verify.stderr.is_empty(),
+                    "{what}: systemd-analyze verify warns:\n{}",
+                    String::from_utf8_lossy(&verify.stderr)
+                );
+                // The unit as systemd loaded it, drop-in merged.
+                let dump = run(Command::new("systemd-analyze")
+                    .env("SYSTEMD_LOG_LEVEL", "debug")
+                    .arg("verify")
+                    .arg(format!("--root={}", r.display()))
+                    .arg("istio.service"));
+                let dump = String::from_utf8_lossy(&dump.stderr).into_owned()
+                    + &String::from_utf8_lossy(&dump.stdout);
+                let commands: Vec<&str> = dump
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with("-> Exec") || l.starts_with("Command Line:"))
+                    .collect();
+                let pos = |line: &str| {
+                    commands
+                        .iter()
+                        .position(|l| *l == line)
+                        .unwrap_or_else(|| panic!("{what}: no {line:?} in {commands:#?}"))
+                };
+                let pre = pos("-> ExecStartPre:");
+                let apply = pos("Command Line: /usr/local/lib/meshc/iptables.sh apply");
+                let start = pos("-> ExecStart:");
+                let agent = pos("Command Line: /usr/local/bin/istio-start.sh");
+                assert!(
+                    pre < apply && apply < start && start < agent,
+                    "{what}: {commands:#?}"
+                );
+                assert!(
+                    dump.lines()
+                        .any(|l| l.trim() == "After: network-online.target (origin-file)"),
+                    "{what}: the drop-in's ordering is not loaded"
+                );
+            }
+
+            install_sh(&["uninstall"]);
+            for unit in units {
+                assert!(!enabled(r, unit), "{what}: {unit} still enabled after uninstall");
+            }
+            // A unit the operator had enabled stays enabled.
+            ok(
+                &run(Command::new("systemctl")
+                    .arg(format!("--root={}", r.display()))
+                    .arg("enable")
+                    .arg("istio.service")),
+                "systemctl enable",
+            );
+            install_sh(&["install"]);
+            install_sh(&["uninstall"]);
+            assert!(
+                enabled(r, "istio.service"),
+                "{what}: uninstall disabled the operator's istio.service"
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "saw {seen} VMs");
+}
+
+/// The Kubernetes objects of every file of `artifacts` under
+/// `kubernetes/`, as JSON.
+fn kubernetes_objects(artifacts: &[Artifact]) -> Vec<serde_json::Value> {
+    artifacts
+        .iter()
+        .filter(|a| a.path.starts_with("kubernetes/") && a.path.ends_with(".yaml"))
+        .flat_map(|a| {
+            a.contents
+                .split("\n---\n")
+                .filter(|doc| doc.lines().any(|l| l.starts_with("kind:")))
+                .map(|doc| {
+                    serde_saphyr::from_str::<serde_json::Value>(doc)
+                        .unwrap_or_else(|e| panic!("{}: {e}", a.path))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `KEY`'s value in `mesh.yaml`'s `defaultConfig.proxyMetadata`.
+fn proxy_metadata_of(mesh_yaml: &str, key: &str) -> Option<String> {
+    let value: serde_json::Value = serde_saphyr::from_str(mesh_yaml).unwrap();
+    value
+        .get("defaultConfig")?
+        .get("proxyMetadata")?
+        .get(key)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// #15.4: a hand-registered VM running a service with a `probe` names its
+/// WorkloadEntry in `ISTIO_META_WORKLOAD_ENTRY` (cluster.env and mesh.yaml),
+/// that name is the `metadata.name` of the WorkloadEntry meshc writes for
+/// it, and that entry (only) carries `proxy.istio.io/health-checks-enabled:
+/// "true"`. A VM without a probe, and an auto-registered one, get neither.
+#[test]
+fn health_checks_reach_hand_registered_entries() {
+    let text = r#"
+mesh m { istio "1.24" }
+network lan { cidr "10.1.0.0/16" }
+cluster c {
+    network lan
+    pod-cidr "10.244.0.0/16"
+    service-cidr "10.96.0.0/16"
+    control-plane #true
+    east-west-gateway "10.1.0.100"
+}
+vm probed { address "10.1.0.5"; network lan }
+vm plain { address "10.1.0.6"; network lan }
+vm auto { address "10.1.0.7"; network lan; autoregister #true }
+service api namespace=apps {
+    port http 8080
+    deploy v1 vm=probed
+    probe http port=8080 path="/ready"
+    entry-point #true
+}
+service web namespace=apps {
+    port http 9090
+    deploy v1 vm=plain
+    entry-point #true
+}
+service jobs namespace=apps {
+    port http 7070
+    deploy v1 vm=auto
+    probe tcp port=7070
+    entry-point #true
+}
+"#;
+    let source = Source::new("t.kdl".to_owned(), text.to_owned());
+    let (artifacts, diags) = meshc::compile(&source, Syntax::Kdl, Limits::default(), "t.kdl");
+    let artifacts = artifacts.unwrap_or_else(|| panic!("{diags:#?}"));
+    let objects = kubernetes_objects(&artifacts);
+    let entries: BTreeMap<String, &serde_json::Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "WorkloadEntry")
+        .map(|o| (o["metadata"]["name"].as_str().unwrap().to_owned(), o))
+        .collect();
+    let file = |vm: &str, name: &str| {
+        artifacts
+            .iter()
+            .find(|a| a.path == format!("vms/{vm}/{name}"))
+            .unwrap_or_else(|| panic!("no vms/{vm}/{name}"))
+            .contents
+            .to_string()
+    };
+    let named = |vm: &str| {
+        let env = parse_env(&file(vm, "cluster.env"))
+            .get("ISTIO_META_WORKLOAD_ENTRY")
+            .cloned();
+        let yaml = proxy_metadata_of(&file(vm, "mesh.yaml"), "ISTIO_META_WORKLOAD_ENTRY");
+        assert_eq!(env, yaml, "{vm}: cluster.env and mesh.yaml disagree");
+        env
+    };
+    let name = named("probed").expect("the probed VM names no WorkloadEntry");
+    let entry = entries
+        .get(&name)
+        .unwrap_or_else(|| panic!("no WorkloadEntry named {name}: {:?}", entries.keys()));
+    assert_eq!(entry["spec"]["address"], "10.1.0.5");
+    assert_eq!(
+        entry["metadata"]["annotations"]["proxy.istio.io/health-checks-enabled"], "true",
+        "{entry}"
+    );
+    assert_eq!(named("plain"), None);
+    assert_eq!(named("auto"), None);
+    for (entry_name, entry) in &entries {
+        if *entry_name != name {
+            assert!(
+                entry["metadata"].get("annotations").is_none(),
+                "{entry_name} is annotated: {entry}"
+            );
+        }
+    }
+    assert!(entries.len() >= 2, "{:?}", entries.keys());
+}
+
+/// #15.8: a legacy bundle lists none of the ports of listeners Istio 1.0
+/// did not have, in either env file.
+#[test]
+fn legacy_env_files_have_no_modern_agent_ports() {
+    let mut seen = 0;
+    for b in all_bundles() {
+        if b.checked.topology().mesh.flow() != meshc::model::Flow::Legacy {
+            continue;
+        }
+        for (vm, files) in &b.vms {
+            for name in ["sidecar.env", "cluster.env"] {
+                let env = parse_env(&get(files, name).unwrap().contents);
+                for (key, value) in &env {
+                    for port in ["15090", "15021", "15020"] {
+                        assert!(
+                            !value.split(',').any(|p| p == port),
+                            "{}/{vm}/{name}: {key}={value} lists {port}",
+                            b.name
+                        );
+                    }
+                }
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "saw {seen} legacy VMs");
+}
+
+/// A directory with a `kubectl` stand-in first on PATH: it logs its
+/// arguments to `kubectl.log` and prints the `answers` line whose key is
+/// in its arguments (`key=value`), or nothing.
+fn fake_kubectl(answers: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("answers"), answers).unwrap();
+    let script = format!(
+        "#!/bin/bash\n\
+         printf '%s\\n' \"$*\" >>{log}\n\
+         while IFS='=' read -r key value; do\n\
+         \tfor arg in \"$@\"; do\n\
+         \t\tif [ \"$arg\" = \"$key\" ]; then printf '%s' \"$value\"; exit 0; fi\n\
+         \tdone\n\
+         done <{answers}\n",
+        log = posix_quote(&dir.path().join("kubectl.log")),
+        answers = posix_quote(&dir.path().join("answers")),
+    );
+    let path = dir.path().join("kubectl");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn posix_quote(path: &Path) -> String {
+    meshc::emit::vm::quote::posix_single_quote(&path.display().to_string())
+}
+
+fn path_with(dir: &Path) -> String {
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// #15.8: `check-ilbs.sh` reads each ILB Service's assigned address (a
+/// kubectl stand-in answering what the cloud assigned) and passes only when
+/// it is the address the bundle's dnsmasq file points at.
+#[test]
+fn check_ilbs_compares_the_assigned_addresses_with_the_bundle() {
+    if !prerequisite(have_tool("bash"), "bash not found") {
+        return;
+    }
+    let bundles = all_bundles();
+    let b = bundles.iter().find(|b| b.name == "bookinfo-legacy").unwrap();
+    let (vm, files) = b
+        .vms
+        .iter()
+        .find(|(_, f)| get(f, "dnsmasq.conf").is_some())
+        .expect("a legacy VM with dnsmasq");
+    let dnsmasq = &get(files, "dnsmasq.conf").unwrap().contents;
+    // What the VM will dial, read from its dnsmasq file.
+    let pinned = |prefix: &str| {
+        dnsmasq
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|rest| rest.rsplit('/').next())
+            .unwrap_or_else(|| panic!("{vm}: no {prefix} line"))
+            .to_owned()
+    };
+    let assigned = [
+        ("istio-pilot-ilb", pinned("address=/istio-pilot/")),
+        ("mixer-ilb", pinned("address=/istio-policy/")),
+        ("citadel-ilb", pinned("address=/istio-citadel/")),
+        ("dns-ilb", pinned("server=/svc.")),
+    ];
+    let answers = |wrong: Option<&str>| -> String {
+        assigned
+            .iter()
+            .map(|(svc, ip)| {
+                let ip = if Some(*svc) == wrong {
+                    "10.250.0.9"
+                } else {
+                    ip.as_str()
+                };
+                format!("{svc}={ip}\n")
+            })
+            .collect()
+    };
+    let dir = write_bundle(files);
+    let check = |kubectl: &tempfile::TempDir| {
+        run(Command::new("bash")
+            .arg(dir.path().join("check-ilbs.sh"))
+            .args(["--context", "prod"])
+            .env("PATH", path_with(kubectl.path()))
+            .env("MESHC_ILB_ATTEMPTS", "2")
+            .env("MESHC_ILB_DELAY", "0"))
+    };
+    let kubectl = fake_kubectl(&answers(None));
+    let out = check(&kubectl);
+    let stdout = ok(&out, &format!("{vm}: check-ilbs.sh"));
+    assert_eq!(stdout.matches("ok ").count(), 4, "{stdout}");
+    let log = std::fs::read_to_string(kubectl.path().join("kubectl.log")).unwrap();
+    assert!(
+        log.lines().all(|l| l.starts_with("--context prod -n ")
+            && l.ends_with("-o jsonpath={.status.loadBalancer.ingress[0].ip}")),
+        "{log}"
+    );
+    for &(svc, _) in &assigned {
+        let kubectl = fake_kubectl(&answers(Some(svc)));
+        let out = check(&kubectl);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{svc} differs, yet check-ilbs.sh passed"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("MISMATCH") && stderr.contains(svc), "{stderr}");
+    }
+    // An address still pending is retried, then reported.
+    let kubectl = fake_kubectl("");
+    let out = check(&kubectl);
+    assert_eq!(out.status.code(), Some(1));
+    let log = std::fs::read_to_string(kubectl.path().join("kubectl.log")).unwrap();
+    assert_eq!(log.lines().count(), 8, "two attempts per ILB:\n{log}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("assigned nothing"));
+}
+
+/// #15.9: the operator's `fetch-credentials.sh` asks kubectl (a stand-in)
+/// for a token with audience istio-ca for the VM's service account and the
+/// mesh root certificate, and writes them into the bundle directory;
+/// install.sh installs them from there; `rebootstrap` replaces the token,
+/// removes the expired workload certificate and refuses without a fresh
+/// token.
+#[test]
+fn credentials_come_from_the_operator_and_rebootstrap_works() {
+    if !prerequisite(have_tool("bash"), "bash not found") {
+        return;
+    }
+    let bundles = all_bundles();
+    let b = bundles.iter().find(|b| b.name == "bookinfo-vm").unwrap();
+    let files = &b.vms["ecs-details"];
+    let dir = write_bundle(files);
+    let kubectl = fake_kubectl("create=TOKEN-1\nconfigmap=ROOT-CERT\n");
+    let fetch = || {
+        ok(
+            &run(Command::new("bash")
+                .arg(dir.path().join("fetch-credentials.sh"))
+                .args(["--context", "ack"])
+                .env("PATH", path_with(kubectl.path()))),
+            "fetch-credentials.sh",
+        )
+    };
+    fetch();
+    let log = std::fs::read_to_string(kubectl.path().join("kubectl.log")).unwrap();
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        [
+            "--context ack -n bookinfo create token bookinfo-details --audience istio-ca --duration 1h",
+            "--context ack -n bookinfo get configmap istio-ca-root-cert -o jsonpath={.data.root-cert\\.pem}",
+        ]
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("istio-token")).unwrap(),
+        "TOKEN-1\n"
+    );
+    assert_eq!(mode(&dir.path().join("istio-token")), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("root-cert.pem")).unwrap(),
+        "ROOT-CERT\n"
+    );
+    // .gitignore names exactly the files fetch-credentials.sh wrote.
+    let ignored: BTreeSet<&str> = get(files, ".gitignore")
+        .unwrap()
+        .contents
+        .lines()
+        .filter_map(|l| l.strip_prefix('/'))
+        .collect();
+    assert_eq!(ignored, BTreeSet::from(["istio-token", "root-cert.pem"]));
+
+    let target = tempfile::tempdir().unwrap();
+    let t = target.path();
+    let install_sh = |action: &str| {
+        run(Command::new("bash")
+            .arg(dir.path().join("install.sh"))
+            .arg(action)
+            .arg("--root")
+            .arg(t))
+    };
+    let out = ok(&install_sh("install"), "install.sh");
+    assert!(
+        !out.contains("kubectl -n"),
+        "credentials in the bundle, yet instructions:\n{out}"
+    );
+    let token = t.join("var/run/secrets/tokens/istio-token");
+    assert_eq!(std::fs::read_to_string(&token).unwrap(), "TOKEN-1\n");
+    assert_eq!(mode(&token), 0o640);
+    assert_eq!(
+        std::fs::read_to_string(t.join("etc/certs/root-cert.pem")).unwrap(),
+        "ROOT-CERT\n"
+    );
+
+    // Down past its certificate's lifetime: the agent's expired
+    // certificate is in /etc/certs. A fresh token comes from the operator.
+    for f in ["key.pem", "cert-chain.pem"] {
+        std::fs::write(t.join("etc/certs").join(f), "EXPIRED\n").unwrap();
+    }
+    std::fs::write(
+        kubectl.path().join("answers"),
+        "create=TOKEN-2\nconfigmap=ROOT-CERT\n",
+    )
+    .unwrap();
+    fetch();
+    ok(&install_sh("rebootstrap"), "install.sh rebootstrap");
+    assert_eq!(std::fs::read_to_string(&token).unwrap(), "TOKEN-2\n");
+    for f in ["key.pem", "cert-chain.pem"] {
+        assert!(
+            !t.join("etc/certs").join(f).exists(),
+            "rebootstrap left the expired {f}"
+        );
+    }
+    std::fs::remove_file(dir.path().join("istio-token")).unwrap();
+    let out = install_sh("rebootstrap");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "rebootstrap without a fresh token succeeded"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetch-credentials.sh"));
+}
+
+/// #15.9: credentials the operator fetched into the output directory are
+/// the operator's: `meshc build` keeps them across rebuilds, `build
+/// --check` does not report them, and git does not see them.
+#[test]
+fn fetched_credentials_survive_rebuilds_and_stay_out_of_git() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = dir.path().join("topology.kdl");
+    let text = std::fs::read_to_string(root().join("examples/bookinfo-vm/topology.kdl")).unwrap();
+    std::fs::write(&topology, &text).unwrap();
+    let build = |args: &[&str]| crate::cli::meshc_in(dir.path(), args);
+    ok(&build(&["build", "topology.kdl", "-o", "out"]), "meshc build");
+    let vm_dir = dir.path().join("out/vms/ecs-details");
+    for (f, body) in [("istio-token", "TOKEN\n"), ("root-cert.pem", "CERT\n")] {
+        std::fs::write(vm_dir.join(f), body).unwrap();
+        std::fs::set_permissions(vm_dir.join(f), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    ok(
+        &build(&["build", "--check", "topology.kdl", "-o", "out"]),
+        "meshc build --check",
+    );
+    // A change that rewrites this VM's bundle.
+    std::fs::write(&topology, text.replace("192.168.3.201", "192.168.3.211")).unwrap();
+    let o = build(&["build", "topology.kdl", "-o", "out"]);
+    ok(&o, "meshc build after a change");
+    assert!(
+        std::fs::read_to_string(vm_dir.join("cluster.env"))
+            .unwrap()
+            .contains("192.168.3.211"),
+        "the rebuild did not rewrite the bundle"
+    );
+    assert_eq!(
+        std::fs::read_to_string(vm_dir.join("istio-token")).unwrap(),
+        "TOKEN\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(vm_dir.join("root-cert.pem")).unwrap(),
+        "CERT\n"
+    );
+    ok(
+        &build(&["build", "--check", "topology.kdl", "-o", "out"]),
+        "meshc build --check",
+    );
+    let manifest = std::fs::read_to_string(dir.path().join("out/.meshc-manifest")).unwrap();
+    assert!(
+        !manifest.contains("istio-token") && !manifest.contains("root-cert.pem"),
+        "{manifest}"
+    );
+
+    if !prerequisite(have_tool("git"), "git not found") {
+        return;
+    }
+    let out_dir = dir.path().join("out");
+    let git = |args: &[&str]| {
+        ok(
+            &run(Command::new("git").args(args).current_dir(&out_dir)),
+            &format!("git {args:?}"),
+        )
+    };
+    git(&["init", "-q"]);
+    let status = git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert!(status.contains("vms/ecs-details/cluster.env"), "{status}");
+    assert!(
+        !status.contains("istio-token") && !status.contains("root-cert.pem"),
+        "git would track the credentials:\n{status}"
+    );
 }

@@ -425,17 +425,68 @@ fn bash_sources_the_legacy_file() {
     if !have_bash() {
         return;
     }
-    let file = legacy_cluster_env("10.0.0.0/16 $(id)", "istio-system", "MUTUAL_TLS", &[9080, 3306])
+    let file = legacy_cluster_env("10.0.0.0/16 $(id)", "istio-system", "MUTUAL_TLS")
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let keys: Vec<String> = [
-        "ISTIO_SERVICE_CIDR",
-        "ISTIO_SYSTEM_NAMESPACE",
-        "ISTIO_CP_AUTH",
-        "ISTIO_INBOUND_PORTS",
-    ]
-    .map(str::to_owned)
-    .to_vec();
+    let keys: Vec<String> = ["ISTIO_SERVICE_CIDR", "ISTIO_SYSTEM_NAMESPACE", "ISTIO_CP_AUTH"]
+        .map(str::to_owned)
+        .to_vec();
     let read = bash_reads(&file, &keys, "legacy-file");
-    let expected: [&[u8]; 4] = [b"10.0.0.0/16 $(id)", b"istio-system", b"MUTUAL_TLS", b"3306,9080"];
+    let expected: [&[u8]; 3] = [b"10.0.0.0/16 $(id)", b"istio-system", b"MUTUAL_TLS"];
     assert_eq!(read, expected.map(<[u8]>::to_vec));
+}
+
+/// #15.8: a legacy bundle's `cluster.env` has exactly the keys, in order,
+/// of `setupMeshEx.sh generateClusterEnv` (Istio 1.0.0), as the reference
+/// notes tabulate them (`istio-formats.md` §a.1).
+#[test]
+fn legacy_cluster_env_has_exactly_the_setup_mesh_ex_keys() {
+    let Some(reference) = support::reference_dir() else {
+        return;
+    };
+    let doc = std::fs::read_to_string(reference.join("istio-formats.md")).unwrap();
+    let start = doc.find("### a.1").expect("istio-formats.md has no §a.1");
+    let end = start
+        + doc[start..]
+            .find("### a.2")
+            .expect("istio-formats.md has no §a.2");
+    // Rows `| 1 | `KEY` | …`.
+    let upstream: Vec<&str> = doc[start..end]
+        .lines()
+        .filter_map(|l| {
+            let mut cells = l.split('|').map(str::trim).skip(1);
+            let number = cells.next()?;
+            let key = cells.next()?;
+            (number.parse::<u32>().is_ok()).then(|| key.trim_matches('`'))
+        })
+        .collect();
+    assert_eq!(
+        upstream,
+        ["ISTIO_SERVICE_CIDR", "ISTIO_SYSTEM_NAMESPACE", "ISTIO_CP_AUTH"]
+    );
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/bookinfo-legacy/topology.kdl"),
+    )
+    .unwrap();
+    let source = meshc::source::Source::new("topology.kdl".to_owned(), text);
+    let (checked, diags) = meshc::check_source(
+        &source,
+        meshc::syntax::Syntax::Kdl,
+        meshc::syntax::Limits::default(),
+    );
+    let checked = checked.unwrap_or_else(|| panic!("{diags:#?}"));
+    let mut seen = 0;
+    for a in meshc::emit::vm::bundle::emit(&checked, "topology.kdl") {
+        if !a.path.ends_with("/cluster.env") {
+            continue;
+        }
+        seen += 1;
+        let keys: Vec<&str> = a
+            .contents
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+            .collect();
+        assert_eq!(keys, upstream, "{}", a.path);
+    }
+    assert!(seen > 0, "the legacy example has no VM bundle");
 }

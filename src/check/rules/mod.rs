@@ -21,6 +21,7 @@ mod dependency_cycle;
 mod derived_name_too_long;
 mod dialled_address_in_cluster_range;
 mod duplicate_cluster_id;
+mod dnsmasq_in_workload_entry_flow;
 mod duplicate_deployment;
 mod duplicate_name;
 mod duplicate_port;
@@ -29,6 +30,7 @@ mod duplicate_vm_address;
 mod empty_namespace;
 mod home_cluster_unreachable;
 mod home_cluster_without_control_plane;
+mod hosts_dns_with_calls;
 mod idle_vm;
 mod invalid_dns_label;
 mod invalid_dns_subdomain;
@@ -118,6 +120,8 @@ pub static ALL: &[&Rule] = &[
     &legacy_setting_on_modern::RULE,
     &modern_setting_on_legacy::RULE,
     &proxy_id_root::RULE,
+    &dnsmasq_in_workload_entry_flow::RULE,
+    &hosts_dns_with_calls::RULE,
     // W9xx: warnings.
     &dependency_cycle::RULE,
     &idle_vm::RULE,

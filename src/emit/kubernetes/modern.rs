@@ -41,8 +41,9 @@ use super::objects::{
     PortSelector, ReadinessProbe, RouteDestination, Server, ServerTls, ServiceEntry, ServiceEntryPort, Spec,
     TcpSocket, TlsMatch, TlsRoute, VirtualService, WorkloadEntry, WorkloadGroup, WorkloadSelector,
 };
-use super::workload_group::{self, object_name_part};
+use super::workload_group;
 use super::{Cx, File, Files, Place, placement, policy, routing, service_account_object};
+use crate::check::Target;
 use crate::model::{ProbeKind, Registration};
 
 pub fn emit(cx: &Cx<'_>, files: &mut Files) {
@@ -338,8 +339,21 @@ fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: usize, groups: &[workload_gro
             network: Some(vm.network.value.clone()),
             service_account: Some(sa.to_owned()),
         });
-        let entry_name = format!("{name}-{}-{}", object_name_part(&w.version), vm.name.value);
-        let meta = objects::meta(&entry_name, Some(ns), Labels::new());
+        let entry_name = workload_group::entry_name(name, &w.version, &vm.name.value);
+        let mut meta = objects::meta(&entry_name, Some(ns), Labels::new());
+        let health_checked = match w.target {
+            Target::Vm(v) => {
+                workload_group::health_checked_entry(cx.topo, cx.ix, v).as_deref()
+                    == Some(entry_name.as_str())
+            }
+            Target::Cluster(_) => false,
+        };
+        if health_checked {
+            meta.annotations = Some(objects::labels([(
+                workload_group::HEALTH_CHECKS_ANNOTATION,
+                "true",
+            )]));
+        }
         let object = Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec)));
         // A ServiceEntry selects entries from its own istiod's config store
         // only (cross-cluster WorkloadEntry discovery follows Kubernetes

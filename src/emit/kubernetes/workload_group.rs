@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::{Index, Target};
-use crate::model::Topology;
+use crate::model::{Flow, Topology};
 
 /// One WorkloadGroup.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,4 +85,45 @@ pub fn object_name_part(version: &str) -> String {
         .chars()
         .map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() })
         .collect()
+}
+
+/// The name of the WorkloadEntry meshc writes for a VM workload:
+/// `<service>-<version>-<vm>`.
+pub fn entry_name(service: &str, version: &str, vm: &str) -> String {
+    format!("{service}-{}-{vm}", object_name_part(version))
+}
+
+/// The annotation that lets istiod take a proxy's health reports for a
+/// WorkloadEntry it did not create (`IsEligibleForHealthStatusUpdates` in
+/// `pilot/pkg/autoregistration/internal/health`).
+pub const HEALTH_CHECKS_ANNOTATION: &str = "proxy.istio.io/health-checks-enabled";
+
+/// The WorkloadEntry whose health the sidecar of VM `v` reports, for a
+/// hand-registered VM (WorkloadEntry flow, no `autoregister`) that runs a
+/// service with a `probe`: the entry of its first such workload, by
+/// (namespace, service, version). Its sidecar names it in
+/// `ISTIO_META_WORKLOAD_ENTRY` and the entry carries
+/// [`HEALTH_CHECKS_ANNOTATION`]; istiod otherwise drops the reports of a
+/// proxy it did not auto-register. A sidecar reports one probe, so a VM
+/// with several probed services reports for that entry only.
+pub fn health_checked_entry(topo: &Topology, ix: &Index, v: usize) -> Option<String> {
+    let vm = topo.vms.get(v)?;
+    if topo.mesh.flow() != Flow::Modern || vm.autoregister.as_ref().is_some_and(|a| a.value) {
+        return None;
+    }
+    ix.vm_workloads
+        .get(v)?
+        .iter()
+        .filter_map(|&w| {
+            let workload = ix.workloads.get(w)?;
+            let service = topo.services.get(workload.service)?;
+            service.probe.as_ref()?;
+            Some((
+                service.namespace.value.as_str(),
+                service.name.value.as_str(),
+                workload.version.as_str(),
+            ))
+        })
+        .min()
+        .map(|(_, service, version)| entry_name(service, version, &vm.name.value))
 }

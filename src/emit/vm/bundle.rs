@@ -4,7 +4,7 @@
 //!
 //! | file | legacy (< 1.8) | modern (1.8+) |
 //! |---|---|---|
-//! | `cluster.env` | `setupMeshEx.sh`'s three lines + `ISTIO_INBOUND_PORTS` | `istioctl x workload entry configure`'s file |
+//! | `cluster.env` | `setupMeshEx.sh`'s three lines | `istioctl x workload entry configure`'s file |
 //! | `sidecar.env` | capture settings + `ISTIO_SERVICE`, `ISTIO_NAMESPACE`, `ISTIO_SVC_IP` | capture settings + `ISTIO_CUSTOM_IP_TABLES=true` |
 //! | `mesh.yaml` | — | ProxyConfig `defaultConfig` |
 //! | `hosts` | with `dns hosts`: control-plane names → ILBs | istiod → east-west gateway |
@@ -12,7 +12,10 @@
 //! | `iptables.rules`, `iptables6.rules` | the 1.0 script's rules | istio-iptables's rules for the release |
 //! | `iptables.sh` | apply / clean | apply / clean |
 //! | `meshc-iptables.conf` | — | systemd drop-in running `iptables.sh` around `istio.service` |
-//! | `install.sh` | install / uninstall | install / uninstall |
+//! | `install.sh` | install / rebootstrap / uninstall | install / rebootstrap / uninstall |
+//! | `fetch-credentials.sh` | Citadel's certificates → this directory | token + root certificate → this directory |
+//! | `check-ilbs.sh` | assigned ILB addresses = the pinned ones | — |
+//! | `.gitignore` | the credential files | the credential files |
 //!
 //! `iptables6.rules` exists when the VM captures IPv6 (modern flow; its
 //! address or its network is IPv6). With `dns capture` (the modern default)
@@ -43,7 +46,7 @@ use super::plan::{VmPlan, plan};
 use super::quote::Quoting;
 use super::sidecar_env::{legacy_service_cidrs, sidecar_env};
 use super::text::{comment_text, env_assignment, header};
-use super::{dnsmasq, sidecar_env};
+use super::{dnsmasq, operator, sidecar_env};
 use crate::artifact::{Artifact, Mode};
 use crate::check::Checked;
 use crate::model::{DnsMode, Flow};
@@ -205,6 +208,16 @@ fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
     }
     let script = install_sh(plan, &bundle.placements, extras, source_name);
     bundle.add("install.sh", script, None);
+    // The operator's side: not installed on the VM.
+    bundle.add(
+        "fetch-credentials.sh",
+        operator::fetch_credentials_sh(plan, source_name),
+        None,
+    );
+    bundle.add(".gitignore", operator::gitignore(plan, source_name), None);
+    if !modern && let Some(script) = operator::check_ilbs_sh(plan, source_name) {
+        bundle.add("check-ilbs.sh", script, None);
+    }
     bundle.artifacts
 }
 
@@ -228,7 +241,13 @@ pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
         capture_dns: plan.dns == DnsMode::Capture,
         status_port: None,
         autoregister: plan.vm.autoregister.as_ref().is_some_and(|a| a.value),
-        proxy_metadata: Default::default(),
+        // Names the WorkloadEntry meshc writes for this VM, so that istiod
+        // accepts the sidecar's health reports for it.
+        proxy_metadata: plan
+            .workload_entry
+            .iter()
+            .map(|entry| ("ISTIO_META_WORKLOAD_ENTRY".to_owned(), entry.clone()))
+            .collect(),
         readiness_probe: id.probe.clone(),
         discovery_address: None,
     }
@@ -258,32 +277,25 @@ fn legacy_env(plan: &VmPlan<'_>) -> String {
         .control_plane_auth
         .as_ref()
         .map_or("MUTUAL_TLS", |a| a.value.as_str());
-    legacy_cluster_env(&cidrs, namespace, auth, &plan.inbound_ports).unwrap_or_else(|_| {
-        let ports = plan
-            .inbound_ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut entries = vec![
+    legacy_cluster_env(&cidrs, namespace, auth).unwrap_or_else(|_| {
+        [
             ("ISTIO_SERVICE_CIDR", cidrs.as_str()),
             ("ISTIO_SYSTEM_NAMESPACE", namespace),
             ("ISTIO_CP_AUTH", auth),
-        ];
-        if !ports.is_empty() {
-            entries.push(("ISTIO_INBOUND_PORTS", &ports));
-        }
-        entries
-            .iter()
-            .map(|(k, v)| env_assignment(k, v, Quoting::BareWhenPlain) + "\n")
-            .collect()
+        ]
+        .iter()
+        .map(|(k, v)| env_assignment(k, v, Quoting::BareWhenPlain) + "\n")
+        .collect()
     })
 }
 
 /// The systemd drop-in of the modern flow: `sidecar.env` keeps the agent
 /// from installing rules (`ISTIO_CUSTOM_IP_TABLES=true`), so meshc's are
 /// loaded before it starts and removed after it stops, as `istio-start.sh`
-/// does with its own (`ExecStopPost=… clean` upstream).
+/// does with its own (`ExecStopPost=… clean` upstream). `ExecStartPre`
+/// runs before the unit's `ExecStart` at every start, boot included; at
+/// boot the unit also waits for the network to be up, since the rules read
+/// the resolvers it configures.
 fn drop_in(plan: &VmPlan<'_>, source_name: &str) -> String {
     let mut out = header(source_name);
     out.push_str(&format!(
@@ -291,6 +303,10 @@ fn drop_in(plan: &VmPlan<'_>, source_name: &str) -> String {
          # Drop-in for istio.service on VM {vm}, installed as\n\
          # {DROP_IN}: loads meshc's capture rules\n\
          # before the agent starts and removes them after it stops.\n\
+         [Unit]\n\
+         Wants=network-online.target\n\
+         After=network-online.target\n\
+         \n\
          [Service]\n\
          ExecStartPre={IPTABLES_SH_PATH} apply\n\
          ExecStopPost={IPTABLES_SH_PATH} clean\n",

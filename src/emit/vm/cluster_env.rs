@@ -16,8 +16,8 @@
 //! [`quote`](super::quote) for why it differs from istioctl only on values
 //! containing a backslash.
 //!
-//! **Legacy** (0.8 to 1.7): the three lines of `setupMeshEx.sh
-//! generateClusterEnv`, plus `ISTIO_INBOUND_PORTS` as the 1.0 docs append it.
+//! **Legacy** (0.8 to 1.7): exactly the three lines of `setupMeshEx.sh
+//! generateClusterEnv` (the inbound ports go to `sidecar.env`).
 //! Values are bare, as the script wrote them, unless they fall outside a
 //! strict safe charset, in which case they are single-quoted
 //! ([`quote_unless_plain`](super::quote::quote_unless_plain)).
@@ -183,6 +183,10 @@ const CANONICAL_REVISION_LABELS: [&str; 3] = [
 /// port. The agent's status port is appended by [`local_exclude_ports`].
 const ALWAYS_EXCLUDED_PORTS: &str = "22,15090,15021";
 const DEFAULT_STATUS_PORT: u16 = 15020;
+/// The control-plane namespace `istio-start.sh` and pilot-agent assume
+/// (`ISTIO_SYSTEM_NAMESPACE`'s default, and the namespace of the built-in
+/// `discoveryAddress`, `istiod.istio-system.svc:15012`).
+pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 
 /// The `proxyMetadata` of mesh.yaml (`createMeshConfig`): the caller's
 /// merged mesh-config metadata, overridden by the generated keys.
@@ -292,9 +296,18 @@ pub fn cluster_env_entries(env: &WorkloadEnv) -> BTreeMap<String, String> {
     set("ISTIO_SERVICE_CIDR", "*".to_owned());
     set("ISTIO_LOCAL_EXCLUDE_PORTS", local_exclude_ports(env.status_port));
     set("SERVICE_ACCOUNT", env.service_account.clone());
+    // `istio-start.sh` exports `CA_ADDR` (default
+    // `istiod.${ISTIO_SYSTEM_NAMESPACE:-istio-system}.svc:15012`) whatever
+    // the files say, so a control plane elsewhere must be named here:
+    // istioctl does it for a revision; meshc also for another namespace,
+    // which istioctl leaves to the cluster's mesh config.
     let revision = env.revision.as_deref();
-    if is_revisioned(revision) {
+    let other_namespace = env.istio_namespace != DEFAULT_ISTIO_NAMESPACE;
+    if is_revisioned(revision) || other_namespace {
         set("CA_ADDR", istiod_addr(&env.istio_namespace, revision));
+    }
+    if other_namespace {
+        set("ISTIO_SYSTEM_NAMESPACE", env.istio_namespace.clone());
     }
     match env.address {
         Some(WorkloadAddress::Internal(ip)) => set("ISTIO_SVC_IP", ip.to_string()),
@@ -333,9 +346,11 @@ pub fn cluster_env(env: &WorkloadEnv) -> Result<String, Vec<UnrepresentableValue
     Ok(lines.join("\n") + "\n")
 }
 
-/// The legacy (0.8 to 1.7) `cluster.env`: `ISTIO_SERVICE_CIDR`,
-/// `ISTIO_SYSTEM_NAMESPACE`, `ISTIO_CP_AUTH` in that order, then
-/// `ISTIO_INBOUND_PORTS` (ascending) when there are any.
+/// The legacy (0.8 to 1.7) `cluster.env`: exactly the three lines of
+/// `setupMeshEx.sh generateClusterEnv`, `ISTIO_SERVICE_CIDR`,
+/// `ISTIO_SYSTEM_NAMESPACE`, `ISTIO_CP_AUTH`, in that order. The inbound
+/// ports, which the 1.0 docs appended here by hand, are per machine:
+/// `sidecar.env` carries them.
 ///
 /// # Errors
 ///
@@ -344,19 +359,12 @@ pub fn legacy_cluster_env(
     service_cidr: &str,
     system_namespace: &str,
     cp_auth: &str,
-    inbound_ports: &[u16],
 ) -> Result<String, Vec<UnrepresentableValue>> {
-    let mut ports = inbound_ports.to_vec();
-    ports.sort_unstable();
-    let ports = join_ports(&ports);
-    let mut entries = vec![
+    let entries = [
         ("ISTIO_SERVICE_CIDR", service_cidr),
         ("ISTIO_SYSTEM_NAMESPACE", system_namespace),
         ("ISTIO_CP_AUTH", cp_auth),
     ];
-    if !ports.is_empty() {
-        entries.push(("ISTIO_INBOUND_PORTS", &ports));
-    }
     let mut out = String::new();
     let mut problems = Vec::new();
     for (key, value) in entries {
@@ -578,19 +586,18 @@ mod tests {
     #[test]
     fn legacy_file_has_the_setup_mesh_ex_lines() {
         assert_eq!(
-            legacy_cluster_env("10.63.240.0/20", "istio-system", "MUTUAL_TLS", &[]).unwrap(),
+            legacy_cluster_env("10.63.240.0/20", "istio-system", "MUTUAL_TLS").unwrap(),
             "ISTIO_SERVICE_CIDR=10.63.240.0/20\nISTIO_SYSTEM_NAMESPACE=istio-system\nISTIO_CP_AUTH=MUTUAL_TLS\n"
         );
         assert_eq!(
-            legacy_cluster_env("10.0.0.0/16,10.1.0.0/16", "istio-system", "NONE", &[8080, 3306]).unwrap(),
-            "ISTIO_SERVICE_CIDR=10.0.0.0/16,10.1.0.0/16\nISTIO_SYSTEM_NAMESPACE=istio-system\n\
-             ISTIO_CP_AUTH=NONE\nISTIO_INBOUND_PORTS=3306,8080\n"
+            legacy_cluster_env("10.0.0.0/16,10.1.0.0/16", "istio-system", "NONE").unwrap(),
+            "ISTIO_SERVICE_CIDR=10.0.0.0/16,10.1.0.0/16\nISTIO_SYSTEM_NAMESPACE=istio-system\nISTIO_CP_AUTH=NONE\n"
         );
         assert_eq!(
-            legacy_cluster_env("*", "ns x", "", &[]).unwrap(),
+            legacy_cluster_env("*", "ns x", "").unwrap(),
             "ISTIO_SERVICE_CIDR='*'\nISTIO_SYSTEM_NAMESPACE='ns x'\nISTIO_CP_AUTH=''\n"
         );
-        let problems = legacy_cluster_env("a\0", "b\0", "c", &[]).unwrap_err();
+        let problems = legacy_cluster_env("a\0", "b\0", "c").unwrap_err();
         assert_eq!(problems.len(), 2);
     }
 }

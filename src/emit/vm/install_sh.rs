@@ -21,14 +21,21 @@
 //! credentials are in place: rules without a running proxy would black-hole
 //! the VM's traffic.
 //!
-//! Credentials are never part of the bundle: the script prints the
-//! `kubectl` commands that fetch them (a token for the service account and
-//! the mesh root certificate in the modern flow, Citadel's `istio.<sa>`
-//! secret in the legacy one), or runs them with `--fetch-credentials`.
+//! Credentials are never generated: `fetch-credentials.sh` fetches them on
+//! the operator's machine into the bundle directory (a token for the service
+//! account and the mesh root certificate in the modern flow, Citadel's
+//! `istio.<sa>` secret in the legacy one), and `install.sh` installs them
+//! from there when present; otherwise it prints the `kubectl` commands, or
+//! runs them on the VM with `--fetch-credentials`. With the credentials in
+//! place it enables the sidecar's unit (and 1.0's node agent), which the
+//! packages install disabled, so that the VM rejoins after a reboot.
+//! `rebootstrap` brings back a VM whose certificate expired while it was
+//! down (see [`MODERN_REBOOTSTRAP`]).
 //!
-//! `uninstall` stops istio, removes the rules, every installed file
-//! (restoring the ones it replaced), both marker blocks and the drop-in,
-//! and restarts dnsmasq; it leaves the user and the credentials.
+//! `uninstall` stops istio, disables the units `install` enabled (and no
+//! other), removes the rules, every installed file (restoring the ones it
+//! replaced), both marker blocks and the drop-in, and restarts dnsmasq; it
+//! leaves the user and the credentials.
 //!
 //! `--root DIR` (or `MESHC_ROOT=DIR`) installs under `DIR` instead of `/`:
 //! no user, service or iptables is touched, so, unlike a real install, it
@@ -90,18 +97,29 @@ pub fn install_sh(plan: &VmPlan<'_>, placements: &[Placement], extras: Extras, s
          # Installs the mesh-expansion files of VM {vm_comment} (Istio {istio}, {flow}).\n\
          #\n\
          #   install.sh [install] [--root DIR] [--fetch-credentials]\n\
+         #   install.sh rebootstrap [--root DIR]\n\
          #   install.sh uninstall [--root DIR]\n\
          #\n\
          # Run it as root on the VM, from this directory, after installing Istio's\n\
          # sidecar package. It creates the istio-proxy user if missing, copies each\n\
          # file into place, adds the hosts lines to /etc/hosts between marker lines\n\
-         # (replaced, never duplicated, on a second run) and restarts what reads the\n\
-         # files. `uninstall` reverses it all but the user and the credentials.\n\
+         # (replaced, never duplicated, on a second run), installs the credentials\n\
+         # fetch-credentials.sh left in this directory, restarts what reads the files\n\
+         # and, with the credentials in place, enables {units} at boot.\n\
+         # `rebootstrap` brings back a VM that was down longer than its certificate\n\
+         # lived: run fetch-credentials.sh again on the operator's machine, copy its\n\
+         # files here, then run it.\n\
+         # `uninstall` reverses it all but the user and the credentials.\n\
          # --root DIR (or MESHC_ROOT=DIR) installs under DIR instead of /, touching\n\
          # no user, service or iptables rule, and needs no root.\n\
          set -euo pipefail\n\n",
         vm_comment = comment_text(vm),
         istio = plan.istio,
+        units = units(modern)
+            .iter()
+            .map(|u| format!("{u}.service"))
+            .collect::<Vec<_>>()
+            .join(" and "),
     ));
 
     let cluster = plan.home.map_or("", |c| c.name.value.as_str());
@@ -150,10 +168,83 @@ pub fn install_sh(plan: &VmPlan<'_>, placements: &[Placement], extras: Extras, s
     out.push_str("}\n\n");
     out.push_str(&ensure_proxy_user(modern));
     out.push_str(&restart_services(modern, extras));
+    out.push_str(&enable_units(modern));
     out.push_str(&do_install(placements, extras));
+    out.push_str(if modern {
+        MODERN_REBOOTSTRAP
+    } else {
+        LEGACY_REBOOTSTRAP
+    });
     out.push_str(&do_uninstall(placements, extras));
     out.push_str(MAIN);
     out
+}
+
+/// The units install.sh enables: the sidecar's, and in the legacy flow 1.0's
+/// node agent, which serves it its certificates. Istio's packages install
+/// them disabled (`tools/packaging/packaging.mk` leaves out
+/// `--deb-systemd`), so without this a VM leaves the mesh at its first
+/// reboot.
+fn units(modern: bool) -> &'static [&'static str] {
+    if modern {
+        &["istio"]
+    } else {
+        &["istio-auth-node-agent", "istio"]
+    }
+}
+
+/// `enable_units` and `disable_units`: a unit is enabled only when it is
+/// installed and not enabled already, and a marker file beside `iptables.sh`
+/// remembers that install.sh enabled it, so that `uninstall` disables only
+/// what `install` enabled. With `--root`, systemctl works offline on the
+/// tree (`systemctl --root`), as image builders need.
+fn enable_units(modern: bool) -> String {
+    let list = units(modern).join(" ");
+    format!(
+        "units=({list})\n\n\
+         # systemctl on this machine, or offline on the tree under --root.\n\
+         unit_ctl() {{\n\
+         \tif [ \"$prefixed\" = true ]; then\n\
+         \t\tsystemctl --root=\"$root\" \"$@\"\n\
+         \telse\n\
+         \t\tsystemctl \"$@\"\n\
+         \tfi\n\
+         }}\n\n\
+         # The units start at boot: the sidecar package installs them disabled.\n\
+         enable_units() {{\n\
+         \tlocal unit state\n\
+         \tif ! command -v systemctl >/dev/null 2>&1; then\n\
+         \t\tnote \"systemctl not found: make ${{units[*]}} start at boot yourself\"\n\
+         \t\treturn 0\n\
+         \tfi\n\
+         \tfor unit in \"${{units[@]}}\"; do\n\
+         \t\tstate=$(unit_ctl is-enabled \"$unit.service\" 2>/dev/null) || true\n\
+         \t\tcase $state in\n\
+         \t\tenabled) ;;\n\
+         \t\tdisabled)\n\
+         \t\t\tunit_ctl enable \"$unit.service\"\n\
+         \t\t\tmkdir -p -- \"$root$lib\"\n\
+         \t\t\t: >\"$root$lib/enabled-$unit.service\"\n\
+         \t\t\tnote \"enabled $unit.service: it starts at boot\"\n\
+         \t\t\t;;\n\
+         \t\t*) note \"$unit.service is ${{state:-not installed}}: not enabled\" ;;\n\
+         \t\tesac\n\
+         \tdone\n\
+         }}\n\n\
+         # Disables the units enable_units enabled, and only those.\n\
+         disable_units() {{\n\
+         \tlocal unit\n\
+         \tfor unit in \"${{units[@]}}\"; do\n\
+         \t\tif [ -e \"$root$lib/enabled-$unit.service\" ]; then\n\
+         \t\t\tif command -v systemctl >/dev/null 2>&1; then\n\
+         \t\t\t\tunit_ctl disable \"$unit.service\"\n\
+         \t\t\t\tnote \"disabled $unit.service, which install enabled\"\n\
+         \t\t\tfi\n\
+         \t\t\trm -f -- \"$root$lib/enabled-$unit.service\"\n\
+         \t\tfi\n\
+         \tdone\n\
+         }}\n\n"
+    )
 }
 
 fn do_install(placements: &[Placement], extras: Extras) -> String {
@@ -179,7 +270,8 @@ fn do_install(placements: &[Placement], extras: Extras) -> String {
         out.push_str(DHCLIENT_INSTALL);
     }
     out.push_str(
-        "\tif [ \"$fetch\" = true ]; then\n\
+        "\tinstall_bundled_credentials\n\
+         \tif [ \"$fetch\" = true ]; then\n\
          \t\tfetch_credentials\n\
          \telif ! credentials_present; then\n\
          \t\tshow_credentials\n\
@@ -188,6 +280,13 @@ fn do_install(placements: &[Placement], extras: Extras) -> String {
          \t\town_agent_dirs\n\
          \tfi\n\
          \trestart_services\n\
+         \t# Enabled only with credentials: at boot, a proxy without them would\n\
+         \t# fail over and over behind rules that send the VM's traffic to it.\n\
+         \tif credentials_present; then\n\
+         \t\tenable_units\n\
+         \telse\n\
+         \t\tnote 'not enabled at boot until the credentials are in place (run install.sh again then)'\n\
+         \tfi\n\
          }\n\n",
     );
     out
@@ -203,7 +302,8 @@ fn do_uninstall(placements: &[Placement], extras: Extras) -> String {
          \t\tif [ -x \"$lib/iptables.sh\" ]; then\n\
          \t\t\t\"$lib/iptables.sh\" clean\n\
          \t\tfi\n\
-         \tfi\n",
+         \tfi\n\
+         \tdisable_units\n",
     );
     for p in placements {
         out.push_str(&format!("\tdrop {}\n", q(p.dest)));
@@ -296,7 +396,7 @@ note() {
 }
 
 usage() {
-	printf 'usage: %s [install|uninstall] [--root DIR] [--fetch-credentials]\n' "$0"
+	printf 'usage: %s [install|rebootstrap|uninstall] [--root DIR] [--fetch-credentials]\n' "$0"
 }
 
 # put FILE DEST MODE: installs this bundle's FILE as DEST. A file meshc did
@@ -364,6 +464,21 @@ write_secret() {
 	note "fetched $dest"
 }
 
+# install_secret FILE DEST MODE: a credential fetch-credentials.sh left in
+# this directory, installed as DEST with MODE and, on a real install, given
+# to istio-proxy.
+install_secret() {
+	local dest=$root$2
+	mkdir -p -- "$(dirname -- "$dest")"
+	rm -f -- "$dest"
+	(umask 077 && cp -- "$here/$1" "$dest")
+	chmod "$3" -- "$dest"
+	if [ "$prefixed" = false ]; then
+		chown istio-proxy:istio-proxy -- "$dest"
+	fi
+	note "installed $dest from the bundle"
+}
+
 need_kubectl() {
 	command -v kubectl >/dev/null 2>&1 || die 'kubectl not found (needed by --fetch-credentials)'
 }
@@ -391,12 +506,22 @@ credentials_present() {
 }
 
 show_credentials() {
-	note "The credentials are not in the bundle. With kubectl on cluster $cluster:"
+	note "The credentials are not in place. Run fetch-credentials.sh on the operator's machine, copy its files here and run install.sh again; or, with kubectl on cluster $cluster:"
 	printf '  kubectl -n %q create token %q --audience istio-ca --duration 1h >%q\n' \
 		"$namespace" "$service_account" "$root$token"
 	printf '  kubectl -n %q get configmap istio-ca-root-cert -o %s >%q\n' \
 		"$namespace" "'jsonpath={.data.root-cert\.pem}'" "$root$root_cert"
 	note 'or run install.sh again with --fetch-credentials.'
+}
+
+# What fetch-credentials.sh fetched on the operator's machine.
+install_bundled_credentials() {
+	if [ -s "$here/istio-token" ]; then
+		install_secret istio-token "$token" 0640
+	fi
+	if [ -s "$here/root-cert.pem" ]; then
+		install_secret root-cert.pem "$root_cert" 0644
+	fi
 }
 
 fetch_credentials() {
@@ -420,12 +545,26 @@ credentials_present() {
 
 show_credentials() {
 	local key
-	note "The certificates are not in the bundle: Citadel keeps them in secret istio.$service_account. With kubectl on cluster $cluster:"
+	note "The certificates are not in place: Citadel keeps them in secret istio.$service_account. Run fetch-credentials.sh on the operator's machine, copy its files here and run install.sh again; or, with kubectl on cluster $cluster:"
 	for key in root-cert.pem cert-chain.pem key.pem; do
 		printf "  kubectl -n %q get secret %q -o 'jsonpath={.data.%s}' | base64 -d >%q\n" \
 			"$namespace" "istio.$service_account" "${key//./\\.}" "$root$certs/$key"
 	done
 	note 'or run install.sh again with --fetch-credentials.'
+}
+
+# What fetch-credentials.sh fetched on the operator's machine.
+install_bundled_credentials() {
+	local key mode
+	for key in root-cert.pem cert-chain.pem key.pem; do
+		if [ -s "$here/$key" ]; then
+			mode=0644
+			if [ "$key" = key.pem ]; then
+				mode=0600
+			fi
+			install_secret "$key" "$certs/$key" "$mode"
+		fi
+	done
 }
 
 fetch_credentials() {
@@ -439,6 +578,47 @@ fetch_credentials() {
 		fi
 		write_secret "$certs/$key" "$mode" "$text"
 	done
+}
+
+"#;
+
+/// Modern: after a longer outage than the workload certificate's lifetime
+/// (24 hours by default) the agent cannot come back by itself. It
+/// authenticates to istiod's CA with the certificate it last got, kept in
+/// `/etc/certs` (`PROV_CERT`, which `istio-start.sh` sets), and the CA
+/// refuses an expired one; the bootstrap token, valid an hour, expired long
+/// before. A fresh token in this directory (fetch-credentials.sh), the
+/// expired certificate removed, and a restart make it bootstrap again.
+const MODERN_REBOOTSTRAP: &str = r#"do_rebootstrap() {
+	[ -s "$here/istio-token" ] || die "no istio-token in $here: run fetch-credentials.sh on the operator's machine, copy its files here, then run install.sh rebootstrap again"
+	if [ "$prefixed" = false ] && have_systemd; then
+		systemctl stop istio.service || true
+	fi
+	local file
+	for file in key.pem cert-chain.pem; do
+		if [ -e "$root/etc/certs/$file" ]; then
+			rm -f -- "$root/etc/certs/$file"
+			note "removed the expired $root/etc/certs/$file"
+		fi
+	done
+	install_bundled_credentials
+	if [ "$prefixed" = false ]; then
+		own_agent_dirs
+	fi
+	restart_services
+}
+
+"#;
+
+/// Legacy: Citadel renews secret `istio.<sa>` by itself; a VM that was down
+/// past its certificate gets the current one from fetch-credentials.sh.
+const LEGACY_REBOOTSTRAP: &str = r#"do_rebootstrap() {
+	[ -s "$here/key.pem" ] || die "no key.pem in $here: run fetch-credentials.sh on the operator's machine, copy its files here, then run install.sh rebootstrap again"
+	install_bundled_credentials
+	if [ "$prefixed" = false ]; then
+		own_agent_dirs
+	fi
+	restart_services
 }
 
 "#;
@@ -462,7 +642,7 @@ if [ -n "$root" ]; then
 fi
 while [ "$#" -gt 0 ]; do
 	case $1 in
-	install | uninstall) action=$1 ;;
+	install | rebootstrap | uninstall) action=$1 ;;
 	--root)
 		[ "$#" -ge 2 ] || die '--root needs a directory'
 		root=$2
@@ -497,6 +677,7 @@ fi
 
 case $action in
 install) do_install ;;
+rebootstrap) do_rebootstrap ;;
 uninstall) do_uninstall ;;
 esac
 "#;

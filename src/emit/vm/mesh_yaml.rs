@@ -26,7 +26,7 @@
 
 use std::cmp::Ordering;
 
-use super::cluster_env::{HealthCheck, ReadinessProbe, WorkloadEnv, proxy_metadata};
+use super::cluster_env::{DEFAULT_ISTIO_NAMESPACE, HealthCheck, ReadinessProbe, WorkloadEnv, proxy_metadata};
 use super::hosts::{is_revisioned, istiod_addr};
 
 /// The `mesh.yaml` bytes for `env`.
@@ -34,11 +34,14 @@ pub fn mesh_yaml(env: &WorkloadEnv) -> String {
     let mut config = Vec::new();
     let revision = env.revision.as_deref();
     // Upstream fills discoveryAddress only when the mesh config (or the
-    // annotation) left it empty and a revision is in use; unrevisioned VMs
-    // use pilot-agent's default, `istiod.istio-system.svc:15012`.
+    // annotation) left it empty and a revision is in use; other VMs use
+    // pilot-agent's default, `istiod.istio-system.svc:15012`, which is
+    // wrong for a control plane in another namespace: meshc names it then
+    // (istioctl would find it in that cluster's mesh config).
+    let other_namespace = env.istio_namespace != DEFAULT_ISTIO_NAMESPACE;
     let discovery = match &env.discovery_address {
         Some(address) if !address.is_empty() => Some(address.clone()),
-        _ if is_revisioned(revision) => Some(istiod_addr(&env.istio_namespace, revision)),
+        _ if is_revisioned(revision) || other_namespace => Some(istiod_addr(&env.istio_namespace, revision)),
         _ => None,
     };
     if let Some(address) = discovery {

@@ -16,6 +16,7 @@ pub mod install_sh;
 pub mod iptables_rules;
 pub mod iptables_sh;
 pub mod mesh_yaml;
+pub mod operator;
 pub mod plan;
 pub mod quote;
 pub mod sidecar_env;

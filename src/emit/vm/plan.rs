@@ -60,13 +60,17 @@ pub struct VmPlan<'t> {
     pub identity: Identity,
     /// The target ports of every service on the VM, ascending, once each.
     pub inbound_ports: Vec<u16>,
-    /// Inbound ports never captured: SSH, the agent's ports, the SSH port of
+    /// Inbound ports never captured: SSH, the agent's ports (modern flow), the SSH port of
     /// `ssh` when it is not 22, then `inbound-exclude-ports`; once each.
     pub local_exclude_ports: Vec<u16>,
     /// Capture IPv6 too: the VM's address is IPv6, or its network has IPv6
     /// ranges.
     pub ipv6: bool,
     pub dns: DnsMode,
+    /// The WorkloadEntry the sidecar reports health for
+    /// (`ISTIO_META_WORKLOAD_ENTRY`): see
+    /// [`workload_group::health_checked_entry`].
+    pub workload_entry: Option<String>,
 }
 
 /// Who the sidecar is: what `istioctl x workload entry configure` reads
@@ -195,7 +199,12 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
     if !inbound_ports.contains(&SSH_PORT) {
         local_exclude_ports.push(SSH_PORT);
     }
-    local_exclude_ports.extend(AGENT_PORTS);
+    // Istio 1.0's sidecar had none of these listeners (15090 came in 1.1,
+    // 15020 and 15021 later), and its cluster.env and sidecar.env never
+    // listed them.
+    if topo.mesh.flow() == Flow::Modern {
+        local_exclude_ports.extend(AGENT_PORTS);
+    }
     local_exclude_ports.extend(vm.ssh.as_ref().map(|s| ssh_port(&s.value).unwrap_or(SSH_PORT)));
     local_exclude_ports.extend(vm.inbound_exclude_ports.iter().map(|p| p.value));
     let mut seen = BTreeSet::new();
@@ -215,6 +224,7 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
         local_exclude_ports,
         ipv6,
         dns: vm.dns(),
+        workload_entry: workload_group::health_checked_entry(topo, ix, v),
     })
 }
 
