@@ -51,6 +51,7 @@ mod route_weights;
 mod ssh_port_captured;
 mod unknown_reference;
 mod unreachable_version;
+mod unrealisable_network_gateway;
 mod unsupported_istio_version;
 mod unusable_address;
 mod unused_service;
@@ -105,6 +106,7 @@ pub static ALL: &[&Rule] = &[
     &route_weights::RULE,
     &duplicate_route::RULE,
     &control_planes_disagree_on_domain::RULE,
+    &unrealisable_network_gateway::RULE,
     // E8xx: the Istio flow.
     &unsupported_istio_version::RULE,
     &legacy_setting_on_modern::RULE,
