@@ -706,14 +706,14 @@ fn multicluster_expectations() {
         .collect();
     assert!(!entries.is_empty());
     for e in &entries {
-        assert_eq!(e["spec"]["network"], "dc", "{e:#}");
+        assert_eq!(e["spec"]["network"], "net-west", "{e:#}");
     }
     for o in east
         .values()
         .chain(west.values())
         .filter(|o| o["kind"] == "WorkloadGroup")
     {
-        assert_eq!(o["spec"]["template"]["network"], "dc", "{o:#}");
+        assert_eq!(o["spec"]["template"]["network"], "net-west", "{o:#}");
     }
     // Both clusters expose services across networks and label their
     // control-plane namespace with their network.

@@ -8,6 +8,7 @@ mod support;
 
 mod build;
 mod cli;
+mod control_plane;
 mod determinism;
 mod e2e;
 mod examples;

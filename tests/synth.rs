@@ -177,8 +177,8 @@ fn the_topology_has_the_promised_shape() {
     assert!(t.services.iter().any(|s| versions(s) == 3));
     assert!(t.services.iter().any(|s| s.routes.len() >= 2));
     assert!(
-        t.networks.iter().any(|n| n.gateway.is_some()),
-        "no VM-only network"
+        t.networks.iter().any(|n| n.cidrs.len() > 1),
+        "no data-centre range joined to a cluster network"
     );
 }
 

@@ -10,6 +10,7 @@
 //! workload runs as) live here, in one function each, so that the Kubernetes
 //! objects and the VM files can never disagree.
 
+pub mod control_plane;
 pub mod graph;
 pub mod kubernetes;
 pub mod vm;
@@ -43,6 +44,7 @@ pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let (mut out, helped) = std::thread::scope(|scope| {
         let helper = scope.spawn(vm_jobs);
         let mut out = kubernetes::emit(checked, source_name);
+        out.extend(control_plane::emit(checked, source_name));
         out.extend(vm_jobs());
         (out, helper.join())
     });

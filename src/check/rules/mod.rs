@@ -58,6 +58,7 @@ mod server_first_port_undeclared;
 mod ssh_port_captured;
 mod unknown_reference;
 mod unreachable_version;
+mod unrealisable_network_gateway;
 mod unsupported_istio_version;
 mod unusable_address;
 mod unused_service;
@@ -115,6 +116,7 @@ pub static ALL: &[&Rule] = &[
     &duplicate_route::RULE,
     &control_planes_disagree_on_domain::RULE,
     &duplicate_cluster_id::RULE,
+    &unrealisable_network_gateway::RULE,
     // E8xx: the Istio flow.
     &unsupported_istio_version::RULE,
     &legacy_setting_on_modern::RULE,

@@ -15,11 +15,15 @@ declare_code! {
     /// Workloads on one network reach each other directly. Across networks
     /// Istio sends traffic to the callee network's gateway (port 15443),
     /// which forwards it to the workload. A network has a gateway when a
-    /// cluster on it has an `east-west-gateway`, or when the network
-    /// declares its own `gateway` (a network of VMs only). Without one,
-    /// callers on other networks have no way in: a VM in a data centre
+    /// cluster on it has an `east-west-gateway` (meshc writes its install
+    /// values and every istiod's `meshNetworks` entry for it). Without one,
+    /// Istio takes the network as directly reachable and callers on other
+    /// networks dial addresses they cannot route to: a VM in a data centre
     /// called by pods in the cloud, or a VM in the cloud calling a service
-    /// in the data centre, fails at the first request.
+    /// in the data centre, fails at the first request. A network of VMs
+    /// only has no gateway Istio could run (E709); when the callers can
+    /// route to those VMs, declare their addresses under the callers'
+    /// network.
     ///
     /// ```kdl
     /// network cloud { cidr "10.0.0.0/16" }
@@ -50,6 +54,10 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         .iter()
         .enumerate()
         .map(|(n, net)| {
+            // A declared `gateway` counts here only so that one mistake
+            // gives one diagnostic: E709 refuses every `gateway` that is
+            // not a cluster's east-west gateway on the network, so in a
+            // topology that passes, only clusters' gateways count.
             net.gateway.is_some()
                 || ix.network_clusters[n]
                     .iter()
@@ -128,9 +136,9 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             )
             .label("call from another network")
             .with_secondary(w.span, format!("runs on {place}, on network `{}`", shown(&network.name.value)))
-            .with_secondary(network.name.span, "no `gateway`, and no cluster with an east-west gateway")
+            .with_secondary(network.name.span, "no cluster on it has an east-west gateway")
             .help(format!(
-                "give network `{}` a `gateway \"ADDRESS\"` (or a cluster on it an `east-west-gateway`), or run `{}` on its callers' network",
+                "give a cluster on network `{}` an `east-west-gateway`, or run `{}` on its callers' network (if the callers can route to it, declare its addresses under their network)",
                 shown(&network.name.value),
                 shown(&callee.name.value)
             )),

@@ -73,8 +73,9 @@
 //!   that declares `ilb`; modern `istiod-gateway`/`istiod-vs` to each config
 //!   cluster with an `east-west-gateway`; `cross-network-gateway` to each
 //!   cluster with an east-west gateway when some VM or cluster sits on
-//!   another network; and in a multi-network mesh every cluster's
-//!   control-plane namespace gets its `topology.istio.io/network` label.
+//!   another network; and (modern flow) every cluster's control-plane
+//!   namespace gets its `topology.istio.io/network` label, on one network
+//!   too (see `emit::control_plane` for the rest of the control plane).
 //! * **Namespaces** go to every cluster that gets an object in them,
 //!   counting `mesh/`'s objects as every config cluster's.
 //!
@@ -87,7 +88,7 @@
 mod legacy;
 mod modern;
 pub mod objects;
-mod placement;
+pub(crate) mod placement;
 mod policy;
 mod routing;
 pub mod workload_group;

@@ -64,16 +64,16 @@ pub fn emit(cx: &Cx<'_>, files: &mut Files) {
 fn mesh_expansion(cx: &Cx<'_>, files: &mut Files) {
     let cp = cx.control_plane_namespace();
     let networks = placement::networks_in_use(cx.topo);
-    let multi_network = networks.len() > 1;
     for (c, cluster) in cx.topo.clusters.iter().enumerate() {
-        if multi_network {
-            let labels = objects::labels([("topology.istio.io/network", cluster.network.value.as_str())]);
-            let ns = Object::Namespace(Box::new(Namespace {
-                metadata: objects::meta(cp, None, labels),
-                ..Namespace::default()
-            }));
-            files.add(Place::Cluster(c), cp, File::Namespace, ns);
-        }
+        // Also on a single network: the VMs and WorkloadEntries name the
+        // network, and istiod must know its pods are on the same one (an
+        // unlabelled cluster is on the empty network, which differs).
+        let labels = objects::labels([("topology.istio.io/network", cluster.network.value.as_str())]);
+        let ns = Object::Namespace(Box::new(Namespace {
+            metadata: objects::meta(cp, None, labels),
+            ..Namespace::default()
+        }));
+        files.add(Place::Cluster(c), cp, File::Namespace, ns);
         if cluster.east_west_gateway.is_none() {
             continue;
         }
