@@ -19,7 +19,11 @@
 //!   with the VM's address, labels, service account, network and ports,
 //!   unless the VM auto-registers (then istiod creates the entry from the
 //!   group when the proxy connects, and a hand-written one would be a
-//!   duplicate). Then a Kubernetes Service selecting `app: <svc>`, which
+//!   duplicate). The entry whose probe the VM's sidecar runs carries
+//!   `proxy.istio.io/health-checks-enabled: "true"`, the VM naming it in
+//!   `ISTIO_META_WORKLOAD_ENTRY` (see
+//!   [`workload_group::health_checked_entry`]): istiod otherwise drops the
+//!   health reports of a proxy it did not auto-register. Then a Kubernetes Service selecting `app: <svc>`, which
 //!   matches pods and WorkloadEntries alike, or, with `registration
 //!   service-entry`, a `MESH_INTERNAL` ServiceEntry with `resolution: STATIC`
 //!   whose `workloadSelector` picks the entries.

@@ -13,10 +13,9 @@
 //!   topology offers one only: the kube-dns ClusterIP (`ilb` is legacy-only,
 //!   the east-west gateway exposes istiod and mTLS passthrough, not DNS). A
 //!   ClusterIP exists only inside the cluster, and the sidecar captures TCP,
-//!   not the UDP dnsmasq sends, so the forwarding works only when the VM's
-//!   network routes the cluster's service range to its nodes; the file says
-//!   so. DNS capture (the default) needs no such route: the agent answers
-//!   from istiod's name table.
+//!   not the UDP dnsmasq sends, so `check` refuses this mode (E804) and
+//!   this file is never written for a checked topology. DNS capture (the
+//!   default) needs no route: the agent answers from istiod's name table.
 //! * **Modern** `hosts`: istiod's name → the home cluster's east-west
 //!   gateway (`istioctl x workload entry configure`'s one line), whatever the
 //!   DNS mode: even with DNS capture the agent must find istiod before it

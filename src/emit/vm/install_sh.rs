@@ -30,7 +30,7 @@
 //! place it enables the sidecar's unit (and 1.0's node agent), which the
 //! packages install disabled, so that the VM rejoins after a reboot.
 //! `rebootstrap` brings back a VM whose certificate expired while it was
-//! down (see [`MODERN_REBOOTSTRAP`]).
+//! down (see `MODERN_REBOOTSTRAP`).
 //!
 //! `uninstall` stops istio, disables the units `install` enabled (and no
 //! other), removes the rules, every installed file (restoring the ones it
