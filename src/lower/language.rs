@@ -194,7 +194,7 @@ pub static NETWORK: Shape = Shape {
         s(
             "gateway",
             Ty::Ip,
-            "Address through which other networks reach this one, when no cluster on it has an east-west gateway.",
+            "Address through which other networks reach this one; it must be the `east-west-gateway` of a cluster on this network (E709), the only gateway Istio runs and learns.",
         ),
     ],
     blocks: &[],
@@ -224,7 +224,7 @@ pub static CLUSTER: Shape = Shape {
         s(
             "cluster-id",
             Ty::Name,
-            "Istio cluster id (`ISTIO_META_CLUSTER_ID`). Default: the cluster's name.",
+            "Istio cluster id (`ISTIO_META_CLUSTER_ID`). Default: the cluster's name. meshc's istiod values set it (`global.multiCluster.clusterName`); installing istiod another way, set that value to this id (istiod's own default is `Kubernetes`), or istiod rejects the VMs' certificate requests.",
         ),
         s("control-plane", Ty::Bool, "Whether istiod runs in this cluster."),
         s(

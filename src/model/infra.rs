@@ -14,8 +14,8 @@ pub struct Network {
     pub name: Name,
     pub cidrs: Vec<Spanned<IpNet>>,
     /// The address through which other networks reach workloads on this
-    /// one, when no cluster on it has an east-west gateway (a network of
-    /// VMs only, fronted by a gateway of its own).
+    /// one. `check` (E709) accepts only the east-west gateway of a cluster
+    /// on the network: nothing else is a gateway Istio runs.
     pub gateway: Option<Spanned<IpAddr>>,
     pub span: Span,
 }
