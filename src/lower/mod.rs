@@ -27,6 +27,8 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut topo = Topology::default();
     let mut meshes: Vec<&Node<'_>> = Vec::new();
+    // Settings refused by an earlier run on this thread are not ours.
+    reader::take_dropped();
     for node in &doc.nodes {
         // A declaration that cannot be read whole is left out of the model,
         // but its name is remembered so that references to it are not
@@ -34,6 +36,8 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
         let mut keep = |ok: bool| {
             if !ok {
                 topo.invalid_names.extend(declared_name(node));
+                let kind = language::TOP.iter().find(|b| b.name == node.name.text);
+                topo.dropped.declarations.extend(kind.map(|b| b.name));
             }
         };
         match node.name.text.as_ref() {
@@ -74,14 +78,18 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
             )
             .help("add `mesh NAME { istio \"1.24\" }` at the top of the file"),
         ),
-        [one] => {
-            if let Some(m) = mesh(one, &mut diags) {
-                topo.mesh = m;
+        [one] => match mesh(one, &mut diags) {
+            Some(m) => topo.mesh = m,
+            None => {
+                topo.dropped.declarations.insert("mesh");
             }
-        }
+        },
         [first, rest @ ..] => {
-            if let Some(m) = mesh(first, &mut diags) {
-                topo.mesh = m;
+            match mesh(first, &mut diags) {
+                Some(m) => topo.mesh = m,
+                None => {
+                    topo.dropped.declarations.insert("mesh");
+                }
             }
             for again in rest {
                 diags.push(
@@ -93,6 +101,7 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
             }
         }
     }
+    topo.dropped.settings.extend(reader::take_dropped());
     (topo, diags)
 }
 
@@ -189,6 +198,9 @@ fn cluster(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
             span: b.span,
         })
     });
+    if ilbs.is_none() && r.blocks("ilb").next().is_some() {
+        r.note_dropped("ilb");
+    }
     let network = r.required_string("network", diags);
     Some(Cluster {
         name: name(&r, diags)?,
@@ -341,10 +353,23 @@ fn namespace(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Namespace> 
 
 fn service(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
     let r = Reader::new(node, &SERVICE, diags);
-    let ports = r.blocks("port").filter_map(|n| port(n, diags)).collect();
-    let deployments = r.blocks("deploy").filter_map(|n| deployment(n, diags)).collect();
-    let routes = r.blocks("route").filter_map(|n| route(n, diags)).collect();
+    let ports: Vec<Port> = r.blocks("port").filter_map(|n| port(n, diags)).collect();
+    let deployments: Vec<Deployment> = r.blocks("deploy").filter_map(|n| deployment(n, diags)).collect();
+    let routes: Vec<Route> = r.blocks("route").filter_map(|n| route(n, diags)).collect();
     let probe = r.block("probe", diags).and_then(|n| probe(n, diags));
+    // A block that could not be read is a dropped setting of the service.
+    for (block, kept) in [
+        ("port", ports.len()),
+        ("deploy", deployments.len()),
+        ("route", routes.len()),
+    ] {
+        if kept < r.blocks(block).count() {
+            r.note_dropped(block);
+        }
+    }
+    if probe.is_none() && r.blocks("probe").next().is_some() {
+        r.note_dropped("probe");
+    }
     let namespace = r
         .string("namespace", diags)
         .unwrap_or_else(|| Spanned::new("default".to_owned(), node.name.span));

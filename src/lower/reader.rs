@@ -7,6 +7,7 @@
 //! (`network vpc`); TOML's `network = "vpc"` arrives as the latter. That one
 //! rule is what lets KDL and TOML share a single lowering.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -19,6 +20,20 @@ use crate::syntax::{Entry, Node, Value};
 /// Settings per shape that a reader can track; `language`'s tests check
 /// that every shape stays within it.
 pub const MAX_SETTINGS: usize = 32;
+
+thread_local! {
+    /// Settings the readers of this thread refused, with the span of the
+    /// node they were written on, until `take_dropped` collects them:
+    /// lowering collects them once per document into `Topology::dropped`.
+    /// A side channel rather than a parameter, so that the many readers and
+    /// getters keep their signatures.
+    static DROPPED: RefCell<Vec<(Span, &'static str)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes the settings refused since the last call.
+pub fn take_dropped() -> Vec<(Span, &'static str)> {
+    DROPPED.with(|d| std::mem::take(&mut *d.borrow_mut()))
+}
 
 /// One value of a setting.
 struct Given<'a> {
@@ -146,6 +161,39 @@ impl<'a> Reader<'a> {
         r
     }
 
+    /// Records that setting or block `name` was written on this node but
+    /// could not be read.
+    pub fn note_dropped(&self, name: &str) {
+        let known = self
+            .shape
+            .settings
+            .iter()
+            .map(|s| s.name)
+            .chain(self.shape.blocks.iter().map(|b| b.name))
+            .find(|n| *n == name);
+        if let Some(n) = known {
+            DROPPED.with(|d| d.borrow_mut().push((self.node.span, n)));
+        }
+    }
+
+    /// `out`, noting `name` as dropped when it was written but `out` is
+    /// empty.
+    fn kept<T>(&self, name: &str, written: bool, out: Option<T>) -> Option<T> {
+        if written && out.is_none() {
+            self.note_dropped(name);
+        }
+        out
+    }
+
+    /// `out`, noting `name` as dropped when fewer values came out than
+    /// were written.
+    fn kept_all<T>(&self, name: &str, out: Vec<T>) -> Vec<T> {
+        if out.len() < self.values(name).count() {
+            self.note_dropped(name);
+        }
+        out
+    }
+
     /// The index of the setting called `name` in this shape.
     fn index(&self, name: &str) -> Option<usize> {
         self.shape.settings.iter().position(|s| s.name == name)
@@ -177,7 +225,11 @@ impl<'a> Reader<'a> {
     ) -> Diagnostic {
         let names = self.all_names();
         let help = match suggest(name, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
+            Some(s) => {
+                // A misspelt setting is the one it resembles, dropped.
+                self.note_dropped(s);
+                format!("did you mean `{s}`?")
+            }
             None => self.accepts_help(),
         };
         Diagnostic::new(
@@ -283,7 +335,9 @@ impl<'a> Reader<'a> {
     }
 
     pub fn string(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
-        self.first(name).and_then(|e| as_string(e, name, diags))
+        let first = self.first(name);
+        let out = first.and_then(|e| as_string(e, name, diags));
+        self.kept(name, first.is_some(), out)
     }
 
     pub fn required_string(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
@@ -295,9 +349,11 @@ impl<'a> Reader<'a> {
     }
 
     pub fn strings(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<String>> {
-        self.values(name)
+        let out = self
+            .values(name)
             .filter_map(|e| as_string(e, name, diags))
-            .collect()
+            .collect();
+        self.kept_all(name, out)
     }
 
     pub fn bool(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<bool>> {
@@ -306,6 +362,7 @@ impl<'a> Reader<'a> {
             Value::Bool(b) => Some(Spanned::new(b, e.span)),
             ref other => {
                 diags.push(wrong_type(e, name, "a boolean (#true or #false)", other));
+                self.note_dropped(name);
                 None
             }
         }
@@ -318,37 +375,47 @@ impl<'a> Reader<'a> {
         max: i128,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<Spanned<i128>> {
-        self.first(name)
-            .and_then(|e| as_integer(e, name, min, max, diags))
+        let first = self.first(name);
+        let out = first.and_then(|e| as_integer(e, name, min, max, diags));
+        self.kept(name, first.is_some(), out)
     }
 
     pub fn port(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<u16>> {
-        self.first(name).and_then(|e| as_port(e, name, diags))
+        let first = self.first(name);
+        let out = first.and_then(|e| as_port(e, name, diags));
+        self.kept(name, first.is_some(), out)
     }
 
     pub fn ports(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<u16>> {
-        self.values(name)
+        let out = self
+            .values(name)
             .filter_map(|e| as_port(e, name, diags))
-            .collect()
+            .collect();
+        self.kept_all(name, out)
     }
 
     pub fn ip(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<IpAddr>> {
         let s = self.string(name, diags)?;
-        parse_ip(&s, diags)
+        let out = parse_ip(&s, diags);
+        self.kept(name, true, out)
     }
 
     pub fn ips(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<IpAddr>> {
-        self.strings(name, diags)
+        let out = self
+            .strings(name, diags)
             .iter()
             .filter_map(|s| parse_ip(s, diags))
-            .collect()
+            .collect();
+        self.kept_all(name, out)
     }
 
     pub fn nets(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<IpNet>> {
-        self.strings(name, diags)
+        let out = self
+            .strings(name, diags)
             .iter()
             .filter_map(|s| parse_net(s, diags))
-            .collect()
+            .collect();
+        self.kept_all(name, out)
     }
 
     /// A value from a fixed set of words, compared without case.
@@ -372,6 +439,7 @@ impl<'a> Reader<'a> {
                     .label("not one of the choices")
                     .help(format!("`{name}` is one of: {}", words.join(", "))),
                 );
+                self.note_dropped(name);
                 None
             }
         }

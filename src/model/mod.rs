@@ -36,6 +36,40 @@ pub struct Topology {
     /// Names of declarations that lowering could not read whole (and left
     /// out). References to them are not reported again as unknown.
     pub invalid_names: std::collections::BTreeSet<String>,
+    /// What lowering refused to read: rules consult it so that a mistake is
+    /// not reported again as the absence of what it dropped.
+    pub dropped: Dropped,
+}
+
+/// Settings written with a value lowering refused (a wrong type, a number
+/// out of range, a malformed address, a misspelt setting name, a child
+/// block that could not be read), and declarations left out whole. A rule
+/// that would report something as missing first asks whether it was
+/// written and dropped: then the cause is already reported, and a second
+/// finding (`control-plane yes` → "add `control-plane #true`") misleads.
+#[derive(Clone, Debug, Default)]
+pub struct Dropped {
+    /// (span of the node it was written on, the setting's name).
+    pub settings: std::collections::BTreeSet<(Span, &'static str)>,
+    /// Kinds of top-level declarations left out whole (`cluster`, …).
+    pub declarations: std::collections::BTreeSet<&'static str>,
+}
+
+impl Dropped {
+    /// Whether setting `name` of the node at `node` was written and dropped.
+    pub fn setting(&self, node: Span, name: &str) -> bool {
+        self.settings.iter().any(|&(s, n)| s == node && n == name)
+    }
+
+    /// Whether setting `name` was written and dropped on any node.
+    pub fn any_setting(&self, name: &str) -> bool {
+        self.settings.iter().any(|&(_, n)| n == name)
+    }
+
+    /// Whether a declaration of this kind was left out.
+    pub fn declaration(&self, kind: &str) -> bool {
+        self.declarations.contains(kind)
+    }
 }
 
 /// Labels as written: key and value, each with its span, in source order.

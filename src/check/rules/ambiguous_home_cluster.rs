@@ -35,7 +35,9 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         .iter()
         .map(|&c| format!("`{}`", shown(&cx.topo.clusters[c].name.value)))
         .collect();
-    for vm in cx.topo.vms.iter().filter(|v| v.cluster.is_none()) {
+    // A `cluster` that could not be read is already reported.
+    let unread = |v: &crate::model::Vm| cx.topo.dropped.setting(v.span, "cluster");
+    for vm in cx.topo.vms.iter().filter(|v| v.cluster.is_none() && !unread(v)) {
         let mut d = Diagnostic::new(
             &CODE,
             vm.name.span,

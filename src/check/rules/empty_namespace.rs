@@ -33,6 +33,10 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         .filter(|n| n.declared.is_none())
         .map(|n| n.name.as_str())
         .collect();
+    // A service left out by lowering may be what it held.
+    if cx.topo.dropped.declaration("service") {
+        return;
+    }
     for info in cx.index.namespaces.values() {
         let Some(i) = info.declared else { continue };
         if !info.services.is_empty() || info.name == cp {

@@ -45,6 +45,14 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         if vms.is_empty() || !cluster.runs_control_plane() {
             continue;
         }
+        // A gateway or `ilb` that could not be read is already reported.
+        let dropped = &t.dropped;
+        if ["east-west-gateway", "ilb"]
+            .iter()
+            .any(|s| dropped.setting(cluster.span, s))
+        {
+            continue;
+        }
         let (missing, what, help) = match flow {
             Flow::Modern => (
                 cluster.east_west_gateway.is_none(),

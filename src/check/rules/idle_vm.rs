@@ -33,6 +33,11 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             }
         }
     }
+    // A `deploy` or a service left out by lowering may be what ran on it.
+    let dropped = &cx.topo.dropped;
+    if dropped.any_setting("deploy") || dropped.declaration("service") {
+        return;
+    }
     for (v, vm) in cx.topo.vms.iter().enumerate() {
         // A second declaration of a name (E302) is not the one deployments
         // resolve to.

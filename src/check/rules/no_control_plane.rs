@@ -30,6 +30,12 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     if !cx.index.control_planes.is_empty() {
         return;
     }
+    // A `control-plane` that could not be read, or a cluster left out, is
+    // already reported: saying "add `control-plane #true`" would mislead.
+    let dropped = &cx.topo.dropped;
+    if dropped.any_setting("control-plane") || dropped.declaration("cluster") {
+        return;
+    }
     let t = cx.topo;
     let d = match t.clusters.as_slice() {
         [] => Diagnostic::new(

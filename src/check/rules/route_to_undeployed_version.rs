@@ -31,7 +31,8 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for s in &cx.topo.services {
-        if s.routes.is_empty() {
+        // A `deploy` that could not be read may provide the version.
+        if s.routes.is_empty() || cx.topo.dropped.setting(s.span, "deploy") {
             continue;
         }
         // Versions as written, whether or not their target resolved (an

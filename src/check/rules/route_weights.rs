@@ -33,7 +33,12 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for s in &cx.topo.services {
         let name = shown(&s.name.value);
-        if s.routes.is_empty() {
+        // A weight or route that could not be read is already reported.
+        let dropped = &cx.topo.dropped;
+        if s.routes.is_empty()
+            || dropped.setting(s.span, "route")
+            || s.routes.iter().any(|r| dropped.setting(r.span, "weight"))
+        {
             continue;
         }
         // Two routes to one version are E707's finding; their weights

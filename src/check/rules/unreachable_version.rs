@@ -40,7 +40,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for s in &cx.topo.services {
         // No routes: every version gets traffic. One route: an explicit
         // cut-over to that version.
-        if s.routes.len() < 2 {
+        if s.routes.len() < 2 || cx.topo.dropped.setting(s.span, "route") {
             continue;
         }
         let routed: BTreeSet<&str> = s.routes.iter().map(|r| r.version.value.as_str()).collect();

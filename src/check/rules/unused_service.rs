@@ -25,8 +25,18 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
+    // A caller's `calls` or a whole service left out by lowering may be the
+    // missing caller: that mistake is reported, this would be its echo.
+    let dropped = &cx.topo.dropped;
+    if dropped.any_setting("calls") || dropped.declaration("service") {
+        return;
+    }
     for (si, s) in cx.topo.services.iter().enumerate() {
         if s.is_entry_point() || cx.index.callers[si].iter().any(|&c| c != si) {
+            continue;
+        }
+        // A misspelt or unreadable `entry-point` is already reported.
+        if dropped.setting(s.span, "entry-point") {
             continue;
         }
         // A duplicate declaration (E302) is not what calls resolve to.
