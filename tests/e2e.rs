@@ -1300,3 +1300,106 @@ fn a_system_uid_istio_proxy_is_let_through() {
         "{what}: clean left rules behind"
     );
 }
+
+/// `iptables.sh show` on a VM whose resolv.conf holds valid, odd and
+/// hostile lines prints, byte for byte, what istio-iptables of the mesh's
+/// release writes for that VM's settings with the valid nameservers and
+/// the ids of the (absent) istio-proxy user, 1337; nothing else of the file
+/// reaches the rules or runs. Releases 1.23 (commands, regrouped), 1.24
+/// (old layout) and 1.25 (new layout).
+#[test]
+fn iptables_sh_show_is_istio_iptables_for_the_vms_resolv_conf() {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    if !prerequisite(
+        root,
+        "not root: iptables.sh show needs root and a private mount namespace",
+    ) || !prerequisite(have_tool("unshare"), "unshare not found")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let canary = dir.path().join("canary");
+    let resolv = format!(
+        "# nameserver 10.9.9.9\n\
+         ; nameserver 10.9.9.8\n\
+         search example.test\n\
+         nameserver 127.0.0.53\n\
+         nameserver   10.0.0.2   # a comment\n\
+         nameserver 010.0.0.3\n\
+         nameserver 10.0.0.256\n\
+         nameserver 10.0.0.4;touch {canary}\n\
+         nameserver $(touch {canary})\n\
+         nameserver `touch {canary}`\n\
+         nameserver fe80::1%eth0\n\
+         nameserver resolver.example.test\n\
+         nameserver 1:2:3:4:5:6:7:8:9\n\
+         nameserver FD00::53\n\
+         nameserver ::ffff:10.0.0.5\n\
+         options edns0\n\
+         nameserver 10.0.0.6",
+        canary = canary.display()
+    );
+    let (v4, v6): (&[&str], &[&str]) = (
+        &["127.0.0.53", "10.0.0.2", "10.0.0.6"],
+        &["fd00::53", "::ffff:10.0.0.5"],
+    );
+    std::fs::write(dir.path().join("resolv.conf"), resolv).unwrap();
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/bookinfo-vm/topology.kdl");
+    let text = std::fs::read_to_string(base).unwrap();
+    for version in ["1.23", "1.24", "1.25"] {
+        let text = text.replacen("istio \"1.24\"", &format!("istio \"{version}\""), 1);
+        let source = Source::new("topology.kdl", text);
+        let (checked, _) = meshc::check_source(&source, Syntax::Kdl, Limits::default());
+        let checked = checked.unwrap();
+        let (artifacts, _) = meshc::compile(&source, Syntax::Kdl, Limits::default(), "topology.kdl");
+        let artifacts = artifacts.unwrap();
+        let groups = meshc::emit::vm::plan::group_names(&checked);
+        for (v, vm) in checked.topology().vms.iter().enumerate() {
+            let bundle = dir.path().join(format!("{version}-{}", vm.name.value));
+            std::fs::create_dir_all(&bundle).unwrap();
+            let prefix = format!("vms/{}/", vm.name.value);
+            for a in artifacts.iter().filter(|a| a.path.starts_with(&prefix)) {
+                std::fs::write(bundle.join(a.path.rsplit('/').next().unwrap()), &a.contents).unwrap();
+            }
+            let script = format!(
+                "mount --bind {} /etc/resolv.conf && bash {}/iptables.sh show 4",
+                dir.path().join("resolv.conf").display(),
+                bundle.display()
+            );
+            let out = bounded(
+                Command::new("unshare").args(["-m", "bash", "-c", &script]),
+                SCRIPT_WAIT,
+            );
+            let shown = ok(&out, &format!("{version}/{}: iptables.sh show", vm.name.value));
+
+            // What istio-iptables writes for these facts.
+            let plan = plan(&checked, v, &groups).unwrap();
+            let env = meshc::emit::vm::sidecar_env::entries(&plan);
+            let capture = meshc::emit::vm::iptables_rules::capture(&plan, &env);
+            assert!(
+                capture.resolve_dns && capture.resolve_uid,
+                "{version}: nothing to read on the VM"
+            );
+            let owners = |list: &[String]| {
+                list.iter()
+                    .map(|l| l.replace("@PROXY_UID@", "1337").replace("@PROXY_GID@", "1337"))
+                    .collect()
+            };
+            let config = meshc::iptables::Config {
+                proxy_uid: owners(&capture.config.proxy_uid),
+                proxy_gid: owners(&capture.config.proxy_gid),
+                dns_servers_v4: v4.iter().map(ToString::to_string).collect(),
+                dns_servers_v6: v6.iter().map(ToString::to_string).collect(),
+                ..capture.config.clone()
+            };
+            let rules = meshc::iptables::generate(&config, capture.flavor);
+            let want =
+                meshc::emit::vm::iptables_rules::payload(&rules.v4, capture.flavor, "iptables").restore;
+            assert_eq!(shown, want, "{version}/{}: iptables.sh show 4", vm.name.value);
+        }
+    }
+    assert!(!canary.exists(), "resolv.conf text ran as a command");
+}
