@@ -28,7 +28,9 @@
 //! Only the namespaces created here carry traffic. Every wait on the network
 //! is bounded (0.8 s per socket step, 2 s per probe run); the guard deletes
 //! the namespaces and kills every process it started, also on panic. Needs
-//! root, iproute2, iptables, dnsmasq, dig, python3 and setpriv: without them
+//! root, iproute2, iptables, dnsmasq, dig, python3, setpriv, unshare and
+//! useradd (a private mount namespace with overlays on /etc, /var and
+//! /usr/local holds the VM's resolv.conf and users): without them
 //! each test skips with one line, or fails under `MESHC_REQUIRE_E2E=1`.
 
 use std::collections::BTreeSet;
@@ -129,6 +131,10 @@ fn prerequisites() -> Option<PathBuf> {
         "python3",
         "setpriv",
         "bash",
+        "unshare",
+        "mount",
+        "useradd",
+        "groupadd",
     ] {
         if !prerequisite(have_tool(tool), &format!("{tool} not found (end-to-end tests)")) {
             return None;

@@ -148,37 +148,37 @@ pub fn iptables_sh(plan: &VmPlan<'_>, capture: &Capture, source_name: &str) -> S
             ));
         }
     }
-    out.push_str(&format!(
-        "}}\n\n\
+    out.push_str(
+        "}\n\n\
          # Prints the rules apply loads on this machine: one family (4 or 6), or each.\n\
-         show() {{\n\
+         show() {\n\
          \tresolve\n\
          \tlocal family\n\
-         \tfor family in \"${{families[@]}}\"; do\n\
-         \t\tif [ -z \"${{1-}}\" ] || [ \"$1\" = \"$family\" ]; then\n\
+         \tfor family in \"${families[@]}\"; do\n\
+         \t\tif [ -z \"${1-}\" ] || [ \"$1\" = \"$family\" ]; then\n\
          \t\t\trules \"$family\" \"$here/$(rules_file \"$family\")\"\n\
          \t\tfi\n\
          \tdone\n\
-         }}\n\n\
-         apply() {{\n\
+         }\n\n\
+         apply() {\n\
          \tresolve\n\
          \tlocal family\n\
          \tlocal -a new\n\
-         \tfor family in \"${{families[@]}}\"; do\n\
+         \tfor family in \"${families[@]}\"; do\n\
          \t\tnew[family]=$(rules \"$family\" \"$here/$(rules_file \"$family\")\")\n\
          \tdone\n\
          \tclean\n\
          \tmkdir -p \"$state_dir\"\n\
          \tchmod 0700 \"$state_dir\"\n\
-         \tfor family in \"${{families[@]}}\"; do\n\
-         \t\tprintf '%s\\n' \"${{new[family]}}\" >\"$(state \"$family\")\"\n\
+         \tfor family in \"${families[@]}\"; do\n\
+         \t\tprintf '%s\\n' \"${new[family]}\" >\"$(state \"$family\")\"\n\
          \tdone\n\
          \tif ! load; then\n\
          \t\tclean\n\
          \t\tdie 'loading the rules failed; whatever was loaded is removed again'\n\
          \tfi\n\
-         }}\n\n",
-    ));
+         }\n\n",
+    );
     out.push_str(MAIN);
     out
 }
