@@ -28,7 +28,9 @@
 //! Only the namespaces created here carry traffic. Every wait on the network
 //! is bounded (0.8 s per socket step, 2 s per probe run); the guard deletes
 //! the namespaces and kills every process it started, also on panic. Needs
-//! root, iproute2, iptables, dnsmasq, dig, python3 and setpriv: without them
+//! root, iproute2, iptables, dnsmasq, dig, python3, setpriv, unshare and
+//! useradd (a private mount namespace with overlays on /etc, /var and
+//! /usr/local holds the VM's resolv.conf and users): without them
 //! each test skips with one line, or fails under `MESHC_REQUIRE_E2E=1`.
 
 use std::collections::BTreeSet;
@@ -129,6 +131,10 @@ fn prerequisites() -> Option<PathBuf> {
         "python3",
         "setpriv",
         "bash",
+        "unshare",
+        "mount",
+        "useradd",
+        "groupadd",
     ] {
         if !prerequisite(have_tool(tool), &format!("{tool} not found (end-to-end tests)")) {
             return None;
@@ -282,7 +288,8 @@ impl Expect {
                     IpAddr::V6(_) => None,
                 })
                 .collect();
-            // Capture-all: any resolver will do; the gateway is one.
+            // Without pinned servers, those of the VM's resolv.conf, which
+            // the lab writes: the gateway.
             if servers.is_empty() { vec![peer] } else { servers }
         });
         let v4 = |a: IpAddr| match a {
@@ -489,6 +496,42 @@ impl Lab {
         let lines: Vec<String> = text.lines().map(str::to_owned).collect();
         assert_eq!(lines.len(), targets.len(), "{}: probe output {text}", self.what);
         lines
+    }
+
+    /// Runs `script` (bash) as root in network namespace `ns` and a private
+    /// mount namespace whose `/etc/resolv.conf` lists `resolvers`, and
+    /// whose `/etc`, `/var` and `/usr/local` are overlays on tmpfs: users
+    /// added and files installed there vanish with it, the machine's own
+    /// are never changed. Fails the test if the script fails; its stdout.
+    fn in_private_etc(&self, ns: &str, resolvers: &[Ipv4Addr], script: &str) -> String {
+        let dir = self.dir.path().join(format!("etc-{}", self.children.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let resolv: String = resolvers.iter().map(|r| format!("nameserver {r}\n")).collect();
+        let resolv_path = dir.join("resolv.conf");
+        std::fs::write(
+            &resolv_path,
+            format!("# lab\nsearch example.test\n{resolv}options edns0\n"),
+        )
+        .unwrap();
+        let ov = dir.join("ov");
+        let ov = ov.display();
+        let setup = format!(
+            "set -euo pipefail\n\
+             mkdir -p {ov}\n\
+             mount -t tmpfs tmpfs {ov}\n\
+             for d in etc var usr/local; do\n\
+             \tn=${{d//\\//-}}\n\
+             \tmkdir -p {ov}/$n-up {ov}/$n-work\n\
+             \tmount -t overlay overlay -o lowerdir=/$d,upperdir={ov}/$n-up,workdir={ov}/$n-work /$d\n\
+             done\n\
+             rm -f /etc/resolv.conf\n\
+             cp {resolv} /etc/resolv.conf\n\
+             {script}\n",
+            resolv = resolv_path.display()
+        );
+        let mut cmd = self.exec(ns, None, &["unshare", "-m", "bash", "-c", &setup]);
+        let out = bounded(&mut cmd, SCRIPT_WAIT * 3);
+        ok(&out, &format!("{}: in a private /etc: {script}", self.what))
     }
 
     /// `iptables-save` of the VM namespace, reduced to what rules mean.
@@ -732,7 +775,10 @@ fn run_vm(example: &str, e: &Expect, files: &[&Artifact], python: &Path) {
         lab.sh(&args);
     }
     let before = lab.save();
-    lab.sh(&["ip", "netns", "exec", vm_ns_ref, "bash", iptables_sh, "apply"]);
+    // The VM's resolv.conf names the resolver the checks below use (a
+    // private mount namespace's copy: the machine's own file is untouched).
+    let resolvers = e.dns_capture.clone().unwrap_or_default();
+    lab.in_private_etc(&vm_ns, &resolvers, &format!("bash {iptables_sh} apply"));
     let applied = lab.save();
     let lost: Vec<&String> = before.iter().filter(|l| !applied.contains(l)).collect();
     assert!(
@@ -973,4 +1019,397 @@ fn dnsmasq_checks(lab: &mut Lab, e: &Expect, root: &Path, conf: &Artifact) -> Ve
         }
     }
     failures
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios of a real VM that the examples do not show
+
+/// The bundle of `examples/bookinfo-vm`'s VM `ecs-db` with `istio "VERSION"`,
+/// its expectations, and the lab it is tried in (bundle in `bundle/`,
+/// installed under `root/`).
+fn bookinfo_db(version: &str, python: &Path) -> (Lab, Expect, PathBuf, PathBuf) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/bookinfo-vm");
+    let text = std::fs::read_to_string(dir.join("topology.kdl"))
+        .unwrap()
+        .replacen("istio \"1.24\"", &format!("istio \"{version}\""), 1);
+    let source = Source::new("topology.kdl", text);
+    let (checked, diags) = meshc::check_source(&source, Syntax::Kdl, Limits::default());
+    let checked = checked.unwrap_or_else(|| panic!("{version}: does not check: {diags:#?}"));
+    let v = checked
+        .topology()
+        .vms
+        .iter()
+        .position(|vm| vm.name.value == "ecs-db")
+        .unwrap();
+    let (artifacts, _) = meshc::compile(&source, Syntax::Kdl, Limits::default(), "topology.kdl");
+    let artifacts = artifacts.unwrap();
+    let expect = Expect::new(&checked, v);
+    let lab = Lab::new(&format!("bookinfo-{version}"), &expect, python);
+    let bundle = lab.dir.path().join("bundle");
+    let root = lab.dir.path().join("root");
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::create_dir_all(&root).unwrap();
+    for a in artifacts.iter().filter(|a| a.path.starts_with("vms/ecs-db/")) {
+        let path = bundle.join(a.path.rsplit('/').next().unwrap());
+        std::fs::write(&path, &a.contents).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(a.mode.bits())).unwrap();
+    }
+    (lab, expect, bundle, root)
+}
+
+/// A directory any uid may write (for the logs of stand-ins run as the
+/// proxy's user).
+fn shared_dir(lab: &Lab, name: &str) -> PathBuf {
+    let dir = lab.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+/// Waits until dnsmasq has written its pid file (its sockets are bound).
+fn wait_for(path: &Path, what: &str) {
+    let rounds = NET_WAIT.as_millis() / 10;
+    let written = (0..rounds).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        path.exists()
+    });
+    assert!(written, "{what}: no {} within {NET_WAIT:?}", path.display());
+}
+
+/// `dig +short @server name` from the VM as `owner`.
+fn dig_as(lab: &Lab, owner: (u32, u32), server: &str, name: &str) -> String {
+    let at = format!("@{server}");
+    let out = bounded(
+        &mut lab.exec(
+            &lab.vm,
+            Some(owner),
+            &["dig", "+short", "+time=1", "+tries=1", &at, name],
+        ),
+        NET_WAIT * 2,
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Issue #15.1: a VM resolving through a local stub resolver (dnsmasq on
+/// 127.0.0.53, as systemd-resolved on Ubuntu) with the agent's DNS proxy
+/// in front: an application's queries reach the agent, which resolves mesh
+/// names itself and forwards the rest to the stub, whose upstream query
+/// must go out, not back to the agent (capturing all port-53 traffic loops
+/// there). Tried with each rule layout: 1.24's and 1.25's.
+#[test]
+fn dns_capture_leaves_a_local_stub_resolvers_upstream_alone() {
+    let Some(python) = prerequisites() else {
+        return;
+    };
+    for version in ["1.24", "1.25"] {
+        stub_resolver_scenario(version, &python);
+    }
+}
+
+fn stub_resolver_scenario(version: &str, python: &Path) {
+    let (mut lab, e, _bundle, root) = bookinfo_db(version, python);
+    let what = lab.what.clone();
+    let (vm_ns, cl_ns) = (lab.vm.clone(), lab.cluster.clone());
+    let out = bounded(
+        Command::new("bash")
+            .arg(_bundle.join("install.sh"))
+            .arg("--root")
+            .arg(&root),
+        SCRIPT_WAIT,
+    );
+    ok(&out, &format!("{what}: install.sh --root"));
+    let logs = shared_dir(&lab, "dns-logs");
+    let log = |name: &str| logs.join(name).display().to_string();
+    let (external, external_ip) = ("www.external.test", "198.51.100.7");
+    let (mesh, mesh_ip) = ("details.bookinfo.svc.cluster.local", "172.21.0.100");
+
+    // The upstream resolver, in the cluster namespace at the gateway.
+    let upstream = [
+        "dnsmasq".to_owned(),
+        "--keep-in-foreground".to_owned(),
+        "--no-resolv".to_owned(),
+        "--no-hosts".to_owned(),
+        format!("--listen-address={}", e.peer),
+        "--bind-interfaces".to_owned(),
+        format!("--address=/{external}/{external_ip}"),
+        "--log-queries".to_owned(),
+        format!("--log-facility={}", log("upstream.log")),
+        format!("--pid-file={}", log("upstream.pid")),
+    ];
+    let upstream: Vec<&str> = upstream.iter().map(String::as_str).collect();
+    let cmd = lab.exec(&cl_ns, None, &upstream);
+    lab.start("upstream resolver", cmd);
+    // The stub on 127.0.0.53, run by root (dnsmasq drops to its own user,
+    // not the proxy's), forwarding everything upstream.
+    let stub = [
+        "dnsmasq".to_owned(),
+        "--keep-in-foreground".to_owned(),
+        "--no-resolv".to_owned(),
+        "--no-hosts".to_owned(),
+        "--listen-address=127.0.0.53".to_owned(),
+        "--bind-interfaces".to_owned(),
+        format!("--server={}", e.peer),
+        format!("--log-facility={}", log("stub.log")),
+        format!("--pid-file={}", log("stub.pid")),
+    ];
+    let stub: Vec<&str> = stub.iter().map(String::as_str).collect();
+    let cmd = lab.exec(&vm_ns, None, &stub);
+    lab.start("stub resolver", cmd);
+    // The agent's DNS proxy stand-in on 15053, as the proxy's user: it
+    // answers mesh names and forwards the rest to resolv.conf's server.
+    let agent = [
+        "dnsmasq".to_owned(),
+        "--keep-in-foreground".to_owned(),
+        "--no-resolv".to_owned(),
+        "--no-hosts".to_owned(),
+        "--listen-address=127.0.0.1".to_owned(),
+        "--bind-interfaces".to_owned(),
+        "--port=15053".to_owned(),
+        "--server=127.0.0.53".to_owned(),
+        format!("--address=/{mesh}/{mesh_ip}"),
+        "--log-queries".to_owned(),
+        format!("--log-facility={}", log("agent.log")),
+        format!("--pid-file={}", log("agent.pid")),
+    ];
+    let agent: Vec<&str> = agent.iter().map(String::as_str).collect();
+    let cmd = lab.exec(&vm_ns, Some((e.proxy_uid, e.proxy_gid)), &agent);
+    lab.start("agent stand-in", cmd);
+    for pid in ["upstream.pid", "stub.pid", "agent.pid"] {
+        wait_for(&logs.join(pid), &what);
+    }
+
+    // The VM resolves through the stub only.
+    let iptables_sh = root.join("usr/local/lib/meshc/iptables.sh");
+    let stub_ip = Ipv4Addr::new(127, 0, 0, 53);
+    lab.in_private_etc(
+        &vm_ns,
+        &[stub_ip],
+        &format!("bash {} apply", iptables_sh.display()),
+    );
+
+    let app = (APP_UID, APP_UID);
+    let mut failures = Vec::new();
+    for (name, want) in [(external, external_ip), (mesh, mesh_ip)] {
+        let got = dig_as(&lab, app, "127.0.0.53", name);
+        if got != want {
+            failures.push(format!(
+                "  dig @127.0.0.53 {name} as uid {APP_UID}: want {want}, got {got:?}"
+            ));
+        }
+    }
+    // The application's query reached the agent once; the stub's own
+    // upstream query went to the upstream resolver, not to the agent.
+    let agent_log = std::fs::read_to_string(logs.join("agent.log")).unwrap_or_default();
+    let seen = agent_log.matches(&format!("query[A] {external} from")).count();
+    if seen != 1 {
+        failures.push(format!(
+            "  the agent saw {seen} queries for {external}, want 1:\n{agent_log}"
+        ));
+    }
+    let upstream_log = std::fs::read_to_string(logs.join("upstream.log")).unwrap_or_default();
+    if !upstream_log.contains(&format!("query[A] {external} from {}", e.address)) {
+        failures.push(format!(
+            "  the upstream resolver got no query for {external} from the VM:\n{upstream_log}"
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "{what} (Istio {version}):\n{}",
+        failures.join("\n")
+    );
+    lab.sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &vm_ns,
+        "bash",
+        &iptables_sh.display().to_string(),
+        "clean",
+    ]);
+}
+
+/// Issue #15.2: the sidecar package creates `istio-proxy` with a system uid
+/// (`useradd --system`), never 1337. On such a VM (a private mount namespace
+/// whose /etc has that user), install.sh and `iptables.sh apply` succeed,
+/// and the rules let that user's traffic through while another user's is
+/// captured.
+#[test]
+fn a_system_uid_istio_proxy_is_let_through() {
+    let Some(python) = prerequisites() else {
+        return;
+    };
+    let (mut lab, e, bundle, _root) = bookinfo_db("1.24", &python);
+    let what = lab.what.clone();
+    let (vm_ns, cl_ns) = (lab.vm.clone(), lab.cluster.clone());
+    // As the package's postinst does; another system group first, so that
+    // the group's gid is not the user's uid.
+    let script = format!(
+        "groupadd --system meshc-e2e-offset\n\
+         groupadd --system istio-proxy\n\
+         useradd --system --gid istio-proxy --home-dir /var/lib/istio istio-proxy\n\
+         bash {install} >&2\n\
+         bash /usr/local/lib/meshc/iptables.sh apply >&2\n\
+         echo \"$(id -u istio-proxy) $(id -g istio-proxy)\"",
+        install = bundle.join("install.sh").display()
+    );
+    let ids = lab.in_private_etc(&vm_ns, &[e.peer], &script);
+    let ids: Vec<u32> = ids.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let proxy = (ids[0], ids[1]);
+    assert!(
+        proxy.0 < 1000 && proxy.0 != 1337,
+        "{what}: not a system uid: {proxy:?}"
+    );
+
+    let sidecar = ["tcp:15001", "tcp:15006"].map(str::to_owned);
+    lab.listen(&vm_ns, Some(proxy), "sidecar", &sidecar);
+    let port = e.service_ports[0];
+    lab.listen(&cl_ns, None, "cluster", &[tcp(e.service_ip, port)]);
+    let mut failures = Vec::new();
+    let direct = [Check {
+        target: tcp(e.service_ip, port),
+        want: answer("cluster", 0, port, ""),
+        why: "istio-proxy's own traffic is not captured (no loop)",
+    }];
+    // Envoy runs as istio-proxy; the package's setgid binaries run with its
+    // group: each is let through on its own.
+    for owner in [proxy, (proxy.0, APP_UID), (APP_UID, proxy.1)] {
+        failures.extend(run_checks(&lab, &vm_ns, Some(owner), &direct));
+    }
+    let captured = [Check {
+        target: tcp(e.service_ip, port),
+        want: answer(
+            "sidecar",
+            proxy.0,
+            15001,
+            &format!("orig={}:{port}", e.service_ip),
+        ),
+        why: "another user's traffic is captured to the sidecar",
+    }];
+    failures.extend(run_checks(&lab, &vm_ns, Some((APP_UID, APP_UID)), &captured));
+    failures.extend(run_checks(&lab, &vm_ns, Some((1337, 1337)), &captured));
+    assert!(failures.is_empty(), "{what}:\n{}", failures.join("\n"));
+    let iptables_sh = _root.join("usr/local/lib/meshc/iptables.sh");
+    std::fs::create_dir_all(iptables_sh.parent().unwrap()).unwrap();
+    std::fs::write(&iptables_sh, std::fs::read(bundle.join("iptables.sh")).unwrap()).unwrap();
+    std::fs::copy(
+        bundle.join("iptables.rules"),
+        _root.join("usr/local/lib/meshc/iptables.rules"),
+    )
+    .unwrap();
+    lab.sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &vm_ns,
+        "bash",
+        &iptables_sh.display().to_string(),
+        "clean",
+    ]);
+    assert!(
+        !lab.save().iter().any(|l| l.contains("ISTIO_")),
+        "{what}: clean left rules behind"
+    );
+}
+
+/// `iptables.sh show` on a VM whose resolv.conf holds valid, odd and
+/// hostile lines prints, byte for byte, what istio-iptables of the mesh's
+/// release writes for that VM's settings with the valid nameservers and
+/// the ids of the (absent) istio-proxy user, 1337; nothing else of the file
+/// reaches the rules or runs. Releases 1.23 (commands, regrouped), 1.24
+/// (old layout) and 1.25 (new layout).
+#[test]
+fn iptables_sh_show_is_istio_iptables_for_the_vms_resolv_conf() {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    if !prerequisite(
+        root,
+        "not root: iptables.sh show needs root and a private mount namespace",
+    ) || !prerequisite(have_tool("unshare"), "unshare not found")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let canary = dir.path().join("canary");
+    let resolv = format!(
+        "# nameserver 10.9.9.9\n\
+         ; nameserver 10.9.9.8\n\
+         search example.test\n\
+         nameserver 127.0.0.53\n\
+         nameserver   10.0.0.2   # a comment\n\
+         nameserver 010.0.0.3\n\
+         nameserver 10.0.0.256\n\
+         nameserver 10.0.0.4;touch {canary}\n\
+         nameserver $(touch {canary})\n\
+         nameserver `touch {canary}`\n\
+         nameserver fe80::1%eth0\n\
+         nameserver resolver.example.test\n\
+         nameserver 1:2:3:4:5:6:7:8:9\n\
+         nameserver FD00::53\n\
+         nameserver ::ffff:10.0.0.5\n\
+         options edns0\n\
+         nameserver 10.0.0.6",
+        canary = canary.display()
+    );
+    let (v4, v6): (&[&str], &[&str]) = (
+        &["127.0.0.53", "10.0.0.2", "10.0.0.6"],
+        &["fd00::53", "::ffff:10.0.0.5"],
+    );
+    std::fs::write(dir.path().join("resolv.conf"), resolv).unwrap();
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/bookinfo-vm/topology.kdl");
+    let text = std::fs::read_to_string(base).unwrap();
+    for version in ["1.23", "1.24", "1.25"] {
+        let text = text.replacen("istio \"1.24\"", &format!("istio \"{version}\""), 1);
+        let source = Source::new("topology.kdl", text);
+        let (checked, _) = meshc::check_source(&source, Syntax::Kdl, Limits::default());
+        let checked = checked.unwrap();
+        let (artifacts, _) = meshc::compile(&source, Syntax::Kdl, Limits::default(), "topology.kdl");
+        let artifacts = artifacts.unwrap();
+        let groups = meshc::emit::vm::plan::group_names(&checked);
+        for (v, vm) in checked.topology().vms.iter().enumerate() {
+            let bundle = dir.path().join(format!("{version}-{}", vm.name.value));
+            std::fs::create_dir_all(&bundle).unwrap();
+            let prefix = format!("vms/{}/", vm.name.value);
+            for a in artifacts.iter().filter(|a| a.path.starts_with(&prefix)) {
+                std::fs::write(bundle.join(a.path.rsplit('/').next().unwrap()), &a.contents).unwrap();
+            }
+            let script = format!(
+                "mount --bind {} /etc/resolv.conf && bash {}/iptables.sh show 4",
+                dir.path().join("resolv.conf").display(),
+                bundle.display()
+            );
+            let out = bounded(
+                Command::new("unshare").args(["-m", "bash", "-c", &script]),
+                SCRIPT_WAIT,
+            );
+            let shown = ok(&out, &format!("{version}/{}: iptables.sh show", vm.name.value));
+
+            // What istio-iptables writes for these facts.
+            let plan = plan(&checked, v, &groups).unwrap();
+            let env = meshc::emit::vm::sidecar_env::entries(&plan);
+            let capture = meshc::emit::vm::iptables_rules::capture(&plan, &env);
+            assert!(
+                capture.resolve_dns && capture.resolve_uid,
+                "{version}: nothing to read on the VM"
+            );
+            let owners = |list: &[String]| {
+                list.iter()
+                    .map(|l| l.replace("@PROXY_UID@", "1337").replace("@PROXY_GID@", "1337"))
+                    .collect()
+            };
+            let config = meshc::iptables::Config {
+                proxy_uid: owners(&capture.config.proxy_uid),
+                proxy_gid: owners(&capture.config.proxy_gid),
+                dns_servers_v4: v4.iter().map(ToString::to_string).collect(),
+                dns_servers_v6: v6.iter().map(ToString::to_string).collect(),
+                ..capture.config.clone()
+            };
+            let rules = meshc::iptables::generate(&config, capture.flavor);
+            let want =
+                meshc::emit::vm::iptables_rules::payload(&rules.v4, capture.flavor, "iptables").restore;
+            assert_eq!(shown, want, "{version}/{}: iptables.sh show 4", vm.name.value);
+        }
+    }
+    assert!(!canary.exists(), "resolv.conf text ran as a command");
 }

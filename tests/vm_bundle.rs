@@ -466,7 +466,9 @@ fn env_files_source_to_the_intended_values() {
             ("CANONICAL_SERVICE", "details"),
             ("CANONICAL_REVISION", "v1"),
             ("TRUST_DOMAIN", "cluster.local"),
-            ("PROXY_UID", "1337"),
+            // Not pinned: looked up on the VM (user istio-proxy), as
+            // istio-iptables does.
+            ("PROXY_UID", "<unset>"),
         ],
     );
     spot.insert(
@@ -704,7 +706,15 @@ fn rules_load_in_a_network_namespace() {
                     continue;
                 }
                 let ns = Netns::new();
-                let file = std::fs::File::open(dir.path().join(rules)).unwrap();
+                // What apply would load here: the file with this machine's
+                // proxy ids and resolv.conf servers filled in.
+                let family = if rules == "iptables.rules" { "4" } else { "6" };
+                let script = dir.path().join("iptables.sh");
+                let shown = run(&mut ns.exec(&["bash", script.to_str().unwrap(), "show", family]));
+                let shown = ok(&shown, &format!("{}/{vm}: iptables.sh show {family}", b.name));
+                let path = dir.path().join(format!("shown-{family}"));
+                std::fs::write(&path, shown).unwrap();
+                let file = std::fs::File::open(&path).unwrap();
                 let out = run(ns.exec(&[binary, "--test", "--noflush"]).stdin(file));
                 ok(&out, &format!("{}/{vm}: {binary} --test {rules}", b.name));
             }

@@ -322,7 +322,12 @@ pub static VM: Shape = Shape {
         list(
             "dns-server",
             Ty::Ip,
-            "Resolvers whose port-53 traffic the agent captures. Default: all port-53 traffic.",
+            "Resolvers whose port-53 traffic the agent captures. Default: the nameservers of the VM's /etc/resolv.conf, read when the rules are applied.",
+        ),
+        s(
+            "capture-all-dns",
+            Ty::Bool,
+            "Capture every port-53 packet, not only those to the resolvers (loops through a local stub resolver). Default false.",
         ),
         list(
             "inbound-exclude-ports",

@@ -269,6 +269,7 @@ fn vm(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Vm> {
             diags,
         ),
         dns_servers: r.ips("dns-server", diags),
+        capture_all_dns: r.bool("capture-all-dns", diags),
         inbound_exclude_ports: r.ports("inbound-exclude-ports", diags),
         outbound_exclude_ports: r.ports("outbound-exclude-ports", diags),
         outbound_exclude_cidrs: r.nets("outbound-exclude-cidrs", diags),

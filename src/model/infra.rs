@@ -128,9 +128,11 @@ pub struct Vm {
     pub proxy_gid: Option<Spanned<u32>>,
     pub interception: Option<Spanned<Interception>>,
     pub dns: Option<Spanned<DnsMode>>,
-    /// Resolvers whose port-53 traffic the agent captures; all port-53
-    /// traffic when empty.
+    /// Resolvers whose port-53 traffic the agent captures; when empty, the
+    /// nameservers of the VM's `/etc/resolv.conf`, read at apply time.
     pub dns_servers: Vec<Spanned<IpAddr>>,
+    /// Capture every port-53 packet (`--capture-all-dns`).
+    pub capture_all_dns: Option<Spanned<bool>>,
     pub inbound_exclude_ports: Vec<PortNumber>,
     pub outbound_exclude_ports: Vec<PortNumber>,
     pub outbound_exclude_cidrs: Vec<Spanned<IpNet>>,

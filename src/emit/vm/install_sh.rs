@@ -166,7 +166,10 @@ pub fn install_sh(plan: &VmPlan<'_>, placements: &[Placement], extras: Extras, s
         ));
     }
     out.push_str("}\n\n");
-    out.push_str(&ensure_proxy_user(modern));
+    out.push_str(&ensure_proxy_user(
+        modern,
+        plan.vm.proxy_uid.is_some() || plan.vm.proxy_gid.is_some(),
+    ));
     out.push_str(&restart_services(modern, extras));
     out.push_str(&enable_units(modern));
     out.push_str(&do_install(placements, extras));
@@ -328,8 +331,12 @@ fn do_uninstall(placements: &[Placement], extras: Extras) -> String {
     out
 }
 
-fn ensure_proxy_user(modern: bool) -> String {
-    let mismatch = if modern {
+fn ensure_proxy_user(modern: bool, pinned: bool) -> String {
+    let mismatch = if modern && !pinned {
+        // The capture rules exempt whatever ids istio-proxy has (the sidecar
+        // package creates it with a system uid), read when they are applied.
+        "\t\tnote \"user istio-proxy is $uid:$gid; the capture rules let those ids through\"\n"
+    } else if modern {
         "\t\tdie \"user istio-proxy is $uid:$gid, the capture rules expect $proxy_uid:$proxy_gid: set proxy-uid and proxy-gid on vm $vm and rebuild\"\n"
     } else {
         // 1.0's istio-iptables.sh looks the ids up itself at every start.

@@ -15,19 +15,59 @@
 //! INPUT`, then REJECT), which would flush rules meshc did not write and
 //! which `clean` could not undo; `istio-iptables.sh` still applies it on a
 //! legacy VM at every start unless `ENABLE_INBOUND_IPV6` is set.
+//!
+//! Two inputs of istio-iptables are facts of the VM, not of the topology,
+//! and are read when `iptables.sh` applies the rules, as istio-iptables
+//! reads them when it runs:
+//!
+//! * the proxy's uid and gid, unless `proxy-uid`/`proxy-gid` pin them: the
+//!   sidecar package creates `istio-proxy` with a system uid, so its ids
+//!   are looked up (1337 when there is no such user). The payload holds
+//!   [`PROXY_UID`] and [`PROXY_GID`] where the ids go;
+//! * the DNS servers, unless `dns-server` pins them or `capture-all-dns`
+//!   captures every port-53 packet: the `nameserver` lines of the VM's
+//!   `/etc/resolv.conf` (capturing only those keeps a local stub resolver's
+//!   upstream queries out of the agent, Istio's fix for istio/istio#30309).
+//!   The rules for one server sit between `#@each-dns` and `#@end` with
+//!   [`DNS`] for the address, and are written once per server of the
+//!   payload's family; where a release writes different rules when a family
+//!   has no server (1.25+ drops DNS capture when there is none at all), the
+//!   payload has one section per case, each after `#@when some` (servers of
+//!   this family), `#@when other` (none here, some of the other family) or
+//!   `#@when none`.
+//!
+//! The template is derived from [`iptables::generate`] itself, run with
+//! stand-in servers, so that expanding it ([`expand`]) gives exactly what
+//! istio-iptables writes for those servers; tests hold the two together.
 
 use std::collections::BTreeMap;
 
 use super::plan::VmPlan;
 use super::text::{comment_text, header};
 use crate::iptables::{self, Config, Flavor, InterceptionMode};
-use crate::model::{DnsMode, Flow};
+use crate::model::{DnsMode, Flow, Interception};
+
+/// Where the proxy's uid goes in a payload whose ids are read at apply time.
+pub const PROXY_UID: &str = "@PROXY_UID@";
+/// Where the proxy's gid goes.
+pub const PROXY_GID: &str = "@PROXY_GID@";
+/// Where one DNS server's address goes, inside `#@each-dns` … `#@end`.
+pub const DNS: &str = "@DNS@";
+/// Stand-in servers the template is derived with.
+const SERVER_1: &str = "@DNS1@";
+const SERVER_2: &str = "@DNS2@";
+const SERVER_OTHER: &str = "@DNSO@";
 
 /// The rules of one VM, both families.
 #[derive(Clone, Debug)]
 pub struct Capture {
     pub flavor: Flavor,
     pub config: Config,
+    /// The uid (and gid) are looked up when the rules are applied.
+    pub resolve_uid: bool,
+    pub resolve_gid: bool,
+    /// The DNS servers are read from `/etc/resolv.conf` when applied.
+    pub resolve_dns: bool,
     pub v4: Payload,
     /// Present when the VM captures IPv6 ([`VmPlan::ipv6`], modern flow).
     pub v6: Option<Payload>,
@@ -57,19 +97,155 @@ pub struct Table {
 pub fn capture(plan: &VmPlan<'_>, env: &BTreeMap<&'static str, String>) -> Capture {
     let config = config(plan, env);
     let flavor = Flavor::for_istio(u32::from(plan.istio.major), u32::from(plan.istio.minor));
-    let rules = iptables::generate(&config, flavor);
+    let modern = plan.flow == Flow::Modern;
+    let resolve_dns =
+        modern && config.redirect_dns && !config.capture_all_dns && plan.vm.dns_servers.is_empty();
     Capture {
         flavor,
-        v4: payload(&rules.v4, flavor, "iptables"),
-        v6: rules.v6.as_deref().map(|text| payload(text, flavor, "ip6tables")),
+        resolve_uid: modern && plan.vm.proxy_uid.is_none(),
+        resolve_gid: modern && plan.vm.proxy_uid.is_none() && plan.vm.proxy_gid.is_none(),
+        resolve_dns,
+        v4: family_payload(&config, flavor, false, resolve_dns),
+        v6: config
+            .enable_ipv6
+            .then(|| family_payload(&config, flavor, true, resolve_dns)),
         config,
     }
 }
 
+/// One family's payload (IPv6 when `v6`), a template of the DNS servers
+/// when `resolve_dns`.
+pub fn family_payload(config: &Config, flavor: Flavor, v6: bool, resolve_dns: bool) -> Payload {
+    let family = |v6: bool| {
+        let binary = if v6 { "ip6tables" } else { "iptables" };
+        // The payload of this family for these servers of this family and
+        // of the other one.
+        let render = |this: &[&str], other: &[&str]| {
+            let mut config = config.clone();
+            if resolve_dns {
+                let (v4, v6s) = if v6 { (other, this) } else { (this, other) };
+                config.dns_servers_v4 = v4.iter().map(ToString::to_string).collect();
+                config.dns_servers_v6 = v6s.iter().map(ToString::to_string).collect();
+            }
+            let rules = iptables::generate(&config, flavor);
+            let text = if v6 {
+                rules.v6.unwrap_or_default()
+            } else {
+                rules.v4
+            };
+            payload(&text, flavor, binary)
+        };
+        if !resolve_dns {
+            return render(&[], &[]);
+        }
+        let some = template(
+            &render(&[SERVER_1], &[SERVER_OTHER]).restore,
+            &render(&[SERVER_1, SERVER_2], &[SERVER_OTHER]).restore,
+        );
+        let other = render(&[], &[SERVER_OTHER]);
+        let none = render(&[], &[]);
+        if expand(&some, &[]) == other.restore && other.restore == none.restore {
+            return Payload {
+                restore: some,
+                tables: none.tables,
+            };
+        }
+        let restore = format!(
+            "#@when some\n{some}#@when other\n{}#@when none\n{}",
+            other.restore, none.restore
+        );
+        // clean removes the chains of every case.
+        let mut tables = render(&[SERVER_1], &[SERVER_OTHER]).tables;
+        for table in other.tables.into_iter().chain(none.tables) {
+            match tables.iter_mut().find(|t| t.name == table.name) {
+                Some(t) => {
+                    for chain in table.chains {
+                        if !t.chains.contains(&chain) {
+                            t.chains.push(chain);
+                        }
+                    }
+                }
+                None => tables.push(table),
+            }
+        }
+        Payload { restore, tables }
+    };
+    family(v6)
+}
+
+/// The template of a payload from its renderings with one stand-in server
+/// ([`SERVER_1`]) and with two (then [`SERVER_2`]): each run of lines naming
+/// the first server that the same lines naming the second follow is one
+/// server's rules, written once between `#@each-dns` and `#@end`.
+fn template(one: &str, two: &str) -> String {
+    let lines: Vec<&str> = two.lines().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !lines[i].contains(SERVER_1) {
+            out.push_str(lines[i]);
+            out.push('\n');
+            i += 1;
+            continue;
+        }
+        let run = lines[i..].iter().take_while(|l| l.contains(SERVER_1)).count();
+        out.push_str("#@each-dns\n");
+        for line in &lines[i..i + run] {
+            out.push_str(&line.replace(SERVER_1, DNS));
+            out.push('\n');
+        }
+        out.push_str("#@end\n");
+        // The second server's copy of the run, when the release wrote one.
+        let copy = lines[i + run..]
+            .iter()
+            .take(run)
+            .zip(&lines[i..i + run])
+            .all(|(second, first)| *second == first.replace(SERVER_1, SERVER_2));
+        i += if copy { 2 * run } else { run };
+    }
+    debug_assert_eq!(expand(&out, &[SERVER_1]), one, "template of one server");
+    debug_assert_eq!(
+        expand(&out, &[SERVER_1, SERVER_2]),
+        two,
+        "template of two servers"
+    );
+    out
+}
+
+/// A template for these servers of its family (what `iptables.sh` does at
+/// apply time, also with the ids still in): the `#@each-dns` blocks once per
+/// server. `#@when` sections are not chosen here.
+pub fn expand(template: &str, servers: &[&str]) -> String {
+    let mut out = String::new();
+    let mut block: Option<Vec<&str>> = None;
+    for line in template.lines() {
+        match (line, block.as_mut()) {
+            ("#@each-dns", _) => block = Some(Vec::new()),
+            ("#@end", Some(lines)) => {
+                for server in servers {
+                    for l in lines.iter() {
+                        out.push_str(&l.replace(DNS, server));
+                        out.push('\n');
+                    }
+                }
+                block = None;
+            }
+            (_, Some(lines)) => lines.push(line),
+            (_, None) => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// istio-iptables's configuration for this VM, read from `sidecar.env`'s
 /// entries as the tool reads its environment, plus what it would learn from
-/// the machine (IPv6, resolvers: the VM's declared `dns-server`s, or every
-/// port-53 packet when none are declared).
+/// the machine (IPv6; resolvers: the VM's declared `dns-server`s, every
+/// port-53 packet with `capture-all-dns`, else none here: [`capture`] fills
+/// them in from resolv.conf at apply time). Ids not pinned are
+/// [`PROXY_UID`]/[`PROXY_GID`].
 pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<&'static str, String>) -> Config {
     let get = |key: &str| env.get(key).cloned().unwrap_or_default();
     let mut config = match plan.flow {
@@ -90,10 +266,25 @@ pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<&'static str, String>) -> Config
         Flow::Modern => {
             config.proxy_uid = vec![get("PROXY_UID")];
             config.proxy_gid = vec![get("PROXY_GID")];
+            // Not pinned: istio-proxy's ids, looked up at apply time (in
+            // TPROXY mode root's too, as sidecar.env's owners say).
+            let root = if plan.vm.interception() == Interception::Tproxy {
+                ",0"
+            } else {
+                ""
+            };
+            if plan.vm.proxy_uid.is_none() {
+                config.proxy_uid = vec![format!("{PROXY_UID}{root}")];
+                if plan.vm.proxy_gid.is_none() {
+                    config.proxy_gid = vec![format!("{PROXY_GID}{root}")];
+                }
+            }
             if plan.dns == DnsMode::Capture {
                 let (v4, v6) = plan.dns_servers();
                 config.redirect_dns = true;
-                config.capture_all_dns = v4.is_empty() && v6.is_empty();
+                // Without pinned servers: those of resolv.conf, read at
+                // apply time (see `capture`), or all with capture-all-dns.
+                config.capture_all_dns = plan.vm.capture_all_dns.as_ref().is_some_and(|c| c.value);
                 config.dns_servers_v4 = v4.iter().map(ToString::to_string).collect();
                 config.dns_servers_v6 = v6.iter().map(ToString::to_string).collect();
             }
@@ -137,6 +328,25 @@ pub fn rules_file(
          # {origin}, for the settings in sidecar.env.\n\
          # iptables.sh loads them (apply) and removes them (clean).\n"
     ));
+    let mut facts = Vec::new();
+    if capture.resolve_uid || capture.resolve_gid {
+        facts.push(format!(
+            "#   {PROXY_UID} {PROXY_GID}: the ids of user istio-proxy (1337 without it)"
+        ));
+    }
+    if capture.resolve_dns {
+        facts.push(format!(
+            "#   #@each-dns ... #@end: once per nameserver of /etc/resolv.conf, {DNS} its address\n\
+             #   #@when some|other|none: the section for servers of this family, only of the other, none"
+        ));
+    }
+    if !facts.is_empty() {
+        out.push_str(&format!(
+            "# What is read on the VM when the rules are applied, as istio-iptables reads it,\n\
+             # is filled in by iptables.sh (`iptables.sh show` prints the result):\n{}\n",
+            facts.join("\n")
+        ));
+    }
     if plan.flow == Flow::Legacy {
         out.push_str(
             "# On a 1.0 VM istio.service runs istio-iptables.sh itself at every start,\n\
@@ -271,6 +481,87 @@ fn render(tables: &[Parsed]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `iptables.sh`'s `rules` does: the `#@when` section for these
+    /// servers, the blocks once per server, the ids filled in.
+    fn fill(template: &str, this: &[&str], other: usize, uid: &str, gid: &str) -> String {
+        let want = match (this.len(), other) {
+            (0, 0) => "none",
+            (0, _) => "other",
+            _ => "some",
+        };
+        let mut active = true;
+        let mut section = String::new();
+        for line in template.lines() {
+            if let Some(case) = line.strip_prefix("#@when ") {
+                active = case == want;
+            } else if active {
+                section.push_str(line);
+                section.push('\n');
+            }
+        }
+        expand(&section, this)
+            .replace(PROXY_UID, uid)
+            .replace(PROXY_GID, gid)
+    }
+
+    #[test]
+    fn templates_fill_in_to_what_istio_iptables_writes() {
+        let lists: [(&[&str], &[&str]); 5] = [
+            (&[], &[]),
+            (&["127.0.0.53"], &[]),
+            (&[], &["fd00::53"]),
+            (&["10.0.0.2", "127.0.0.53", "10.0.0.3"], &["fd00::53", "::1"]),
+            (&["10.0.0.2", "10.0.0.2"], &[]),
+        ];
+        let mut checked = 0;
+        for flavor in [Flavor::Commands, Flavor::RestoreV1_24, Flavor::Restore] {
+            for (ipv6, tproxy) in [(false, false), (true, false), (true, true)] {
+                let base = Config {
+                    redirect_dns: true,
+                    proxy_uid: vec![format!("{PROXY_UID},0")],
+                    proxy_gid: vec![PROXY_GID.to_owned()],
+                    inbound_ports_include: "*".into(),
+                    outbound_ip_ranges_include: "*".into(),
+                    inbound_interception_mode: if tproxy {
+                        InterceptionMode::Tproxy
+                    } else {
+                        InterceptionMode::Redirect
+                    },
+                    enable_ipv6: ipv6,
+                    ..Config::default()
+                };
+                let v4 = family_payload(&base, flavor, false, true);
+                let v6 = family_payload(&base, flavor, true, true);
+                for (servers4, servers6) in lists {
+                    let real = Config {
+                        proxy_uid: vec!["995,0".into()],
+                        proxy_gid: vec!["994".into()],
+                        dns_servers_v4: servers4.iter().map(ToString::to_string).collect(),
+                        dns_servers_v6: servers6.iter().map(ToString::to_string).collect(),
+                        ..base.clone()
+                    };
+                    let want = iptables::generate(&real, flavor);
+                    let want4 = payload(&want.v4, flavor, "iptables").restore;
+                    let got4 = fill(&v4.restore, servers4, servers6.len(), "995", "994");
+                    assert_eq!(
+                        got4, want4,
+                        "{flavor:?} ipv6={ipv6} tproxy={tproxy} {servers4:?} {servers6:?}"
+                    );
+                    if ipv6 {
+                        let want6 = payload(&want.v6.unwrap_or_default(), flavor, "ip6tables").restore;
+                        let got6 = fill(&v6.restore, servers6, servers4.len(), "995", "994");
+                        assert_eq!(
+                            got6, want6,
+                            "v6 {flavor:?} tproxy={tproxy} {servers4:?} {servers6:?}"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 45);
+    }
 
     #[test]
     fn commands_regroup_by_table_keeping_order() {

@@ -12,9 +12,16 @@
 //!   copy, matched exactly with `-C`), then flushes and deletes the chains
 //!   the payload creates, all `ISTIO_*`; nothing else is touched, so rules
 //!   of other software survive.
-//! * Before loading, `apply` refuses to run when the `istio-proxy` user
-//!   exists with another uid or gid than the rules let through: Envoy's own
-//!   traffic would be captured again and loop.
+//! * What istio-iptables reads on the machine is read when the rules are
+//!   applied: the ids of user `istio-proxy` (1337 without it), unless the
+//!   bundle pins them, and the `nameserver` addresses of `/etc/resolv.conf`
+//!   (only literal IPv4/IPv6 addresses; anything else is ignored), unless
+//!   the bundle pins them or captures all DNS. `show` prints the rules
+//!   `apply` would load; `apply` keeps what it loaded under `/run/meshc`
+//!   (per network namespace), so that `clean` removes exactly that even
+//!   after resolv.conf or the user changed.
+//! * `clean` also removes the chains of every istio-iptables generation
+//!   (`ISTIO_OUTPUT_DNS`, raw `ISTIO_OUTPUT`, …) and any jump into them.
 //!
 //! The script acts on the network namespace it runs in (`ip netns exec NS
 //! iptables.sh apply` targets another; there is no `--netns` of its own),
@@ -23,7 +30,7 @@
 //! loading with their `-restore` twins. Everything interpolated into it is
 //! single-quoted ([`posix_single_quote`]).
 
-use super::iptables_rules::{Capture, Payload};
+use super::iptables_rules::{Capture, DNS, PROXY_GID, PROXY_UID, Payload};
 use super::plan::VmPlan;
 use super::quote::posix_single_quote as q;
 use super::text::{comment_text, header};
@@ -44,6 +51,7 @@ pub fn iptables_sh(plan: &VmPlan<'_>, capture: &Capture, source_name: &str) -> S
          #\n\
          #   iptables.sh apply   remove these rules if present, then load them (idempotent)\n\
          #   iptables.sh clean   remove the ISTIO_* chains and the rules that lead to them\n\
+         #   iptables.sh show    print the rules apply would load on this machine\n\
          #\n\
          # Root only. It acts on the network namespace it runs in: `ip netns exec NS\n\
          # iptables.sh apply` targets another. IPTABLES and IP6TABLES name other\n\
@@ -54,29 +62,54 @@ pub fn iptables_sh(plan: &VmPlan<'_>, capture: &Capture, source_name: &str) -> S
         istio = plan.istio,
     ));
     let (uid, gid) = (plan.vm.proxy_uid(), plan.vm.proxy_gid());
+    let uid = if capture.resolve_uid {
+        String::new()
+    } else {
+        uid.to_string()
+    };
+    let gid = if capture.resolve_gid {
+        String::new()
+    } else {
+        gid.to_string()
+    };
     out.push_str(&format!(
         "here=$(cd -- \"$(dirname -- \"${{BASH_SOURCE[0]}}\")\" && pwd)\n\
          iptables=${{IPTABLES:-iptables}}\n\
          {ip6tables}\
          vm={vm}\n\
-         # The proxy's user, whose traffic the rules let through.\n\
+         # The proxy's user, whose traffic the rules let through: pinned here, or\n\
+         # (empty) the ids of user istio-proxy when the rules are applied.\n\
          proxy_uid={uid}\n\
-         proxy_gid={gid}\n\n",
+         proxy_gid={gid}\n\
+         # Whether the DNS servers are the nameservers of /etc/resolv.conf.\n\
+         resolv_dns={resolv}\n\
+         state_dir=/run/meshc\n\
+         uid_token={uid_token}\n\
+         gid_token={gid_token}\n\
+         dns_token={dns_token}\n\
+         dns4=()\n\
+         dns6=()\n\
+         families=({families})\n\n",
         vm = q(vm),
         ip6tables = if ipv6 {
             "ip6tables=${IP6TABLES:-ip6tables}\n"
         } else {
             ""
         },
-        uid = q(&uid.to_string()),
-        gid = q(&gid.to_string()),
+        uid = q(&uid),
+        gid = q(&gid),
+        resolv = capture.resolve_dns,
+        uid_token = q(PROXY_UID),
+        gid_token = q(PROXY_GID),
+        dns_token = q(DNS),
+        families = if ipv6 { "4 6" } else { "4" },
     ));
     out.push_str(HELPERS);
 
     out.push_str("clean() {\n");
-    push_clean(&mut out, "\"$iptables\"", &capture.v4);
+    push_clean(&mut out, "\"$iptables\"", 4, &capture.v4);
     if let Some(v6) = &capture.v6 {
-        push_clean(&mut out, "\"$ip6tables\"", v6);
+        push_clean(&mut out, "\"$ip6tables\"", 6, v6);
     }
     if tproxy {
         let (mark, table) = (
@@ -95,12 +128,12 @@ pub fn iptables_sh(plan: &VmPlan<'_>, capture: &Capture, source_name: &str) -> S
     // `load` runs as an `if` condition, where `set -e` is off: every step
     // returns on failure by itself.
     out.push_str(
-        "# Loads the rules; returns non-zero at the first step that fails.\n\
+        "# Loads the rules kept by apply; returns non-zero at the first step that fails.\n\
          load() {\n\
-         \t\"${iptables}-restore\" -w --noflush <\"$here/iptables.rules\" || return 1\n",
+         \t\"${iptables}-restore\" -w --noflush <\"$(state 4)\" || return 1\n",
     );
     if ipv6 {
-        out.push_str("\t\"${ip6tables}-restore\" -w --noflush <\"$here/iptables6.rules\" || return 1\n");
+        out.push_str("\t\"${ip6tables}-restore\" -w --noflush <\"$(state 6)\" || return 1\n");
     }
     if tproxy {
         let (mark, table) = (
@@ -117,15 +150,35 @@ pub fn iptables_sh(plan: &VmPlan<'_>, capture: &Capture, source_name: &str) -> S
     }
     out.push_str(
         "}\n\n\
+         # Prints the rules apply loads on this machine: one family (4 or 6), or each.\n\
+         show() {\n\
+         \tresolve\n\
+         \tlocal family\n\
+         \tfor family in \"${families[@]}\"; do\n\
+         \t\tif [ -z \"${1-}\" ] || [ \"$1\" = \"$family\" ]; then\n\
+         \t\t\trules \"$family\" \"$here/$(rules_file \"$family\")\"\n\
+         \t\tfi\n\
+         \tdone\n\
+         }\n\n\
          apply() {\n\
-         \tcheck_proxy_user\n\
+         \tresolve\n\
+         \tlocal family\n\
+         \tlocal -a new\n\
+         \tfor family in \"${families[@]}\"; do\n\
+         \t\tnew[family]=$(rules \"$family\" \"$here/$(rules_file \"$family\")\")\n\
+         \tdone\n\
          \tclean\n\
+         \tmkdir -p \"$state_dir\"\n\
+         \tchmod 0700 \"$state_dir\"\n\
+         \tfor family in \"${families[@]}\"; do\n\
+         \t\tprintf '%s\\n' \"${new[family]}\" >\"$(state \"$family\")\"\n\
+         \tdone\n\
          \tif ! load; then\n\
          \t\tclean\n\
          \t\tdie 'loading the rules failed; whatever was loaded is removed again'\n\
-         \tfi\n",
+         \tfi\n\
+         }\n\n",
     );
-    out.push_str("}\n\n");
     out.push_str(MAIN);
     out
 }
@@ -134,28 +187,69 @@ fn families(ipv6: bool) -> &'static [&'static str] {
     if ipv6 { &["inet", "inet6"] } else { &["inet"] }
 }
 
-/// `drop_rule` per hook, then one `drop_chains` per table.
-fn push_clean(out: &mut String, binary: &str, payload: &Payload) {
+/// The chains each generation of istio-iptables creates, by table: `clean`
+/// removes them all, so that rules left by another release go too.
+const GENERATIONS: [(&str, &[&str]); 3] = [
+    (
+        "mangle",
+        &["ISTIO_INBOUND", "ISTIO_DIVERT", "ISTIO_TPROXY", "ISTIO_DROP"],
+    ),
+    (
+        "nat",
+        &[
+            "ISTIO_INBOUND",
+            "ISTIO_REDIRECT",
+            "ISTIO_IN_REDIRECT",
+            "ISTIO_OUTPUT",
+            "ISTIO_OUTPUT_DNS",
+        ],
+    ),
+    ("raw", &["ISTIO_OUTPUT", "ISTIO_OUTPUT_DNS", "ISTIO_INBOUND"]),
+];
+
+/// The hooks of what was loaded (or would be), then one `drop_chains` per
+/// table: the payload's chains and every generation's.
+fn push_clean(out: &mut String, binary: &str, family: u8, payload: &Payload) {
+    let file = if family == 6 {
+        "iptables6.rules"
+    } else {
+        "iptables.rules"
+    };
+    out.push_str(&format!(
+        "\tif [ -e \"$(state {family})\" ]; then\n\
+         \t\tdrop_hooks {binary} <\"$(state {family})\"\n\
+         \telse\n\
+         \t\tdrop_hooks {binary} < <(resolve && rules {family} \"$here/{file}\")\n\
+         \tfi\n"
+    ));
+    let mut tables: Vec<(&str, Vec<&str>)> = GENERATIONS.iter().map(|(t, c)| (*t, c.to_vec())).collect();
     for table in &payload.tables {
-        for hook in &table.hooks {
-            out.push_str(&format!("\tdrop_rule {binary} {} {}\n", q(&table.name), q(hook)));
-        }
         // Only Istio's chains, whatever the payload says: clean must never
         // delete a chain another program owns.
-        let chains: Vec<&str> = table
+        let chains = table
             .chains
             .iter()
             .map(String::as_str)
-            .filter(|c| c.starts_with("ISTIO_"))
-            .collect();
-        if !chains.is_empty() {
-            out.push_str(&format!(
-                "\tdrop_chains {binary} {} {}\n",
-                q(&table.name),
-                q(&chains.join(" "))
-            ));
+            .filter(|c| c.starts_with("ISTIO_"));
+        match tables.iter_mut().find(|(t, _)| *t == table.name) {
+            Some((_, known)) => {
+                for chain in chains {
+                    if !known.contains(&chain) {
+                        known.push(chain);
+                    }
+                }
+            }
+            None => tables.push((&table.name, chains.collect())),
         }
     }
+    for (table, chains) in tables {
+        out.push_str(&format!(
+            "\tdrop_chains {binary} {} {}\n",
+            q(table),
+            q(&chains.join(" "))
+        ));
+    }
+    out.push_str(&format!("\trm -f -- \"$(state {family})\"\n"));
 }
 
 const HELPERS: &str = r#"die() {
@@ -164,7 +258,7 @@ const HELPERS: &str = r#"die() {
 }
 
 usage() {
-	printf 'usage: %s apply|clean\n' "$0"
+	printf 'usage: %s apply|clean|show [4|6]\n' "$0"
 }
 
 # drop_rule BINARY TABLE 'CHAIN MATCH... -j TARGET': deletes every copy of one rule.
@@ -203,16 +297,169 @@ drop_chains() {
 	done
 }
 
-# Envoy runs as istio-proxy: if that user's ids are not the ones the rules let
-# through, the proxy's own traffic would be captured again, in a loop.
-check_proxy_user() {
-	local id
-	if id=$(id -u istio-proxy 2>/dev/null) && [ "$id" != "$proxy_uid" ]; then
-		die "user istio-proxy has uid $id, the rules expect $proxy_uid: set proxy-uid on vm $vm and rebuild"
+# drop_hooks BINARY <RULES: deletes the rules that restore input adds to
+# built-in chains (the jumps into ISTIO_* chains, and the rest).
+drop_hooks() {
+	local binary=$1 line table='' spec
+	while IFS= read -r line; do
+		case $line in
+		'* '*) table=${line#'* '} ;;
+		'-A '* | '-I '*)
+			read -r -a spec <<<"$line"
+			case ${spec[1]} in
+			PREROUTING | INPUT | FORWARD | OUTPUT | POSTROUTING) ;;
+			*) continue ;;
+			esac
+			if [ "${spec[0]}" = -I ]; then
+				spec=("${spec[1]}" "${spec[@]:3}")
+			else
+				spec=("${spec[@]:1}")
+			fi
+			drop_rule "$binary" "$table" "${spec[*]}"
+			;;
+		esac
+	done
+}
+
+# The proxy's ids: pinned, else those of user istio-proxy (whoever the sidecar
+# package created), else 1337, as istio-iptables looks them up. The gid is the
+# user's group, which the package's setgid binaries run as.
+resolve_ids() {
+	if [ -z "$proxy_uid" ]; then
+		proxy_uid=$(id -u istio-proxy 2>/dev/null) || proxy_uid=1337
 	fi
-	if id=$(id -g istio-proxy 2>/dev/null) && [ "$id" != "$proxy_gid" ]; then
-		die "user istio-proxy has gid $id, the rules expect $proxy_gid: set proxy-gid on vm $vm and rebuild"
+	if [ -z "$proxy_gid" ]; then
+		proxy_gid=$(id -g istio-proxy 2>/dev/null) || proxy_gid=1337
 	fi
+	case $proxy_uid in '' | *[!0-9]*) die "vm $vm: not a uid: $proxy_uid" ;; esac
+	case $proxy_gid in '' | *[!0-9]*) die "vm $vm: not a gid: $proxy_gid" ;; esac
+}
+
+octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+is_ipv4() {
+	[[ $1 =~ ^($octet\.){3}$octet$ ]]
+}
+
+# hex_groups 'a:b:c': how many 1-4 digit hex groups; fails if malformed.
+hex_groups() {
+	local re='^[0-9A-Fa-f]{1,4}(:[0-9A-Fa-f]{1,4})*$' colons
+	if [ -z "$1" ]; then
+		echo 0
+		return 0
+	fi
+	[[ $1 =~ $re ]] || return 1
+	colons=${1//[!:]/}
+	echo $((${#colons} + 1))
+}
+
+is_ipv6() {
+	local a=$1 head tail
+	[[ $a == *:* && $a =~ ^[0-9A-Fa-f:.]+$ ]] || return 1
+	if [[ $a == *.* ]]; then
+		is_ipv4 "${a##*:}" || return 1
+		a="${a%:*}:0:0"
+	fi
+	if [[ $a == *::* ]]; then
+		tail=${a#*::}
+		[[ $tail == *::* ]] && return 1
+		head=$(hex_groups "${a%%::*}") || return 1
+		tail=$(hex_groups "$tail") || return 1
+		[ $((head + tail)) -le 7 ]
+	else
+		head=$(hex_groups "$a") || return 1
+		[ "$head" -eq 8 ]
+	fi
+}
+
+# The nameservers of /etc/resolv.conf, as istio-iptables reads them: literal
+# IPv4 and IPv6 addresses only, anything else ignored.
+read_resolv_conf() {
+	local key value
+	dns4=()
+	dns6=()
+	[ -r /etc/resolv.conf ] || return 0
+	while read -r key value _ || [ -n "$key" ]; do
+		[ "$key" = nameserver ] || continue
+		if is_ipv4 "$value"; then
+			dns4+=("$value")
+		elif is_ipv6 "$value"; then
+			dns6+=("${value,,}")
+		fi
+	done </etc/resolv.conf
+}
+
+resolve() {
+	resolve_ids
+	if [ "$resolv_dns" = true ]; then
+		read_resolv_conf
+	fi
+}
+
+rules_file() {
+	if [ "$1" = 6 ]; then echo iptables6.rules; else echo iptables.rules; fi
+}
+
+# Where apply keeps what it loaded into this network namespace.
+state() {
+	printf '%s/iptables-%s-v%s.rules' "$state_dir" "$(stat -L -c %i /proc/self/ns/net)" "$1"
+}
+
+# rules FAMILY FILE: the restore input of FILE for this machine: ids filled
+# in, each #@each-dns block once per server of the family, the #@when section
+# that fits (some: servers of this family; other: only of the other; none).
+rules() {
+	local family=$1 file=$2 servers=() other line want active=true in_block=false block=() server b
+	if [ "$family" = 6 ]; then
+		servers=("${dns6[@]}")
+		other=${#dns4[@]}
+	else
+		servers=("${dns4[@]}")
+		other=${#dns6[@]}
+	fi
+	if [ "${#servers[@]}" -gt 0 ]; then
+		want=some
+	elif [ "$other" -gt 0 ]; then
+		want=other
+	else
+		want=none
+	fi
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		'#@when '*)
+			if [ "${line#'#@when '}" = "$want" ]; then
+				active=true
+			else
+				active=false
+			fi
+			continue
+			;;
+		esac
+		[ "$active" = true ] || continue
+		case $line in
+		'#@each-dns')
+			in_block=true
+			block=()
+			continue
+			;;
+		'#@end')
+			in_block=false
+			for server in "${servers[@]}"; do
+				for b in "${block[@]}"; do
+					printf '%s\n' "${b//"$dns_token"/$server}"
+				done
+			done
+			continue
+			;;
+		'#'* | '') continue ;;
+		esac
+		line=${line//"$uid_token"/$proxy_uid}
+		line=${line//"$gid_token"/$proxy_gid}
+		if [ "$in_block" = true ]; then
+			block+=("$line")
+		else
+			printf '%s\n' "$line"
+		fi
+	done <"$file"
 }
 
 "#;
@@ -223,6 +470,7 @@ fi
 case ${1-} in
 apply) apply ;;
 clean) clean ;;
+show) show "${2-}" ;;
 -h | --help) usage ;;
 *)
 	usage >&2

@@ -81,9 +81,13 @@ pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
             if !ports.is_empty() {
                 env.insert("ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE", join(&ports));
             }
-            let (uid, gid) = owners(plan);
-            env.insert("PROXY_UID", uid);
-            env.insert("PROXY_GID", gid);
+            // Only pinned ids: otherwise istio-iptables (and meshc's
+            // iptables.sh) look up user istio-proxy on the VM.
+            if vm.proxy_uid.is_some() || vm.proxy_gid.is_some() {
+                let (uid, gid) = owners(plan);
+                env.insert("PROXY_UID", uid);
+                env.insert("PROXY_GID", gid);
+            }
         }
         Flow::Legacy => {
             // Without ports the 1.0 script captures no inbound traffic, as
