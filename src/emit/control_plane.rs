@@ -495,3 +495,79 @@ fn eastwest_operator<'a>(topo: &'a Topology, network: &'a str, address: &str) ->
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+    use crate::syntax::{Limits, Syntax};
+
+    fn build(text: &str) -> BTreeMap<String, String> {
+        let source = Source::new("t.kdl", text.to_owned());
+        let (checked, diags) = crate::check_source(&source, Syntax::Kdl, Limits::default());
+        let checked = checked.unwrap_or_else(|| panic!("{diags:#?}"));
+        emit(&checked, "t.kdl")
+            .into_iter()
+            .map(|a| (a.path, a.contents))
+            .collect()
+    }
+
+    #[test]
+    fn a_network_of_vms_without_ranges_is_known_by_their_addresses() {
+        // The VM only calls out (nothing calls into `dc`, so it needs no
+        // gateway); istiod must still know its network, by its address.
+        let out = build(
+            r#"
+mesh m { istio "1.28"; mesh-id m1 }
+network cloud { cidr "10.0.0.0/16" }
+network dc
+cluster prod { network cloud; control-plane #true; east-west-gateway "10.0.0.100"; cluster-id c-1 }
+vm db { address "192.168.1.5"; network dc }
+service db { port tcp 5432; deploy v1 vm=db; calls api }
+service api { port http 8080; deploy v1 cluster=prod; entry-point #true }
+"#,
+        );
+        let values = &out["control-plane/prod/istiod-values.yaml"];
+        assert!(values.contains("(keys of Istio 1.28.10's chart)"), "{values}");
+        assert!(
+            values.contains(
+                "    cloud:\n      endpoints:\n      - fromRegistry: c-1\n      - fromCidr: 10.0.0.0/16\n      gateways:\n      - address: \"10.0.0.100\"\n        port: 15443\n"
+            ),
+            "{values}"
+        );
+        assert!(
+            values.contains("    dc:\n      endpoints:\n      - fromCidr: 192.168.1.5/32\n  multiCluster:\n"),
+            "{values}"
+        );
+        assert!(
+            values.contains("    clusterName: c-1\n  network: cloud\n"),
+            "{values}"
+        );
+        // One control plane: no multi-primary note.
+        assert!(!values.contains("cacerts"), "{values}");
+    }
+
+    #[test]
+    fn legacy_meshes_get_no_control_plane_files() {
+        let out = build(
+            r#"
+mesh m { istio "1.0" }
+network vpc { cidr "10.0.0.0/16" }
+cluster prod { network vpc; control-plane #true; ilb pilot="10.0.0.2" mixer="10.0.0.3" citadel="10.0.0.4" kube-dns="10.0.0.5" }
+vm db { address "10.0.1.5"; network vpc }
+service db { port tcp 5432; deploy v1 vm=db }
+service api { port http 8080; deploy v1 cluster=prod; calls db; entry-point #true }
+"#,
+        );
+        assert!(out.is_empty(), "{out:#?}");
+    }
+
+    #[test]
+    fn versions_map_to_the_nearest_reference_line() {
+        let line = |s: &str| reference_line(IstioVersion::parse(s).expect("version"));
+        assert_eq!(line("1.8"), "1.24.6");
+        assert_eq!(line("1.26.3"), "1.24.6");
+        assert_eq!(line("1.27"), "1.28.10");
+        assert_eq!(line("1.30"), "1.28.10");
+    }
+}
