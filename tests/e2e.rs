@@ -1413,3 +1413,48 @@ fn iptables_sh_show_is_istio_iptables_for_the_vms_resolv_conf() {
     }
     assert!(!canary.exists(), "resolv.conf text ran as a command");
 }
+
+/// `clean` of one release's bundle removes what another release's
+/// istio-iptables layout installed (here 1.25's `ISTIO_OUTPUT_DNS` chains
+/// and all-protocol jumps, cleaned by a 1.24 bundle, and the reverse),
+/// also when nothing recorded what was loaded: upgrading or downgrading
+/// Istio leaves no rule behind.
+#[test]
+fn clean_removes_every_generations_rules() {
+    let Some(python) = prerequisites() else {
+        return;
+    };
+    for (loaded, cleaner) in [("1.25", "1.24"), ("1.24", "1.25"), ("1.23", "1.25")] {
+        let (lab, e, _bundle, root) = bookinfo_db(loaded, &python);
+        // Kept alive: its directory holds the other bundle.
+        let (_other_lab, _, other_bundle, _) = bookinfo_db(cleaner, &python);
+        let what = format!("{} ({loaded} loaded, {cleaner} cleans)", lab.what);
+        let out = bounded(
+            Command::new("bash")
+                .arg(_bundle.join("install.sh"))
+                .arg("--root")
+                .arg(&root),
+            SCRIPT_WAIT,
+        );
+        ok(&out, &format!("{what}: install.sh --root"));
+        let before = lab.save();
+        let script = root.join("usr/local/lib/meshc/iptables.sh");
+        // Loaded, then the record of it dropped, as if another tool had
+        // installed the rules.
+        lab.in_private_etc(
+            &lab.vm,
+            &[e.peer],
+            &format!(
+                "bash {} apply && rm -f /run/meshc/iptables-$(stat -L -c %i /proc/self/ns/net)-v4.rules",
+                script.display()
+            ),
+        );
+        assert!(
+            lab.save().iter().any(|l| l.contains("ISTIO_")),
+            "{what}: nothing loaded"
+        );
+        let other = other_bundle.join("iptables.sh");
+        lab.in_private_etc(&lab.vm, &[e.peer], &format!("bash {} clean", other.display()));
+        assert_eq!(lab.save(), before, "{what}: clean left rules behind");
+    }
+}

@@ -220,7 +220,9 @@ fn push_clean(out: &mut String, binary: &str, family: u8, payload: &Payload) {
          \t\tdrop_hooks {binary} <\"$(state {family})\"\n\
          \telse\n\
          \t\tdrop_hooks {binary} < <(resolve && rules {family} \"$here/{file}\")\n\
-         \tfi\n"
+         \tfi\n\
+         \t# 1.23 and 1.24 mark resolver replies in raw PREROUTING itself.\n\
+         \tdrop_matching {binary} raw '^-A PREROUTING (.* )?--sport 53 -j CT --zone 1$'\n"
     ));
     let mut tables: Vec<(&str, Vec<&str>)> = GENERATIONS.iter().map(|(t, c)| (*t, c.to_vec())).collect();
     for table in &payload.tables {
@@ -268,6 +270,16 @@ drop_rule() {
 	while "$binary" -w -t "$table" -C "${spec[@]}" 2>/dev/null; do
 		"$binary" -w -t "$table" -D "${spec[@]}"
 	done
+}
+
+# drop_matching BINARY TABLE ERE: deletes the rules of `-S` that match (an
+# istio-iptables rule in a built-in chain, of any generation).
+drop_matching() {
+	local binary=$1 table=$2 rule spec
+	while read -r rule; do
+		read -r -a spec <<<"${rule#-A }"
+		"$binary" -w -t "$table" -D "${spec[@]}"
+	done < <("$binary" -w -t "$table" -S 2>/dev/null | grep -E "$3" || true)
 }
 
 # drop_chains BINARY TABLE 'CHAIN...': flushes, then deletes, those that exist
