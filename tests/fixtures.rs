@@ -112,3 +112,118 @@ fn ok_fixtures_and_examples_check_clean() {
         );
     }
 }
+
+/// KDL fixtures whose mistake cannot be written in TOML, and why. Every
+/// other KDL fixture under `tests/fail/` and `tests/ok/` has a TOML twin
+/// (same stem, `.toml`) that must give the same codes.
+const KDL_ONLY: &[(&str, &str)] = &[
+    (
+        "tests/fail/E101-unclosed-brace.kdl",
+        "a KDL syntax error; TOML's is E102",
+    ),
+    (
+        "tests/fail/E103-unquoted-address.kdl",
+        "KDL v2 bare words; a TOML value is typed by its own syntax",
+    ),
+    (
+        "tests/fail/E205-network-given-twice.kdl",
+        "TOML itself refuses a key given twice (E102)",
+    ),
+];
+
+/// Writes the missing TOML twins (`MESHC_WRITE_TOML_TWINS=1`), translated
+/// from the KDL by meshc's own snippet translator; a twin is then read and
+/// committed like any fixture.
+fn write_missing_twin(kdl: &Path, twin: &Path) {
+    if std::env::var_os("MESHC_WRITE_TOML_TWINS").is_none() || twin.exists() {
+        return;
+    }
+    let text = std::fs::read_to_string(kdl).unwrap_or_default();
+    let Some(body) = meshc::diagnostic::toml_help::document(&text) else {
+        eprintln!("{}: no TOML form", kdl.display());
+        return;
+    };
+    let header = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim_start_matches(['/', ' ']).strip_prefix("also:"))
+        .map(|also| format!("# also:{also}\n"))
+        .unwrap_or_default();
+    let _ = std::fs::write(twin, header + &body);
+}
+
+#[test]
+fn every_fixture_has_a_toml_twin_with_the_same_codes() {
+    let mut failures = Vec::new();
+    let mut twins = 0;
+    for dir in ["tests/fail", "tests/ok"] {
+        let dir = root().join(dir);
+        for kdl in topology_files(&dir)
+            .into_iter()
+            .filter(|p| !p.starts_with(dir.join("hostile")))
+            .filter(|p| p.extension().is_some_and(|e| e == "kdl"))
+        {
+            let rel = kdl.strip_prefix(root()).unwrap_or(&kdl).display().to_string();
+            let twin = kdl.with_extension("toml");
+            let kdl_only = KDL_ONLY.iter().any(|(name, _)| rel == *name);
+            write_missing_twin(&kdl, &twin);
+            match (twin.exists(), kdl_only) {
+                (true, true) => failures.push(format!("{rel} is listed as KDL-only but has a twin")),
+                (false, true) => {}
+                (false, false) => failures.push(format!("{rel} has no TOML twin")),
+                (true, false) => {
+                    twins += 1;
+                    let codes = |p: &Path| -> BTreeSet<String> {
+                        check(p).1.iter().map(|d| d.code.code.to_owned()).collect()
+                    };
+                    let (want, got) = (codes(&kdl), codes(&twin));
+                    if want != got {
+                        failures.push(format!("{rel}: KDL gives {want:?}, its TOML twin {got:?}"));
+                    }
+                }
+            }
+        }
+    }
+    for (name, _) in KDL_ONLY {
+        if !root().join(name).is_file() {
+            failures.push(format!("KDL_ONLY names {name}, which does not exist"));
+        }
+    }
+    assert!(twins >= 50, "only {twins} twins");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A TOML file gets its help in TOML: no KDL flag, and the settings meshc
+/// suggests are `key = value`.
+#[test]
+fn toml_files_get_help_in_toml() {
+    let mut failures = Vec::new();
+    for dir in ["tests/fail", "tests/ok"] {
+        let dir = root().join(dir);
+        for path in topology_files(&dir)
+            .into_iter()
+            .filter(|p| !p.starts_with(dir.join("hostile")))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        {
+            let (source, diags) = check(&path);
+            for d in &diags {
+                let texts = std::iter::once(&d.message)
+                    .chain(d.help.iter())
+                    .chain(d.labels.iter().map(|l| &l.message));
+                for t in texts {
+                    let kdl_setting = ["`calls ", "`control-plane ", "`entry-point ", "`ssh "]
+                        .iter()
+                        .any(|p| t.contains(p) && !t.contains(&format!("{p}= ")));
+                    if t.contains("#true") || t.contains("#false") || kdl_setting {
+                        failures.push(format!("{}: {}: {t}", source.name, d.code.code));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "KDL syntax in TOML help:\n{}",
+        failures.join("\n")
+    );
+}

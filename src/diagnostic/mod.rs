@@ -8,6 +8,7 @@
 
 pub mod codes;
 pub mod render;
+pub mod toml_help;
 
 use crate::source::Span;
 pub use codes::{Code, Severity};
