@@ -8,7 +8,11 @@
 //!   tree: never a mix, never a temporary file, whether `write` returns an
 //!   error or the process is SIGKILLed at any moment.
 //! - **Only meshc's files change.** `.meshc-manifest` in DIR lists every file
-//!   the last build wrote. A rebuild removes listed files that are no longer
+//!   the last build wrote. A DIR that is not empty and has no manifest is not
+//!   meshc's: it is refused ([`WriteError::NotMeshcs`]) unless the caller
+//!   adopts it ([`Adopt`]); in any DIR, an entry the manifest does not list
+//!   that stands where meshc must write is refused, never replaced, unless
+//!   it already is exactly the generated file. A rebuild removes listed files that are no longer
 //!   produced, and the directories that only held them; every other entry
 //!   (user files, symlinks, user directories, even empty ones) is carried
 //!   over as the same inode, so with its bytes, mode, owner and mtime.
@@ -40,7 +44,9 @@
 //!    only if DIR is still the directory it scanned, and any change made
 //!    since that the next steps notice sends the write back here for a
 //!    fresh scan under the lock.
-//! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`: new files
+//! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`, marked
+//!    by a file `.NAME.meshc-XXXXXX.lock` that records its identity (see
+//!    `swap`; only marked trees are ever swept): new files
 //!    are created there (`O_EXCL`, with their mode, and a chmod only where
 //!    the umask or a default ACL took bits from it); unchanged generated
 //!    files and everything the user owns are hard-linked in; directories are
@@ -90,7 +96,7 @@
 //! - **Cost.** A write that changes anything links every user file again, so
 //!   a DIR holding a large user tree (`-o .` in a repository) pays for it.
 //! - **Hostile neighbours.** The sweep uses path-based calls, so DIR's parent
-//!   must not be writable by untrusted users.
+//!   must not be writable by untrusted users (who could forge a marker).
 //!
 //! Alternatives weighed: per-file temporary files and renames plus a journal
 //! (not atomic, and leaves temporary files in DIR after a kill); a sibling
