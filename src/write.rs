@@ -351,8 +351,15 @@ fn write_locked(
     ops: &Ops,
 ) -> Result<Summary, Failed> {
     let before = survey.old.as_ref();
-    let plan = plan::plan(dir, before, &survey.owned, targets, plan::Detail::Decisions, adopt)
-        .map_err(Failed::before_swap)?;
+    let plan = plan::plan(
+        dir,
+        before,
+        &survey.owned,
+        targets,
+        plan::Detail::Decisions,
+        adopt,
+    )
+    .map_err(Failed::before_swap)?;
     let mut summary = plan.summary.clone();
     if plan.is_noop() {
         return Ok(summary);

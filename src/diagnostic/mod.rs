@@ -157,7 +157,11 @@ mod bounded_tests {
             assert!(text.len() <= MAX_TEXT && text.ends_with('…'), "{}", text.len());
             assert!(text.capacity() <= MAX_TEXT);
         }
-        let short = Diagnostic::new(&codes::UNREADABLE_INPUT, Span::new(0, 1), "é".repeat(MAX_TEXT / 2));
+        let short = Diagnostic::new(
+            &codes::UNREADABLE_INPUT,
+            Span::new(0, 1),
+            "é".repeat(MAX_TEXT / 2),
+        );
         assert_eq!(short.message, "é".repeat(MAX_TEXT / 2));
     }
 }

@@ -71,7 +71,8 @@ impl Ops {
     /// Writes `bytes` at the end of the open file `file` (at `path`).
     pub fn append(&self, path: &Path, mut file: &File, bytes: &[u8]) -> Result<(), WriteError> {
         self.tick("write", path)?;
-        file.write_all(bytes).map_err(|e| WriteError::io("write", path, e))
+        file.write_all(bytes)
+            .map_err(|e| WriteError::io("write", path, e))
     }
 
     /// Creates the directory `path`, private (0700) until [`Ops::set_mode`]

@@ -115,7 +115,8 @@ pub(super) fn prefix(name: &OsStr) -> OsString {
 const MARKER_SUFFIX: &str = ".lock";
 
 /// The first line of every marker.
-pub(super) const MARKER_MAGIC: &[u8] = b"meshc: the tree beside this file is a meshc build's; the next build removes both\n";
+pub(super) const MARKER_MAGIC: &[u8] =
+    b"meshc: the tree beside this file is a meshc build's; the next build removes both\n";
 
 /// The marker of the tree at `tree`.
 pub(super) fn marker_of(tree: &Path) -> PathBuf {
@@ -154,9 +155,7 @@ pub(super) fn create_staging(
     let (marker, file) = ops.create_marker(parent, prefix, MARKER_SUFFIX, MARKER_MAGIC)?;
     let staging = strip_marker_suffix(&marker);
     let made = ops.create_dir(&staging).and_then(|()| {
-        let meta = tree::lstat(&staging)?.ok_or_else(|| WriteError::Raced {
-            dir: staging.clone(),
-        })?;
+        let meta = tree::lstat(&staging)?.ok_or_else(|| WriteError::Raced { dir: staging.clone() })?;
         let ids: String = [Some(identity(&meta)), dir_identity]
             .into_iter()
             .flatten()

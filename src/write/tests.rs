@@ -1118,7 +1118,10 @@ fn a_user_file_at_a_newly_generated_path_is_refused() {
     let dir = tmp.path().join("out");
     write(&dir, &[file("vms/db/cluster.env", "c\n")]).expect("first write");
     put(&dir.join("vms/db/hosts"), "the user's\n");
-    let artifacts = [file("vms/db/cluster.env", "c\n"), file("vms/db/hosts", "generated\n")];
+    let artifacts = [
+        file("vms/db/cluster.env", "c\n"),
+        file("vms/db/hosts", "generated\n"),
+    ];
     refused_everywhere(&dir, &artifacts, Adopt::No, conflict);
     refused_everywhere(&dir, &artifacts, Adopt::Yes, conflict);
     // A symlink of the user's there is refused too, not replaced.
