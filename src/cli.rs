@@ -107,6 +107,11 @@ enum Command {
         /// Write nothing; exit 1 with a diff when DIR is not up to date
         #[arg(long)]
         check: bool,
+        /// Add meshc's files to a DIR that is not empty and that meshc did
+        /// not make (no .meshc-manifest); a file meshc did not write is
+        /// still never replaced
+        #[arg(long)]
+        adopt: bool,
         #[command(flatten)]
         input: InputArgs,
         #[command(flatten)]
@@ -178,9 +183,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             file,
             out,
             check,
+            adopt,
             input,
             output,
-        } => build(&file, &out, check, &input, output.format),
+        } => {
+            let adopt = if adopt {
+                crate::write::Adopt::Yes
+            } else {
+                crate::write::Adopt::No
+            };
+            build(&file, &out, check, adopt, &input, output.format)
+        }
         Command::Graph { file, format, input } => graph(&file, format, &input),
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Init { dir, example } => init(&dir, example),
@@ -215,16 +228,28 @@ enum ReadError {
 fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| ReadError::Io(format!("meshc: cannot read {name}: {e}"));
+    let not_regular = |meta: &std::fs::Metadata| {
+        let what = if meta.is_dir() {
+            "it is a directory"
+        } else {
+            "it is not a regular file (a FIFO, socket or device would block or never end)"
+        };
+        ReadError::Io(format!("meshc: cannot read {name}: {what}"))
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.is_dir() {
-        return Err(ReadError::Io(format!(
-            "meshc: cannot read {name}: it is a directory"
-        )));
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    // Opened without blocking, in case the path was replaced by a FIFO since
+    // the check (opening a FIFO with no writer waits forever otherwise), and
+    // checked again on the open file, which is what is read.
+    let file = open_nonblocking(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(max.saturating_add(1))
+    file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;
     if bytes.len() as u64 > max {
@@ -253,6 +278,21 @@ fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
             Err(ReadError::Unreadable(Box::new((Source::new(name, text), diag))))
         }
     }
+}
+
+/// Opens `path` for reading with `O_NONBLOCK` where the flag's value is
+/// known (it changes nothing for a regular file), so that opening a FIFO
+/// cannot hang.
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        const O_NONBLOCK: i32 = 0o4000;
+        options.custom_flags(O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Checks one file; `None` when it could not be read at all.
@@ -555,7 +595,14 @@ fn init(dir: &Path, example: Option<Example>) -> Exit {
     }
 }
 
-fn build(path: &Path, out: &Path, check_only: bool, input: &InputArgs, format: Format) -> Exit {
+fn build(
+    path: &Path,
+    out: &Path,
+    check_only: bool,
+    adopt: crate::write::Adopt,
+    input: &InputArgs,
+    format: Format,
+) -> Exit {
     let source = match read_source(path, input.max_input_size) {
         Ok(source) => source,
         Err(ReadError::Unreadable(b)) => {
@@ -591,7 +638,7 @@ fn build(path: &Path, out: &Path, check_only: bool, input: &InputArgs, format: F
         return Exit::Findings;
     };
     if check_only {
-        return match crate::write::check_surveyed(out, &artifacts, survey) {
+        return match crate::write::check_surveyed(out, &artifacts, survey, adopt) {
             Ok(stale) if stale.is_fresh() => {
                 eprintln!("{} is up to date ({} files)", out.display(), artifacts.len());
                 Exit::Ok
@@ -620,7 +667,7 @@ fn build(path: &Path, out: &Path, check_only: bool, input: &InputArgs, format: F
             }
         };
     }
-    match crate::write::write_surveyed(out, &artifacts, survey) {
+    match crate::write::write_surveyed(out, &artifacts, survey, adopt) {
         Ok(summary) => {
             eprintln!("{}: {summary}", out.display());
             Exit::Ok

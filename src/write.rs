@@ -8,7 +8,11 @@
 //!   tree: never a mix, never a temporary file, whether `write` returns an
 //!   error or the process is SIGKILLed at any moment.
 //! - **Only meshc's files change.** `.meshc-manifest` in DIR lists every file
-//!   the last build wrote. A rebuild removes listed files that are no longer
+//!   the last build wrote. A DIR that is not empty and has no manifest is not
+//!   meshc's: it is refused ([`WriteError::NotMeshcs`]) unless the caller
+//!   adopts it ([`Adopt`]); in any DIR, an entry the manifest does not list
+//!   that stands where meshc must write is refused, never replaced, unless
+//!   it already is exactly the generated file. A rebuild removes listed files that are no longer
 //!   produced, and the directories that only held them; every other entry
 //!   (user files, symlinks, user directories, even empty ones) is carried
 //!   over as the same inode, so with its bytes, mode, owner and mtime.
@@ -40,7 +44,9 @@
 //!    only if DIR is still the directory it scanned, and any change made
 //!    since that the next steps notice sends the write back here for a
 //!    fresh scan under the lock.
-//! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`: new files
+//! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`, marked
+//!    by a file `.NAME.meshc-XXXXXX.lock` that records its identity (see
+//!    `swap`; only marked trees are ever swept): new files
 //!    are created there (`O_EXCL`, with their mode, and a chmod only where
 //!    the umask or a default ACL took bits from it); unchanged generated
 //!    files and everything the user owns are hard-linked in; directories are
@@ -90,7 +96,7 @@
 //! - **Cost.** A write that changes anything links every user file again, so
 //!   a DIR holding a large user tree (`-o .` in a repository) pays for it.
 //! - **Hostile neighbours.** The sweep uses path-based calls, so DIR's parent
-//!   must not be writable by untrusted users.
+//!   must not be writable by untrusted users (who could forge a marker).
 //!
 //! Alternatives weighed: per-file temporary files and renames plus a journal
 //! (not atomic, and leaves temporary files in DIR after a kill); a sibling
@@ -119,6 +125,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use error::WriteError;
+pub use plan::Adopt;
 pub use stale::{Change, Staleness, render_diff};
 
 use crate::artifact::Artifact;
@@ -204,23 +211,27 @@ pub fn survey(dir: &Path) -> Option<Survey> {
 }
 
 /// Makes `dir` hold exactly `artifacts` besides the user's own files,
-/// atomically (see the module doc).
+/// atomically (see the module doc). A directory meshc did not make is
+/// refused ([`WriteError::NotMeshcs`]).
 pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, None, &Ops::default())
+    write_with(dir, artifacts, None, Adopt::No, &Ops::default())
 }
 
-/// [`write()`], starting from a survey of `dir` taken earlier.
+/// [`write()`], starting from a survey of `dir` taken earlier, and taking
+/// over a directory meshc did not make if `adopt` says so.
 pub fn write_surveyed(
     dir: &Path,
     artifacts: &[Artifact],
     survey: Option<Survey>,
+    adopt: Adopt,
 ) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, survey, &Ops::default())
+    write_with(dir, artifacts, survey, adopt, &Ops::default())
 }
 
 /// How `dir` differs from what [`write`] would make of it; writes nothing.
+/// It fails where [`write`] would.
 pub fn check(dir: &Path, artifacts: &[Artifact]) -> Result<Staleness, WriteError> {
-    check_surveyed(dir, artifacts, None)
+    check_surveyed(dir, artifacts, None, Adopt::No)
 }
 
 /// [`check`], starting from a survey of `dir` taken earlier.
@@ -228,6 +239,7 @@ pub fn check_surveyed(
     dir: &Path,
     artifacts: &[Artifact],
     survey: Option<Survey>,
+    adopt: Adopt,
 ) -> Result<Staleness, WriteError> {
     let targets = Targets::new(artifacts)?;
     let dir = swap::resolve(dir)?;
@@ -238,6 +250,7 @@ pub fn check_surveyed(
             &survey.owned,
             &targets,
             plan::Detail::Diffs,
+            adopt,
         )
     };
     // As for a write: a survey is used only while it still describes DIR,
@@ -259,6 +272,7 @@ fn write_with(
     dir: &Path,
     artifacts: &[Artifact],
     survey: Option<Survey>,
+    adopt: Adopt,
     ops: &Ops,
 ) -> Result<Summary, WriteError> {
     // Bad paths are refused before anything, even DIR, is created.
@@ -291,7 +305,7 @@ fn write_with(
     // new tree is in place, its errors (a failed flush, a failed sweep) are
     // the build's outcome.
     if let Some(survey) = survey.filter(|survey| survey.dir == dir && survey.is_current()) {
-        match write_locked(&dir, parent, name, &targets, &survey, ops) {
+        match write_locked(&dir, parent, name, &targets, &survey, adopt, ops) {
             Err(Failed {
                 error,
                 before_swap: true,
@@ -300,7 +314,7 @@ fn write_with(
         }
     }
     let survey = Survey::take(&dir)?;
-    write_locked(&dir, parent, name, &targets, &survey, ops).map_err(|failed| failed.error)
+    write_locked(&dir, parent, name, &targets, &survey, adopt, ops).map_err(|failed| failed.error)
 }
 
 /// A write that failed, and whether it failed before swapping anything into
@@ -333,16 +347,26 @@ fn write_locked(
     name: &OsStr,
     targets: &Targets<'_>,
     survey: &Survey,
+    adopt: Adopt,
     ops: &Ops,
 ) -> Result<Summary, Failed> {
     let before = survey.old.as_ref();
-    let plan = plan::plan(dir, before, &survey.owned, targets, plan::Detail::Decisions)
-        .map_err(Failed::before_swap)?;
+    let plan = plan::plan(
+        dir,
+        before,
+        &survey.owned,
+        targets,
+        plan::Detail::Decisions,
+        adopt,
+    )
+    .map_err(Failed::before_swap)?;
     let mut summary = plan.summary.clone();
     if plan.is_noop() {
         return Ok(summary);
     }
-    let staging = stage::build(dir, parent, &swap::prefix(name), &plan, ops).map_err(Failed::before_swap)?;
+    let dir_identity = before.map(|tree| (tree.root.dev, tree.root.ino));
+    let staging = stage::build(dir, parent, &swap::prefix(name), dir_identity, &plan, ops)
+        .map_err(Failed::before_swap)?;
     summary.leftover = commit(dir, parent, &staging, before, ops)?;
     Ok(summary)
 }
@@ -389,6 +413,7 @@ fn commit(
         return Err(Failed::after_swap(error));
     }
     if before.is_none() || swap::sweep(staging, dir, ops).map_err(Failed::after_swap)? {
+        swap::unmark(staging, ops).map_err(Failed::after_swap)?;
         Ok(None)
     } else {
         Ok(Some(staging.to_path_buf()))

@@ -494,10 +494,13 @@ fn a_symlink_at_a_generated_file_is_replaced_not_written_through() {
     let victim = tmp.path().join("victim");
     std::fs::write(&victim, "precious\n").expect("victim");
     let out = tmp.path().join("out");
-    std::fs::create_dir_all(out.join("vms/db")).expect("mkdir");
+    let first = build_into(&file, &out);
+    assert_eq!(first.code, Some(0), "{}", first.stderr_text());
+    std::fs::remove_file(out.join("vms/db/cluster.env")).expect("rm");
     symlink(&victim, out.join("vms/db/cluster.env")).expect("symlink");
     // A dangling link where a file goes must not create its target either.
     let ghost = tmp.path().join("ghost");
+    std::fs::remove_file(out.join("vms/db/install.sh")).expect("rm");
     symlink(&ghost, out.join("vms/db/install.sh")).expect("symlink");
     let r = build_into(&file, &out);
     assert_eq!(r.code, Some(0), "{}", r.stderr_text());
@@ -516,9 +519,12 @@ fn a_symlinked_generated_directory_is_replaced_not_written_through() {
     std::fs::create_dir(&outside).expect("mkdir");
     std::fs::write(outside.join("keep"), "keep\n").expect("write");
     let out = tmp.path().join("out");
-    std::fs::create_dir(&out).expect("mkdir");
-    symlink(&outside, out.join("vms")).expect("symlink");
-    symlink(&outside, out.join("kubernetes")).expect("symlink");
+    let first = build_into(&file, &out);
+    assert_eq!(first.code, Some(0), "{}", first.stderr_text());
+    for d in ["vms", "kubernetes"] {
+        std::fs::remove_dir_all(out.join(d)).expect("rm");
+        symlink(&outside, out.join(d)).expect("symlink");
+    }
     let r = build_into(&file, &out);
     assert_eq!(r.code, Some(0), "{}", r.stderr_text());
     let names: Vec<_> = std::fs::read_dir(&outside)
@@ -608,4 +614,241 @@ pub fn walk(dir: &Path) -> Vec<(String, u32, bool)> {
     }
     out.sort();
     out
+}
+
+// ---------------------------------------------------------------------
+// The writer never takes over a directory it did not make.
+
+/// Every entry below `dir` with what identifies it: permission bits, inode,
+/// and bytes (a file's contents, a symlink's target).
+fn state(dir: &Path) -> Vec<(String, u32, u64, Vec<u8>)> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).expect("lstat");
+    let mut out = vec![(String::new(), meta.mode(), meta.ino(), Vec::new())];
+    for (rel, _, _) in walk(dir) {
+        let path = dir.join(&rel);
+        let meta = std::fs::symlink_metadata(&path).expect("lstat");
+        let bytes = if meta.is_file() {
+            std::fs::read(&path).expect("read")
+        } else if meta.is_symlink() {
+            std::fs::read_link(&path)
+                .expect("readlink")
+                .as_os_str()
+                .as_bytes()
+                .to_vec()
+        } else {
+            Vec::new()
+        };
+        out.push((rel, meta.mode(), meta.ino(), bytes));
+    }
+    out
+}
+
+fn build_with(file: &Path, out: &Path, flags: &[&str]) -> Run {
+    let mut cmd = meshc();
+    cmd.arg("build").arg(file).arg("-o").arg(out).args(flags);
+    run(cmd)
+}
+
+/// `-o pre`, where `pre/` holds a user's file at a path meshc writes and no
+/// manifest: refused with exit 2 in every mode, saying how to proceed, and
+/// nothing is changed; `--adopt` still never replaces the user's file.
+#[test]
+fn a_directory_meshc_did_not_make_is_refused() {
+    let (tmp, file) = buildable();
+    let pre = tmp.path().join("pre");
+    std::fs::create_dir_all(pre.join("vms/db")).expect("mkdir");
+    std::fs::write(pre.join("vms/db/cluster.env"), "the user's\n").expect("write");
+    let before = state(&pre);
+    for flags in [&[][..], &["--check"], &["--adopt"], &["--check", "--adopt"]] {
+        let r = build_with(&file, &pre, flags);
+        let err = r.stderr_text();
+        assert_eq!(r.code, Some(2), "{flags:?}: {err}");
+        let why = if flags.contains(&"--adopt") {
+            "the manifest does not list it"
+        } else {
+            "--adopt"
+        };
+        assert!(err.contains(why), "{flags:?}: {err}");
+        assert_eq!(state(&pre), before, "{flags:?} changed the directory");
+    }
+    // Without the conflicting file, adopting keeps the user's other files.
+    std::fs::remove_file(pre.join("vms/db/cluster.env")).expect("rm");
+    std::fs::write(pre.join("NOTES"), "mine\n").expect("write");
+    let r = build_with(&file, &pre, &["--adopt"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr_text());
+    assert_eq!(
+        std::fs::read_to_string(pre.join("NOTES")).expect("notes"),
+        "mine\n"
+    );
+    // Now it is meshc's: no flag needed.
+    let r = build_with(&file, &pre, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr_text());
+}
+
+/// `-o /etc`, in a throwaway root: refused, the directory keeps its inode
+/// and every file its bytes, mode and inode.
+#[test]
+fn an_etc_like_tree_is_not_replaced() {
+    let (tmp, file) = buildable();
+    let etc = tmp.path().join("root/etc");
+    for (path, text) in [
+        ("passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+        ("hosts", "127.0.0.1 localhost\n"),
+        ("ssl/certs/ca.pem", "cert\n"),
+        ("vms/db/cluster.env", "admin's\n"),
+    ] {
+        let path = etc.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, text).expect("write");
+    }
+    std::fs::set_permissions(etc.join("ssl"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    symlink("/proc/self/mounts", etc.join("mtab")).expect("symlink");
+    let before = state(&tmp.path().join("root"));
+    for flags in [&[][..], &["--check"], &["--adopt"]] {
+        let r = build_with(&file, &etc, flags);
+        assert_eq!(r.code, Some(2), "{flags:?}: {}", r.stderr_text());
+        assert_eq!(state(&tmp.path().join("root")), before, "{flags:?}");
+    }
+}
+
+/// Siblings named like the writer's temporary trees, one holding a
+/// manifest: never chmod-ed, never emptied, never deleted.
+#[test]
+fn decoy_siblings_named_like_temporary_trees_are_not_touched() {
+    let (tmp, file) = buildable();
+    let out = tmp.path().join("out");
+    let decoys = [".out.meshc-abc123", ".out.meshc-XYZ789", ".out.meshc-0"];
+    for (i, name) in decoys.iter().enumerate() {
+        let d = tmp.path().join(name);
+        std::fs::create_dir_all(d.join("vms/db")).expect("mkdir");
+        if i == 0 {
+            std::fs::write(d.join(".meshc-manifest"), "vms/db/cluster.env\n").expect("write");
+            std::fs::write(d.join("vms/db/cluster.env"), "precious\n").expect("write");
+        }
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o750)).expect("chmod");
+    }
+    let before: Vec<_> = decoys.iter().map(|d| state(&tmp.path().join(d))).collect();
+    // A first build, then one that changes something (and so swaps and sweeps).
+    assert_eq!(build_into(&file, &out).code, Some(0));
+    let text = base_kdl().replace("port http 8080", "port http 8081");
+    std::fs::write(&file, text).expect("write");
+    let r = build_into(&file, &out);
+    assert_eq!(r.code, Some(0), "{}", r.stderr_text());
+    let after: Vec<_> = decoys.iter().map(|d| state(&tmp.path().join(d))).collect();
+    assert_eq!(after, before);
+    let mut names: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".out.meshc-0",
+            ".out.meshc-XYZ789",
+            ".out.meshc-abc123",
+            "out",
+            "topology.kdl"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------
+// Paths copied into artifacts, special files, and reports that stay small.
+
+/// A topology file whose name holds text-direction and control characters:
+/// no generated file contains any of them raw.
+#[test]
+fn a_hostile_file_name_reaches_no_header_raw() {
+    let (tmp, file) = buildable();
+    let hostile = tmp
+        .path()
+        .join("topo\u{202e}lmay.\u{2066}x\u{1b}[31m\u{2028}.kdl");
+    std::fs::rename(&file, &hostile).expect("rename");
+    let out = tmp.path().join("out");
+    let r = build_into(&hostile, &out);
+    assert_eq!(r.code, Some(0), "{}", r.stderr_text());
+    let mut headers = 0;
+    for (rel, _, is_dir) in walk(&out) {
+        if is_dir {
+            continue;
+        }
+        let text = std::fs::read_to_string(out.join(&rel)).expect("read");
+        headers += usize::from(text.contains("Code generated by meshc from topo\\u{202e}"));
+        let bad = text
+            .chars()
+            .find(|&c| (terminal_hazard(c) && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}'));
+        assert_eq!(bad, None, "{rel} holds a raw {bad:?}");
+    }
+    assert!(headers >= 10, "only {headers} headers name the file");
+}
+
+/// A FIFO with no writer, and a character device, are refused at once with
+/// exit 2 by every command that reads a topology; nothing is written.
+#[test]
+fn special_files_as_input_are_refused_at_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let fifo = tmp.path().join("topology.kdl");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let out = tmp.path().join("out");
+    for input in [fifo.as_path(), Path::new("/dev/zero")] {
+        for sub in [&["build", "-o"][..], &["check"], &["fmt"], &["graph"]] {
+            let mut cmd = meshc();
+            cmd.arg(sub[0]).arg(input);
+            if sub.len() > 1 {
+                cmd.arg(sub[1]).arg(&out);
+            }
+            let r = run(cmd);
+            let err = r.stderr_text();
+            assert!(!r.killed, "{sub:?} {}: hung", input.display());
+            assert_eq!(r.code, Some(2), "{sub:?} {}: {err}", input.display());
+            assert!(r.elapsed < BUDGET, "{sub:?}: took {:?}", r.elapsed);
+            assert!(err.contains("not a regular file"), "{err}");
+            assert!(r.stderr_len < 1024, "{err}");
+            assert!(!out.exists());
+        }
+    }
+}
+
+/// A giant value quoted by a diagnostic, and a flood of findings: stderr
+/// stays within a few KB beyond the 50 diagnostics shown, whatever the
+/// input's size, in bounded time, and nothing is written.
+fn bounded_report(name: &str, text: &str, max_stderr: usize) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join(name);
+    std::fs::write(&file, text).expect("write case");
+    let out = tmp.path().join("out");
+    let r = build_into(&file, &out);
+    assert_eq!(r.code, Some(1), "{}", r.stderr_text());
+    assert!(has_code(&r.stderr_text()));
+    assert!(
+        r.stderr_len + r.stdout_len <= max_stderr,
+        "{name}: printed {} bytes (allowed {max_stderr}) for {} bytes of input",
+        r.stderr_len + r.stdout_len,
+        text.len()
+    );
+    assert!(r.elapsed < 4 * BUDGET, "{name}: took {:?}", r.elapsed);
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_giant_ssh_value_gives_a_small_report() {
+    let huge = "a".repeat(8 * MB);
+    // The host part: a rule quoted it in full after the shortened value.
+    let text = base_kdl().replace("ssh \"root@10.0.1.5\"", &format!("ssh \"root@{huge}\""));
+    assert!(text.len() > 8 * MB);
+    bounded_report("ssh.kdl", &text, 16 << 10);
+}
+
+#[test]
+fn one_hundred_thousand_duplicate_services_give_a_bounded_report() {
+    let mut text = base_kdl();
+    for _ in 0..100_000 {
+        text.push_str("service web { port http 8080; deploy v1 cluster=prod }\n");
+    }
+    // 50 diagnostics of a few hundred bytes each, and a summary.
+    bounded_report("dup.kdl", &text, 64 << 10);
 }

@@ -46,6 +46,16 @@ struct Deviation {
 
 const KDL_CRATE_DEVIATIONS: &[Deviation] = &[
     Deviation {
+        what: "accepts disallowed literal code points (text-direction controls, U+FEFF) in comments, \
+               which the spec forbids anywhere in a document",
+        official_case: "",
+        avoid: |t| {
+            t.chars()
+                .filter(|c| !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'))
+                .collect()
+        },
+    },
+    Deviation {
         what: "accepts U+007F (delete), a disallowed literal code point",
         official_case: "unicode_delete_fail.kdl",
         avoid: |t| t.replace('\u{7f}', ""),

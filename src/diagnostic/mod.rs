@@ -35,7 +35,7 @@ impl Diagnostic {
     pub fn new(code: &'static Code, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
-            message: message.into(),
+            message: bounded(message.into()),
             labels: vec![Label {
                 span,
                 message: String::new(),
@@ -48,7 +48,7 @@ impl Diagnostic {
     /// Text of the primary label (shown under the span).
     pub fn label(mut self, message: impl Into<String>) -> Self {
         if let Some(first) = self.labels.first_mut() {
-            first.message = message.into();
+            first.message = bounded(message.into());
         }
         self
     }
@@ -57,14 +57,14 @@ impl Diagnostic {
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Self {
         self.labels.push(Label {
             span,
-            message: message.into(),
+            message: bounded(message.into()),
             primary: false,
         });
         self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(bounded(help.into()));
         self
     }
 
@@ -80,6 +80,28 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity() == Severity::Error
     }
+}
+
+/// The most bytes a message, label or help text keeps. Messages quote
+/// values from the input, and a rule may quote a part of a value in full:
+/// whatever they quote, a diagnostic stays small, and so does a report of
+/// any number of them, in memory and on the terminal.
+pub const MAX_TEXT: usize = 1024;
+
+/// `text`, cut to at most [`MAX_TEXT`] bytes (at a character boundary,
+/// ending in `…`) and holding no more memory than that.
+fn bounded(mut text: String) -> String {
+    if text.len() <= MAX_TEXT {
+        return text;
+    }
+    let mut cut = MAX_TEXT - '…'.len_utf8();
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push('…');
+    text.shrink_to_fit();
+    text
 }
 
 /// Sorts diagnostics by position, then code, then message, and drops exact
@@ -118,6 +140,31 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::*;
+
+    #[test]
+    fn every_text_of_a_diagnostic_is_bounded() {
+        let huge = format!("`{}é`", "a".repeat(MAX_TEXT * 50));
+        let d = Diagnostic::new(&codes::UNREADABLE_INPUT, Span::new(0, 1), huge.clone())
+            .label(huge.clone())
+            .with_secondary(Span::new(0, 1), huge.clone())
+            .help(huge.clone());
+        let texts = [&d.message, &d.labels[0].message, &d.labels[1].message];
+        for text in texts.into_iter().chain(d.help.as_ref()) {
+            assert!(text.len() <= MAX_TEXT && text.ends_with('…'), "{}", text.len());
+            assert!(text.capacity() <= MAX_TEXT);
+        }
+        let short = Diagnostic::new(
+            &codes::UNREADABLE_INPUT,
+            Span::new(0, 1),
+            "é".repeat(MAX_TEXT / 2),
+        );
+        assert_eq!(short.message, "é".repeat(MAX_TEXT / 2));
+    }
 }
 
 #[cfg(test)]

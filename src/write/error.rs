@@ -21,6 +21,9 @@ pub enum WriteError {
     /// Something in the output directory stands where meshc must write, and
     /// replacing it would destroy data meshc does not own.
     Conflict { path: PathBuf, reason: &'static str },
+    /// The output directory is not empty and has no manifest: meshc did not
+    /// make it, and does not take it over unless told to (`--adopt`).
+    NotMeshcs { dir: PathBuf },
     /// The manifest of a previous build names a path meshc would never write.
     Manifest {
         path: PathBuf,
@@ -76,6 +79,15 @@ impl fmt::Display for WriteError {
             WriteError::Conflict { path, reason } => {
                 write!(f, "cannot replace {}: {reason}", path.display())
             }
+            WriteError::NotMeshcs { dir } => write!(
+                f,
+                "refusing to write to {}: it is not empty and has no {} (meshc did not \
+                 make it, and replacing it could destroy files that are not meshc's); \
+                 give -o an empty or new directory, or pass --adopt to add meshc's files \
+                 to this one (files meshc did not write are never replaced)",
+                dir.display(),
+                super::manifest::MANIFEST
+            ),
             WriteError::Manifest { path, line, reason } => write!(
                 f,
                 "{}:{line}: {reason} (delete the manifest to let meshc start afresh)",

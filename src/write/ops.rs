@@ -41,17 +41,38 @@ impl Ops {
         fs::create_dir_all(path).map_err(|e| WriteError::io("create directory", path, e))
     }
 
-    /// Creates a private directory with a fresh random name `PREFIX<random>`
-    /// in `parent`. Its mode is 0700 less the umask: the caller sets it.
-    pub fn create_private_dir(&self, parent: &Path, prefix: &OsStr) -> Result<PathBuf, WriteError> {
-        self.tick("create a directory in", parent)?;
-        let dir = tempfile::Builder::new()
+    /// Creates a new file `PREFIX<random>SUFFIX` in `parent` (never an
+    /// existing one) holding `contents`, and returns its path and the open
+    /// file, for [`Ops::append`].
+    pub fn create_marker(
+        &self,
+        parent: &Path,
+        prefix: &OsStr,
+        suffix: &str,
+        contents: &[u8],
+    ) -> Result<(PathBuf, File), WriteError> {
+        self.tick("create a file in", parent)?;
+        let (file, path) = tempfile::Builder::new()
             .prefix(prefix)
-            .permissions(Permissions::from_mode(0o700))
-            .tempdir_in(parent)
-            .map_err(|e| WriteError::io("create a directory in", parent, e))?
-            .keep();
-        Ok(dir)
+            .suffix(suffix)
+            .permissions(Permissions::from_mode(0o600))
+            .tempfile_in(parent)
+            .and_then(|named| named.keep().map_err(|e| e.error))
+            .map_err(|e| WriteError::io("create a file in", parent, e))?;
+        if let Err(error) = self.append(&path, &file, contents) {
+            if !error.is_simulated_crash() {
+                let _ = self.remove_file(&path);
+            }
+            return Err(error);
+        }
+        Ok((path, file))
+    }
+
+    /// Writes `bytes` at the end of the open file `file` (at `path`).
+    pub fn append(&self, path: &Path, mut file: &File, bytes: &[u8]) -> Result<(), WriteError> {
+        self.tick("write", path)?;
+        file.write_all(bytes)
+            .map_err(|e| WriteError::io("write", path, e))
     }
 
     /// Creates the directory `path`, private (0700) until [`Ops::set_mode`]

@@ -80,6 +80,18 @@ impl Plan<'_> {
     }
 }
 
+/// Whether a write may add meshc's files to a directory meshc did not make.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Adopt {
+    /// Refuse a directory that is not empty and has no manifest.
+    #[default]
+    No,
+    /// Take such a directory over: its entries stay the user's, and one
+    /// standing where meshc must write is still refused unless it is
+    /// already exactly the generated file.
+    Yes,
+}
+
 /// How much a plan must know of the files that change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Detail {
@@ -92,15 +104,35 @@ pub(super) enum Detail {
 
 /// Plans the new contents of `dir`, whose current state is `old` (`None` when
 /// it does not exist yet) and whose manifest lists `owned` ([`owned`]).
+///
+/// A directory meshc did not make (not empty, and no manifest) is refused
+/// unless `adopt`; in any directory, an entry the manifest does not list
+/// that stands where meshc must write is refused, unless it already is
+/// exactly the file meshc would write. So nothing meshc did not write is
+/// ever replaced, at any depth.
 pub(super) fn plan<'a>(
     dir: &Path,
     old: Option<&Tree>,
     owned: &BTreeSet<Key>,
     targets: &Targets<'a>,
     detail: Detail,
+    adopt: Adopt,
 ) -> Result<Plan<'a>, WriteError> {
     let empty = BTreeMap::new();
     let before = old.map_or(&empty, |tree| &tree.entries);
+    let has_manifest = before
+        .get(MANIFEST.as_bytes())
+        .is_some_and(|entry| entry.kind == Kind::File);
+    if adopt == Adopt::No && !before.is_empty() && !has_manifest {
+        return Err(WriteError::NotMeshcs {
+            dir: dir.to_path_buf(),
+        });
+    }
+    // Whether meshc wrote the non-directory at `path` (the manifest itself
+    // is meshc's when it is a regular file).
+    let meshc_wrote = |path: &[u8], entry: &Entry| {
+        owned.contains(path) || (path == MANIFEST.as_bytes() && entry.kind == Kind::File)
+    };
     if let Some(tree) = old
         && let Some((path, _)) = before.iter().find(|(_, e)| e.dev != tree.root.dev)
     {
@@ -120,9 +152,25 @@ pub(super) fn plan<'a>(
     let mut summary = Summary::default();
     let mut scratch = Scratch::default();
 
+    // The directories meshc wrote below, worked out only when needed.
+    let mut written_below: Option<BTreeSet<&[u8]>> = None;
     for &path in &targets.dirs {
         let action = match before.get(scratch.encode(path.as_bytes())) {
             Some(entry) if entry.kind == Kind::Dir => copy_dir(entry),
+            // A file or symlink where meshc needs a directory is replaced
+            // only if meshc wrote it, or made a directory there before.
+            Some(entry)
+                if !meshc_wrote(Key::new(path.as_bytes()).as_bytes(), entry)
+                    && !written_below
+                        .get_or_insert_with(|| owned.iter().flat_map(Key::parents).collect())
+                        .contains(Key::new(path.as_bytes()).as_bytes()) =>
+            {
+                return Err(WriteError::Conflict {
+                    path: dir.join(path),
+                    reason: "meshc did not write it (the manifest does not list it), \
+                             and meshc must create a directory there; move it away",
+                });
+            }
             _ => Action::Dir {
                 mode: 0o755,
                 owner: None,
@@ -151,6 +199,16 @@ pub(super) fn plan<'a>(
             summary.unchanged += counted;
             planned.push((key, Action::Link));
         } else {
+            if let Some(entry) = entry
+                && entry.kind != Kind::Dir
+                && !meshc_wrote(key.as_bytes(), entry)
+            {
+                return Err(WriteError::Conflict {
+                    path: dir.join(path),
+                    reason: "meshc did not write it (the manifest does not list it), \
+                             and it is not what meshc would write there; move it away",
+                });
+            }
             summary.written += counted;
             let old = old_state(&mut reader, entry, path, detail == Detail::Diffs)?;
             let write = Action::Write {
@@ -191,7 +249,6 @@ pub(super) fn plan<'a>(
     // Visiting in reverse order sees children before their parents. The
     // directories meshc wrote below are only worked out if such a directory
     // exists, which a rebuild that drops nothing never meets.
-    let mut written_below: Option<BTreeSet<&[u8]>> = None;
     for (path, entry) in before.iter().rev() {
         if entry.kind != Kind::Dir || entries.contains_key(path) {
             continue;

@@ -19,15 +19,17 @@ use super::plan::{Action, Plan};
 use super::tree;
 
 /// Builds the planned tree for `dir` in a new directory `PREFIX<random>` in
-/// `parent`, and returns its path. On failure nothing is left behind.
+/// `parent` (with its marker, see `swap`), and returns its path. On
+/// failure nothing is left behind.
 pub(super) fn build(
     dir: &Path,
     parent: &Path,
     prefix: &OsStr,
+    dir_identity: Option<(u64, u64)>,
     plan: &Plan<'_>,
     ops: &Ops,
 ) -> Result<PathBuf, WriteError> {
-    let staging = ops.create_private_dir(parent, prefix)?;
+    let staging = super::swap::create_staging(parent, prefix, dir_identity, ops)?;
     match populate(dir, &staging, plan, ops) {
         Ok(()) => Ok(staging),
         Err(error) => {
@@ -159,5 +161,7 @@ pub(super) fn discard(staging: &Path, ops: &Ops) {
             }
         }
     }
-    let _ = ops.remove_dir_all(staging);
+    if ops.remove_dir_all(staging).is_ok() {
+        let _ = super::swap::unmark(staging, ops);
+    }
 }

@@ -7,6 +7,12 @@
 //! previous tree not yet swept); the next write sweeps them first, under the
 //! same lock.
 //!
+//! Each such tree has a marker beside it, `.NAME.meshc-XXXXXX.lock`, made
+//! before the tree and removed after it, recording the tree's device and
+//! inode (and those of the output directory it may be swapped with): a
+//! sibling is swept only if its marker names that very directory, so a
+//! directory of the user's that merely has such a name is never touched.
+//!
 //! Sweeping never trusts that a leftover tree is garbage. It deletes only what
 //! it can prove meshc may delete: a path listed in the leftover's own manifest
 //! or in the live manifest (generated files, or entries a generated file
@@ -21,6 +27,7 @@
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -103,21 +110,140 @@ pub(super) fn prefix(name: &OsStr) -> OsString {
     prefix
 }
 
-/// Sweeps every tree an interrupted write left beside `dir`. Trees that
-/// cannot be fully removed stay; they are outside the output directory.
+/// The suffix of a tree's marker: `.NAME.meshc-XXXXXX.lock` beside the
+/// tree `.NAME.meshc-XXXXXX`.
+const MARKER_SUFFIX: &str = ".lock";
+
+/// The first line of every marker.
+pub(super) const MARKER_MAGIC: &[u8] =
+    b"meshc: the tree beside this file is a meshc build's; the next build removes both\n";
+
+/// The marker of the tree at `tree`.
+pub(super) fn marker_of(tree: &Path) -> PathBuf {
+    let mut path = tree.as_os_str().to_owned();
+    path.push(MARKER_SUFFIX);
+    PathBuf::from(path)
+}
+
+/// The tree a marker path belongs to.
+fn strip_marker_suffix(marker: &Path) -> PathBuf {
+    let bytes = marker.as_os_str().as_encoded_bytes();
+    let tree = bytes.strip_suffix(MARKER_SUFFIX.as_bytes()).unwrap_or(bytes);
+    PathBuf::from(std::ffi::OsStr::from_bytes(tree))
+}
+
+/// `(device, inode)` of an entry.
+fn identity(meta: &fs::Metadata) -> (u64, u64) {
+    (meta.dev(), meta.ino())
+}
+
+/// Creates the private directory (mode 0700) a new tree is built in,
+/// `PREFIX<random>` in `parent`, and its marker: a file only meshc writes,
+/// which records the identity (device and inode) of that directory and of
+/// `dir_identity`, the output directory it may be swapped with. That marker
+/// is what lets a later build prove a sibling is a tree a killed build left
+/// behind (see [`sweep_leftovers`]); a directory without one is never
+/// touched. The marker is made first, so that no moment leaves an
+/// unmarked tree; until it records an identity, only an empty directory
+/// is taken for the tree.
+pub(super) fn create_staging(
+    parent: &Path,
+    prefix: &OsStr,
+    dir_identity: Option<(u64, u64)>,
+    ops: &Ops,
+) -> Result<PathBuf, WriteError> {
+    let (marker, file) = ops.create_marker(parent, prefix, MARKER_SUFFIX, MARKER_MAGIC)?;
+    let staging = strip_marker_suffix(&marker);
+    let made = ops.create_dir(&staging).and_then(|()| {
+        let meta = tree::lstat(&staging)?.ok_or_else(|| WriteError::Raced { dir: staging.clone() })?;
+        let ids: String = [Some(identity(&meta)), dir_identity]
+            .into_iter()
+            .flatten()
+            .map(|(dev, ino)| format!("{dev}:{ino}\n"))
+            .collect();
+        ops.append(&marker, &file, ids.as_bytes())
+    });
+    if let Err(error) = made {
+        if !error.is_simulated_crash() {
+            let _ = ops.remove_dir(&staging);
+            let _ = ops.remove_file(&marker);
+        }
+        return Err(error);
+    }
+    Ok(staging)
+}
+
+/// Removes the marker of `tree`, once `tree` is gone. A failure only leaves
+/// the marker for the next build to remove; a simulated crash stops.
+pub(super) fn unmark(tree: &Path, ops: &Ops) -> Result<(), WriteError> {
+    removed(ops.remove_file(&marker_of(tree))).map(|_| ())
+}
+
+/// What a marker says: `None` when it is not a marker meshc wrote, else the
+/// identities it records (none yet, when the build that wrote it stopped
+/// before it created its tree, or just after).
+fn read_marker(marker: &Path) -> Option<Vec<(u64, u64)>> {
+    let meta = tree::lstat(marker).ok().flatten()?;
+    if !meta.is_file() || meta.len() > 4096 {
+        return None;
+    }
+    let bytes = fs::read(marker).ok()?;
+    // Empty: killed between creating the marker and writing its first line.
+    if bytes.is_empty() {
+        return Some(Vec::new());
+    }
+    let rest = bytes.strip_prefix(MARKER_MAGIC)?;
+    let text = std::str::from_utf8(rest).ok()?;
+    // Only whole lines count: a line cut short by a kill is ignored.
+    let whole = text.rsplit_once('\n').map_or("", |(whole, _)| whole);
+    Some(
+        whole
+            .lines()
+            .filter_map(|line| {
+                let (dev, ino) = line.split_once(':')?;
+                Some((dev.parse().ok()?, ino.parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+/// Sweeps every tree an interrupted write left beside `dir`: only a
+/// directory `.NAME.meshc-XXXXXX` whose marker, a file meshc wrote, records
+/// that very directory (same device and inode). A directory merely named
+/// like one, even one holding a manifest, is never changed or removed.
+/// Trees that cannot be fully removed stay, with their marker; they are
+/// outside the output directory.
 pub(super) fn sweep_leftovers(dir: &Path, parent: &Path, name: &OsStr, ops: &Ops) -> Result<(), WriteError> {
     let prefix = prefix(name);
     let Ok(listing) = fs::read_dir(parent) else {
         return Ok(());
     };
+    let mut trees = Vec::new();
     for item in listing.flatten() {
         let file_name = item.file_name();
-        let is_ours = file_name
+        let is_marker = file_name
             .as_encoded_bytes()
             .strip_prefix(prefix.as_encoded_bytes())
+            .and_then(|rest| rest.strip_suffix(MARKER_SUFFIX.as_bytes()))
             .is_some_and(|rest| !rest.is_empty() && rest.iter().all(u8::is_ascii_alphanumeric));
-        if is_ours && item.file_type().is_ok_and(|t| t.is_dir()) {
-            sweep(&item.path(), dir, ops)?;
+        if is_marker {
+            trees.push(strip_marker_suffix(&item.path()));
+        }
+    }
+    for tree in trees {
+        let Some(ids) = read_marker(&marker_of(&tree)) else {
+            continue;
+        };
+        let gone = match tree::lstat(&tree).ok().flatten() {
+            None => true,
+            Some(meta) if meta.is_dir() && ids.contains(&identity(&meta)) => sweep(&tree, dir, ops)?,
+            // Killed before the marker recorded the tree: nothing was put in
+            // it yet, so only an empty directory can be it.
+            Some(meta) if meta.is_dir() && ids.is_empty() => removed(ops.remove_dir(&tree))?,
+            Some(_) => false,
+        };
+        if gone {
+            unmark(&tree, ops)?;
         }
     }
     Ok(())

@@ -101,7 +101,7 @@ fn read(path: &Path) -> String {
 }
 
 fn run(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, None, ops)
+    write_with(dir, artifacts, None, Adopt::No, ops)
 }
 
 fn ops_with(fault: Fault) -> Ops {
@@ -249,7 +249,8 @@ fn a_symlink_at_a_target_is_replaced_not_written_through() {
     let outside = tmp.path().join("outside.txt");
     put(&outside, "precious\n");
     let dir = tmp.path().join("out");
-    fs::create_dir(&dir).expect("mkdir");
+    write(&dir, &[file("x.yaml", "first\n")]).expect("first write");
+    fs::remove_file(dir.join("x.yaml")).expect("rm");
     symlink(&outside, dir.join("x.yaml")).expect("symlink");
 
     write(&dir, &[file("x.yaml", "generated\n")]).expect("write");
@@ -264,7 +265,8 @@ fn a_symlinked_directory_is_replaced_not_entered() {
     let outside = tmp.path().join("elsewhere");
     put(&outside.join("db/cluster.env"), "outside\n");
     let dir = tmp.path().join("out");
-    fs::create_dir(&dir).expect("mkdir");
+    write(&dir, &[file("vms/db/cluster.env", "first\n")]).expect("first write");
+    fs::remove_dir_all(dir.join("vms")).expect("rm");
     symlink(&outside, dir.join("vms")).expect("symlink");
     let before = snapshot(&outside);
 
@@ -336,6 +338,7 @@ fn refuses_bad_artifact_paths_before_touching_anything() {
 fn refuses_to_replace_a_user_directory_with_a_file() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("out");
+    write(&dir, &[]).expect("first write");
     put(&dir.join("a.yaml/mine"), "user\n");
     let before = snapshot(&dir);
     let error = write(&dir, &[file("a.yaml", "x\n")]).expect_err("conflict");
@@ -385,6 +388,7 @@ fn modes_are_exact_and_preserved() {
 fn directories_keep_their_owner() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("out");
+    write(&dir, &[]).expect("first write");
     put(&dir.join("shared/notes"), "n\n");
     // Giving a file away needs root; CI runs as root, elsewhere this is moot.
     if std::os::unix::fs::lchown(dir.join("shared"), Some(4242), Some(4343)).is_err() {
@@ -716,6 +720,15 @@ fn a_change_during_the_swap_is_kept_beside_the_directory() {
     assert_eq!(read(&leftover.join("late.txt")), "late\n");
 }
 
+/// Marks `tree` as a killed build would have: a marker recording its
+/// identity.
+fn mark(tree: &Path) {
+    let meta = fs::symlink_metadata(tree).expect("lstat");
+    let mut text = swap::MARKER_MAGIC.to_vec();
+    text.extend(format!("{}:{}\n", meta.dev(), meta.ino()).bytes());
+    fs::write(swap::marker_of(tree), text).expect("marker");
+}
+
 #[test]
 fn a_leftover_tree_is_swept_only_of_what_meshc_can_account_for() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -732,13 +745,19 @@ fn a_leftover_tree_is_swept_only_of_what_meshc_can_account_for() {
         if unknown {
             put(&stale.join("deep/precious.txt"), "precious\n");
         }
+        mark(&stale);
     }
     put(&tmp.path().join(".out.meshc-not-ours/keep"), "k\n");
 
     write(&dir, &[file("a.yaml", "a\n")]).expect("write");
     assert_eq!(
         names(tmp.path()),
-        [".out.meshc-BBBBBB", ".out.meshc-not-ours", "out"]
+        [
+            ".out.meshc-BBBBBB",
+            ".out.meshc-BBBBBB.lock",
+            ".out.meshc-not-ours",
+            "out"
+        ]
     );
     assert_eq!(
         names(&tmp.path().join(".out.meshc-BBBBBB")),
@@ -759,7 +778,7 @@ fn a_survey_overtaken_by_another_write_is_not_trusted() {
     write(&dir, &[file("a.yaml", "a2\n"), file("c.yaml", "c\n")]).expect("other write");
     // ...so the survey's "nothing to do" is stale: the first contents must
     // come back.
-    let summary = write_surveyed(&dir, &first, survey).expect("surveyed write");
+    let summary = write_surveyed(&dir, &first, survey, Adopt::No).expect("surveyed write");
     assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 1");
     assert_eq!(read(&dir.join("a.yaml")), "a1\n");
     assert_eq!(read(&dir.join("k/b.yaml")), "b1\n");
@@ -768,7 +787,7 @@ fn a_survey_overtaken_by_another_write_is_not_trusted() {
 
 /// What `check_surveyed` lists for `dir`, from a survey taken now.
 fn stale_after_survey(dir: &Path, artifacts: &[Artifact]) -> Vec<String> {
-    check_surveyed(dir, artifacts, survey(dir))
+    check_surveyed(dir, artifacts, survey(dir), Adopt::No)
         .expect("check")
         .changes
         .iter()
@@ -796,7 +815,7 @@ fn changes_made_after_a_survey_are_kept_or_repaired() {
         file("k/b.yaml", "B\n"),
         file("k/c.yaml", "c\n"),
     ];
-    write_surveyed(&dir, &new, survey_).expect("write");
+    write_surveyed(&dir, &new, survey_, Adopt::No).expect("write");
     assert_eq!(read(&dir.join("k/mine.txt")), "mine\n");
     assert_eq!(read(&dir.join("k/b.yaml")), "B\n");
 
@@ -809,7 +828,7 @@ fn changes_made_after_a_survey_are_kept_or_repaired() {
         stale_after_survey(&dir, &new),
         ["modified a.yaml", "missing k/c.yaml"]
     );
-    let summary = write_surveyed(&dir, &new, survey_).expect("write");
+    let summary = write_surveyed(&dir, &new, survey_, Adopt::No).expect("write");
     assert_eq!(summary.to_string(), "wrote 2, unchanged 1, removed 0");
     assert_eq!(read(&dir.join("a.yaml")), "abc\n");
     assert_eq!(read(&dir.join("k/c.yaml")), "c\n");
@@ -843,7 +862,7 @@ fn a_file_grown_or_cut_in_place_after_a_survey_is_repaired() {
         stale_after_survey(&dir, &artifacts),
         ["modified a.yaml", "modified b.yaml"]
     );
-    let summary = write_surveyed(&dir, &artifacts, survey_).expect("write");
+    let summary = write_surveyed(&dir, &artifacts, survey_, Adopt::No).expect("write");
     assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 0");
     assert_eq!(read(&dir.join("a.yaml")), "abc\n");
     assert_eq!(read(&dir.join("b.yaml")), "xyz\n");
@@ -855,7 +874,11 @@ fn a_survey_of_a_missing_directory_is_checked_too() {
     let dir = tmp.path().join("out");
     let survey_ = survey(&dir);
     put(&dir.join("user.txt"), "mine\n");
-    write_surveyed(&dir, &[file("a", "a\n")], survey_).expect("write");
+    // The directory that appeared since is not meshc's: the survey that
+    // found nothing is not trusted, and the fresh scan refuses it.
+    let error = write_surveyed(&dir, &[file("a", "a\n")], survey_, Adopt::No).expect_err("not meshc's");
+    assert!(matches!(error, WriteError::NotMeshcs { .. }), "{error}");
+    write_surveyed(&dir, &[file("a", "a\n")], survey(&dir), Adopt::Yes).expect("write");
     assert_eq!(read(&dir.join("user.txt")), "mine\n");
     assert_eq!(read(&dir.join("a")), "a\n");
 }
@@ -873,7 +896,7 @@ fn a_symlink_planted_after_a_survey_is_not_read_through() {
     fs::remove_file(dir.join("k/a.yaml")).expect("rm");
     symlink(&outside, dir.join("k/a.yaml")).expect("symlink");
 
-    let summary = write_surveyed(&dir, &artifacts, survey_).expect("write");
+    let summary = write_surveyed(&dir, &artifacts, survey_, Adopt::No).expect("write");
     assert_eq!(summary.to_string(), "wrote 1, unchanged 0, removed 0");
     assert!(
         fs::symlink_metadata(dir.join("k/a.yaml"))
@@ -954,7 +977,7 @@ fn a_file_replaced_after_a_survey_with_other_permissions_is_repaired() {
     put(&dir.join("k/a.yaml"), "abc\n");
     set_mode(&dir.join("k/a.yaml"), 0o600);
 
-    let summary = write_surveyed(&dir, &artifacts, survey_).expect("write");
+    let summary = write_surveyed(&dir, &artifacts, survey_, Adopt::No).expect("write");
     assert_eq!(summary.to_string(), "wrote 1, unchanged 0, removed 0");
     assert_eq!(mode(&dir.join("k/a.yaml")), 0o644);
 }
@@ -970,7 +993,7 @@ fn a_directory_replaced_by_a_symlink_after_a_survey_is_replaced() {
     fs::rename(dir.join("k"), tmp.path().join("k2")).expect("mv");
     symlink(tmp.path().join("k2"), dir.join("k")).expect("symlink");
 
-    write_surveyed(&dir, &artifacts, survey_).expect("write");
+    write_surveyed(&dir, &artifacts, survey_, Adopt::No).expect("write");
     assert!(fs::symlink_metadata(dir.join("k")).expect("lstat").is_dir());
     assert_eq!(read(&dir.join("k/a.yaml")), "abc\n");
     assert_eq!(read(&tmp.path().join("k2/a.yaml")), "abc\n");
@@ -987,16 +1010,197 @@ fn a_failure_after_the_swap_is_reported_not_retried() {
     let reference = Ops::default();
     let copy = tmp.path().join("copy/out");
     write(&copy, &[file("a.txt", "old\n")]).expect("copy");
-    write_with(&copy, &new, survey(&copy), &reference).expect("reference write");
+    write_with(&copy, &new, survey(&copy), Adopt::No, &reference).expect("reference write");
     let log = reference.test.log.lock().expect("log").clone();
     let at = log
         .iter()
         .position(|m| m.starts_with("flush directory"))
         .expect("the write flushes the parent directory");
 
-    let result = write_with(&dir, &new, survey(&dir), &ops_with(Fault::Fail { at }));
+    let result = write_with(&dir, &new, survey(&dir), Adopt::No, &ops_with(Fault::Fail { at }));
     let error = result.expect_err("the failed flush is the build's outcome");
     assert!(error.to_string().contains("injected failure"), "{error}");
     // The swap was undone: DIR is as it was.
     assert_eq!(read(&dir.join("a.txt")), "old\n");
+}
+
+// ---------------------------------------------------------------------
+// A directory meshc did not make, and files meshc did not write.
+
+/// Every way a write or a check could touch `dir` fails with `expected`,
+/// and leaves `dir` (and its parent) exactly as they were.
+fn refused_everywhere(dir: &Path, artifacts: &[Artifact], adopt: Adopt, expected: fn(&WriteError) -> bool) {
+    let parent = dir.parent().expect("parent");
+    let before = snapshot(parent);
+    let root = identity(dir);
+    for attempt in 0..3 {
+        let result = match attempt {
+            0 => write_with(dir, artifacts, None, adopt, &Ops::default()).map(|_| ()),
+            1 => write_with(dir, artifacts, survey(dir), adopt, &Ops::default()).map(|_| ()),
+            _ => check_surveyed(dir, artifacts, survey(dir), adopt).map(|_| ()),
+        };
+        let error = result.expect_err("refused");
+        assert!(expected(&error), "attempt {attempt}: {error}");
+        assert_eq!(snapshot(parent), before, "attempt {attempt} changed something");
+        assert_eq!(identity(dir), root, "attempt {attempt} replaced the directory");
+    }
+}
+
+fn not_meshcs(error: &WriteError) -> bool {
+    matches!(error, WriteError::NotMeshcs { .. })
+}
+
+fn conflict(error: &WriteError) -> bool {
+    matches!(error, WriteError::Conflict { .. })
+}
+
+#[test]
+fn a_directory_with_foreign_files_and_no_manifest_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("pre");
+    put(&dir.join("vms/ecs-details/cluster.env"), "the user's\n");
+    let artifacts = [file("vms/ecs-details/cluster.env", "generated\n")];
+    refused_everywhere(&dir, &artifacts, Adopt::No, not_meshcs);
+    // Adopting it still never replaces the user's file.
+    refused_everywhere(&dir, &artifacts, Adopt::Yes, conflict);
+    assert_eq!(read(&dir.join("vms/ecs-details/cluster.env")), "the user's\n");
+    // Even a lone empty subdirectory makes it someone's.
+    let other = tmp.path().join("other");
+    fs::create_dir_all(other.join("empty")).expect("mkdir");
+    refused_everywhere(&other, &[file("a", "a\n")], Adopt::No, not_meshcs);
+}
+
+/// `-o /etc`, in a throwaway root: refused, and adopting it refuses to
+/// replace the administrator's file at a path meshc writes.
+#[test]
+fn an_etc_like_tree_is_never_taken_over() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let etc = tmp.path().join("etc");
+    put(&etc.join("passwd"), "root:x:0:0::/root:/bin/sh\n");
+    put(&etc.join("hosts"), "127.0.0.1 localhost\n");
+    put(&etc.join("ssl/certs/ca.pem"), "cert\n");
+    set_mode(&etc.join("ssl"), 0o700);
+    symlink("/proc/self/mounts", etc.join("mtab")).expect("symlink");
+    let artifacts = [file("hosts", "10.0.0.5 db\n"), file("vms/db/cluster.env", "x\n")];
+    refused_everywhere(&etc, &artifacts, Adopt::No, not_meshcs);
+    refused_everywhere(&etc, &artifacts, Adopt::Yes, conflict);
+    // A symlink or file where meshc needs a directory is not replaced either.
+    let artifacts = [file("ssl/certs/ca.pem/x", "x\n")];
+    refused_everywhere(&etc, &artifacts, Adopt::Yes, conflict);
+    let artifacts = [file("mtab/x", "x\n")];
+    refused_everywhere(&etc, &artifacts, Adopt::Yes, conflict);
+    assert_eq!(mode(&etc.join("ssl")), 0o700);
+}
+
+#[test]
+fn adopting_keeps_foreign_files_and_takes_identical_ones() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    put(&dir.join("notes.txt"), "mine\n");
+    put(&dir.join("a.yaml"), "a\n");
+    set_mode(&dir.join("a.yaml"), 0o644);
+    let notes = identity(&dir.join("notes.txt"));
+    let artifacts = [file("a.yaml", "a\n"), file("k/b.yaml", "b\n")];
+    assert!(not_meshcs(&write(&dir, &artifacts).expect_err("refused")));
+    let summary = write_with(&dir, &artifacts, None, Adopt::Yes, &Ops::default()).expect("adopt");
+    assert_eq!(summary.to_string(), "wrote 1, unchanged 1, removed 0");
+    assert_eq!(identity(&dir.join("notes.txt")), notes);
+    assert_eq!(read(&dir.join(".meshc-manifest")), "a.yaml\nk/b.yaml\n");
+    // From now on the directory is meshc's: no flag needed.
+    write(&dir, &artifacts).expect("rebuild");
+}
+
+/// In a directory meshc made, a file of the user's at a path a later build
+/// first generates is not replaced, in a write or a check.
+#[test]
+fn a_user_file_at_a_newly_generated_path_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    write(&dir, &[file("vms/db/cluster.env", "c\n")]).expect("first write");
+    put(&dir.join("vms/db/hosts"), "the user's\n");
+    let artifacts = [
+        file("vms/db/cluster.env", "c\n"),
+        file("vms/db/hosts", "generated\n"),
+    ];
+    refused_everywhere(&dir, &artifacts, Adopt::No, conflict);
+    refused_everywhere(&dir, &artifacts, Adopt::Yes, conflict);
+    // A symlink of the user's there is refused too, not replaced.
+    fs::remove_file(dir.join("vms/db/hosts")).expect("rm");
+    symlink("/etc/hosts", dir.join("vms/db/hosts")).expect("symlink");
+    refused_everywhere(&dir, &artifacts, Adopt::No, conflict);
+}
+
+/// Credentials an operator fetches into a VM's bundle directory are not in
+/// the manifest: rebuilds keep them as they are, and `check` ignores them.
+#[test]
+fn operator_files_in_a_bundle_survive_rebuilds_and_checks() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let v1 = [file("vms/db/cluster.env", "v1\n")];
+    write(&dir, &v1).expect("first write");
+    put(&dir.join("vms/db/istio-token"), "token\n");
+    put(&dir.join("vms/db/root-cert.pem"), "cert\n");
+    set_mode(&dir.join("vms/db/istio-token"), 0o600);
+    let token = identity(&dir.join("vms/db/istio-token"));
+    assert!(check(&dir, &v1).expect("check").is_fresh());
+    let v2 = [file("vms/db/cluster.env", "v2\n")];
+    write(&dir, &v2).expect("rebuild");
+    assert!(check(&dir, &v2).expect("check").is_fresh());
+    assert_eq!(identity(&dir.join("vms/db/istio-token")), token);
+    assert_eq!(mode(&dir.join("vms/db/istio-token")), 0o600);
+    assert_eq!(read(&dir.join("vms/db/root-cert.pem")), "cert\n");
+    // Even when the VM's bundle is dropped, they and their directory stay.
+    write(&dir, &[file("k/a.yaml", "a\n")]).expect("rebuild");
+    assert_eq!(read(&dir.join("vms/db/istio-token")), "token\n");
+    assert!(!dir.join("vms/db/cluster.env").exists());
+}
+
+/// Directories merely named like a build's trees, even one holding a
+/// manifest, or one with a marker that names another directory, are never
+/// changed or removed; neither is a file named like a marker.
+#[test]
+fn decoy_siblings_named_like_build_trees_are_left_alone() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    write(&dir, &[file("a.yaml", "a\n")]).expect("write");
+    let decoy = |name: &str| {
+        let path = tmp.path().join(name);
+        put(&path.join(".meshc-manifest"), "gen/x.yaml\n");
+        put(&path.join("gen/x.yaml"), "precious\n");
+        set_mode(&path.join("gen"), 0o555);
+        set_mode(&path, 0o550);
+        path
+    };
+    let plain = decoy(".out.meshc-AAAAAA");
+    let forged = decoy(".out.meshc-BBBBBB");
+    // A marker of the right form, but for another directory.
+    let other = tmp.path().join("other");
+    fs::create_dir(&other).expect("mkdir");
+    let meta = fs::symlink_metadata(&other).expect("lstat");
+    let mut text = swap::MARKER_MAGIC.to_vec();
+    text.extend(format!("{}:{}\n", meta.dev(), meta.ino()).bytes());
+    fs::write(swap::marker_of(&forged), text).expect("marker");
+    // A user file named like a marker, with no tree beside it.
+    put(&tmp.path().join(".out.meshc-CCCCCC.lock"), "mine\n");
+    let before: Vec<_> = snapshot(tmp.path())
+        .expect("snapshot")
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("out"))
+        .collect();
+
+    write(&dir, &[file("a.yaml", "b\n")]).expect("write");
+    write(&dir, &[file("a.yaml", "c\n")]).expect("write");
+    let after: Vec<_> = snapshot(tmp.path())
+        .expect("snapshot")
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with("out"))
+        .collect();
+    assert_eq!(after, before);
+    assert_eq!(mode(&plain), 0o550);
+    assert_eq!(mode(&forged.join("gen")), 0o555);
+    // The tests' temporary directory must be removable again.
+    for path in [&plain, &forged] {
+        set_mode(path, 0o755);
+        set_mode(&path.join("gen"), 0o755);
+    }
 }

@@ -8,9 +8,11 @@
 //! - `line-space`: `node-space`, newlines and `//` comments, the space
 //!   between nodes.
 //!
-//! Comments may contain any code point: the grammar (`single-line-comment`,
-//! `commented-block`) puts no restriction on them, and the `kdl` crate
-//! agrees.
+//! Comments may contain any code point but the disallowed ones: the spec
+//! forbids those "anywhere in the document", so a text-direction control
+//! in a comment ("Trojan Source", CVE-2021-42574: a comment that displays
+//! as code, or code that displays as a comment) is an error like anywhere
+//! else.
 
 use super::error::ParseError;
 use super::parser::{Fatal, PResult, Parser};
@@ -77,7 +79,7 @@ impl Parser<'_> {
                 Some(b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C) => self.pos += 1,
                 Some(b'/') => match self.peek_at(1) {
                     Some(b'*') => self.block_comment()?,
-                    Some(b'/') => self.line_comment(),
+                    Some(b'/') => self.line_comment()?,
                     _ => return Ok(()),
                 },
                 Some(b'\\') => {
@@ -99,7 +101,7 @@ impl Parser<'_> {
 
     /// A `//` comment, through the newline that ends it (a comment is also
     /// a node terminator, spec `node-terminator`).
-    pub(super) fn line_comment(&mut self) {
+    pub(super) fn line_comment(&mut self) -> PResult<()> {
         self.pos += 2;
         while let Some(&b) = self.bytes.get(self.pos) {
             // Only these bytes can start a newline; everything else, including
@@ -108,11 +110,43 @@ impl Parser<'_> {
                 let n = self.newline_len(self.pos);
                 if n > 0 {
                     self.pos += n;
-                    return;
+                    return Ok(());
                 }
             }
-            self.pos += 1;
+            self.comment_byte(b)?;
         }
+        Ok(())
+    }
+
+    /// Steps over the comment byte `b` at `pos`: over its whole character
+    /// if it may start a disallowed code point, which is reported.
+    fn comment_byte(&mut self, b: u8) -> PResult<()> {
+        // Only these bytes can start a disallowed code point: C0 controls
+        // and DEL, and the lead bytes of U+200E–U+2069 (E2) and U+FEFF (EF).
+        if !(b < 0x20 || b == 0x7F || b == 0xE2 || b == 0xEF) {
+            self.pos += 1;
+            return Ok(());
+        }
+        let at = self.pos;
+        let Some(c) = self.char_at(at) else {
+            self.pos += 1;
+            return Ok(());
+        };
+        self.pos += c.len_utf8();
+        if super::chars::is_disallowed(c) {
+            self.error(
+                ParseError::new(
+                    Span::new(at, self.pos),
+                    format!(
+                        "{} is not allowed in a KDL document, not even in a comment",
+                        super::chars::describe(c)
+                    ),
+                    "disallowed character",
+                )
+                .help("remove it: it can make the text display in another order than it reads"),
+            )?;
+        }
+        Ok(())
     }
 
     /// A `/* */` comment; they nest (spec "Multi-line comments"). Unclosed,
@@ -134,7 +168,7 @@ impl Parser<'_> {
                         return Ok(());
                     }
                 }
-                _ => self.pos += 1,
+                _ => self.comment_byte(b)?,
             }
         }
         self.fatal(
@@ -162,7 +196,7 @@ impl Parser<'_> {
             return Ok(true);
         }
         if self.peek() == Some(b'/') && self.peek_at(1) == Some(b'/') {
-            self.line_comment();
+            self.line_comment()?;
             return Ok(true);
         }
         let n = self.newline_len(self.pos);
