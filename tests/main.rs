@@ -17,6 +17,7 @@ mod iptables_conformance;
 mod kdl_differential;
 mod kubernetes;
 mod properties;
+mod resolution;
 mod schema;
 mod synth;
 mod tidy;
