@@ -16,6 +16,7 @@ mod hostile;
 mod iptables_conformance;
 mod kdl_differential;
 mod kubernetes;
+mod operations;
 mod properties;
 mod resolution;
 mod schema;

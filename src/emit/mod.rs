@@ -12,6 +12,8 @@
 
 pub mod graph;
 pub mod kubernetes;
+pub mod prometheus;
+pub mod runbook;
 pub mod vm;
 pub mod yaml;
 
@@ -43,6 +45,7 @@ pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let (mut out, helped) = std::thread::scope(|scope| {
         let helper = scope.spawn(vm_jobs);
         let mut out = kubernetes::emit(checked, source_name);
+        out.extend(prometheus::emit(checked, source_name));
         out.extend(vm_jobs());
         (out, helper.join())
     });
@@ -51,6 +54,9 @@ pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
         // An emitter cannot fail; a panic there is a bug, reported as one.
         Err(panic) => std::panic::resume_unwind(panic),
     }
+    // Last: the runbook names only files the build wrote.
+    let runbook = runbook::emit(checked, source_name, &out);
+    out.extend(runbook);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
