@@ -611,6 +611,15 @@ fn bookinfo_expectations() {
             json!([{"route": [{"destination": {"host": "ratings.bookinfo.svc.cluster.local", "subset": "v2-mysql-vm"}, "weight": 100}]}]),
             "{flavour}"
         );
+        // reviews: all traffic to v3, as the seed's
+        // virtual-service-ratings-mysql-vm.yaml routes it (v1 never calls
+        // ratings, so without this two page loads in three skip the VM).
+        let vs = get(objects, "VirtualService", "bookinfo", "reviews");
+        assert_eq!(
+            vs["spec"]["http"],
+            json!([{"route": [{"destination": {"host": "reviews.bookinfo.svc.cluster.local", "subset": "v3"}, "weight": 100}]}]),
+            "{flavour}"
+        );
         // reviews: subsets v1–v3.
         let dr = get(objects, "DestinationRule", "bookinfo", "reviews");
         let subsets: Vec<&str> = dr["spec"]["subsets"]
@@ -620,6 +629,22 @@ fn bookinfo_expectations() {
             .filter_map(|s| s["name"].as_str())
             .collect();
         assert_eq!(subsets, ["v1", "v2", "v3"], "{flavour}");
+        // Legacy Bookinfo says `data-plane-mtls #true`: Istio 1.0 does not
+        // merge a host's rule with the mesh-wide one, so each rule must ask
+        // for ISTIO_MUTUAL itself or reviews → ratings fails with 503.
+        // The modern example leaves it to automatic mutual TLS.
+        let rules: Vec<&Value> = objects
+            .values()
+            .filter(|o| o["kind"] == "DestinationRule")
+            .collect();
+        assert!(rules.len() >= 2, "{flavour}");
+        for rule in rules {
+            let tls = &rule["spec"]["trafficPolicy"]["tls"]["mode"];
+            match flavour {
+                "legacy" => assert_eq!(tls, "ISTIO_MUTUAL", "{rule:#}"),
+                _ => assert!(tls.is_null(), "{rule:#}"),
+            }
+        }
         // mysqldb.bookinfo.svc.cluster.local resolves: a Service named
         // mysqldb in bookinfo, or a ServiceEntry for that host.
         let host = "mysqldb.bookinfo.svc.cluster.local";

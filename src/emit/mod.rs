@@ -13,6 +13,8 @@
 pub mod control_plane;
 pub mod graph;
 pub mod kubernetes;
+pub mod prometheus;
+pub mod runbook;
 pub mod vm;
 pub mod yaml;
 
@@ -45,6 +47,7 @@ pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
         let helper = scope.spawn(vm_jobs);
         let mut out = kubernetes::emit(checked, source_name);
         out.extend(control_plane::emit(checked, source_name));
+        out.extend(prometheus::emit(checked, source_name));
         out.extend(vm_jobs());
         (out, helper.join())
     });
@@ -53,6 +56,9 @@ pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
         // An emitter cannot fail; a panic there is a bug, reported as one.
         Err(panic) => std::panic::resume_unwind(panic),
     }
+    // Last: the runbook names only files the build wrote.
+    let runbook = runbook::emit(checked, source_name, &out);
+    out.extend(runbook);
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }

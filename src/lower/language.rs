@@ -178,6 +178,41 @@ pub static MESH: Shape = Shape {
             Ty::Choice(&["MUTUAL_TLS", "NONE"]),
             "Control-plane auth policy (`ISTIO_CP_AUTH`). Legacy flow; default MUTUAL_TLS.",
         ),
+        s(
+            "data-plane-mtls",
+            Ty::Bool,
+            "Whether the install turns on mutual TLS between workloads (Istio 1.0's `istio-demo-auth.yaml`, `global.mtls.enabled`). #true writes `tls: ISTIO_MUTUAL` into every DestinationRule meshc emits: a host's rule replaces the mesh-wide one, TLS settings included, and before automatic mutual TLS (Istio 1.5) its clients would talk plain text. Default #false.",
+        ),
+    ],
+    blocks: &[Block {
+        name: "ingress",
+        shape: &INGRESS,
+        repeated: true,
+    }],
+    open: false,
+};
+
+pub static INGRESS: Shape = Shape {
+    what: "ingress",
+    doc: "An ingress gateway that brings outside traffic to `entry-point` services, whose identity their AuthorizationPolicies admit: `ingress istio-ingress kind=helm namespace=istio-ingress`. Repeat for several. Default: the release line's default install, istioctl's `istio-ingressgateway` in the control-plane namespace.",
+    args: &["name"],
+    rest: None,
+    settings: &[
+        required(
+            "name",
+            Ty::Name,
+            "The gateway's name: istioctl's gateway name, the Helm release, or the Gateway API Gateway.",
+        ),
+        s(
+            "kind",
+            Ty::Choice(&["istioctl", "helm", "gateway-api"]),
+            "How it is installed, which decides its service account: istioctl's `<name>-service-account`, the Helm `gateway` chart's release name, or the `<name>-istio` account Istio gives a Gateway API Gateway. Default istioctl.",
+        ),
+        s(
+            "namespace",
+            Ty::Name,
+            "Its namespace. Default: the control-plane namespace (istioctl), `istio-ingress` (helm, as Istio's Helm guide installs it), `default` (gateway-api).",
+        ),
     ],
     blocks: &[],
     open: false,

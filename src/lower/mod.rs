@@ -10,13 +10,14 @@
 pub mod language;
 mod reader;
 
-use language::{CLUSTER, DEPLOY, ILB, MESH, NAMESPACE, NETWORK, PORT, PROBE, ROUTE, SERVICE, VM};
+use language::{CLUSTER, DEPLOY, ILB, INGRESS, MESH, NAMESPACE, NETWORK, PORT, PROBE, ROUTE, SERVICE, VM};
 use reader::{Reader, as_string};
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::model::{
-    Cluster, Deployment, DnsMode, IlbAnnotation, Ilbs, Interception, IstioVersion, Labels, Mesh, Namespace,
-    Network, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route, Service, Topology, Vm,
+    Cluster, Deployment, DnsMode, IlbAnnotation, Ilbs, Ingress, IngressKind, Interception, IstioVersion,
+    Labels, Mesh, Namespace, Network, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route,
+    Service, Topology, Vm,
 };
 use crate::source::{Span, Spanned};
 use crate::syntax::{Document, Node};
@@ -164,6 +165,26 @@ fn mesh(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
         revision: r.string("revision", diags),
         least_privilege: r.bool("least-privilege", diags),
         control_plane_auth,
+        data_plane_mtls: r.bool("data-plane-mtls", diags),
+        ingresses: r.blocks("ingress").filter_map(|n| ingress(n, diags)).collect(),
+        span: node.span,
+    })
+}
+
+fn ingress(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Ingress> {
+    let r = Reader::new(node, &INGRESS, diags);
+    Some(Ingress {
+        name: name(&r, diags)?,
+        kind: r.choice(
+            "kind",
+            &[
+                ("istioctl", IngressKind::Istioctl),
+                ("helm", IngressKind::Helm),
+                ("gateway-api", IngressKind::GatewayApi),
+            ],
+            diags,
+        ),
+        namespace: r.string("namespace", diags),
         span: node.span,
     })
 }

@@ -73,6 +73,12 @@ pub struct Mesh {
     pub least_privilege: Option<Spanned<bool>>,
     /// Control-plane auth policy for the legacy flow (`MUTUAL_TLS` or `NONE`).
     pub control_plane_auth: Option<Spanned<String>>,
+    /// Whether the install turns on mutual TLS between workloads; drives
+    /// the DestinationRules' `trafficPolicy.tls`. Off when not given.
+    pub data_plane_mtls: Option<Spanned<bool>>,
+    /// The ingress gateways that bring outside traffic to entry points;
+    /// the release line's default install when empty.
+    pub ingresses: Vec<Ingress>,
     pub span: Span,
 }
 
@@ -89,8 +95,81 @@ impl Mesh {
             .map_or("cluster.local", |s| s.value.as_str())
     }
 
+    /// (namespace, service account) of every ingress gateway: the declared
+    /// ones, or istioctl's default `istio-ingressgateway` (the gateway of
+    /// the `default` and `demo` profiles, and of Istio 1.0's charts).
+    pub fn ingress_identities(&self) -> Vec<(String, String)> {
+        if self.ingresses.is_empty() {
+            return vec![(
+                self.control_plane_namespace().to_owned(),
+                "istio-ingressgateway-service-account".to_owned(),
+            )];
+        }
+        self.ingresses
+            .iter()
+            .map(|i| (i.namespace(self).to_owned(), i.service_account()))
+            .collect()
+    }
+
+    pub fn data_plane_mtls(&self) -> bool {
+        self.data_plane_mtls.as_ref().is_some_and(|m| m.value)
+    }
+
     pub fn flow(&self) -> Flow {
         self.istio.value.flow()
+    }
+}
+
+/// How an ingress gateway is installed, which decides the identity its
+/// pods run as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IngressKind {
+    /// istioctl / IstioOperator `ingressGateways`: service account
+    /// `<name>-service-account`.
+    Istioctl,
+    /// Helm's `gateway` chart: the release name (`serviceAccount.name`
+    /// defaults to it).
+    Helm,
+    /// A Gateway API `Gateway` Istio deploys: `<name>-istio`, in the
+    /// Gateway's namespace.
+    GatewayApi,
+}
+
+/// An ingress gateway (`mesh { ingress NAME kind=… namespace=… }`).
+#[derive(Clone, Debug)]
+pub struct Ingress {
+    pub name: Name,
+    pub kind: Option<Spanned<IngressKind>>,
+    pub namespace: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+impl Ingress {
+    pub fn kind(&self) -> IngressKind {
+        self.kind.as_ref().map_or(IngressKind::Istioctl, |k| k.value)
+    }
+
+    /// The namespace it runs in: the given one, else where that kind's
+    /// install puts it.
+    pub fn namespace<'a>(&'a self, mesh: &'a Mesh) -> &'a str {
+        match &self.namespace {
+            Some(ns) => ns.value.as_str(),
+            None => match self.kind() {
+                IngressKind::Istioctl => mesh.control_plane_namespace(),
+                IngressKind::Helm => "istio-ingress",
+                IngressKind::GatewayApi => "default",
+            },
+        }
+    }
+
+    /// The Kubernetes service account its pods run as.
+    pub fn service_account(&self) -> String {
+        let name = &self.name.value;
+        match self.kind() {
+            IngressKind::Istioctl => format!("{name}-service-account"),
+            IngressKind::Helm => name.clone(),
+            IngressKind::GatewayApi => format!("{name}-istio"),
+        }
     }
 }
 

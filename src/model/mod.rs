@@ -12,7 +12,7 @@ mod mesh;
 mod service;
 
 pub use infra::{Cluster, DnsMode, IlbAnnotation, Ilbs, Interception, Namespace, Network, Vm};
-pub use mesh::{Flow, IstioVersion, Mesh};
+pub use mesh::{Flow, Ingress, IngressKind, IstioVersion, Mesh};
 pub use service::{Deployment, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route, Service};
 
 use crate::source::{Span, Spanned};

@@ -60,6 +60,20 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             "the revision is the `istio.io/rev` label and part of the `istiod-REVISION` Service name",
         );
     }
+    for i in &t.mesh.ingresses {
+        push(
+            "ingress name",
+            &i.name,
+            "an ingress gateway's name is a Kubernetes object name and part of its service account",
+        );
+        if let Some(ns) = &i.namespace {
+            push(
+                "ingress namespace",
+                ns,
+                "it is the Kubernetes namespace the gateway runs in",
+            );
+        }
+    }
     for n in &t.networks {
         push(
             "network name",

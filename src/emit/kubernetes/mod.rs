@@ -64,7 +64,9 @@
 //!   the service runs (its pods' clusters and its VMs' home clusters) and
 //!   every cluster where one of its callers runs: kube-dns answers
 //!   `<svc>.<ns>.svc.<domain>` only for Services of its own cluster, so a
-//!   caller's cluster needs one for the name to resolve. Services of
+//!   caller's cluster needs one for the name to resolve. A service
+//!   registered with a ServiceEntry gets one too, without a selector: the
+//!   ServiceEntry has no address, and pods do not ask Istio's DNS proxy. Services of
 //!   cluster-only services are left to the application's own manifests;
 //!   meshc owns the Service of every service with a VM placement (remove it
 //!   from the application manifests, as Alibaba's `bookinfo-without-details`

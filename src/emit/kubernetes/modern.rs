@@ -26,7 +26,9 @@
 //!   health reports of a proxy it did not auto-register. Then a Kubernetes Service selecting `app: <svc>`, which
 //!   matches pods and WorkloadEntries alike, or, with `registration
 //!   service-entry`, a `MESH_INTERNAL` ServiceEntry with `resolution: STATIC`
-//!   whose `workloadSelector` picks the entries.
+//!   whose `workloadSelector` picks the entries, beside a Service without
+//!   selector that gives the host a name kube-dns answers (see
+//!   [`registration`]).
 //! * **Routing** ([`super::routing`]) and **least privilege**
 //!   ([`super::policy`]).
 //!
@@ -185,7 +187,20 @@ fn cross_network_gateway() -> Spec {
     })
 }
 
-/// The Kubernetes Service (or ServiceEntry) of a service with VM workloads.
+/// The Kubernetes Service of a service with VM workloads, and with
+/// `registration service-entry` its ServiceEntry.
+///
+/// A ServiceEntry alone is not enough for callers to find the host: it has
+/// no address, and a pod resolves names through kube-dns, which answers
+/// only for Kubernetes Services (Istio's DNS proxy, which would answer from
+/// ServiceEntries, is off for pods by default). So the ServiceEntry keeps a
+/// Kubernetes Service beside it, without a selector, in every cluster the
+/// registration goes to: kube-dns gives callers its ClusterIP, and istiod
+/// serves the Service's endpoints from the ServiceEntry's WorkloadEntries.
+/// That is Istio's rule for one host in two registries (`initServiceRegistry`
+/// in `pilot/pkg/model/push_context.go`): the Kubernetes Service wins the
+/// host, and endpoints of every registry for that host and namespace are
+/// merged by port name, which both objects take from the topology.
 fn registration(cx: &Cx<'_>, files: &mut Files, s: usize) {
     let Some(service) = cx.topo.services.get(s) else {
         return;
@@ -196,71 +211,77 @@ fn registration(cx: &Cx<'_>, files: &mut Files, s: usize) {
     let ns = service.namespace.value.as_str();
     let name = service.name.value.as_str();
     let app = || objects::labels([("app", name)]);
-    match service.registration() {
-        Registration::Service => {
-            let ports = service
+    // `service` beside `app`, as Bookinfo's manifests label theirs.
+    let labels = objects::labels([("app", name), ("service", name)]);
+    let selector = match service.registration() {
+        Registration::Service => Some(app()),
+        // No selector: the ServiceEntry below supplies the endpoints (see
+        // `registration`'s documentation).
+        Registration::ServiceEntry => None,
+    };
+    let object = Object::Service(Box::new(Service {
+        metadata: objects::meta(name, Some(ns), labels),
+        spec: Some(ServiceSpec {
+            ports: Some(service_ports(service)),
+            selector,
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    }));
+    for c in placement::registration_clusters(cx, s) {
+        files.add(Place::Cluster(c), ns, File::Service(name), object.clone());
+    }
+    if service.registration() == Registration::ServiceEntry {
+        let spec = Spec::ServiceEntry(ServiceEntry {
+            hosts: vec![cx.fqdn(service)],
+            ports: service
                 .ports
                 .iter()
-                .map(|p| {
-                    let explicit = p.protocol.as_ref().map(|x| x.value);
-                    ServicePort {
-                        name: Some(p.name.value.clone()),
-                        port: i32::from(p.number.value),
-                        target_port: (p.target_port() != p.number.value)
-                            .then(|| IntOrString::Int(i32::from(p.target_port()))),
-                        // Kubernetes' own protocol: TCP unless UDP.
-                        protocol: (p.protocol() == crate::model::Protocol::Udp).then(|| "UDP".to_owned()),
-                        // Istio reads a port's protocol from `appProtocol`
-                        // or else the name's prefix: say it only when the
-                        // topology's protocol differs from what the name says.
-                        app_protocol: explicit
-                            .filter(|e| crate::model::Protocol::from_port_name(&p.name.value) != Some(*e))
-                            .map(|e| e.keyword().to_owned()),
-                        ..ServicePort::default()
-                    }
+                .map(|p| ServiceEntryPort {
+                    number: u32::from(p.number.value),
+                    protocol: p.protocol().as_istio(),
+                    name: p.name.value.clone(),
+                    target_port: (p.target_port() != p.number.value).then(|| u32::from(p.target_port())),
                 })
-                .collect();
-            // `service` beside `app`, as Bookinfo's manifests label theirs.
-            let labels = objects::labels([("app", name), ("service", name)]);
-            let object = Object::Service(Box::new(Service {
-                metadata: objects::meta(name, Some(ns), labels),
-                spec: Some(ServiceSpec {
-                    ports: Some(ports),
-                    selector: Some(app()),
-                    ..ServiceSpec::default()
-                }),
-                ..Service::default()
-            }));
-            for c in placement::registration_clusters(cx, s) {
-                files.add(Place::Cluster(c), ns, File::Service(name), object.clone());
-            }
-        }
-        Registration::ServiceEntry => {
-            let spec = Spec::ServiceEntry(ServiceEntry {
-                hosts: vec![cx.fqdn(service)],
-                ports: service
-                    .ports
-                    .iter()
-                    .map(|p| ServiceEntryPort {
-                        number: u32::from(p.number.value),
-                        protocol: p.protocol().as_istio(),
-                        name: p.name.value.clone(),
-                        target_port: (p.target_port() != p.number.value).then(|| u32::from(p.target_port())),
-                    })
-                    .collect(),
-                location: "MESH_INTERNAL",
-                resolution: "STATIC",
-                workload_selector: WorkloadSelector { labels: app() },
-            });
-            let meta = objects::meta(name, Some(ns), Labels::new());
-            files.add(
-                Place::Mesh,
-                ns,
-                File::Service(name),
-                Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
-            );
-        }
+                .collect(),
+            location: "MESH_INTERNAL",
+            resolution: "STATIC",
+            workload_selector: WorkloadSelector { labels: app() },
+        });
+        let meta = objects::meta(name, Some(ns), Labels::new());
+        files.add(
+            Place::Mesh,
+            ns,
+            File::Service(name),
+            Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
+        );
     }
+}
+
+/// The Kubernetes ports of a service's Service.
+fn service_ports(service: &crate::model::Service) -> Vec<ServicePort> {
+    service
+        .ports
+        .iter()
+        .map(|p| {
+            let explicit = p.protocol.as_ref().map(|x| x.value);
+            ServicePort {
+                name: Some(p.name.value.clone()),
+                port: i32::from(p.number.value),
+                target_port: (p.target_port() != p.number.value)
+                    .then(|| IntOrString::Int(i32::from(p.target_port()))),
+                // Kubernetes' own protocol: TCP unless UDP.
+                protocol: (p.protocol() == crate::model::Protocol::Udp).then(|| "UDP".to_owned()),
+                // Istio reads a port's protocol from `appProtocol` or else
+                // the name's prefix: say it only when the topology's
+                // protocol differs from what the name says.
+                app_protocol: explicit
+                    .filter(|e| crate::model::Protocol::from_port_name(&p.name.value) != Some(*e))
+                    .map(|e| e.keyword().to_owned()),
+                ..ServicePort::default()
+            }
+        })
+        .collect()
 }
 
 /// WorkloadGroups (`groups`: the service's own), WorkloadEntries and

@@ -296,9 +296,22 @@ pub struct PortSelector {
 // ---- DestinationRule ----
 
 #[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DestinationRule {
     pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<TrafficPolicy>,
     pub subsets: Vec<Subset>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrafficPolicy {
+    pub tls: ClientTls,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientTls {
+    pub mode: &'static str,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -16,10 +16,12 @@
 //!   whatever it does not allow, so an undeclared caller is refused.
 //!
 //! Services with no caller: an `entry-point` service is reached from
-//! outside through the ingress gateway, so its policy also allows the
-//! default ingress gateway's identity (`istio-ingressgateway-service-account`
-//! in the control-plane namespace, as every Istio install profile names
-//! it). Any other service without callers gets an ALLOW policy with no rule,
+//! outside through an ingress gateway, so its policy also allows the
+//! identity of every ingress the mesh declares (`mesh { ingress … }`):
+//! istioctl's `<name>-service-account`, the Helm `gateway` chart's release
+//! name in its namespace, or `<name>-istio` in a Gateway API Gateway's
+//! namespace. Without a declaration, the default install's
+//! `istio-ingressgateway-service-account` in the control-plane namespace. Any other service without callers gets an ALLOW policy with no rule,
 //! Istio's "allow nothing": nothing is declared to call it, so nothing may.
 //! Writing no policy instead would leave it open to every workload of the
 //! mesh, the opposite of least privilege.
@@ -34,9 +36,6 @@ use super::objects::{
     PolicySource, Sidecar, Spec, WorkloadSelector,
 };
 use super::{Cx, File, Files, Place};
-
-/// The service account of Istio's default ingress gateway.
-const INGRESS_GATEWAY_SERVICE_ACCOUNT: &str = "istio-ingressgateway-service-account";
 
 /// Whether least privilege applies to the services of namespace `ns`.
 pub fn enabled(cx: &Cx<'_>, ns: &str) -> bool {
@@ -108,7 +107,7 @@ pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
 }
 
 /// The identities allowed to call service `s`: every service account its
-/// callers' workloads run as, and the ingress gateway's for an entry point.
+/// callers' workloads run as, and the ingress gateways' for an entry point.
 fn principals(cx: &Cx<'_>, s: usize) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for &caller in cx.callers.get(s).into_iter().flatten() {
@@ -122,7 +121,9 @@ fn principals(cx: &Cx<'_>, s: usize) -> BTreeSet<String> {
         }
     }
     if cx.topo.services.get(s).is_some_and(|svc| svc.is_entry_point()) {
-        out.insert(cx.principal(cx.control_plane_namespace(), INGRESS_GATEWAY_SERVICE_ACCOUNT));
+        for (ns, sa) in cx.topo.mesh.ingress_identities() {
+            out.insert(cx.principal(&ns, &sa));
+        }
     }
     out
 }

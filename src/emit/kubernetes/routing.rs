@@ -2,13 +2,18 @@
 //! version (selected by the `version` label, which pods and WorkloadEntries
 //! both carry), and a VirtualService with the `route` weights.
 //!
+//! With `mesh { data-plane-mtls #true }` every DestinationRule also says
+//! `trafficPolicy.tls.mode: ISTIO_MUTUAL`: a host's rule replaces the
+//! mesh-wide one (Istio 1.0 has no merging), so a rule without it turns the
+//! mesh's mutual TLS off for that host.
+//!
 //! Objects name hosts by their full name (`<svc>.<ns>.svc.<domain>`), not
 //! the short name Bookinfo's samples use: a short name is resolved relative
 //! to the namespace of the rule, which is right only by convention.
 
 use super::objects::{
-    self, DestinationRule, HttpRoute, IstioObject, Object, RouteDestination, Spec, Subset, TcpRoute,
-    VirtualService,
+    self, ClientTls, DestinationRule, HttpRoute, IstioObject, Object, RouteDestination, Spec, Subset,
+    TcpRoute, TrafficPolicy, VirtualService,
 };
 use super::{Cx, File, Files, Place};
 use crate::model::Protocol;
@@ -38,8 +43,16 @@ pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
             labels: objects::labels([("version", v)]),
         })
         .collect();
+    // A host's rule replaces the mesh-wide `*.local` one in Istio 1.0 (no
+    // merging), TLS settings included: without `ISTIO_MUTUAL` here a client
+    // under global mutual TLS talks plain text to a server that demands
+    // TLS, and the call fails with 503 (1.0's destination-rule-all-mtls.yaml).
+    let traffic_policy = cx.topo.mesh.data_plane_mtls().then_some(TrafficPolicy {
+        tls: ClientTls { mode: "ISTIO_MUTUAL" },
+    });
     let rule = Spec::DestinationRule(DestinationRule {
         host: host.clone(),
+        traffic_policy,
         subsets,
     });
     let meta = || objects::meta(name, Some(ns), objects::Labels::new());

@@ -71,13 +71,19 @@ fn autoregistering_vms_get_a_group_but_no_entry() {
 }
 
 #[test]
-fn service_entry_registration_replaces_the_service() {
+fn service_entry_registration_keeps_a_selectorless_service_for_dns() {
     let out = build(&format!(
         "{MESH_1_24}\nservice db namespace=shop {{ port tcp 5432 target-port=15432; deploy v1 vm=db1; \
          registration service-entry; }}"
     ));
     let db = applied(&out, "c1", "shop/service-db.yaml");
-    assert!(!db.contains("kind: Service\n"), "{db}");
+    // kube-dns answers only for Services: one without a selector, so that
+    // the ServiceEntry's WorkloadEntries are its only endpoints.
+    let service = db
+        .split("---\n")
+        .find(|d| d.contains("kind: Service\n"))
+        .unwrap_or_else(|| panic!("no Service beside the ServiceEntry:\n{db}"));
+    assert!(!service.contains("selector"), "{service}");
     for want in [
         "kind: ServiceEntry",
         "- db.shop.svc.cluster.local",
@@ -372,4 +378,59 @@ fn block_writer_agrees_with_serde_saphyr() {
         }
     }
     assert!(compared > 1000, "only {compared} objects compared");
+}
+
+/// The principals of an entry point's policy: each ingress kind's identity,
+/// as that kind's installer names the gateway's service account.
+#[test]
+fn entry_points_admit_exactly_the_declared_ingresses() {
+    let cases: [(&str, &[&str]); 6] = [
+        // Nothing declared: istioctl's default gateway.
+        (
+            "",
+            &["cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"],
+        ),
+        (
+            "ingress edge kind=istioctl namespace=gw",
+            &["cluster.local/ns/gw/sa/edge-service-account"],
+        ),
+        // Helm's `gateway` chart: the release name, in the release's namespace.
+        (
+            "ingress istio-ingress kind=helm namespace=istio-ingress",
+            &["cluster.local/ns/istio-ingress/sa/istio-ingress"],
+        ),
+        (
+            "ingress public kind=helm",
+            &["cluster.local/ns/istio-ingress/sa/public"],
+        ),
+        // A Gateway API Gateway: `<gateway>-istio` in the Gateway's namespace.
+        (
+            "ingress bookinfo-gateway kind=gateway-api namespace=shop",
+            &["cluster.local/ns/shop/sa/bookinfo-gateway-istio"],
+        ),
+        (
+            "ingress istio-ingressgateway\n    ingress web-gw kind=gateway-api",
+            &[
+                "cluster.local/ns/default/sa/web-gw-istio",
+                "cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
+            ],
+        ),
+    ];
+    for (ingresses, want) in cases {
+        let mesh = MESH_1_24.replace("istio \"1.24\"", &format!("istio \"1.24\"\n    {ingresses}"));
+        let out = build(&format!(
+            "{mesh}\nservice web namespace=shop {{ port http 80; deploy v1 vm=db1; entry-point #true; }}"
+        ));
+        let web = applied(&out, "c1", "shop/service-web.yaml");
+        let policy = web
+            .split("---\n")
+            .find(|d| d.contains("kind: AuthorizationPolicy"))
+            .unwrap_or_else(|| panic!("no policy:\n{web}"));
+        let principals: Vec<&str> = policy
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("- cluster.local/"))
+            .collect();
+        let want: Vec<&str> = want.iter().map(|p| &p["cluster.local/".len()..]).collect();
+        assert_eq!(principals, want, "{ingresses:?}\n{policy}");
+    }
 }
