@@ -9,7 +9,7 @@
 //! * a snapshot of each, read and signed.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use meshc::artifact::Artifact;
@@ -32,7 +32,7 @@ fn examples() -> Vec<(String, PathBuf)> {
     out
 }
 
-fn build(path: &PathBuf) -> (meshc::check::Checked, Vec<Artifact>) {
+fn build(path: &Path) -> (meshc::check::Checked, Vec<Artifact>) {
     let text = std::fs::read_to_string(path).expect("read");
     let source = Source::new("topology.kdl".to_owned(), text);
     let (checked, diags) = meshc::check_source(&source, Syntax::Kdl, Limits::default());

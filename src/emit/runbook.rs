@@ -524,7 +524,10 @@ impl<'a> Book<'a> {
             s.push_str("version=\"${ISTIO_VERSION:-}\"\n");
             "\"$line\".*"
         };
-        let _ = writeln!(s, "cp={}", q(cp));
+        // The legacy steps name no control-plane namespace.
+        if topo.mesh.flow() == Flow::Modern {
+            let _ = writeln!(s, "cp={}", q(cp));
+        }
         let _ = write!(
             s,
             "\ncheck_version() {{\n\tcase \"$version\" in\n\t{pattern}) ;;\n"
