@@ -53,6 +53,11 @@ pub fn rewrite(text: &str) -> String {
 
 /// A KDL snippet in TOML, if it is one.
 fn snippet(kdl: &str) -> Option<String> {
+    // A single word (a name, a setting named alone) is never a setting with
+    // its value: most code spans are that, and they are left unparsed.
+    if !kdl.contains([' ', '=', '{']) {
+        return None;
+    }
     // `name=value`, a property written alone, is a setting.
     let owned;
     let kdl = match kdl.split_once('=') {
@@ -254,7 +259,12 @@ fn value(v: &Value<'_>) -> Option<String> {
 }
 
 /// Every shape of the language, the top-level ones first.
-fn shapes() -> Vec<&'static Shape> {
+fn shapes() -> &'static [&'static Shape] {
+    static SHAPES: std::sync::OnceLock<Vec<&'static Shape>> = std::sync::OnceLock::new();
+    SHAPES.get_or_init(all_shapes)
+}
+
+fn all_shapes() -> Vec<&'static Shape> {
     let mut out: Vec<&'static Shape> = Vec::new();
     let mut stack: Vec<&'static Shape> = TOP.iter().map(|b| b.shape).collect();
     stack.reverse();
@@ -272,7 +282,7 @@ fn shapes() -> Vec<&'static Shape> {
 fn setting(name: &str, shape: Option<&'static Shape>) -> Option<&'static Setting> {
     match shape {
         Some(s) => s.setting(name),
-        None => shapes().into_iter().find_map(|s| s.setting(name)),
+        None => shapes().iter().find_map(|s| s.setting(name)),
     }
 }
 
@@ -280,7 +290,7 @@ fn setting(name: &str, shape: Option<&'static Shape>) -> Option<&'static Setting
 fn find_block(name: &str, shape: Option<&'static Shape>) -> Option<&'static Block> {
     match shape {
         Some(s) => s.block(name),
-        None => shapes().into_iter().find_map(|s| s.block(name)),
+        None => shapes().iter().find_map(|s| s.block(name)),
     }
 }
 

@@ -57,8 +57,8 @@ pub struct Dropped {
 
 impl Dropped {
     /// Whether setting `name` of the node at `node` was written and dropped.
-    pub fn setting(&self, node: Span, name: &str) -> bool {
-        self.settings.iter().any(|&(s, n)| s == node && n == name)
+    pub fn setting(&self, node: Span, name: &'static str) -> bool {
+        self.settings.contains(&(node, name))
     }
 
     /// Whether setting `name` was written and dropped on any node.
