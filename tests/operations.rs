@@ -103,7 +103,7 @@ fn the_runbook_follows_the_topology() {
         "kubectl --context east apply -R -f kubernetes/clusters/east",
         "kubectl --context west apply -R -f kubernetes/mesh",
         "https://storage.googleapis.com/istio-release/releases/${ISTIO_VERSION}/deb/istio-sidecar.deb",
-        "--set revision=1-24",
+        "-f control-plane/east/istiod-values.yaml",
     ] {
         assert!(md.contains(want), "missing {want:?}:\n{md}");
     }

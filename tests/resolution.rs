@@ -222,8 +222,9 @@ fn every_registered_host_resolves_for_every_caller_of_every_example() {
     assert!(checked_calls >= 7, "only {checked_calls} calls were judged");
 }
 
-/// Both registration modes, called from a pod, from VMs with each DNS
-/// mode, and across clusters.
+/// Both registration modes, called from a pod, from a VM that captures DNS,
+/// and across clusters (a dnsmasq VM belongs to the legacy flow: E804
+/// refuses it here).
 #[test]
 fn each_registration_mode_resolves_for_each_kind_of_caller() {
     let text = r#"
@@ -234,20 +235,18 @@ cluster c2 { network n1; control-plane #true; east-west-gateway "10.0.0.101"; ku
 vm db { address "10.0.5.1"; network n1; cluster c1; }
 vm legacy { address "10.0.5.2"; network n1; cluster c2; }
 vm app-capture { address "10.0.5.3"; network n1; cluster c1; }
-vm app-dnsmasq { address "10.0.5.4"; network n1; cluster c2; dns dnsmasq; }
 service db namespace=data { port tcp 5432; deploy v1 vm=db; }
 service ledger namespace=data { port grpc 7000; deploy v1 vm=legacy; registration service-entry; }
 service web namespace=shop { port http 80; deploy v1 cluster=c2; calls "db.data" "ledger.data"; entry-point #true; }
 service worker namespace=shop { port http 81; deploy v1 vm=app-capture; calls "db.data" "ledger.data"; entry-point #true; }
-service batch namespace=shop { port http 82; deploy v1 vm=app-dnsmasq; calls "db.data" "ledger.data"; entry-point #true; }
 "#;
     let (checked, artifacts) = compile("t.kdl", text);
     let found = resolutions(&checked, &artifacts).unwrap_or_else(|f| panic!("{}", f.join("\n")));
     let places: BTreeSet<&str> = found.keys().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         places,
-        BTreeSet::from(["VM app-capture", "VM app-dnsmasq", "pod in c2"]),
+        BTreeSet::from(["VM app-capture", "pod in c2"]),
         "{found:#?}"
     );
-    assert_eq!(found.len(), 6, "{found:#?}");
+    assert_eq!(found.len(), 4, "{found:#?}");
 }

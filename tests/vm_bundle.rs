@@ -1108,7 +1108,12 @@ service web { port http 8080; deploy v1 vm=plain; entry-point #true }
     ] {
         let dir = write_bundle(&vms[vm]);
         let ns = Netns::new();
-        let file = std::fs::File::open(dir.path().join("iptables.rules")).unwrap();
+        // What apply loads: the rules with this machine's ids filled in.
+        let script = dir.path().join("iptables.sh");
+        let shown = run(&mut ns.exec(&["bash", script.to_str().unwrap(), "show", "4"]));
+        let path = dir.path().join("shown-4");
+        std::fs::write(&path, ok(&shown, "iptables.sh show 4")).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
         ok(
             &run(ns.exec(&["iptables-restore"]).stdin(file)),
             "iptables-restore",
