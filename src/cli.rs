@@ -336,8 +336,20 @@ fn print_diagnostics(results: &[(Source, Vec<Diagnostic>)], format: Format) {
     } else {
         MAX_SHOWN_MACHINE
     };
-    let files: Vec<(&Source, &[Diagnostic])> =
-        results.iter().map(|(s, d)| (s, &d[..d.len().min(cap)])).collect();
+    // Only what is shown is put in the file's own syntax: a TOML topology
+    // gets its help in TOML (a rewrite that costs a parse per code span, so
+    // never paid for the diagnostics past the cap).
+    let shown: Vec<(&Source, Vec<Diagnostic>)> = results
+        .iter()
+        .map(|(s, d)| {
+            let mut shown = d[..d.len().min(cap)].to_vec();
+            if Syntax::from_path(&s.name) == Syntax::Toml {
+                crate::diagnostic::toml_help::to_toml(&mut shown);
+            }
+            (s, shown)
+        })
+        .collect();
+    let files: Vec<(&Source, &[Diagnostic])> = shown.iter().map(|(s, d)| (*s, d.as_slice())).collect();
     if format != Format::Human {
         for (source, diags) in results.iter().filter(|(_, d)| d.len() > cap) {
             eprintln!(

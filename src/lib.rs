@@ -52,9 +52,6 @@ pub fn check_source(source: &Source, syntax: Syntax, limits: Limits) -> (Option<
         checked = c;
     }
     diagnostic::sort(&mut diags);
-    if syntax == Syntax::Toml {
-        diagnostic::toml_help::to_toml(&mut diags);
-    }
     if diags.iter().any(Diagnostic::is_error) {
         checked = None;
     }

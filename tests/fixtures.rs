@@ -42,7 +42,12 @@ fn check(path: &Path) -> (Source, Vec<Diagnostic>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let rel = path.strip_prefix(root()).unwrap_or(path);
     let source = Source::new(rel.display().to_string(), text);
-    let (_, diags) = meshc::check_source(&source, Syntax::from_path(&source.name), Limits::default());
+    let syntax = Syntax::from_path(&source.name);
+    let (_, mut diags) = meshc::check_source(&source, syntax, Limits::default());
+    // As the CLI shows them: help in the file's own syntax.
+    if syntax == Syntax::Toml {
+        meshc::diagnostic::toml_help::to_toml(&mut diags);
+    }
     (source, diags)
 }
 
