@@ -566,3 +566,25 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
     let bad = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [{"ruleId": "E1"}]}]});
     assert!(!validator.is_valid(&bad));
 }
+
+/// Found by the `fmt` fuzz target: the kdl crate wrote an escaped NUL back
+/// raw, so `fmt` replaced a valid file with one that no longer parsed.
+#[test]
+fn fmt_never_writes_back_a_file_that_does_not_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.kdl");
+    let text = "mesh shop { istio \"1.24\" }\nnetwork vpc { cidr \"10.0.0.0/16\" }\nvm db { address \"10.0.1.5\"; network vpc; ssh \"root@10.0.1.5\\u{0}\" }\n";
+    std::fs::write(&file, text).unwrap();
+    let o = meshc_in(dir.path(), &["fmt", "t.kdl"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot write this file back"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text,
+        "the file was changed"
+    );
+}

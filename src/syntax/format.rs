@@ -36,6 +36,22 @@ pub fn format_kdl(source: &Source) -> Result<String, Vec<Diagnostic>> {
     if !out.ends_with('\n') {
         out.push('\n');
     }
+    // The kdl crate writes some escaped characters back raw (`"\u{0}"` as a
+    // NUL), and raw they are not KDL: never hand back text that would not
+    // parse again (found by the `fmt` fuzz target).
+    let again = Source::new(source.name.clone(), out.clone());
+    let (reparsed, problems) = super::parse(&again, super::Syntax::Kdl, super::Limits::default());
+    if reparsed.is_none() || problems.iter().any(Diagnostic::is_error) {
+        let whole = crate::source::Span { start: 0, end: 0 };
+        return Err(vec![
+            Diagnostic::new(
+                &crate::diagnostic::codes::KDL_SYNTAX,
+                whole,
+                "meshc fmt cannot write this file back as valid KDL; it is left unchanged",
+            )
+            .help("a string holds an escaped character (such as `\\u{0}`) that formatting would write raw: remove it"),
+        ]);
+    }
     Ok(out)
 }
 
