@@ -39,19 +39,7 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 /// gateway is dialled from VMs and pods on every network, and inside any
 /// cluster such an address is swallowed by that cluster's routing.
 fn all_ranges(cx: &Context<'_>) -> RangeSet<ClusterRange> {
-    RangeSet::new(cx.topo.clusters.iter().enumerate().flat_map(|(cluster, c)| {
-        let pods = c.pod_cidrs.iter().map(|r| (r, "pod"));
-        let services = c.service_cidrs.iter().map(|r| (r, "service"));
-        pods.chain(services).map(move |(r, kind)| {
-            let range = ClusterRange {
-                cluster,
-                kind,
-                net: r.value,
-                span: r.span,
-            };
-            (r.value, range)
-        })
-    }))
+    super::ranges::ranges_of(cx, 0..cx.topo.clusters.len())
 }
 
 /// One dialled address: what it is, and where its right value comes from.

@@ -132,7 +132,12 @@ pub struct ClusterRange {
 
 /// Every pod and service range of the clusters on one network.
 pub fn cluster_ranges(cx: &Context<'_>, network: usize) -> RangeSet<ClusterRange> {
-    RangeSet::new(cx.index.network_clusters[network].iter().flat_map(|&cluster| {
+    ranges_of(cx, cx.index.network_clusters[network].iter().copied())
+}
+
+/// Every pod and service range of the given clusters.
+pub fn ranges_of(cx: &Context<'_>, clusters: impl Iterator<Item = usize>) -> RangeSet<ClusterRange> {
+    RangeSet::new(clusters.flat_map(|cluster| {
         let c = &cx.topo.clusters[cluster];
         let pods = c.pod_cidrs.iter().map(move |r| (r, "pod"));
         let services = c.service_cidrs.iter().map(move |r| (r, "service"));
