@@ -306,3 +306,113 @@ fn operations_files_match_the_snapshots() {
         }
     }
 }
+
+/// `runbook.sh vm NAME`, run for real against stand-ins for kubectl and
+/// ssh (the "VM" is a scratch directory that ssh's commands run in):
+/// the credentials are fetched with the cluster's kubectl context before the
+/// bundle leaves the workstation, so they reach the VM with it; the bundle is
+/// unpacked in place, so a second run updates the same directory instead of
+/// nesting a new copy inside the old one.
+#[test]
+fn runbook_vm_step_fetches_credentials_first_and_updates_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let built = Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .arg("build")
+        .arg(
+            examples()
+                .into_iter()
+                .find(|(e, _)| e == "bookinfo-vm")
+                .expect("vm")
+                .1,
+        )
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("meshc");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+
+    let bin = dir.path().join("bin");
+    let remote = dir.path().join("remote");
+    let log = dir.path().join("log");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::create_dir_all(&remote).expect("remote");
+    let stubs = [
+        (
+            "kubectl",
+            "#!/bin/bash\nprintf 'kubectl %s\\n' \"$*\" >>\"$STUB_LOG\"\n\
+             case \"$*\" in\n*'create token'*) echo token-from-kubectl ;;\n\
+             *'get configmap'*) echo root-cert-from-kubectl ;;\nesac\n",
+        ),
+        (
+            "ssh",
+            "#!/bin/bash\nprintf 'ssh %s %s\\n' \"$1\" \"$2\" >>\"$STUB_LOG\"\n\
+             case \"$2\" in\n'mkdir -p meshc-'*) cd \"$STUB_REMOTE\" && exec bash -c \"$2\" ;;\n\
+             *) cat >/dev/null ;;\nesac\n",
+        ),
+    ];
+    for (name, text) in stubs {
+        let path = bin.join(name);
+        std::fs::write(&path, text).expect("stub");
+        let mut perm = std::fs::metadata(&path).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+        std::fs::set_permissions(&path, perm).expect("chmod");
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let run = || {
+        let out = Command::new("bash")
+            .arg(out.join("runbook.sh"))
+            .args(["vm", "ecs-details"])
+            .env("PATH", &path)
+            .env("ISTIO_VERSION", "1.24.6")
+            .env("KUBE_CONTEXT_ACK_HANGZHOU", "prod-hangzhou")
+            .env("STUB_LOG", &log)
+            .env("STUB_REMOTE", &remote)
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "runbook.sh vm: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run();
+    let calls = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<&str> = calls.lines().collect();
+    let at = |what: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} in:\n{calls}"))
+    };
+    let token = at("create token bookinfo-details");
+    let cert = at("get configmap istio-ca-root-cert");
+    let copy = at("mkdir -p meshc-ecs-details");
+    let install = at("sudo ./install.sh");
+    assert!(token < copy && cert < copy && copy < install, "{calls}");
+    assert!(lines[token].contains("--context prod-hangzhou"), "{calls}");
+    let landed = remote.join("meshc-ecs-details");
+    assert_eq!(
+        std::fs::read_to_string(landed.join("istio-token")).expect("token on the VM"),
+        "token-from-kubectl\n"
+    );
+    assert!(landed.join("root-cert.pem").is_file());
+    assert!(landed.join("install.sh").is_file() && landed.join("cluster.env").is_file());
+
+    // A second run after a rebuild updates the same directory.
+    std::fs::write(out.join("vms/ecs-details/rebuilt"), "").expect("marker");
+    run();
+    assert!(landed.join("rebuilt").is_file(), "the update did not land");
+    let nested: Vec<_> = std::fs::read_dir(&landed)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name())
+        .collect();
+    assert!(nested.is_empty(), "bundle nested in itself: {nested:?}");
+}

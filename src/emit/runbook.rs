@@ -413,21 +413,48 @@ impl<'a> Book<'a> {
             heading(md, &format!("VM `{vm}` (`runbook.sh vm {vm}`)"));
             let home = home.map_or("its home cluster", |c| self.cluster(c));
             let target = ssh.unwrap_or("<the VM>");
-            let _ = writeln!(
-                md,
-                "Install the sidecar package of the mesh's exact release, copy the bundle and run\n\
-                 `install.sh` as root:\n\n```sh\n\
-                 scp -r {dir} {target}:meshc-{vm}\n\
-                 ssh {target} \"curl -fsSLo istio-sidecar.deb {url} && sudo dpkg -i istio-sidecar.deb\"\n\
-                 ssh {target} 'cd meshc-{vm} && sudo ./install.sh'\n```\n",
-                url = self.sidecar_package_url()
-            );
+            let url = self.sidecar_package_url();
             let helper = format!("{dir}/fetch-credentials.sh");
-            if self.has(&helper) {
+            let fetch = self.has(&helper);
+            if fetch {
                 let _ = writeln!(
                     md,
-                    "Then its credentials, from a workstation with access to `{home}`: `{helper}`\n\
-                     (see its header), and `sudo systemctl restart istio` on the VM.\n"
+                    "Fetch the VM's credentials into its bundle (on a workstation with access to\n\
+                     `{home}`), install the sidecar package of the mesh's exact release, copy the\n\
+                     bundle and run `install.sh` as root:\n"
+                );
+            } else {
+                let _ = writeln!(
+                    md,
+                    "Install the sidecar package of the mesh's exact release, copy the bundle and run\n\
+                     `install.sh` as root:\n"
+                );
+            }
+            md.push_str("```sh\n");
+            if fetch {
+                let _ = writeln!(md, "{helper} --context {home}");
+            }
+            let _ = writeln!(
+                md,
+                "ssh {target} \"curl -fsSLo istio-sidecar.deb {url} && sudo dpkg -i istio-sidecar.deb\"\n\
+                 tar -C {dir} -cf - . | ssh {target} 'mkdir -p meshc-{vm} && tar -C meshc-{vm} --no-same-owner -xf -'\n\
+                 ssh {target} 'cd meshc-{vm} && sudo ./install.sh'\n```\n"
+            );
+            if fetch {
+                if self.topo.mesh.flow() == Flow::Modern {
+                    md.push_str(
+                        "The token is short-lived (`MESHC_TOKEN_DURATION`, default 1h): run `install.sh`\n\
+                         within that time.\n",
+                    );
+                } else {
+                    md.push_str(
+                        "The bundle now holds the workload's private key: keep it off shared disks.\n",
+                    );
+                }
+                let _ = writeln!(
+                    md,
+                    "The bundle's contents are copied into `meshc-{vm}` in place,\n\
+                     so the same commands update a VM after a rebuild.\n"
                 );
             } else {
                 let _ = writeln!(
@@ -665,28 +692,42 @@ impl<'a> Book<'a> {
         }
         s.push_str("\t:\n}\n\n");
         // vm
-        s.push_str("step_vm() {\n\tcheck_version\n\tlocal vm=\"${1:?usage: runbook.sh vm NAME}\" target dir\n\tcase \"$vm\" in\n");
-        for (vm, _, ssh) in self.vms() {
-            if !self.has_dir(&format!("vms/{vm}")) {
+        s.push_str("step_vm() {\n\tcheck_version\n\tlocal vm=\"${1:?usage: runbook.sh vm NAME}\" target dir home\n\tcase \"$vm\" in\n");
+        for (vm, home, ssh) in self.vms() {
+            let dir = format!("vms/{vm}");
+            if !self.has_dir(&dir) {
                 continue;
             }
             let target = match ssh {
                 Some(t) => q(t),
                 None => "\"${VM_SSH:?set VM_SSH to the [user@]host of VM $vm}\"".to_owned(),
             };
-            let _ = writeln!(
-                s,
-                "\t{}) target={target} dir={} ;;",
-                q(vm),
-                q(&format!("vms/{vm}"))
-            );
+            // `home` names the cluster whose kubectl fetches the credentials;
+            // empty where the bundle has no fetch-credentials.sh.
+            let home = match home {
+                Some(c) if self.has(&format!("{dir}/fetch-credentials.sh")) => q(self.cluster(c)),
+                _ => "''".to_owned(),
+            };
+            let _ = writeln!(s, "\t{}) target={target} dir={} home={home} ;;", q(vm), q(&dir));
         }
         s.push_str("\t*)\n\t\techo \"unknown VM: $vm\" >&2\n\t\texit 2\n\t\t;;\n\tesac\n");
-        s.push_str("\tscp -r \"$dir\" \"$target:meshc-$vm\"\n");
+        s.push_str(
+            "\t# Credentials first: the bundle carries them to the VM, and install.sh\n\
+             \t# enables the sidecar only once they are in place.\n\
+             \tif [ -n \"$home\" ]; then\n\
+             \t\t\"$dir/fetch-credentials.sh\" --context \"$(context \"$home\")\"\n\
+             \tfi\n",
+        );
         let url = "https://storage.googleapis.com/istio-release/releases/$version/deb/istio-sidecar.deb";
         let _ = writeln!(
             s,
             "\t# shellcheck disable=SC2029 # expanded here on purpose: the version and VM name are this side's\n\tssh \"$target\" \"curl -fsSLo istio-sidecar.deb {url} && sudo dpkg -i istio-sidecar.deb\""
+        );
+        s.push_str(
+            "\t# The bundle's contents into meshc-$vm, in place on a rerun (scp -r would\n\
+             \t# nest the new bundle inside the old one and leave the old install.sh).\n\
+             \t# shellcheck disable=SC2029\n\
+             \ttar -C \"$dir\" -cf - . | ssh \"$target\" \"mkdir -p meshc-$vm && tar -C meshc-$vm --no-same-owner -xf -\"\n",
         );
         s.push_str(
             "\t# shellcheck disable=SC2029\n\tssh \"$target\" \"cd meshc-$vm && sudo ./install.sh\"\n}\n\n",
