@@ -29,6 +29,17 @@ fn value_schema(ty: Ty) -> Value {
     }
 }
 
+/// A table default (written as in KDL) as a JSON value of the setting's
+/// type.
+fn default_value(ty: Ty, d: &str) -> Value {
+    match (ty, d) {
+        (Ty::Bool, "#true") => Value::Bool(true),
+        (Ty::Bool, "#false") => Value::Bool(false),
+        (Ty::Port | Ty::Integer(..), _) => d.parse::<i64>().map_or_else(|_| json!(d), |n| json!(n)),
+        _ => json!(d),
+    }
+}
+
 fn setting_schema(s: &Setting) -> Value {
     let one = value_schema(s.ty);
     let mut v = if s.list {
@@ -39,6 +50,9 @@ fn setting_schema(s: &Setting) -> Value {
     };
     if let Value::Object(m) = &mut v {
         m.insert("description".into(), Value::String(s.doc.into()));
+        if let Some(d) = s.default {
+            m.insert("default".into(), default_value(s.ty, d));
+        }
     }
     v
 }
@@ -149,13 +163,16 @@ fn reference_shape(out: &mut String, shape: &Shape, path: &str) {
     for s in shape.settings {
         let mut flags = Vec::new();
         if s.required {
-            flags.push("required");
+            flags.push("required".to_owned());
         }
         if s.list {
-            flags.push("list");
+            flags.push("list".to_owned());
         }
         if let Some(f) = s.flow {
-            flags.push(flow_text(f));
+            flags.push(flow_text(f).to_owned());
+        }
+        if let Some(d) = s.default {
+            flags.push(format!("default `{d}`"));
         }
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
@@ -167,9 +184,9 @@ fn reference_shape(out: &mut String, shape: &Shape, path: &str) {
     }
     for b in shape.blocks {
         let many = if b.repeated { " (repeatable)" } else { "" };
-        let only = b.flow.map_or("", flow_text);
+        let only = b.flow.map_or(" ".to_owned(), |f| format!(" {} ", flow_text(f)));
         out.push_str(&format!(
-            "| `{} {{ … }}` | block{many} | {only} | see `{path} > {}` |\n",
+            "| `{} {{ … }}` | block{many} |{only}| see `{path} > {}` |\n",
             b.name, b.name
         ));
     }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use meshc::lower::language::{Shape, TOP};
-use meshc::source::Source;
+use meshc::source::{Source, Span, Spanned};
 use meshc::syntax::{Limits, Syntax};
 
 fn root() -> PathBuf {
@@ -78,4 +78,59 @@ fn lowering_reads_exactly_what_the_language_table_defines() {
          (a misspelt getter in lower/mod.rs, or a setting nothing reads): {out:?}",
         files.len()
     );
+}
+
+/// The defaults the table documents are the ones the model applies: a
+/// topology that writes no optional setting lowers to a model whose
+/// accessors give exactly the table's `default`s.
+#[test]
+fn table_defaults_are_the_models() {
+    use meshc::lower::language::Choice;
+    let text = "mesh m { istio \"1.24\" }\n\
+                network vpc { cidr \"10.0.0.0/16\" }\n\
+                cluster c { network vpc; control-plane #true }\n\
+                vm v { address \"10.0.1.5\"; network vpc }\n\
+                service s { port http 80; deploy v1 vm=v }\n";
+    let source = Source::new("t.kdl", text);
+    let (topo, diags) = meshc::front_end(&source, Syntax::Kdl, Limits::default());
+    let topo = topo.unwrap();
+    assert!(diags.is_empty(), "{diags:?}");
+    let (mesh, cluster, vm, service) = (&topo.mesh, &topo.clusters[0], &topo.vms[0], &topo.services[0]);
+    // An ingress as lowering makes it from `ingress gw`.
+    let ingress = meshc::model::Ingress {
+        name: Spanned::new("gw".to_owned(), Span::file_start()),
+        kind: None,
+        namespace: None,
+        span: Span::file_start(),
+    };
+    let kdl = |b: bool| if b { "#true" } else { "#false" }.to_owned();
+    let mut checked = 0;
+    let mut seen = Vec::new();
+    let mut stack: Vec<&'static Shape> = TOP.iter().map(|b| b.shape).collect();
+    while let Some(shape) = stack.pop() {
+        if seen.contains(&shape.what) {
+            continue;
+        }
+        seen.push(shape.what);
+        stack.extend(shape.blocks.iter().map(|b| b.shape));
+        for s in shape.settings {
+            let Some(default) = s.default else { continue };
+            let model = match (shape.what, s.name) {
+                ("mesh", "trust-domain") => mesh.trust_domain().to_owned(),
+                ("mesh", "control-plane-namespace") => mesh.control_plane_namespace().to_owned(),
+                ("mesh", "data-plane-mtls") => kdl(mesh.data_plane_mtls()),
+                ("ingress", "kind") => ingress.kind().word().to_owned(),
+                ("cluster", "cluster-domain") => cluster.cluster_domain().to_owned(),
+                ("vm", "proxy-uid") => vm.proxy_uid().to_string(),
+                ("vm", "interception") => vm.interception().word().to_owned(),
+                ("vm", "dns") => vm.dns().word().to_owned(),
+                ("service", "namespace") => service.namespace.value.clone(),
+                ("service", "registration") => service.registration().word().to_owned(),
+                (what, name) => panic!("`{what} {name}` has a default: compare it with its accessor here"),
+            };
+            assert_eq!(model, default, "`{} {}`", shape.what, s.name);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 10, "defaults compared");
 }

@@ -48,8 +48,8 @@ pub struct Setting {
     /// The one Istio flow it belongs to; `None` for both.
     pub flow: Option<FlowOnly>,
     /// The value meshc assumes when it is not written, as the reference
-    /// shows it; the model's accessors apply it (`language`'s tests hold
-    /// the two to the same value).
+    /// and the JSON Schema show it; the model's accessors apply it, and
+    /// `tests/language.rs` holds the two to the same value.
     pub default: Option<&'static str>,
     pub doc: &'static str,
 }
@@ -63,6 +63,15 @@ impl Setting {
                 flow: Flow::Legacy,
                 instead,
             }),
+            ..self
+        }
+    }
+
+    /// Assumed when the setting is not written, in KDL (`"cluster.local"`
+    /// is written `cluster.local`, booleans `#true`/`#false`).
+    const fn default(self, value: &'static str) -> Setting {
+        Setting {
+            default: Some(value),
             ..self
         }
     }
@@ -310,8 +319,9 @@ pub static MESH: Shape = Shape {
         s(
             "trust-domain",
             Ty::Name,
-            "SPIFFE trust domain. Default `cluster.local`.",
-        ),
+            "SPIFFE trust domain.",
+        )
+        .default("cluster.local"),
         s(
             "mesh-id",
             Ty::Name,
@@ -321,8 +331,9 @@ pub static MESH: Shape = Shape {
         s(
             "control-plane-namespace",
             Ty::Name,
-            "Namespace of the control plane. Default `istio-system`.",
-        ),
+            "Namespace of the control plane.",
+        )
+        .default("istio-system"),
         s(
             "revision",
             Ty::Name,
@@ -344,8 +355,9 @@ pub static MESH: Shape = Shape {
         s(
             "data-plane-mtls",
             Ty::Bool,
-            "Whether the install turns on mutual TLS between workloads (Istio 1.0's `istio-demo-auth.yaml`, `global.mtls.enabled`). #true writes `tls: ISTIO_MUTUAL` into every DestinationRule meshc emits: a host's rule replaces the mesh-wide one, TLS settings included, and before automatic mutual TLS (Istio 1.5) its clients would talk plain text. Default #false.",
-        ),
+            "Whether the install turns on mutual TLS between workloads (Istio 1.0's `istio-demo-auth.yaml`, `global.mtls.enabled`). #true writes `tls: ISTIO_MUTUAL` into every DestinationRule meshc emits: a host's rule replaces the mesh-wide one, TLS settings included, and before automatic mutual TLS (Istio 1.5) its clients would talk plain text.",
+        )
+        .default("#false"),
     ],
     blocks: &[block("ingress", &INGRESS, true)],
     open: false,
@@ -365,8 +377,9 @@ pub static INGRESS: Shape = Shape {
         s(
             "kind",
             Ty::Choice(INGRESS_KINDS),
-            "How it is installed, which decides its service account: istioctl's `<name>-service-account`, the Helm `gateway` chart's release name, or the `<name>-istio` account Istio gives a Gateway API Gateway. Default istioctl.",
-        ),
+            "How it is installed, which decides its service account: istioctl's `<name>-service-account`, the Helm `gateway` chart's release name, or the `<name>-istio` account Istio gives a Gateway API Gateway.",
+        )
+        .default("istioctl"),
         s(
             "namespace",
             Ty::Name,
@@ -412,8 +425,9 @@ pub static CLUSTER: Shape = Shape {
         s(
             "cluster-domain",
             Ty::Name,
-            "Cluster DNS domain. Default `cluster.local`.",
-        ),
+            "Cluster DNS domain.",
+        )
+        .default("cluster.local"),
         s("kube-dns", Ty::Ip, "The kube-dns ClusterIP."),
         s(
             "cluster-id",
@@ -500,8 +514,9 @@ pub static VM: Shape = Shape {
         s(
             "proxy-uid",
             Ty::Integer(0, 4_294_967_295),
-            "uid of the sidecar user (istio-proxy). Default 1337.",
-        ),
+            "uid of the sidecar user (istio-proxy).",
+        )
+        .default("1337"),
         s(
             "proxy-gid",
             Ty::Integer(0, 4_294_967_295),
@@ -510,13 +525,15 @@ pub static VM: Shape = Shape {
         s(
             "interception",
             Ty::Choice(INTERCEPTIONS),
-            "Inbound interception mode. Default redirect.",
-        ),
+            "Inbound interception mode.",
+        )
+        .default("redirect"),
         s(
             "dns",
             Ty::Choice(DNS_MODES),
-            "How the VM resolves cluster names: the agent's DNS proxy (capture, the modern default), a dnsmasq forwarder (the legacy way), or hosts entries only.",
-        ),
+            "How the VM resolves cluster names: the agent's DNS proxy (capture), a dnsmasq forwarder (the legacy way), or hosts entries only.",
+        )
+        .default("capture"),
         list(
             "dns-server",
             Ty::Ip,
@@ -582,8 +599,9 @@ pub static SERVICE: Shape = Shape {
         s(
             "namespace",
             Ty::Name,
-            "The service's namespace. Default `default`.",
-        ),
+            "The service's namespace.",
+        )
+        .default("default"),
         list(
             "calls",
             Ty::Name,
@@ -597,8 +615,9 @@ pub static SERVICE: Shape = Shape {
         s(
             "registration",
             Ty::Choice(REGISTRATIONS),
-            "How VM workloads are registered: a Kubernetes Service selecting WorkloadEntries, or a ServiceEntry. Modern flow; default service.",
-        ),
+            "How VM workloads are registered: a Kubernetes Service selecting WorkloadEntries, or a ServiceEntry (modern flow).",
+        )
+        .default("service"),
         s(
             "entry-point",
             Ty::Bool,

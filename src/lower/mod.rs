@@ -21,11 +21,11 @@ use crate::model::{
     Probe, ProbeKind, Route, Service, Topology, Vm,
 };
 
+use crate::source::{Span, Spanned};
+use crate::syntax::{Document, Node};
 #[cfg(debug_assertions)]
 #[doc(hidden)]
 pub use reader::coverage;
-use crate::source::{Span, Spanned};
-use crate::syntax::{Document, Node};
 
 /// Lowers a document into a topology. The topology is returned even when
 /// there are diagnostics, holding everything that could be read.

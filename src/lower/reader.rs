@@ -402,16 +402,12 @@ impl<'a> Reader<'a> {
             "lowering asks for setting `{name}`, which `{}` does not define in lower/language.rs",
             self.shape.what
         );
-        i.and_then(|i| self.first_key.get(i))
-            .is_some_and(Option::is_some)
+        i.and_then(|i| self.first_key.get(i)).is_some_and(Option::is_some)
     }
 
     /// The values given for setting `i`, in the order read.
     fn values_of(&self, i: usize) -> impl Iterator<Item = &'a Entry<'a>> {
-        self.given
-            .iter()
-            .filter(move |g| g.setting == i)
-            .map(|g| g.entry)
+        self.given.iter().filter(move |g| g.setting == i).map(|g| g.entry)
     }
 
     /// The value of a one-value setting; its absence is reported when the
@@ -692,7 +688,11 @@ pub mod coverage {
     /// Whether setting (or, past the settings, block) number `bit` of
     /// `shape` has been read on this thread.
     pub fn was_read(shape: &Shape, bit: usize) -> bool {
-        READ.with(|r| r.borrow().get(shape.what).is_some_and(|m| m & (1u64 << (bit % 64)) != 0))
+        READ.with(|r| {
+            r.borrow()
+                .get(shape.what)
+                .is_some_and(|m| m & (1u64 << (bit % 64)) != 0)
+        })
     }
 }
 

@@ -83,7 +83,10 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>, only: Flow, code: &'static
                 format!("`{what}` belongs to the legacy flow (Istio 0.8–1.7), but the mesh runs Istio {v}"),
             )
             .label("legacy-only setting")
-            .with_secondary(istio.span, "Istio 1.8+ uses WorkloadEntries and an east-west gateway")
+            .with_secondary(
+                istio.span,
+                "Istio 1.8+ uses WorkloadEntries and an east-west gateway",
+            )
             .help(format!("remove `{what}`{}", b.instead)),
             Flow::Modern => Diagnostic::new(
                 code,
