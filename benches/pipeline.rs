@@ -2,7 +2,7 @@
 //! sizes: Bookinfo (`examples/bookinfo-vm/topology.kdl`), `1k` (1,000
 //! services, 200 VMs, 5 clusters) and `10k` (10,000 services, 2,000 VMs, 20
 //! clusters), the last two made by the synthetic generator
-//! (`examples/synth.rs`, included here as a module).
+//! (`meshc::synth`, the generator behind `examples/synth.rs`).
 //!
 //! Each benchmark is named `STAGE/SIZE`: `parse` (`syntax::parse`, KDL;
 //! `parse/10k-toml` for the TOML form), `lower` (`lower::lower`), `check`
@@ -28,16 +28,14 @@
 // Only the environment switch above is read.
 #![allow(clippy::disallowed_methods)]
 
-#[allow(dead_code)]
-#[path = "../examples/synth.rs"]
-mod synth;
-
 /// The allocator the `meshc` binary uses (see `src/main.rs`), so that the
 /// stages are measured as the command runs them.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::cell::OnceCell;
+
+use meshc::synth;
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -295,7 +295,9 @@ fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// Checks one file; `None` when it could not be read at all.
+/// Checks one file: its source and findings (a file that is too large or
+/// not UTF-8 is a finding), or the message of the I/O error that kept it
+/// from being read.
 fn check_file(path: &Path, input: &InputArgs) -> Result<(Source, Vec<Diagnostic>), String> {
     match read_source(path, input.max_input_size) {
         Ok(source) => {

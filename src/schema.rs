@@ -10,7 +10,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::lower::language::{Block, Setting, Shape, TOP, Ty};
+use crate::lower::language::{Block, FlowOnly, Setting, Shape, TOP, Ty};
+use crate::model::Flow;
 
 fn value_schema(ty: Ty) -> Value {
     match ty {
@@ -21,7 +22,21 @@ fn value_schema(ty: Ty) -> Value {
         Ty::Integer(min, max) => json!({ "type": "integer", "minimum": min, "maximum": max }),
         Ty::Ip => json!({ "type": "string", "description": "IPv4 or IPv6 address" }),
         Ty::Cidr => json!({ "type": "string", "description": "CIDR: address/prefix" }),
-        Ty::Choice(words) => json!({ "type": "string", "enum": words }),
+        Ty::Choice(words) => {
+            let words: Vec<&str> = words.iter().map(|w| w.word).collect();
+            json!({ "type": "string", "enum": words })
+        }
+    }
+}
+
+/// A table default (written as in KDL) as a JSON value of the setting's
+/// type.
+fn default_value(ty: Ty, d: &str) -> Value {
+    match (ty, d) {
+        (Ty::Bool, "#true") => Value::Bool(true),
+        (Ty::Bool, "#false") => Value::Bool(false),
+        (Ty::Port | Ty::Integer(..), _) => d.parse::<i64>().map_or_else(|_| json!(d), |n| json!(n)),
+        _ => json!(d),
     }
 }
 
@@ -35,6 +50,9 @@ fn setting_schema(s: &Setting) -> Value {
     };
     if let Value::Object(m) = &mut v {
         m.insert("description".into(), Value::String(s.doc.into()));
+        if let Some(d) = s.default {
+            m.insert("default".into(), default_value(s.ty, d));
+        }
     }
     v
 }
@@ -94,7 +112,15 @@ pub fn json_schema() -> String {
     serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }
 
-fn ty_text(ty: Ty) -> String {
+/// How the reference marks what only one Istio flow has.
+fn flow_text(f: FlowOnly) -> &'static str {
+    match f.flow {
+        Flow::Legacy => "legacy flow only",
+        Flow::Modern => "Istio 1.8+ only",
+    }
+}
+
+pub(crate) fn ty_text(ty: Ty) -> String {
     match ty {
         Ty::Name => "name".into(),
         Ty::Text => "string".into(),
@@ -106,7 +132,10 @@ fn ty_text(ty: Ty) -> String {
         Ty::Cidr => "CIDR string".into(),
         Ty::Choice(w) => w
             .iter()
-            .map(|w| format!("`{w}`"))
+            .map(|w| match w.flow {
+                Some(f) => format!("`{}` ({})", w.word, flow_text(f)),
+                None => format!("`{}`", w.word),
+            })
             .collect::<Vec<_>>()
             .join(" \\| "),
     }
@@ -134,10 +163,16 @@ fn reference_shape(out: &mut String, shape: &Shape, path: &str) {
     for s in shape.settings {
         let mut flags = Vec::new();
         if s.required {
-            flags.push("required");
+            flags.push("required".to_owned());
         }
         if s.list {
-            flags.push("list");
+            flags.push("list".to_owned());
+        }
+        if let Some(f) = s.flow {
+            flags.push(flow_text(f).to_owned());
+        }
+        if let Some(d) = s.default {
+            flags.push(format!("default `{d}`"));
         }
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
@@ -149,8 +184,9 @@ fn reference_shape(out: &mut String, shape: &Shape, path: &str) {
     }
     for b in shape.blocks {
         let many = if b.repeated { " (repeatable)" } else { "" };
+        let only = b.flow.map_or(" ".to_owned(), |f| format!(" {} ", flow_text(f)));
         out.push_str(&format!(
-            "| `{} {{ … }}` | block{many} | | see `{path} > {}` |\n",
+            "| `{} {{ … }}` | block{many} |{only}| see `{path} > {}` |\n",
             b.name, b.name
         ));
     }

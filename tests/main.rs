@@ -18,6 +18,7 @@ mod hostile;
 mod iptables_conformance;
 mod kdl_differential;
 mod kubernetes;
+mod language;
 mod operations;
 mod properties;
 mod resolution;

@@ -1,19 +1,15 @@
-//! The synthetic topology generator (`examples/synth.rs`, which the
+//! The synthetic topology generator (`meshc::synth`, which the
 //! benchmarks use): what it prints checks clean in both syntaxes, the two
 //! syntaxes lower to one model, the output has the promised shape, and a
 //! seed always gives the same text.
 
-#[allow(dead_code)]
-#[path = "../examples/synth.rs"]
-mod generator;
-
 use std::collections::BTreeMap;
 
-use generator::{Format, Params, generate};
 use meshc::diagnostic::Diagnostic;
 use meshc::model::{Placement, Topology};
 use meshc::source::Source;
 use meshc::syntax::{Limits, Syntax};
+use meshc::synth::{Format, Params, generate};
 
 fn params(services: usize, vms: usize, clusters: usize, format: Format) -> Params {
     Params {

@@ -1,10 +1,12 @@
 //! Diagnostics: every problem meshc finds is a value with a stable code, a
 //! severity, a message, labelled spans and help.
 //!
-//! Stages never print. They return `Vec<Diagnostic>`; the CLI sorts them by
-//! position and hands them to one renderer (`render`). The catalogue of codes
-//! (`codes`) is the single place where a code's summary and long
-//! documentation live, so `meshc explain` and the renderers cannot drift.
+//! Stages never print. They return `Vec<Diagnostic>`; `check_source` sorts
+//! them by position (`sort`) and the CLI hands them to one renderer
+//! (`render`). Each code is declared once, next to the code that raises it
+//! (`declare_code!`, its documentation the doc comment; the front end's in
+//! `codes`), and `check::catalogue` gathers them, so `meshc explain` and the
+//! renderers cannot drift.
 
 pub mod codes;
 pub mod render;

@@ -1,10 +1,15 @@
 //! The topology language, as data: every node, its positional arguments,
-//! its settings with their types and meanings, and its child blocks.
+//! its settings with their types, choices, flow and meanings, and its child
+//! blocks.
 //!
 //! These tables are the single definition of the language. The reader
-//! checks input against them, and `schema` generates the JSON Schema (for
-//! the TOML form) and the KDL reference from them, so the three cannot
-//! drift apart.
+//! checks input against them (names, types, required settings, choice
+//! words), refuses in debug builds to read a setting they do not define,
+//! records what belongs to one Istio flow for `check` to judge, and
+//! `schema` generates the JSON Schema (for the TOML form) and the KDL
+//! reference from them, so none of these can drift apart.
+
+use crate::model::{DnsMode, Flow, IlbAnnotation, IngressKind, Interception, Protocol, Registration};
 
 /// What a node accepts.
 pub struct Shape {
@@ -38,8 +43,59 @@ pub struct Setting {
     pub ty: Ty,
     /// Takes several values; repeating the setting appends.
     pub list: bool,
+    /// The reader reports its absence (E203).
     pub required: bool,
+    /// The one Istio flow it belongs to; `None` for both.
+    pub flow: Option<FlowOnly>,
+    /// The value meshc assumes when it is not written, as the reference
+    /// and the JSON Schema show it; the model's accessors apply it, and
+    /// `tests/language.rs` holds the two to the same value.
+    pub default: Option<&'static str>,
     pub doc: &'static str,
+}
+
+impl Setting {
+    /// Belongs to the legacy flow (Istio 0.8–1.7); `instead` ends the help
+    /// of E802, which refuses it with a modern Istio ("" for none).
+    const fn legacy(self, instead: &'static str) -> Setting {
+        Setting {
+            flow: Some(FlowOnly {
+                flow: Flow::Legacy,
+                instead,
+            }),
+            ..self
+        }
+    }
+
+    /// Assumed when the setting is not written, in KDL (`"cluster.local"`
+    /// is written `cluster.local`, booleans `#true`/`#false`).
+    const fn default(self, value: &'static str) -> Setting {
+        Setting {
+            default: Some(value),
+            ..self
+        }
+    }
+
+    /// Belongs to the WorkloadEntry flow (Istio 1.8+); `instead` ends the
+    /// help of E803, which refuses it with a legacy Istio.
+    const fn modern(self, instead: &'static str) -> Setting {
+        Setting {
+            flow: Some(FlowOnly {
+                flow: Flow::Modern,
+                instead,
+            }),
+            ..self
+        }
+    }
+}
+
+/// The Istio flow a setting, a choice word or a block belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowOnly {
+    pub flow: Flow,
+    /// Completes the help of the diagnostic that refuses it in the other
+    /// flow, after "remove `…`" ("" for nothing more to say).
+    pub instead: &'static str,
 }
 
 /// A child block (`port http 9080`, `labels { … }`).
@@ -48,6 +104,17 @@ pub struct Block {
     pub shape: &'static Shape,
     /// May appear several times.
     pub repeated: bool,
+    /// The one Istio flow it belongs to; `None` for both.
+    pub flow: Option<FlowOnly>,
+}
+
+const fn block(name: &'static str, shape: &'static Shape, repeated: bool) -> Block {
+    Block {
+        name,
+        shape,
+        repeated,
+        flow: None,
+    }
 }
 
 /// The type of a setting's values.
@@ -66,8 +133,137 @@ pub enum Ty {
     Integer(i64, i64),
     Ip,
     Cidr,
-    /// One of a fixed set of words.
-    Choice(&'static [&'static str]),
+    /// One of a fixed set of words, compared exactly (case included): the
+    /// JSON Schema's `enum` lists the same words.
+    Choice(&'static [Word]),
+}
+
+/// One word of a choice, and the flow it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Word {
+    pub word: &'static str,
+    pub flow: Option<FlowOnly>,
+}
+
+impl Word {
+    pub const fn any(word: &'static str) -> Word {
+        Word { word, flow: None }
+    }
+}
+
+/// A model type spelt by a choice's words: the reader turns the word it
+/// found in the table into the value. Implemented by `choice!`, which
+/// writes the words, the parsing and the spelling from one list.
+pub trait Choice: Copy + 'static {
+    /// The words, as the table's `Ty::Choice` holds them.
+    fn words() -> &'static [Word];
+    fn from_word(word: &str) -> Option<Self>;
+    /// How the value is written; exhaustive, so a variant without a word
+    /// does not compile.
+    fn word(self) -> &'static str;
+}
+
+/// `choice! { WORDS: Enum { Variant = "word" [legacy|modern("instead")], … } }`:
+/// the static word list `WORDS` for the table and `Choice` for `Enum`, from
+/// one list.
+macro_rules! choice {
+    ($(#[$m:meta])* $words:ident: $ty:ident { $($variant:ident = $word:literal $($only:ident($instead:literal))?),+ $(,)? }) => {
+        $(#[$m])*
+        pub static $words: &[Word] = &[$(Word { word: $word, flow: choice!(@flow $($only($instead))?) }),+];
+
+        impl Choice for $ty {
+            fn words() -> &'static [Word] {
+                $words
+            }
+
+            fn from_word(word: &str) -> Option<Self> {
+                match word {
+                    $($word => Some($ty::$variant),)+
+                    _ => None,
+                }
+            }
+
+            fn word(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word,)+
+                }
+            }
+        }
+    };
+    (@flow) => { None };
+    (@flow legacy($instead:literal)) => { Some(FlowOnly { flow: Flow::Legacy, instead: $instead }) };
+    (@flow modern($instead:literal)) => { Some(FlowOnly { flow: Flow::Modern, instead: $instead }) };
+}
+
+choice! {
+    /// `ingress kind`.
+    INGRESS_KINDS: IngressKind { Istioctl = "istioctl", Helm = "helm", GatewayApi = "gateway-api" }
+}
+
+choice! {
+    /// `cluster ilb-annotation`.
+    ILB_ANNOTATIONS: IlbAnnotation { Alibaba = "alibaba", Gke = "gke", None = "none" }
+}
+
+choice! {
+    /// `vm interception`.
+    INTERCEPTIONS: Interception { Redirect = "redirect", Tproxy = "tproxy" }
+}
+
+choice! {
+    /// `vm dns`.
+    DNS_MODES: DnsMode {
+        Capture = "capture" modern(" (use `dns dnsmasq`, as the legacy flow did)"),
+        Dnsmasq = "dnsmasq",
+        Hosts = "hosts",
+    }
+}
+
+choice! {
+    /// `service registration`.
+    REGISTRATIONS: Registration { Service = "service", ServiceEntry = "service-entry" modern("") }
+}
+
+/// What a `probe` checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKindWord {
+    Http,
+    Tcp,
+    Exec,
+}
+
+choice! {
+    /// `probe kind`.
+    PROBE_KINDS: ProbeKindWord { Http = "http", Tcp = "tcp", Exec = "exec" }
+}
+
+/// `mesh control-plane-auth`: the words are the values `ISTIO_CP_AUTH` takes.
+pub static CONTROL_PLANE_AUTHS: &[Word] = &[Word::any("MUTUAL_TLS"), Word::any("NONE")];
+
+/// `port protocol`: the keywords of the model's `Protocol`, which also
+/// selects a protocol by port-name prefix.
+pub static PROTOCOLS: [Word; Protocol::ALL.len()] = {
+    let mut out = [Word::any(""); Protocol::ALL.len()];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = Word::any(Protocol::ALL[i].keyword());
+        i += 1;
+    }
+    out
+};
+
+impl Choice for Protocol {
+    fn words() -> &'static [Word] {
+        &PROTOCOLS
+    }
+
+    fn from_word(word: &str) -> Option<Self> {
+        Protocol::ALL.into_iter().find(|p| p.keyword() == word)
+    }
+
+    fn word(self) -> &'static str {
+        self.keyword()
+    }
 }
 
 const fn s(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
@@ -76,27 +272,23 @@ const fn s(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
         ty,
         list: false,
         required: false,
+        flow: None,
+        default: None,
         doc,
     }
 }
 
 const fn required(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
     Setting {
-        name,
-        ty,
-        list: false,
         required: true,
-        doc,
+        ..s(name, ty, doc)
     }
 }
 
 const fn list(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
     Setting {
-        name,
-        ty,
         list: true,
-        required: false,
-        doc,
+        ..s(name, ty, doc)
     }
 }
 
@@ -104,36 +296,12 @@ const NAME: Setting = required("name", Ty::Name, "The declaration's name (the fi
 
 /// The top level of a topology.
 pub static TOP: &[Block] = &[
-    Block {
-        name: "mesh",
-        shape: &MESH,
-        repeated: false,
-    },
-    Block {
-        name: "network",
-        shape: &NETWORK,
-        repeated: true,
-    },
-    Block {
-        name: "cluster",
-        shape: &CLUSTER,
-        repeated: true,
-    },
-    Block {
-        name: "vm",
-        shape: &VM,
-        repeated: true,
-    },
-    Block {
-        name: "namespace",
-        shape: &NAMESPACE,
-        repeated: true,
-    },
-    Block {
-        name: "service",
-        shape: &SERVICE,
-        repeated: true,
-    },
+    block("mesh", &MESH, false),
+    block("network", &NETWORK, true),
+    block("cluster", &CLUSTER, true),
+    block("vm", &VM, true),
+    block("namespace", &NAMESPACE, true),
+    block("service", &SERVICE, true),
 ];
 
 pub static MESH: Shape = Shape {
@@ -151,44 +319,47 @@ pub static MESH: Shape = Shape {
         s(
             "trust-domain",
             Ty::Name,
-            "SPIFFE trust domain. Default `cluster.local`.",
-        ),
+            "SPIFFE trust domain.",
+        )
+        .default("cluster.local"),
         s(
             "mesh-id",
             Ty::Name,
             "Mesh id (`ISTIO_META_MESH_ID`). Modern flow.",
-        ),
+        )
+        .modern(""),
         s(
             "control-plane-namespace",
             Ty::Name,
-            "Namespace of the control plane. Default `istio-system`.",
-        ),
+            "Namespace of the control plane.",
+        )
+        .default("istio-system"),
         s(
             "revision",
             Ty::Name,
             "Istio revision (`istio.io/rev`), e.g. `1-24`. Modern flow.",
-        ),
+        )
+        .modern(""),
         s(
             "least-privilege",
             Ty::Bool,
             "Emit Sidecar and AuthorizationPolicy objects from the call graph. Default #true. Modern flow.",
-        ),
+        )
+        .modern(""),
         s(
             "control-plane-auth",
-            Ty::Choice(&["MUTUAL_TLS", "NONE"]),
+            Ty::Choice(CONTROL_PLANE_AUTHS),
             "Control-plane auth policy (`ISTIO_CP_AUTH`). Legacy flow; default MUTUAL_TLS.",
-        ),
+        )
+        .legacy("; from 1.8 the control plane is always reached over mTLS"),
         s(
             "data-plane-mtls",
             Ty::Bool,
-            "Whether the install turns on mutual TLS between workloads (Istio 1.0's `istio-demo-auth.yaml`, `global.mtls.enabled`). #true writes `tls: ISTIO_MUTUAL` into every DestinationRule meshc emits: a host's rule replaces the mesh-wide one, TLS settings included, and before automatic mutual TLS (Istio 1.5) its clients would talk plain text. Default #false.",
-        ),
+            "Whether the install turns on mutual TLS between workloads (Istio 1.0's `istio-demo-auth.yaml`, `global.mtls.enabled`). #true writes `tls: ISTIO_MUTUAL` into every DestinationRule meshc emits: a host's rule replaces the mesh-wide one, TLS settings included, and before automatic mutual TLS (Istio 1.5) its clients would talk plain text.",
+        )
+        .default("#false"),
     ],
-    blocks: &[Block {
-        name: "ingress",
-        shape: &INGRESS,
-        repeated: true,
-    }],
+    blocks: &[block("ingress", &INGRESS, true)],
     open: false,
 };
 
@@ -205,9 +376,10 @@ pub static INGRESS: Shape = Shape {
         ),
         s(
             "kind",
-            Ty::Choice(&["istioctl", "helm", "gateway-api"]),
-            "How it is installed, which decides its service account: istioctl's `<name>-service-account`, the Helm `gateway` chart's release name, or the `<name>-istio` account Istio gives a Gateway API Gateway. Default istioctl.",
-        ),
+            Ty::Choice(INGRESS_KINDS),
+            "How it is installed, which decides its service account: istioctl's `<name>-service-account`, the Helm `gateway` chart's release name, or the `<name>-istio` account Istio gives a Gateway API Gateway.",
+        )
+        .default("istioctl"),
         s(
             "namespace",
             Ty::Name,
@@ -253,8 +425,9 @@ pub static CLUSTER: Shape = Shape {
         s(
             "cluster-domain",
             Ty::Name,
-            "Cluster DNS domain. Default `cluster.local`.",
-        ),
+            "Cluster DNS domain.",
+        )
+        .default("cluster.local"),
         s("kube-dns", Ty::Ip, "The kube-dns ClusterIP."),
         s(
             "cluster-id",
@@ -266,17 +439,21 @@ pub static CLUSTER: Shape = Shape {
             "east-west-gateway",
             Ty::Ip,
             "Address of the east-west gateway exposing istiod (15012, 15017) and, across networks, services (15443). Modern flow.",
-        ),
+        )
+        .modern(" (the legacy flow reaches the control plane through `ilb`)"),
         s(
             "ilb-annotation",
-            Ty::Choice(&["alibaba", "gke", "none"]),
+            Ty::Choice(ILB_ANNOTATIONS),
             "Which cloud's internal-load-balancer annotation the legacy ILB Services get.",
-        ),
+        )
+        .legacy(""),
     ],
     blocks: &[Block {
-        name: "ilb",
-        shape: &ILB,
-        repeated: false,
+        flow: Some(FlowOnly {
+            flow: Flow::Legacy,
+            instead: "; VMs reach istiod through `east-west-gateway` from 1.8",
+        }),
+        ..block("ilb", &ILB, false)
     }],
     open: false,
 };
@@ -337,8 +514,9 @@ pub static VM: Shape = Shape {
         s(
             "proxy-uid",
             Ty::Integer(0, 4_294_967_295),
-            "uid of the sidecar user (istio-proxy). Default 1337.",
-        ),
+            "uid of the sidecar user (istio-proxy).",
+        )
+        .default("1337"),
         s(
             "proxy-gid",
             Ty::Integer(0, 4_294_967_295),
@@ -346,14 +524,16 @@ pub static VM: Shape = Shape {
         ),
         s(
             "interception",
-            Ty::Choice(&["redirect", "tproxy"]),
-            "Inbound interception mode. Default redirect.",
-        ),
+            Ty::Choice(INTERCEPTIONS),
+            "Inbound interception mode.",
+        )
+        .default("redirect"),
         s(
             "dns",
-            Ty::Choice(&["capture", "dnsmasq", "hosts"]),
-            "How the VM resolves cluster names: the agent's DNS proxy (capture, the modern default), a dnsmasq forwarder (the legacy way), or hosts entries only.",
-        ),
+            Ty::Choice(DNS_MODES),
+            "How the VM resolves cluster names: the agent's DNS proxy (capture), a dnsmasq forwarder (the legacy way), or hosts entries only.",
+        )
+        .default("capture"),
         list(
             "dns-server",
             Ty::Ip,
@@ -383,13 +563,10 @@ pub static VM: Shape = Shape {
             "autoregister",
             Ty::Bool,
             "Let istiod create the WorkloadEntry when the sidecar connects. Modern flow.",
-        ),
+        )
+        .modern(""),
     ],
-    blocks: &[Block {
-        name: "labels",
-        shape: &LABELS,
-        repeated: false,
-    }],
+    blocks: &[block("labels", &LABELS, false)],
     open: false,
 };
 
@@ -405,13 +582,10 @@ pub static NAMESPACE: Shape = Shape {
             "least-privilege",
             Ty::Bool,
             "Overrides the mesh's `least-privilege` for this namespace.",
-        ),
+        )
+        .modern(""),
     ],
-    blocks: &[Block {
-        name: "labels",
-        shape: &LABELS,
-        repeated: false,
-    }],
+    blocks: &[block("labels", &LABELS, false)],
     open: false,
 };
 
@@ -425,8 +599,9 @@ pub static SERVICE: Shape = Shape {
         s(
             "namespace",
             Ty::Name,
-            "The service's namespace. Default `default`.",
-        ),
+            "The service's namespace.",
+        )
+        .default("default"),
         list(
             "calls",
             Ty::Name,
@@ -439,9 +614,10 @@ pub static SERVICE: Shape = Shape {
         ),
         s(
             "registration",
-            Ty::Choice(&["service", "service-entry"]),
-            "How VM workloads are registered: a Kubernetes Service selecting WorkloadEntries, or a ServiceEntry. Modern flow; default service.",
-        ),
+            Ty::Choice(REGISTRATIONS),
+            "How VM workloads are registered: a Kubernetes Service selecting WorkloadEntries, or a ServiceEntry (modern flow).",
+        )
+        .default("service"),
         s(
             "entry-point",
             Ty::Bool,
@@ -449,25 +625,15 @@ pub static SERVICE: Shape = Shape {
         ),
     ],
     blocks: &[
+        block("port", &PORT, true),
+        block("deploy", &DEPLOY, true),
+        block("route", &ROUTE, true),
         Block {
-            name: "port",
-            shape: &PORT,
-            repeated: true,
-        },
-        Block {
-            name: "deploy",
-            shape: &DEPLOY,
-            repeated: true,
-        },
-        Block {
-            name: "route",
-            shape: &ROUTE,
-            repeated: true,
-        },
-        Block {
-            name: "probe",
-            shape: &PROBE,
-            repeated: false,
+            flow: Some(FlowOnly {
+                flow: Flow::Modern,
+                instead: "",
+            }),
+            ..block("probe", &PROBE, false)
         },
     ],
     open: false,
@@ -483,9 +649,7 @@ pub static PORT: Shape = Shape {
         required("number", Ty::Port, "Port number."),
         s(
             "protocol",
-            Ty::Choice(&[
-                "http", "http2", "https", "grpc", "grpc-web", "tcp", "tls", "mongo", "mysql", "redis", "udp",
-            ]),
+            Ty::Choice(&PROTOCOLS),
             "Explicit protocol, when the name does not say it.",
         ),
         s(
@@ -505,11 +669,8 @@ pub static DEPLOY: Shape = Shape {
     rest: Some("version"),
     settings: &[
         Setting {
-            name: "version",
-            ty: Ty::Name,
-            list: true,
             required: true,
-            doc: "Versions (label values).",
+            ..list("version", Ty::Name, "Versions (label values).")
         },
         s("cluster", Ty::Name, "The cluster they run in."),
         s("vm", Ty::Name, "The VM they run on."),
@@ -542,7 +703,7 @@ pub static PROBE: Shape = Shape {
     args: &["kind"],
     rest: None,
     settings: &[
-        required("kind", Ty::Choice(&["http", "tcp", "exec"]), "The kind of probe."),
+        required("kind", Ty::Choice(PROBE_KINDS), "The kind of probe."),
         s("port", Ty::Port, "Port to probe (http, tcp)."),
         s("path", Ty::Text, "HTTP path (http)."),
         list("command", Ty::Text, "Command and arguments (exec)."),
@@ -550,3 +711,45 @@ pub static PROBE: Shape = Shape {
     blocks: &[],
     open: false,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::{Shape, TOP, Ty};
+
+    /// Every choice's words differ even ignoring case, so that the help
+    /// for a word written in another case names exactly one.
+    #[test]
+    fn choice_words_are_distinct_ignoring_case() {
+        fn visit(shape: &'static Shape, seen: &mut Vec<&'static str>, checked: &mut usize) {
+            if seen.contains(&shape.what) {
+                return;
+            }
+            seen.push(shape.what);
+            for s in shape.settings {
+                if let Ty::Choice(words) = s.ty {
+                    *checked += 1;
+                    for (i, a) in words.iter().enumerate() {
+                        for b in &words[i + 1..] {
+                            assert!(
+                                !a.word.eq_ignore_ascii_case(b.word),
+                                "`{} {}`: `{}` and `{}`",
+                                shape.what,
+                                s.name,
+                                a.word,
+                                b.word
+                            );
+                        }
+                    }
+                }
+            }
+            for b in shape.blocks {
+                visit(b.shape, seen, checked);
+            }
+        }
+        let (mut seen, mut checked) = (Vec::new(), 0);
+        for b in TOP {
+            visit(b.shape, &mut seen, &mut checked);
+        }
+        assert!(checked >= 8, "only {checked} choice settings reached");
+    }
+}

@@ -10,17 +10,22 @@
 pub mod language;
 mod reader;
 
-use language::{CLUSTER, DEPLOY, ILB, INGRESS, MESH, NAMESPACE, NETWORK, PORT, PROBE, ROUTE, SERVICE, VM};
+use language::{
+    CLUSTER, DEPLOY, ILB, INGRESS, MESH, NAMESPACE, NETWORK, PORT, PROBE, ProbeKindWord, ROUTE, SERVICE, VM,
+};
 use reader::{Reader, as_string};
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::model::{
-    Cluster, Deployment, DnsMode, IlbAnnotation, Ilbs, Ingress, IngressKind, Interception, IstioVersion,
-    Labels, Mesh, Namespace, Network, Placement, Port, Probe, ProbeKind, Protocol, Registration, Route,
-    Service, Topology, Vm,
+    Cluster, Deployment, Ilbs, Ingress, IstioVersion, Labels, Mesh, Namespace, Network, Placement, Port,
+    Probe, ProbeKind, Route, Service, Topology, Vm,
 };
+
 use crate::source::{Span, Spanned};
 use crate::syntax::{Document, Node};
+#[cfg(debug_assertions)]
+#[doc(hidden)]
+pub use reader::coverage;
 
 /// Lowers a document into a topology. The topology is returned even when
 /// there are diagnostics, holding everything that could be read.
@@ -28,8 +33,9 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut topo = Topology::default();
     let mut meshes: Vec<&Node<'_>> = Vec::new();
-    // Settings refused by an earlier run on this thread are not ours.
+    // Settings refused or read by an earlier run on this thread are not ours.
     reader::take_dropped();
+    reader::take_flow_bound();
     for node in &doc.nodes {
         // A declaration that cannot be read whole is left out of the model,
         // but its name is remembered so that references to it are not
@@ -103,6 +109,7 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
         }
     }
     topo.dropped.settings.extend(reader::take_dropped());
+    topo.flow_bound = reader::take_flow_bound();
     (topo, diags)
 }
 
@@ -125,13 +132,13 @@ fn declared_name(node: &Node<'_>) -> Option<String> {
 }
 
 fn name(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
-    r.required_string("name", diags)
+    r.string("name", diags)
 }
 
 fn mesh(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
     let r = Reader::new(node, &MESH, diags);
     let name = name(&r, diags);
-    let istio = match r.required_string("istio", diags) {
+    let istio = match r.string("istio", diags) {
         Some(v) => match IstioVersion::parse(&v.value) {
             Some(parsed) => Some(Spanned::new(parsed, v.span)),
             None => {
@@ -150,11 +157,7 @@ fn mesh(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
         None => None,
     };
     let control_plane_auth = r
-        .choice(
-            "control-plane-auth",
-            &[("MUTUAL_TLS", "MUTUAL_TLS"), ("NONE", "NONE")],
-            diags,
-        )
+        .word("control-plane-auth", diags)
         .map(|c| Spanned::new(c.value.to_owned(), c.span));
     Some(Mesh {
         name: name?,
@@ -175,15 +178,7 @@ fn ingress(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Ingress> {
     let r = Reader::new(node, &INGRESS, diags);
     Some(Ingress {
         name: name(&r, diags)?,
-        kind: r.choice(
-            "kind",
-            &[
-                ("istioctl", IngressKind::Istioctl),
-                ("helm", IngressKind::Helm),
-                ("gateway-api", IngressKind::GatewayApi),
-            ],
-            diags,
-        ),
+        kind: r.choice("kind", diags),
         namespace: r.string("namespace", diags),
         span: node.span,
     })
@@ -201,15 +196,9 @@ fn network(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Network> {
 
 fn cluster(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
     let r = Reader::new(node, &CLUSTER, diags);
-    let ilbs = r.block("ilb", diags).and_then(|b| {
+    let ilbs = r.read_block("ilb", diags, |b, diags| {
         let ir = Reader::new(b, &ILB, diags);
-        let mut get = |n: &str| {
-            if !ir.has(n) {
-                ir.missing(n, diags);
-                return None;
-            }
-            ir.ip(n, diags)
-        };
+        let mut get = |n: &str| ir.ip(n, diags);
         let (pilot, mixer, citadel, kube_dns) = (get("pilot"), get("mixer"), get("citadel"), get("kube-dns"));
         Some(Ilbs {
             pilot: pilot?,
@@ -219,10 +208,7 @@ fn cluster(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
             span: b.span,
         })
     });
-    if ilbs.is_none() && r.blocks("ilb").next().is_some() {
-        r.note_dropped("ilb");
-    }
-    let network = r.required_string("network", diags);
+    let network = r.string("network", diags);
     Some(Cluster {
         name: name(&r, diags)?,
         network: network?,
@@ -234,30 +220,17 @@ fn cluster(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
         control_plane: r.bool("control-plane", diags),
         east_west_gateway: r.ip("east-west-gateway", diags),
         ilbs,
-        ilb_annotation: r.choice(
-            "ilb-annotation",
-            &[
-                ("alibaba", IlbAnnotation::Alibaba),
-                ("gke", IlbAnnotation::Gke),
-                ("none", IlbAnnotation::None),
-            ],
-            diags,
-        ),
+        ilb_annotation: r.choice("ilb-annotation", diags),
         span: node.span,
     })
 }
 
 fn vm(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Vm> {
     let r = Reader::new(node, &VM, diags);
-    let address = if r.has("address") {
-        r.ip("address", diags)
-    } else {
-        r.missing("address", diags);
-        None
-    };
-    let network = r.required_string("network", diags);
+    let address = r.ip("address", diags);
+    let network = r.string("network", diags);
     let id = |n: &str, diags: &mut Vec<Diagnostic>| {
-        r.integer(n, 0, i128::from(u32::MAX), diags)
+        r.integer(n, diags)
             .and_then(|v| u32::try_from(v.value).ok().map(|u| Spanned::new(u, v.span)))
     };
     let proxy_uid = id("proxy-uid", diags);
@@ -272,23 +245,8 @@ fn vm(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Vm> {
         labels: labels(&r, diags),
         proxy_uid,
         proxy_gid,
-        interception: r.choice(
-            "interception",
-            &[
-                ("redirect", Interception::Redirect),
-                ("tproxy", Interception::Tproxy),
-            ],
-            diags,
-        ),
-        dns: r.choice(
-            "dns",
-            &[
-                ("capture", DnsMode::Capture),
-                ("dnsmasq", DnsMode::Dnsmasq),
-                ("hosts", DnsMode::Hosts),
-            ],
-            diags,
-        ),
+        interception: r.choice("interception", diags),
+        dns: r.choice("dns", diags),
         dns_servers: r.ips("dns-server", diags),
         capture_all_dns: r.bool("capture-all-dns", diags),
         inbound_exclude_ports: r.ports("inbound-exclude-ports", diags),
@@ -378,7 +336,7 @@ fn service(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
     let ports: Vec<Port> = r.blocks("port").filter_map(|n| port(n, diags)).collect();
     let deployments: Vec<Deployment> = r.blocks("deploy").filter_map(|n| deployment(n, diags)).collect();
     let routes: Vec<Route> = r.blocks("route").filter_map(|n| route(n, diags)).collect();
-    let probe = r.block("probe", diags).and_then(|n| probe(n, diags));
+    let probe = r.read_block("probe", diags, probe);
     // A block that could not be read is a dropped setting of the service.
     for (block, kept) in [
         ("port", ports.len()),
@@ -388,9 +346,6 @@ fn service(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
         if kept < r.blocks(block).count() {
             r.note_dropped(block);
         }
-    }
-    if probe.is_none() && r.blocks("probe").next().is_some() {
-        r.note_dropped("probe");
     }
     let namespace = r
         .string("namespace", diags)
@@ -403,14 +358,7 @@ fn service(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
         calls: r.strings("calls", diags),
         routes,
         service_account: r.string("service-account", diags),
-        registration: r.choice(
-            "registration",
-            &[
-                ("service", Registration::Service),
-                ("service-entry", Registration::ServiceEntry),
-            ],
-            diags,
-        ),
+        registration: r.choice("registration", diags),
         entry_point: r.bool("entry-point", diags),
         probe,
         span: node.span,
@@ -419,31 +367,9 @@ fn service(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
 
 fn port(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Port> {
     let r = Reader::new(node, &PORT, diags);
-    let name = r.required_string("name", diags);
-    let number = if r.has("number") {
-        r.port("number", diags)
-    } else {
-        r.missing("number", diags);
-        None
-    };
-    let protocol = r
-        .string("protocol", diags)
-        .and_then(|p| match Protocol::from_keyword(&p.value) {
-            Some(proto) => Some(Spanned::new(proto, p.span)),
-            None => {
-                let words: Vec<&str> = Protocol::ALL.iter().map(|p| p.keyword()).collect();
-                diags.push(
-                    Diagnostic::new(
-                        &codes::INVALID_VALUE,
-                        p.span,
-                        format!("`{}` is not a protocol Istio knows", p.value),
-                    )
-                    .label("unknown protocol")
-                    .help(format!("`protocol` is one of: {}", words.join(", "))),
-                );
-                None
-            }
-        });
+    let name = r.string("name", diags);
+    let number = r.port("number", diags);
+    let protocol = r.choice("protocol", diags);
     Some(Port {
         name: name?,
         number: number?,
@@ -457,7 +383,6 @@ fn deployment(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Deployment
     let r = Reader::new(node, &DEPLOY, diags);
     let versions = r.strings("version", diags);
     if versions.is_empty() && !r.has("version") {
-        r.missing("version", diags);
         return None;
     }
     let placement = match (r.string("cluster", diags), r.string("vm", diags)) {
@@ -514,32 +439,18 @@ fn deployment(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Deployment
 fn route(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Route> {
     let r = Reader::new(node, &ROUTE, diags);
     let weight = r
-        .integer("weight", 0, 100, diags)
+        .integer("weight", diags)
         .and_then(|w| u32::try_from(w.value).ok().map(|u| Spanned::new(u, w.span)));
     Some(Route {
-        version: r.required_string("version", diags)?,
+        version: r.string("version", diags)?,
         weight,
         span: node.span,
     })
 }
 
 fn probe(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
-    #[derive(Clone, Copy)]
-    enum K {
-        Http,
-        Tcp,
-        Exec,
-    }
     let r = Reader::new(node, &PROBE, diags);
-    if !r.has("kind") {
-        r.missing("kind", diags);
-        return None;
-    }
-    let kind = r.choice(
-        "kind",
-        &[("http", K::Http), ("tcp", K::Tcp), ("exec", K::Exec)],
-        diags,
-    )?;
+    let kind = r.choice::<ProbeKindWord>("kind", diags)?;
     let need_port = |diags: &mut Vec<Diagnostic>| {
         if !r.has("port") {
             r.missing("port", diags);
@@ -547,14 +458,14 @@ fn probe(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
         r.port("port", diags)
     };
     let kind = match kind.value {
-        K::Http => ProbeKind::Http {
+        ProbeKindWord::Http => ProbeKind::Http {
             port: need_port(diags)?,
             path: r.string("path", diags),
         },
-        K::Tcp => ProbeKind::Tcp {
+        ProbeKindWord::Tcp => ProbeKind::Tcp {
             port: need_port(diags)?,
         },
-        K::Exec => {
+        ProbeKindWord::Exec => {
             let command = r.strings("command", diags);
             if command.is_empty() {
                 r.missing("command", diags);

@@ -12,8 +12,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::language::Shape;
+use super::language::{Block, Choice, Setting, Shape, Ty, Word};
 use crate::diagnostic::{Diagnostic, codes, suggest};
+use crate::model::FlowBound;
 use crate::source::{Span, Spanned};
 use crate::syntax::{Entry, Node, Value};
 
@@ -33,6 +34,17 @@ thread_local! {
 /// Takes the settings refused since the last call.
 pub fn take_dropped() -> Vec<(Span, &'static str)> {
     DROPPED.with(|d| std::mem::take(&mut *d.borrow_mut()))
+}
+
+thread_local! {
+    /// Flow-bound settings, words and blocks read since `take_flow_bound`,
+    /// the same side channel as `DROPPED`.
+    static FLOW_BOUND: RefCell<Vec<FlowBound>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes the flow-bound values read since the last call.
+pub fn take_flow_bound() -> Vec<FlowBound> {
+    FLOW_BOUND.with(|b| std::mem::take(&mut *b.borrow_mut()))
 }
 
 /// One value of a setting.
@@ -176,27 +188,57 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// `out`, noting `name` as dropped when it was written but `out` is
-    /// empty.
-    fn kept<T>(&self, name: &str, written: bool, out: Option<T>) -> Option<T> {
-        if written && out.is_none() {
-            self.note_dropped(name);
+    /// Records a value read whole: if the table binds its setting or the
+    /// word chosen to one Istio flow, `check` is told where it was written.
+    fn note_flow(&self, setting: &'static Setting, word: Option<&'static Word>, span: Span) {
+        let bound = match (setting.flow, word.and_then(|w| w.flow)) {
+            (Some(f), _) => Some((f, None)),
+            (None, Some(f)) => Some((f, word.map(|w| w.word))),
+            (None, None) => None,
+        };
+        if let Some((f, word)) = bound {
+            FLOW_BOUND.with(|b| {
+                b.borrow_mut().push(FlowBound {
+                    setting: setting.name,
+                    word,
+                    flow: f.flow,
+                    span,
+                    instead: f.instead,
+                });
+            });
         }
-        out
-    }
-
-    /// `out`, noting `name` as dropped when fewer values came out than
-    /// were written.
-    fn kept_all<T>(&self, name: &str, out: Vec<T>) -> Vec<T> {
-        if out.len() < self.values(name).count() {
-            self.note_dropped(name);
-        }
-        out
     }
 
     /// The index of the setting called `name` in this shape.
     fn index(&self, name: &str) -> Option<usize> {
         self.shape.settings.iter().position(|s| s.name == name)
+    }
+
+    /// The setting lowering asks for, by name, as the getter `want` reads
+    /// it. A name the table does not define, or a getter of another type
+    /// or arity than the table's, is a bug in lowering: in a debug build it
+    /// fails at once (every fixture and example is lowered in the tests),
+    /// rather than silently reading nothing.
+    fn spec(&self, name: &str, want: Want) -> Option<(usize, &'static Setting)> {
+        let Some(i) = self.index(name) else {
+            debug_assert!(
+                false,
+                "lowering reads setting `{name}`, which `{}` does not define in lower/language.rs",
+                self.shape.what
+            );
+            return None;
+        };
+        let setting = &self.shape.settings[i];
+        debug_assert!(
+            want.reads(setting),
+            "lowering reads `{} {name}` as {want:?}, but lower/language.rs says {}{}",
+            self.shape.what,
+            if setting.list { "a list of " } else { "" },
+            crate::schema::ty_text(setting.ty)
+        );
+        #[cfg(debug_assertions)]
+        coverage::mark(self.shape, i);
+        Some((i, setting))
     }
 
     fn all_names(&self) -> Vec<&'static str> {
@@ -277,9 +319,29 @@ impl<'a> Reader<'a> {
             .extend(values.into_iter().map(|entry| Given { setting, entry }));
     }
 
+    /// The table's entry for child block `name`; like `spec`, a name the
+    /// table does not define fails a debug build.
+    fn block_spec(&self, name: &str) -> Option<&'static Block> {
+        let Some(j) = self.shape.blocks.iter().position(|b| b.name == name) else {
+            debug_assert!(
+                false,
+                "lowering reads block `{name}`, which `{}` does not define in lower/language.rs",
+                self.shape.what
+            );
+            return None;
+        };
+        #[cfg(debug_assertions)]
+        coverage::mark(self.shape, self.shape.settings.len() + j);
+        self.shape.blocks.get(j)
+    }
+
     /// Child blocks with this name, in source order.
     pub fn blocks(&self, name: &str) -> impl Iterator<Item = &'a Node<'a>> {
-        self.blocks.iter().copied().filter(move |n| n.name.text == name)
+        let known = self.block_spec(name).is_some();
+        self.blocks
+            .iter()
+            .copied()
+            .filter(move |n| known && n.name.text == name)
     }
 
     /// At most one block with this name; a second one is a duplicate.
@@ -301,26 +363,104 @@ impl<'a> Reader<'a> {
         Some(first)
     }
 
+    /// At most one block with this name, read by `read`: noted as dropped
+    /// when it could not be read, and as bound to a flow when the table
+    /// says so and it was.
+    pub fn read_block<T>(
+        &self,
+        name: &str,
+        diags: &mut Vec<Diagnostic>,
+        read: impl FnOnce(&'a Node<'a>, &mut Vec<Diagnostic>) -> Option<T>,
+    ) -> Option<T> {
+        let node = self.block(name, diags)?;
+        let out = read(node, diags);
+        match (&out, self.block_spec(name)) {
+            (None, _) => self.note_dropped(name),
+            (Some(_), Some(b)) => {
+                if let Some(f) = b.flow {
+                    FLOW_BOUND.with(|v| {
+                        v.borrow_mut().push(FlowBound {
+                            setting: b.name,
+                            word: None,
+                            flow: f.flow,
+                            span: node.span,
+                            instead: f.instead,
+                        });
+                    });
+                }
+            }
+            (Some(_), None) => {}
+        }
+        out
+    }
+
+    /// Whether setting `name` was written.
     pub fn has(&self, name: &str) -> bool {
-        self.index(name)
-            .and_then(|i| self.first_key.get(i))
-            .is_some_and(Option::is_some)
-    }
-
-    fn first(&self, name: &str) -> Option<&'a Entry<'a>> {
-        self.values(name).next()
-    }
-
-    /// The values given for `name`, in the order read.
-    fn values(&self, name: &str) -> impl Iterator<Item = &'a Entry<'a>> {
         let i = self.index(name);
-        self.given
-            .iter()
-            .filter(move |g| Some(g.setting) == i)
-            .map(|g| g.entry)
+        debug_assert!(
+            i.is_some(),
+            "lowering asks for setting `{name}`, which `{}` does not define in lower/language.rs",
+            self.shape.what
+        );
+        i.and_then(|i| self.first_key.get(i)).is_some_and(Option::is_some)
+    }
+
+    /// The values given for setting `i`, in the order read.
+    fn values_of(&self, i: usize) -> impl Iterator<Item = &'a Entry<'a>> {
+        self.given.iter().filter(move |g| g.setting == i).map(|g| g.entry)
+    }
+
+    /// The value of a one-value setting; its absence is reported when the
+    /// table says it is required.
+    fn single(&self, i: usize, setting: &Setting, diags: &mut Vec<Diagnostic>) -> Option<&'a Entry<'a>> {
+        let first = self.values_of(i).next();
+        if first.is_none() && setting.required && self.first_key.get(i).is_some_and(Option::is_none) {
+            self.missing(setting.name, diags);
+        }
+        first
+    }
+
+    /// The values of a list setting; reported when the table says it is
+    /// required and none was written.
+    fn several(
+        &self,
+        i: usize,
+        setting: &Setting,
+        diags: &mut Vec<Diagnostic>,
+    ) -> impl Iterator<Item = &'a Entry<'a>> + use<'a, '_> {
+        if setting.required && self.first_key.get(i).is_some_and(Option::is_none) {
+            self.missing(setting.name, diags);
+        }
+        self.values_of(i)
+    }
+
+    /// `out` for a value written at `span`: noted as dropped when it could
+    /// not be read, as bound to a flow when the table says so.
+    fn kept<T>(&self, setting: &'static Setting, span: Span, out: Option<T>) -> Option<T> {
+        match out {
+            Some(_) => self.note_flow(setting, None, span),
+            None => self.note_dropped(setting.name),
+        }
+        out
+    }
+
+    /// `out`, noted as dropped when fewer values came out than `written`.
+    fn kept_all<T>(&self, setting: &'static Setting, written: Vec<Span>, out: Vec<T>) -> Vec<T> {
+        if out.len() < written.len() {
+            self.note_dropped(setting.name);
+        }
+        if let (Some(&span), false) = (written.first(), out.is_empty()) {
+            self.note_flow(setting, None, span);
+        }
+        out
     }
 
     pub fn missing(&self, name: &str, diags: &mut Vec<Diagnostic>) {
+        debug_assert!(
+            self.index(name).is_some(),
+            "lowering reports setting `{name}` missing, which `{}` does not define",
+            self.shape.what
+        );
         diags.push(
             Diagnostic::new(
                 &codes::MISSING_VALUE,
@@ -334,115 +474,225 @@ impl<'a> Reader<'a> {
         );
     }
 
+    /// A name, text or version setting.
     pub fn string(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
-        let first = self.first(name);
-        let out = first.and_then(|e| as_string(e, name, diags));
-        self.kept(name, first.is_some(), out)
-    }
-
-    pub fn required_string(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
-        if !self.has(name) {
-            self.missing(name, diags);
-            return None;
-        }
-        self.string(name, diags)
+        let (i, setting) = self.spec(name, Want::String)?;
+        let e = self.single(i, setting, diags)?;
+        let out = as_string(e, setting.name, diags);
+        self.kept(setting, e.span, out)
     }
 
     pub fn strings(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<String>> {
+        let Some((i, setting)) = self.spec(name, Want::Strings) else {
+            return Vec::new();
+        };
+        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
         let out = self
-            .values(name)
-            .filter_map(|e| as_string(e, name, diags))
+            .several(i, setting, diags)
+            .filter_map(|e| as_string(e, setting.name, diags))
             .collect();
-        self.kept_all(name, out)
+        self.kept_all(setting, written, out)
     }
 
     pub fn bool(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<bool>> {
-        let e = self.first(name)?;
-        match e.value {
+        let (i, setting) = self.spec(name, Want::Bool)?;
+        let e = self.single(i, setting, diags)?;
+        let out = match e.value {
             Value::Bool(b) => Some(Spanned::new(b, e.span)),
             ref other => {
                 diags.push(wrong_type(e, name, "a boolean (#true or #false)", other));
-                self.note_dropped(name);
                 None
             }
-        }
+        };
+        self.kept(setting, e.span, out)
     }
 
-    pub fn integer(
-        &self,
-        name: &str,
-        min: i128,
-        max: i128,
-        diags: &mut Vec<Diagnostic>,
-    ) -> Option<Spanned<i128>> {
-        let first = self.first(name);
-        let out = first.and_then(|e| as_integer(e, name, min, max, diags));
-        self.kept(name, first.is_some(), out)
+    /// An integer, within the range the table gives.
+    pub fn integer(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<i128>> {
+        let (i, setting) = self.spec(name, Want::Integer)?;
+        let Ty::Integer(min, max) = setting.ty else {
+            return None;
+        };
+        let e = self.single(i, setting, diags)?;
+        let out = as_integer(e, setting.name, i128::from(min), i128::from(max), diags);
+        self.kept(setting, e.span, out)
     }
 
     pub fn port(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<u16>> {
-        let first = self.first(name);
-        let out = first.and_then(|e| as_port(e, name, diags));
-        self.kept(name, first.is_some(), out)
+        let (i, setting) = self.spec(name, Want::Port)?;
+        let e = self.single(i, setting, diags)?;
+        let out = as_port(e, setting.name, diags);
+        self.kept(setting, e.span, out)
     }
 
     pub fn ports(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<u16>> {
+        let Some((i, setting)) = self.spec(name, Want::Ports) else {
+            return Vec::new();
+        };
+        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
         let out = self
-            .values(name)
-            .filter_map(|e| as_port(e, name, diags))
+            .several(i, setting, diags)
+            .filter_map(|e| as_port(e, setting.name, diags))
             .collect();
-        self.kept_all(name, out)
+        self.kept_all(setting, written, out)
     }
 
     pub fn ip(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<IpAddr>> {
-        let s = self.string(name, diags)?;
-        let out = parse_ip(&s, diags);
-        self.kept(name, true, out)
+        let (i, setting) = self.spec(name, Want::Ip)?;
+        let e = self.single(i, setting, diags)?;
+        let out = as_string(e, setting.name, diags).and_then(|s| parse_ip(&s, diags));
+        self.kept(setting, e.span, out)
     }
 
     pub fn ips(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<IpAddr>> {
+        let Some((i, setting)) = self.spec(name, Want::Ips) else {
+            return Vec::new();
+        };
+        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
         let out = self
-            .strings(name, diags)
+            .several(i, setting, diags)
+            .filter_map(|e| as_string(e, setting.name, diags))
+            .collect::<Vec<_>>()
             .iter()
             .filter_map(|s| parse_ip(s, diags))
             .collect();
-        self.kept_all(name, out)
+        self.kept_all(setting, written, out)
     }
 
     pub fn nets(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Vec<Spanned<IpNet>> {
+        let Some((i, setting)) = self.spec(name, Want::Cidrs) else {
+            return Vec::new();
+        };
+        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
         let out = self
-            .strings(name, diags)
+            .several(i, setting, diags)
+            .filter_map(|e| as_string(e, setting.name, diags))
+            .collect::<Vec<_>>()
             .iter()
             .filter_map(|s| parse_net(s, diags))
             .collect();
-        self.kept_all(name, out)
+        self.kept_all(setting, written, out)
     }
 
-    /// A value from a fixed set of words, compared without case.
-    pub fn choice<T: Copy>(
+    /// A choice setting read into the model type its words spell: the
+    /// words are the table's (`T::words()` must be that very list).
+    pub fn choice<T: Choice>(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<T>> {
+        let w = self.chosen(name, Some(T::words()), diags)?;
+        T::from_word(w.value).map(|v| Spanned::new(v, w.span))
+    }
+
+    /// A choice setting read as the table's word itself.
+    pub fn word(&self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<&'static str>> {
+        self.chosen(name, None, diags)
+    }
+
+    /// One of the table's words, compared exactly, as the JSON Schema's
+    /// `enum` does; a word that differs only in case is refused with the
+    /// right spelling in the help.
+    fn chosen(
         &self,
         name: &str,
-        choices: &[(&str, T)],
+        expect: Option<&'static [Word]>,
         diags: &mut Vec<Diagnostic>,
-    ) -> Option<Spanned<T>> {
-        let s = self.string(name, diags)?;
-        match choices.iter().find(|(w, _)| w.eq_ignore_ascii_case(&s.value)) {
-            Some((_, v)) => Some(Spanned::new(*v, s.span)),
-            None => {
-                let words: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
-                diags.push(
-                    Diagnostic::new(
-                        &codes::INVALID_VALUE,
-                        s.span,
-                        format!("`{}` is not a valid `{name}`", s.value),
-                    )
-                    .label("not one of the choices")
-                    .help(format!("`{name}` is one of: {}", words.join(", "))),
-                );
-                self.note_dropped(name);
-                None
-            }
+    ) -> Option<Spanned<&'static str>> {
+        let (i, setting) = self.spec(name, Want::Choice)?;
+        let Ty::Choice(words) = setting.ty else {
+            return None;
+        };
+        debug_assert!(
+            expect.is_none_or(|e| e == words),
+            "lowering reads `{} {name}` into a type spelt by other words than lower/language.rs lists",
+            self.shape.what
+        );
+        let e = self.single(i, setting, diags)?;
+        let Some(s) = as_string(e, setting.name, diags) else {
+            self.note_dropped(setting.name);
+            return None;
+        };
+        if let Some(w) = words.iter().find(|w| w.word == s.value) {
+            self.note_flow(setting, Some(w), s.span);
+            return Some(Spanned::new(w.word, s.span));
         }
+        let all: Vec<&str> = words.iter().map(|w| w.word).collect();
+        let mut d = Diagnostic::new(
+            &codes::INVALID_VALUE,
+            s.span,
+            format!("`{}` is not a valid `{name}`", s.value),
+        );
+        d = match words.iter().find(|w| w.word.eq_ignore_ascii_case(&s.value)) {
+            Some(w) => d
+                .label("choices are written exactly, case included")
+                .help(format!("write `{}`", w.word)),
+            None => d
+                .label("not one of the choices")
+                .help(format!("`{name}` is one of: {}", all.join(", "))),
+        };
+        diags.push(d);
+        self.note_dropped(setting.name);
+        None
+    }
+}
+
+/// How lowering reads a setting, checked against the table's type.
+#[derive(Clone, Copy, Debug)]
+enum Want {
+    String,
+    Strings,
+    Bool,
+    Integer,
+    Port,
+    Ports,
+    Ip,
+    Ips,
+    Cidrs,
+    Choice,
+}
+
+impl Want {
+    fn reads(self, s: &Setting) -> bool {
+        let (list, ty_ok) = match self {
+            Want::String => (false, matches!(s.ty, Ty::Name | Ty::Text | Ty::Version)),
+            Want::Strings => (true, matches!(s.ty, Ty::Name | Ty::Text | Ty::Version)),
+            Want::Bool => (false, matches!(s.ty, Ty::Bool)),
+            Want::Integer => (false, matches!(s.ty, Ty::Integer(..))),
+            Want::Port => (false, matches!(s.ty, Ty::Port)),
+            Want::Ports => (true, matches!(s.ty, Ty::Port)),
+            Want::Ip => (false, matches!(s.ty, Ty::Ip)),
+            Want::Ips => (true, matches!(s.ty, Ty::Ip)),
+            Want::Cidrs => (true, matches!(s.ty, Ty::Cidr)),
+            Want::Choice => (false, matches!(s.ty, Ty::Choice(_))),
+        };
+        ty_ok && list == s.list
+    }
+}
+
+/// Which settings and blocks of each shape lowering has read on this
+/// thread (debug builds): the test that lowers every fixture and example
+/// asserts that each one the table defines is read somewhere, so a getter
+/// with a misspelt name cannot hide in a branch no test takes.
+#[cfg(debug_assertions)]
+pub mod coverage {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    use crate::lower::language::Shape;
+
+    thread_local! {
+        static READ: RefCell<BTreeMap<&'static str, u64>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    pub(super) fn mark(shape: &'static Shape, bit: usize) {
+        READ.with(|r| *r.borrow_mut().entry(shape.what).or_default() |= 1u64 << (bit % 64));
+    }
+
+    /// Whether setting (or, past the settings, block) number `bit` of
+    /// `shape` has been read on this thread.
+    pub fn was_read(shape: &Shape, bit: usize) -> bool {
+        READ.with(|r| {
+            r.borrow()
+                .get(shape.what)
+                .is_some_and(|m| m & (1u64 << (bit % 64)) != 0)
+        })
     }
 }
 
@@ -583,6 +833,11 @@ mod tests {
                 return;
             }
             seen.push(shape.what);
+            assert!(
+                shape.settings.len() + shape.blocks.len() <= 64,
+                "`{}`: the debug coverage of settings and blocks holds 64",
+                shape.what
+            );
             assert!(
                 shape.settings.len() <= MAX_SETTINGS,
                 "`{}` has {} settings",

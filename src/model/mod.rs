@@ -39,6 +39,25 @@ pub struct Topology {
     /// What lowering refused to read: rules consult it so that a mistake is
     /// not reported again as the absence of what it dropped.
     pub dropped: Dropped,
+    /// Settings, choice words and blocks written that belong to one Istio
+    /// flow, in the order read (the language table says which; E802/E803
+    /// judge them against the mesh's flow).
+    pub flow_bound: Vec<FlowBound>,
+}
+
+/// A setting (or one word of it, or a block) that only one Istio flow has,
+/// as written and read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowBound {
+    pub setting: &'static str,
+    /// The choice word, when only that word is bound to the flow
+    /// (`dns capture`).
+    pub word: Option<&'static str>,
+    pub flow: Flow,
+    /// The value's span (the block's, for a block).
+    pub span: Span,
+    /// What the help adds after "remove `…`".
+    pub instead: &'static str,
 }
 
 /// Settings written with a value lowering refused (a wrong type, a number

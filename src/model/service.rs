@@ -102,7 +102,7 @@ impl Protocol {
     ];
 
     /// The lower-case word used in port names and in the topology.
-    pub fn keyword(self) -> &'static str {
+    pub const fn keyword(self) -> &'static str {
         match self {
             Protocol::Http => "http",
             Protocol::Http2 => "http2",

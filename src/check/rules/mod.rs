@@ -41,8 +41,6 @@ mod invalid_service_name;
 mod invalid_ssh_target;
 mod invalid_version;
 mod kube_dns_outside_service_range;
-mod legacy_setting_on_modern;
-mod modern_setting_on_legacy;
 mod no_control_plane;
 mod no_gateway_across_networks;
 mod overlapping_cluster_ranges;
@@ -55,6 +53,7 @@ mod reserved_sidecar_port;
 mod route_to_undeployed_version;
 mod route_weights;
 mod server_first_port_undeclared;
+mod setting_of_other_flow;
 mod ssh_port_captured;
 mod unknown_reference;
 mod unreachable_version;
@@ -119,8 +118,8 @@ pub static ALL: &[&Rule] = &[
     &unrealisable_network_gateway::RULE,
     // E8xx: the Istio flow.
     &unsupported_istio_version::RULE,
-    &legacy_setting_on_modern::RULE,
-    &modern_setting_on_legacy::RULE,
+    &setting_of_other_flow::LEGACY_RULE,
+    &setting_of_other_flow::MODERN_RULE,
     &proxy_id_root::RULE,
     &dnsmasq_in_workload_entry_flow::RULE,
     &hosts_dns_with_calls::RULE,

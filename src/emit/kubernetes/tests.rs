@@ -332,9 +332,7 @@ fn every_file_opens_with_the_header() {
     }
 }
 
-#[allow(dead_code)] // only `generate` and its parameters are used here
-#[path = "../../../examples/synth.rs"]
-mod synth;
+use crate::synth;
 
 /// The block writer (`emit::yaml`) writes every object exactly as
 /// serde-saphyr's own emitter does, on every object of the examples and of

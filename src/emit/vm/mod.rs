@@ -1,6 +1,9 @@
-//! The VM-side files of Istio mesh expansion, byte-compatible with what
-//! `istioctl x workload entry configure` (modern) and `setupMeshEx.sh`
-//! (legacy) write: `cluster.env`, `mesh.yaml` and `hosts`.
+//! The VM-side files of Istio mesh expansion: every file of a VM's bundle
+//! (`bundle` lists them: `cluster.env`, `sidecar.env`, `mesh.yaml`,
+//! `hosts`, `dnsmasq.conf`, the iptables rules and script, the systemd
+//! drop-in, `install.sh`, …), byte-compatible where Istio has a reference
+//! with what `istioctl x workload entry configure` (modern) and
+//! `setupMeshEx.sh` (legacy) write.
 //!
 //! Every function here is pure: plain input structs in, file bytes out, no
 //! I/O. Inputs that no file can carry safely (a NUL in an env value, an env

@@ -6,8 +6,8 @@
 //! `2001-12-14` comes back as a bool, a number or a timestamp, and a label
 //! value that is not a string makes kubectl fail with "cannot unmarshal bool
 //! into Go struct field". serde-saphyr quotes every such scalar (keys too)
-//! by default, which is why it renders everything here; the test
-//! `yaml_11_ambiguous_strings_stay_strings` holds it to that.
+//! by default, which is why every string not proven plain goes through it;
+//! the test `yaml_11_ambiguous_strings_stay_strings` holds it to that.
 //!
 //! Long values stay on one line (`prefer_block_scalars: false`): a folded
 //! `>-` block would turn a one-word change into a multi-line diff.
