@@ -650,7 +650,7 @@ fn build(
         return Exit::Findings;
     };
     if check_only {
-        return match crate::write::check_surveyed(out, &artifacts, survey, adopt) {
+        return match crate::write::check(out, &artifacts, crate::write::Options { survey, adopt }) {
             Ok(stale) if stale.is_fresh() => {
                 eprintln!("{} is up to date ({} files)", out.display(), artifacts.len());
                 Exit::Ok
@@ -679,7 +679,7 @@ fn build(
             }
         };
     }
-    match crate::write::write_surveyed(out, &artifacts, survey, adopt) {
+    match crate::write::write(out, &artifacts, crate::write::Options { survey, adopt }) {
         Ok(summary) => {
             eprintln!("{}: {summary}", out.display());
             Exit::Ok
