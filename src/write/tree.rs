@@ -302,19 +302,23 @@ mod tests {
     use std::fs;
     use std::io::Read as _;
     use std::os::unix::fs::symlink;
+    use std::path::Path;
 
     use super::{open_directory, open_in};
 
-    #[test]
-    fn files_and_directories_are_never_opened_through_a_symlink() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path().join("d");
-        fs::create_dir(&dir).expect("mkdir");
-        fs::write(dir.join("f"), "x").expect("write");
-        symlink("f", dir.join("link")).expect("symlink");
-        symlink(&dir, tmp.path().join("dlink")).expect("symlink");
+    /// `d/f` holding "x", `d/link` -> `f`, and `dlink` -> `d`.
+    fn world(root: &Path) {
+        fs::create_dir(root.join("d")).expect("mkdir");
+        fs::write(root.join("d/f"), "x").expect("write");
+        symlink("f", root.join("d/link")).expect("symlink");
+        symlink(root.join("d"), root.join("dlink")).expect("symlink");
+    }
 
-        let directory = open_directory(&dir).expect("a directory opens");
+    #[test]
+    fn a_file_is_never_opened_through_a_symlink() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        world(tmp.path());
+        let directory = open_directory(&tmp.path().join("d")).expect("a directory opens");
         let mut text = String::new();
         open_in(&directory, "f")
             .expect("a file opens")
@@ -326,12 +330,18 @@ mod tests {
             "a symlink to a file is not followed"
         );
         assert!(open_in(&directory, "f\0").is_err(), "a NUL ends no name early");
+    }
+
+    #[test]
+    fn a_directory_is_never_opened_through_a_symlink() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        world(tmp.path());
         assert!(
             open_directory(&tmp.path().join("dlink")).is_err(),
             "a symlink to a directory is not followed"
         );
         assert!(
-            open_directory(&dir.join("f")).is_err(),
+            open_directory(&tmp.path().join("d/f")).is_err(),
             "a file is not a directory"
         );
     }
