@@ -207,7 +207,7 @@ fn write(c: &mut Criterion, case: &Case) {
             || tempfile::tempdir_in(&tmp).expect("a temporary directory"),
             |dir| {
                 let out = dir.path().join("out");
-                meshc::write::write(&out, artifacts).expect("the write succeeds");
+                meshc::write::write(&out, artifacts, Default::default()).expect("the write succeeds");
                 dir
             },
             BatchSize::PerIteration,
@@ -217,11 +217,13 @@ fn write(c: &mut Criterion, case: &Case) {
 
     let dir = tempfile::tempdir_in(&tmp).expect("a temporary directory");
     let out = dir.path().join("out");
-    meshc::write::write(&out, artifacts).expect("the first write succeeds");
+    meshc::write::write(&out, artifacts, Default::default()).expect("the first write succeeds");
     let mut g = c.benchmark_group("write-noop");
     configure(&mut g, case.heavy);
     g.bench_function(case.size, |b| {
-        b.iter(|| meshc::write::write(black_box(&out), artifacts).expect("the write succeeds"))
+        b.iter(|| {
+            meshc::write::write(black_box(&out), artifacts, Default::default()).expect("the write succeeds")
+        })
     });
     g.finish();
 }

@@ -302,18 +302,10 @@ fn check_file(path: &Path, input: &InputArgs) -> Result<(Source, Vec<Diagnostic>
     match read_source(path, input.max_input_size) {
         Ok(source) => {
             let syntax = Syntax::from_path(&source.name);
-            let (checked, diags) = crate::check_source(&source, syntax, Limits::default());
-            // `meshc check` needs only the findings. Freeing the checked
-            // model (about a hundred thousand allocations for 10k services)
-            // on this thread was 8 % of a large check; a helper thread frees
-            // it while this one prints. Exit does not wait for that thread:
-            // the OS takes the memory back at once. Should the thread fail
-            // to start, the closure, and the model with it, drops here.
-            if let Some(checked) = checked {
-                let _ = std::thread::Builder::new()
-                    .name("drop".into())
-                    .spawn(move || drop(checked));
-            }
+            // `meshc check` needs only the findings: the checked model is
+            // freed here, before they are printed (PERFORMANCE.md measures
+            // what that costs a 10k check).
+            let (_, diags) = crate::check_source(&source, syntax, Limits::default());
             Ok((source, diags))
         }
         Err(ReadError::Unreadable(b)) => Ok((b.0, vec![b.1])),
@@ -652,7 +644,7 @@ fn build(
         return Exit::Findings;
     };
     if check_only {
-        return match crate::write::check_surveyed(out, &artifacts, survey, adopt) {
+        return match crate::write::check(out, &artifacts, crate::write::Options { survey, adopt }) {
             Ok(stale) if stale.is_fresh() => {
                 eprintln!("{} is up to date ({} files)", out.display(), artifacts.len());
                 Exit::Ok
@@ -681,7 +673,7 @@ fn build(
             }
         };
     }
-    match crate::write::write_surveyed(out, &artifacts, survey, adopt) {
+    match crate::write::write(out, &artifacts, crate::write::Options { survey, adopt }) {
         Ok(summary) => {
             eprintln!("{}: {summary}", out.display());
             Exit::Ok

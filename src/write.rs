@@ -105,6 +105,7 @@
 //! flipped between versions (changes what DIR is).
 
 mod error;
+mod halves;
 mod key;
 mod manifest;
 mod ops;
@@ -169,8 +170,8 @@ impl fmt::Display for Summary {
 
 /// The output directory as a build found it: scanned, and its manifest read,
 /// ahead of the write, while the artifacts are still being compiled (the
-/// two do not depend on each other). Hand it to [`write_surveyed`] or
-/// [`check_surveyed`]; they use it only if it still describes the directory.
+/// two do not depend on each other). Hand it to [`write`] or [`check`] in
+/// [`Options::survey`]; they use it only if it still describes the directory.
 pub struct Survey {
     /// The directory as [`swap::resolve`] gives it.
     dir: PathBuf,
@@ -202,45 +203,38 @@ impl Survey {
     }
 }
 
-/// Surveys `dir` for a later [`write_surveyed`] or [`check_surveyed`]; reads
-/// only. `None` when anything went wrong: the write then looks again, and
-/// reports the problem in its proper place.
+/// Surveys `dir` for a later [`write`] or [`check`] ([`Options::survey`]);
+/// reads only. `None` when anything went wrong: the write then looks again,
+/// and reports the problem in its proper place.
 pub fn survey(dir: &Path) -> Option<Survey> {
     let dir = swap::resolve(dir).ok()?;
     Survey::take(&dir).ok()
 }
 
-/// Makes `dir` hold exactly `artifacts` besides the user's own files,
-/// atomically (see the module doc). A directory meshc did not make is
-/// refused ([`WriteError::NotMeshcs`]).
-pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, None, Adopt::No, &Ops::default())
+/// How a [`write`] or a [`check`] starts. The default: no survey (the
+/// directory is scanned under the lock), and a directory meshc did not make
+/// is refused.
+#[derive(Default)]
+pub struct Options {
+    /// A survey of the directory taken earlier ([`survey`]), used only if it
+    /// still describes the directory.
+    pub survey: Option<Survey>,
+    /// Whether a directory meshc did not make may be taken over.
+    pub adopt: Adopt,
 }
 
-/// [`write()`], starting from a survey of `dir` taken earlier, and taking
-/// over a directory meshc did not make if `adopt` says so.
-pub fn write_surveyed(
-    dir: &Path,
-    artifacts: &[Artifact],
-    survey: Option<Survey>,
-    adopt: Adopt,
-) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, survey, adopt, &Ops::default())
+/// Makes `dir` hold exactly `artifacts` besides the user's own files,
+/// atomically (see the module doc). A directory meshc did not make is
+/// refused ([`WriteError::NotMeshcs`]) unless [`Options::adopt`] says
+/// otherwise.
+pub fn write(dir: &Path, artifacts: &[Artifact], options: Options) -> Result<Summary, WriteError> {
+    write_with(dir, artifacts, options.survey, options.adopt, &Ops::default())
 }
 
 /// How `dir` differs from what [`write`] would make of it; writes nothing.
-/// It fails where [`write`] would.
-pub fn check(dir: &Path, artifacts: &[Artifact]) -> Result<Staleness, WriteError> {
-    check_surveyed(dir, artifacts, None, Adopt::No)
-}
-
-/// [`check`], starting from a survey of `dir` taken earlier.
-pub fn check_surveyed(
-    dir: &Path,
-    artifacts: &[Artifact],
-    survey: Option<Survey>,
-    adopt: Adopt,
-) -> Result<Staleness, WriteError> {
+/// It fails where [`write`] would, with the same `options`.
+pub fn check(dir: &Path, artifacts: &[Artifact], options: Options) -> Result<Staleness, WriteError> {
+    let Options { survey, adopt } = options;
     let targets = Targets::new(artifacts)?;
     let dir = swap::resolve(dir)?;
     let plan_from = |survey: &Survey| {

@@ -213,72 +213,32 @@ impl CreateModes {
     }
 }
 
-/// `syncfs(2)`, which `std` does not wrap; declared here for the same reason
-/// as `renameat2` below. Since Linux 5.8 it reports writeback errors that
-/// happened on the filesystem since the file was opened.
-#[cfg(target_os = "linux")]
+/// `syncfs(2)`. Since Linux 5.8 it reports writeback errors that happened
+/// on the filesystem since the file was opened.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn sync_filesystem(dir: &File) -> io::Result<()> {
-    use std::ffi::c_int;
-    use std::os::fd::AsRawFd;
-
-    unsafe extern "C" {
-        fn syncfs(fd: c_int) -> c_int;
-    }
-    // SAFETY: the descriptor is open for the whole call, which only reads it.
-    if unsafe { syncfs(dir.as_raw_fd()) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    Ok(rustix::fs::syncfs(dir)?)
 }
 
 /// Elsewhere, POSIX `sync()`, which flushes every filesystem (and on some
 /// systems only schedules the flush: see the module doc of `write`).
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn sync_filesystem(_: &File) -> io::Result<()> {
-    unsafe extern "C" {
-        fn sync();
-    }
-    // SAFETY: sync takes no arguments and cannot fail.
-    unsafe { sync() };
+    rustix::fs::sync();
     Ok(())
 }
 
 /// `renameat2(RENAME_EXCHANGE)`: the one Linux call that replaces a non-empty
-/// directory atomically. `std` has no wrapper and the crate takes no `libc`
-/// dependency, so it is declared here, with the signature the `libc` crate
-/// gives it for both glibc (2.28 and later) and musl.
-#[cfg(target_os = "linux")]
+/// directory atomically.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    use std::ffi::{CString, c_char, c_int, c_uint};
-    use std::os::unix::ffi::OsStrExt;
-
-    const AT_FDCWD: c_int = -100;
-    const RENAME_EXCHANGE: c_uint = 1 << 1;
-    unsafe extern "C" {
-        fn renameat2(
-            olddirfd: c_int,
-            oldpath: *const c_char,
-            newdirfd: c_int,
-            newpath: *const c_char,
-            flags: c_uint,
-        ) -> c_int;
-    }
-    let a = CString::new(a.as_os_str().as_bytes())?;
-    let b = CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: both arguments are NUL-terminated strings that outlive the
-    // call, and renameat2 only reads them.
-    let status = unsafe { renameat2(AT_FDCWD, a.as_ptr(), AT_FDCWD, b.as_ptr(), RENAME_EXCHANGE) };
-    if status == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    Ok(renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE)?)
 }
 
 /// Other systems have no portable atomic directory swap, so the writer
 /// refuses an existing output directory there rather than promise less.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn exchange(_: &Path, _: &Path) -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,

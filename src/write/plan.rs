@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::Path;
 
+use super::halves;
 use super::key::{Key, Scratch};
 use super::manifest::{self, MANIFEST};
 use super::targets::Targets;
@@ -302,9 +303,6 @@ fn copy_dir<'a>(entry: &Entry) -> Action<'a> {
 /// holds at that path.
 type Generated<'a, 'e> = (&'a str, Cow<'a, str>, u32, Option<&'e Entry>);
 
-/// Below this many files, a second thread costs more than it saves.
-const PARALLEL_FROM: usize = 512;
-
 /// Which of `files` the old tree already holds (same bytes, same mode),
 /// in order. The scan's size settles most changes without reading the old
 /// file; only a file of the same size and mode is read and compared byte
@@ -332,19 +330,7 @@ fn unchanged(
             })
             .collect()
     };
-    if files.len() < PARALLEL_FROM {
-        return check(files);
-    }
-    let (first, second) = files.split_at(files.len() / 2);
-    std::thread::scope(|scope| {
-        let second = scope.spawn(|| check(second));
-        let mut same = check(first)?;
-        let second = second
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        same.extend(second);
-        Ok(same)
-    })
+    Ok(halves::in_halves(files, check)?.concat())
 }
 
 /// What the old tree holds at `path` (`entry`), with its bytes if `read`. A

@@ -12,6 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::WriteError;
+use super::halves;
 use super::key::Key;
 use super::manifest::MANIFEST;
 use super::ops::{CreateModes, Ops};
@@ -79,9 +80,6 @@ fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<()
     ops.sync_filesystem(staging)
 }
 
-/// Below this many files and links, a second thread costs more than it saves.
-const PARALLEL_FROM: usize = 512;
-
 /// Creates the files and links of `entries`, whose directories exist. On a
 /// large tree two threads share the work, each taking one contiguous half:
 /// the order of creation inside the private staging tree matters to no one,
@@ -92,24 +90,13 @@ fn place_all(
     entries: &[(&Key, &Action<'_>)],
     ops: &Ops,
 ) -> Result<(), WriteError> {
-    let place_some = |entries: &[(&Key, &Action<'_>)]| {
+    halves::in_halves(entries, |entries| {
         let modes = CreateModes::default();
         entries
             .iter()
             .try_for_each(|(path, action)| place(dir, staging, path, action, ops, &modes))
-    };
-    if entries.len() < PARALLEL_FROM {
-        return place_some(entries);
-    }
-    let (first, second) = entries.split_at(entries.len() / 2);
-    std::thread::scope(|scope| {
-        let second = scope.spawn(|| place_some(second));
-        let first = place_some(first);
-        let second = second
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        first.and(second)
     })
+    .map(drop)
 }
 
 fn place(

@@ -100,6 +100,15 @@ fn read(path: &Path) -> String {
     fs::read_to_string(path).expect("read")
 }
 
+/// The writer as most tests call it: no survey, no adoption.
+fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Summary, WriteError> {
+    super::write(dir, artifacts, Options::default())
+}
+
+fn check(dir: &Path, artifacts: &[Artifact]) -> Result<Staleness, WriteError> {
+    super::check(dir, artifacts, Options::default())
+}
+
 fn run(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, WriteError> {
     write_with(dir, artifacts, None, Adopt::No, ops)
 }
@@ -778,21 +787,36 @@ fn a_survey_overtaken_by_another_write_is_not_trusted() {
     write(&dir, &[file("a.yaml", "a2\n"), file("c.yaml", "c\n")]).expect("other write");
     // ...so the survey's "nothing to do" is stale: the first contents must
     // come back.
-    let summary = write_surveyed(&dir, &first, survey, Adopt::No).expect("surveyed write");
+    let summary = super::write(
+        &dir,
+        &first,
+        Options {
+            survey,
+            adopt: Adopt::No,
+        },
+    )
+    .expect("surveyed write");
     assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 1");
     assert_eq!(read(&dir.join("a.yaml")), "a1\n");
     assert_eq!(read(&dir.join("k/b.yaml")), "b1\n");
     assert!(!dir.join("c.yaml").exists());
 }
 
-/// What `check_surveyed` lists for `dir`, from a survey taken now.
+/// What `check` lists for `dir`, from a survey taken now.
 fn stale_after_survey(dir: &Path, artifacts: &[Artifact]) -> Vec<String> {
-    check_surveyed(dir, artifacts, survey(dir), Adopt::No)
-        .expect("check")
-        .changes
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    super::check(
+        dir,
+        artifacts,
+        Options {
+            survey: survey(dir),
+            adopt: Adopt::No,
+        },
+    )
+    .expect("check")
+    .changes
+    .iter()
+    .map(ToString::to_string)
+    .collect()
 }
 
 #[test]
@@ -815,7 +839,15 @@ fn changes_made_after_a_survey_are_kept_or_repaired() {
         file("k/b.yaml", "B\n"),
         file("k/c.yaml", "c\n"),
     ];
-    write_surveyed(&dir, &new, survey_, Adopt::No).expect("write");
+    super::write(
+        &dir,
+        &new,
+        Options {
+            survey: survey_,
+            adopt: Adopt::No,
+        },
+    )
+    .expect("write");
     assert_eq!(read(&dir.join("k/mine.txt")), "mine\n");
     assert_eq!(read(&dir.join("k/b.yaml")), "B\n");
 
@@ -828,7 +860,15 @@ fn changes_made_after_a_survey_are_kept_or_repaired() {
         stale_after_survey(&dir, &new),
         ["modified a.yaml", "missing k/c.yaml"]
     );
-    let summary = write_surveyed(&dir, &new, survey_, Adopt::No).expect("write");
+    let summary = super::write(
+        &dir,
+        &new,
+        Options {
+            survey: survey_,
+            adopt: Adopt::No,
+        },
+    )
+    .expect("write");
     assert_eq!(summary.to_string(), "wrote 2, unchanged 1, removed 0");
     assert_eq!(read(&dir.join("a.yaml")), "abc\n");
     assert_eq!(read(&dir.join("k/c.yaml")), "c\n");
@@ -862,7 +902,15 @@ fn a_file_grown_or_cut_in_place_after_a_survey_is_repaired() {
         stale_after_survey(&dir, &artifacts),
         ["modified a.yaml", "modified b.yaml"]
     );
-    let summary = write_surveyed(&dir, &artifacts, survey_, Adopt::No).expect("write");
+    let summary = super::write(
+        &dir,
+        &artifacts,
+        Options {
+            survey: survey_,
+            adopt: Adopt::No,
+        },
+    )
+    .expect("write");
     assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 0");
     assert_eq!(read(&dir.join("a.yaml")), "abc\n");
     assert_eq!(read(&dir.join("b.yaml")), "xyz\n");
@@ -876,9 +924,17 @@ fn a_survey_of_a_missing_directory_is_checked_too() {
     put(&dir.join("user.txt"), "mine\n");
     // The directory that appeared since is not meshc's: the survey that
     // found nothing is not trusted, and the fresh scan refuses it.
-    let error = write_surveyed(&dir, &[file("a", "a\n")], survey_, Adopt::No).expect_err("not meshc's");
+    let options = Options {
+        survey: survey_,
+        adopt: Adopt::No,
+    };
+    let error = super::write(&dir, &[file("a", "a\n")], options).expect_err("not meshc's");
     assert!(matches!(error, WriteError::NotMeshcs { .. }), "{error}");
-    write_surveyed(&dir, &[file("a", "a\n")], survey(&dir), Adopt::Yes).expect("write");
+    let options = Options {
+        survey: survey(&dir),
+        adopt: Adopt::Yes,
+    };
+    super::write(&dir, &[file("a", "a\n")], options).expect("write");
     assert_eq!(read(&dir.join("user.txt")), "mine\n");
     assert_eq!(read(&dir.join("a")), "a\n");
 }
@@ -896,7 +952,15 @@ fn a_symlink_planted_after_a_survey_is_not_read_through() {
     fs::remove_file(dir.join("k/a.yaml")).expect("rm");
     symlink(&outside, dir.join("k/a.yaml")).expect("symlink");
 
-    let summary = write_surveyed(&dir, &artifacts, survey_, Adopt::No).expect("write");
+    let summary = super::write(
+        &dir,
+        &artifacts,
+        Options {
+            survey: survey_,
+            adopt: Adopt::No,
+        },
+    )
+    .expect("write");
     assert_eq!(summary.to_string(), "wrote 1, unchanged 0, removed 0");
     assert!(
         fs::symlink_metadata(dir.join("k/a.yaml"))
@@ -977,7 +1041,15 @@ fn a_file_replaced_after_a_survey_with_other_permissions_is_repaired() {
     put(&dir.join("k/a.yaml"), "abc\n");
     set_mode(&dir.join("k/a.yaml"), 0o600);
 
-    let summary = write_surveyed(&dir, &artifacts, survey_, Adopt::No).expect("write");
+    let summary = super::write(
+        &dir,
+        &artifacts,
+        Options {
+            survey: survey_,
+            adopt: Adopt::No,
+        },
+    )
+    .expect("write");
     assert_eq!(summary.to_string(), "wrote 1, unchanged 0, removed 0");
     assert_eq!(mode(&dir.join("k/a.yaml")), 0o644);
 }
@@ -993,7 +1065,15 @@ fn a_directory_replaced_by_a_symlink_after_a_survey_is_replaced() {
     fs::rename(dir.join("k"), tmp.path().join("k2")).expect("mv");
     symlink(tmp.path().join("k2"), dir.join("k")).expect("symlink");
 
-    write_surveyed(&dir, &artifacts, survey_, Adopt::No).expect("write");
+    super::write(
+        &dir,
+        &artifacts,
+        Options {
+            survey: survey_,
+            adopt: Adopt::No,
+        },
+    )
+    .expect("write");
     assert!(fs::symlink_metadata(dir.join("k")).expect("lstat").is_dir());
     assert_eq!(read(&dir.join("k/a.yaml")), "abc\n");
     assert_eq!(read(&tmp.path().join("k2/a.yaml")), "abc\n");
@@ -1037,7 +1117,15 @@ fn refused_everywhere(dir: &Path, artifacts: &[Artifact], adopt: Adopt, expected
         let result = match attempt {
             0 => write_with(dir, artifacts, None, adopt, &Ops::default()).map(|_| ()),
             1 => write_with(dir, artifacts, survey(dir), adopt, &Ops::default()).map(|_| ()),
-            _ => check_surveyed(dir, artifacts, survey(dir), adopt).map(|_| ()),
+            _ => super::check(
+                dir,
+                artifacts,
+                Options {
+                    survey: survey(dir),
+                    adopt,
+                },
+            )
+            .map(|_| ()),
         };
         let error = result.expect_err("refused");
         assert!(expected(&error), "attempt {attempt}: {error}");

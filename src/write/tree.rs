@@ -8,12 +8,13 @@
 //! while it works.
 
 use std::collections::BTreeMap;
-use std::ffi::CStr;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
 
 use super::WriteError;
 use super::key::Key;
@@ -164,11 +165,8 @@ pub(super) fn scan(dir: &Path) -> Result<Option<Tree>, WriteError> {
 pub(super) struct Reader<'d> {
     dir: &'d Path,
     scanned: &'d BTreeMap<Key, Entry>,
-    /// The relative path of the open directory, its full path, and the
-    /// directory.
-    open: Option<(String, PathBuf, File)>,
-    /// The name being opened, NUL-terminated.
-    name: Vec<u8>,
+    /// The relative path of the open directory, and the directory.
+    open: Option<(String, File)>,
     bytes: Vec<u8>,
 }
 
@@ -178,7 +176,6 @@ impl<'d> Reader<'d> {
             dir,
             scanned,
             open: None,
-            name: Vec::new(),
             bytes: Vec::new(),
         }
     }
@@ -222,18 +219,13 @@ impl<'d> Reader<'d> {
         if self.open.as_ref().is_none_or(|open| open.0 != parent) {
             self.verify_directories(parent)?;
             let path = self.dir.join(parent);
-            let directory = File::open(&path).map_err(|e| WriteError::io("list", &path, e))?;
-            self.open = Some((parent.to_owned(), path, directory));
+            let directory = open_directory(&path).map_err(|e| WriteError::io("list", &path, e))?;
+            self.open = Some((parent.to_owned(), directory));
         }
-        let Some((_, path, directory)) = &self.open else {
+        let Some((_, directory)) = &self.open else {
             return Err(self.raced());
         };
-        self.name.clear();
-        self.name.extend_from_slice(name.as_bytes());
-        self.name.push(0);
-        let name = CStr::from_bytes_with_nul(&self.name)
-            .map_err(|_| fail(io::Error::from(io::ErrorKind::InvalidInput)))?;
-        let file = open_in(directory, path, name).map_err(fail)?;
+        let file = open_in(directory, name).map_err(fail)?;
         let now = Entry::of(&file.metadata().map_err(fail)?);
         if now != *scanned {
             return Err(self.raced());
@@ -283,36 +275,74 @@ impl<'d> Reader<'d> {
     }
 }
 
-/// `openat(2)` of `name` in `directory` (whose path is `_path`), read-only,
-/// close-on-exec, and failing on a symlink. `std` has no wrapper and the
-/// crate takes no `libc` dependency, so it is declared here, like
-/// `renameat2` in `ops`, with the flag values of the two architectures
-/// below; elsewhere the file is opened by its full path.
-#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn open_in(directory: &File, _path: &Path, name: &CStr) -> io::Result<File> {
-    use std::ffi::{c_char, c_int};
-    use std::os::fd::{AsRawFd, FromRawFd};
-
-    const O_CLOEXEC: c_int = 0o2000000;
-    #[cfg(target_arch = "x86_64")]
-    const O_NOFOLLOW: c_int = 0o400000;
-    #[cfg(target_arch = "aarch64")]
-    const O_NOFOLLOW: c_int = 0o100000;
-    unsafe extern "C" {
-        fn openat(dirfd: c_int, pathname: *const c_char, flags: c_int, ...) -> c_int;
-    }
-    // SAFETY: the directory's descriptor is open and `name` is a
-    // NUL-terminated string, both for the whole call, which only reads them;
-    // O_RDONLY is 0, and without O_CREAT no mode argument is read.
-    let fd = unsafe { openat(directory.as_raw_fd(), name.as_ptr(), O_CLOEXEC | O_NOFOLLOW) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just opened and nothing else owns it.
-    Ok(unsafe { File::from_raw_fd(fd) })
+/// `openat(2)` of `name` in `directory`: read-only, close-on-exec, and
+/// failing on a symlink (`O_NOFOLLOW`), relative to the open directory so
+/// that the kernel does not walk the full path again for every file.
+fn open_in(directory: &File, name: &str) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    Ok(File::from(rustix::fs::openat(
+        directory,
+        name,
+        flags,
+        Mode::empty(),
+    )?))
 }
 
-#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
-fn open_in(_directory: &File, path: &Path, name: &CStr) -> io::Result<File> {
-    File::open(path.join(std::ffi::OsStr::from_bytes(name.to_bytes())))
+/// Opens the directory at `path` for [`open_in`]; fails if its last
+/// component is a symlink or not a directory (the caller has just checked
+/// with `lstat` that it is the scanned directory, and this keeps a symlink
+/// swapped in since from being followed).
+fn open_directory(path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::DIRECTORY;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::io::Read as _;
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
+
+    use super::{open_directory, open_in};
+
+    /// `d/f` holding "x", `d/link` -> `f`, and `dlink` -> `d`.
+    fn world(root: &Path) {
+        fs::create_dir(root.join("d")).expect("mkdir");
+        fs::write(root.join("d/f"), "x").expect("write");
+        symlink("f", root.join("d/link")).expect("symlink");
+        symlink(root.join("d"), root.join("dlink")).expect("symlink");
+    }
+
+    #[test]
+    fn a_file_is_never_opened_through_a_symlink() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        world(tmp.path());
+        let directory = open_directory(&tmp.path().join("d")).expect("a directory opens");
+        let mut text = String::new();
+        open_in(&directory, "f")
+            .expect("a file opens")
+            .read_to_string(&mut text)
+            .expect("read");
+        assert_eq!(text, "x");
+        assert!(
+            open_in(&directory, "link").is_err(),
+            "a symlink to a file is not followed"
+        );
+        assert!(open_in(&directory, "f\0").is_err(), "a NUL ends no name early");
+    }
+
+    #[test]
+    fn a_directory_is_never_opened_through_a_symlink() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        world(tmp.path());
+        assert!(
+            open_directory(&tmp.path().join("dlink")).is_err(),
+            "a symlink to a directory is not followed"
+        );
+        assert!(
+            open_directory(&tmp.path().join("d/f")).is_err(),
+            "a file is not a directory"
+        );
+    }
 }
