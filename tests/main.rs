@@ -18,6 +18,7 @@ mod iptables_conformance;
 mod kdl_differential;
 mod kubernetes;
 mod operations;
+mod plan;
 mod properties;
 mod resolution;
 mod schema;

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Body, Scope, Units, env_values, flatten, shown};
+use super::{Body, Scope, Units, describe, env_values, flatten, leaf_value, shown};
 
 /// One consequence of the change. In JSON: `kind` (the variant name in
 /// kebab case), `text` (the sentence the human and Markdown reports print),
@@ -29,14 +29,14 @@ use super::{Body, Scope, Units, env_values, flatten, shown};
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Consequence {
-    /// A control-plane value changed: `file` under `control-plane/<cluster>/`,
-    /// `key` its dotted path; `old`/`new` absent when the key is.
+    /// Values of a file under `control-plane/<cluster>/` changed (`changes`:
+    /// each dotted `key` with its `old` and `new` value, absent when the key
+    /// is), and the `command` that applies it.
     ControlPlane {
         cluster: String,
         file: String,
-        key: String,
-        old: Option<String>,
-        new: Option<String>,
+        changes: Vec<ValueChange>,
+        command: String,
         text: String,
     },
     /// A cluster joins or leaves the output (`change`: added or removed).
@@ -174,6 +174,15 @@ impl Consequence {
     }
 }
 
+/// One value of a values file: its dotted `key`, `old` and `new` value
+/// (absent where the key is).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ValueChange {
+    pub key: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
 /// Capture settings of a VM's `sidecar.env` and `cluster.env`: what
 /// istio-iptables (or meshc's rules, built from the same keys) captures.
 const CAPTURE_KEYS: [&str; 10] = [
@@ -262,6 +271,25 @@ fn texts<'a>(units: &'a Units, scope: &Scope, prefix: &str) -> BTreeMap<&'a str,
         .collect()
 }
 
+/// How the runbook installs a control-plane file, to apply a change to it.
+fn upgrade_command(cluster: &str, file: &str) -> String {
+    let path = format!("control-plane/{cluster}/{file}");
+    match file {
+        "istiod-values.yaml" => {
+            format!("helm upgrade istiod istio/istiod --kube-context {cluster} -n istio-system -f {path}")
+        }
+        "eastwest-gateway-values.yaml" => format!(
+            "helm upgrade istio-eastwestgateway istio/gateway --kube-context {cluster} -n istio-system -f {path}"
+        ),
+        f if f.ends_with(".iop.yaml") => format!("istioctl install -y --context {cluster} -f {path}"),
+        _ => format!("apply {path} again"),
+    }
+}
+
+/// At most this many value changes are quoted in a control-plane
+/// consequence's text (its `changes` carry them all).
+const MAX_VALUES: usize = 4;
+
 fn control_plane(old: &Units, new: &Units, out: &mut Vec<Consequence>) {
     let clusters: BTreeSet<&Scope> = old
         .keys()
@@ -285,24 +313,37 @@ fn control_plane(old: &Units, new: &Units, out: &mut Vec<Consequence>) {
             };
             let (o, n) = (leaves(before.get(file)), leaves(after.get(file)));
             let keys: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
-            for key in keys {
-                let (ov, nv) = (o.get(key), n.get(key));
-                if ov == nv {
-                    continue;
-                }
-                out.push(Consequence::ControlPlane {
-                    cluster: cluster.to_owned(),
-                    file: (*file).to_owned(),
-                    key: key.clone(),
-                    old: ov.cloned(),
-                    new: nv.cloned(),
-                    text: format!(
-                        "cluster {cluster}: {file} {key}: {} → {} (upgrade the release with the new file)",
-                        shown(ov),
-                        shown(nv)
-                    ),
-                });
+            let changes: Vec<ValueChange> = keys
+                .into_iter()
+                .filter(|k| o.get(*k) != n.get(*k))
+                .map(|k| ValueChange {
+                    key: k.clone(),
+                    old: leaf_value(k, o.get(k)),
+                    new: leaf_value(k, n.get(k)),
+                })
+                .collect();
+            if changes.is_empty() {
+                continue;
             }
+            let mut quoted: Vec<String> = changes
+                .iter()
+                .take(MAX_VALUES)
+                .map(|c| describe(&c.key, o.get(&c.key), n.get(&c.key)))
+                .collect();
+            if changes.len() > MAX_VALUES {
+                quoted.push(format!("… {} more", changes.len() - MAX_VALUES));
+            }
+            let command = upgrade_command(cluster, file);
+            out.push(Consequence::ControlPlane {
+                text: format!(
+                    "cluster {cluster}: {file}: {}; apply with `{command}`",
+                    quoted.join("; ")
+                ),
+                cluster: cluster.to_owned(),
+                file: (*file).to_owned(),
+                changes,
+                command,
+            });
         }
     }
 }
@@ -737,7 +778,7 @@ fn deletions(old: &Units, new: &Units, out: &mut Vec<Consequence>) {
         }
         out.push(Consequence::ObjectsToDelete {
             text: format!(
-                "{} object(s) no longer generated, which `kubectl apply` leaves in {where_}: delete {}",
+                "{} object(s) no longer generated, which `kubectl apply` leaves in {where_}: delete them unless something else now owns them: {}",
                 gone.len(),
                 gone.join(", ")
             ),

@@ -392,21 +392,35 @@ pub(crate) fn field_changes(old: &BTreeMap<String, String>, new: &BTreeMap<Strin
     keys.into_iter()
         .filter_map(|k| {
             let (o, n) = (old.get(k), new.get(k));
-            if o == n {
-                return None;
-            }
-            let member = |v: Option<&String>| v.is_some_and(|v| v == MEMBER);
-            let split = || {
-                k.rsplit_once('[')
-                    .map(|(list, m)| (list, m.strip_suffix(']').unwrap_or(m)))
-            };
-            match (member(o), member(n), split()) {
-                (false, true, Some((list, m))) if o.is_none() => Some(format!("{list}: + {m}")),
-                (true, false, Some((list, m))) if n.is_none() => Some(format!("{list}: - {m}")),
-                _ => Some(format!("{k}: {} → {}", shown(o), shown(n))),
-            }
+            (o != n).then(|| describe(k, o, n))
         })
         .collect()
+}
+
+/// One changed leaf of [`flatten`]: `key: old → new`, or `list: + member`
+/// / `list: - member`.
+pub(crate) fn describe(key: &str, old: Option<&String>, new: Option<&String>) -> String {
+    let member = |v: Option<&String>| v.is_some_and(|v| v == MEMBER);
+    let split = || {
+        key.rsplit_once('[')
+            .map(|(list, m)| (list, m.strip_suffix(']').unwrap_or(m)))
+    };
+    match (member(old), member(new), split()) {
+        (false, true, Some((list, m))) if old.is_none() => format!("{list}: + {m}"),
+        (true, false, Some((list, m))) if new.is_none() => format!("{list}: - {m}"),
+        _ => format!("{key}: {} → {}", shown(old), shown(new)),
+    }
+}
+
+/// A leaf value of [`flatten`] as data: the member itself for a member of
+/// a list of plain values (whose key ends in `[member]`).
+pub(crate) fn leaf_value(key: &str, value: Option<&String>) -> Option<String> {
+    let value = value?;
+    if value != MEMBER {
+        return Some(value.clone());
+    }
+    let member = key.rsplit_once('[').map_or(key, |(_, m)| m);
+    Some(member.strip_suffix(']').unwrap_or(member).to_owned())
 }
 
 /// A value for a detail line: `(none)` when absent, `""` when empty.
