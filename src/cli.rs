@@ -17,6 +17,8 @@ use crate::diagnostic::{self, Diagnostic, codes, render};
 use crate::source::{Source, Span};
 use crate::syntax::{Limits, Syntax};
 
+mod plan;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (warnings allowed unless --deny-warnings)
@@ -149,6 +151,10 @@ enum Command {
         #[arg(long, value_enum)]
         example: Option<Example>,
     },
+    /// Show what a change does to the mesh, against the committed output
+    /// (-o DIR), an older topology (--base) or a git revision (--base-rev)
+    #[command(after_help = plan::PLAN_EXIT_CODES)]
+    Plan(Box<plan::PlanArgs>),
     /// Print the iptables rules istio-iptables would install for these flags
     #[command(after_help = EXIT_CODES)]
     Iptables(Box<crate::iptables::IptablesArgs>),
@@ -197,6 +203,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Graph { file, format, input } => graph(&file, format, &input),
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Init { dir, example } => init(&dir, example),
+        Command::Plan(args) => plan::run(&args),
         Command::Iptables(args) => match args.to_config() {
             Ok((config, flavor)) => {
                 let rules = crate::iptables::generate(&config, flavor);

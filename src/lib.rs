@@ -18,6 +18,7 @@ pub mod emit;
 pub mod iptables;
 pub mod lower;
 pub mod model;
+pub mod plan;
 pub mod schema;
 pub mod source;
 pub mod syntax;

@@ -110,6 +110,7 @@ mod key;
 mod manifest;
 mod ops;
 mod plan;
+mod read;
 mod stage;
 mod stale;
 mod swap;
@@ -127,6 +128,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::WriteError;
 pub use plan::Adopt;
+pub use read::read_output;
 pub use stale::{Change, Staleness, render_diff};
 
 use crate::artifact::Artifact;

@@ -20,6 +20,7 @@ mod kdl_differential;
 mod kubernetes;
 mod language;
 mod operations;
+mod plan;
 mod properties;
 mod resolution;
 mod schema;

@@ -218,6 +218,7 @@ createLinter().then((lint) => {
         "meshc check --format github",
         "meshc check --format sarif",
         "meshc build --check",
+        "meshc plan mesh/topology.kdl --base-rev FETCH_HEAD --format markdown",
     ] {
         assert!(workflow.contains(cmd), "{cmd}");
     }
