@@ -21,6 +21,7 @@ pub mod model;
 pub mod schema;
 pub mod source;
 pub mod syntax;
+pub mod why;
 pub mod write;
 
 use check::Checked;
