@@ -25,6 +25,12 @@ Exit codes:
   1  the topology has errors, or the output directory is stale
   2  usage error, or a file could not be read or written";
 
+const WHY_EXIT_CODES: &str = "\
+Exit codes:
+  0  FROM reaches TO (every FROM workload has an open path)
+  1  FROM does not reach TO
+  2  usage error, a file that cannot be read, or a topology with errors";
+
 /// The exit code of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
@@ -131,6 +137,24 @@ enum Command {
         #[command(flatten)]
         input: InputArgs,
     },
+    /// Say whether FROM can reach TO and through what, or which link is missing
+    #[command(after_help = WHY_EXIT_CODES)]
+    Why {
+        /// Topology file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The caller: SERVICE[.NAMESPACE][@VERSION], or a VM (vm:NAME)
+        #[arg(value_name = "FROM")]
+        from: String,
+        /// The callee: SERVICE[.NAMESPACE][@VERSION], or a VM (vm:NAME)
+        #[arg(value_name = "TO")]
+        to: String,
+        /// Output format
+        #[arg(long, value_enum, default_value_t)]
+        format: crate::why::Format,
+        #[command(flatten)]
+        input: InputArgs,
+    },
     /// Format a KDL topology canonically, keeping comments
     #[command(after_help = EXIT_CODES)]
     Fmt {
@@ -201,6 +225,13 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             build(&file, &out, check, adopt, &input, output.format)
         }
         Command::Graph { file, format, input } => graph(&file, format, &input),
+        Command::Why {
+            file,
+            from,
+            to,
+            format,
+            input,
+        } => why(&file, &from, &to, format, &input),
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Init { dir, example } => init(&dir, example),
         Command::Plan(args) => plan::run(&args),
@@ -445,6 +476,34 @@ fn explain(code: Option<&str>) -> Exit {
                 .map(|s| format!(" (did you mean {s}?)"))
                 .unwrap_or_default();
             eprintln!("meshc: no diagnostic code `{code}`{hint}; `meshc explain` lists them all");
+            Exit::Usage
+        }
+    }
+}
+
+fn why(path: &Path, from: &str, to: &str, format: crate::why::Format, input: &InputArgs) -> Exit {
+    let source = match read_source(path, input.max_input_size) {
+        Ok(source) => source,
+        Err(ReadError::Unreadable(b)) => {
+            print_diagnostics(&[(b.0, vec![b.1])], Format::Human);
+            return Exit::Usage;
+        }
+        Err(ReadError::Io(msg)) => {
+            eprintln!("{msg}");
+            return Exit::Usage;
+        }
+    };
+    match crate::why::answer(&source, from, to, format) {
+        Ok((text, reachable)) => {
+            print!("{text}");
+            if reachable { Exit::Ok } else { Exit::Findings }
+        }
+        Err(crate::why::Failure::Topology(diags)) => {
+            print_diagnostics(&[(source, diags)], Format::Human);
+            Exit::Usage
+        }
+        Err(crate::why::Failure::Usage(msg)) => {
+            eprintln!("meshc why: {msg}");
             Exit::Usage
         }
     }

@@ -23,6 +23,7 @@ pub mod schema;
 pub mod source;
 pub mod syntax;
 pub mod synth;
+pub mod why;
 pub mod write;
 
 use check::Checked;

@@ -27,5 +27,6 @@ mod schema;
 mod synth;
 mod tidy;
 mod vm_bundle;
+mod why;
 mod workflow;
 mod workload_configure_conformance;

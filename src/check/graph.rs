@@ -1,16 +1,41 @@
-//! The topology as a graph (petgraph): the view the reachability and
-//! dependency rules reason over, and what `meshc graph` draws.
+//! The topology as a graph (petgraph): what traffic needs to get from one
+//! workload to another. The graph rules (cycles, gateways across networks,
+//! versions no route reaches, services nobody calls) reason over it,
+//! `meshc graph` draws it and `meshc why` walks it.
 //!
-//! Nodes are networks, clusters, VMs, namespaces, services and workloads
-//! (service × version × placement). Edges say how they relate, and each edge
-//! carries the span of the declaration that made it, so a rule that follows
-//! a path can point at every step. Nodes are added in index order, so
-//! traversal order, and with it every message, is deterministic.
+//! Nodes are networks, clusters, VMs, namespaces, services, workloads
+//! (service × version × placement), east-west gateways and name resolvers.
+//! Edges say how they relate:
+//!
+//! * placement: member-of, runs-on, in-namespace, implements,
+//!   reaches-control-plane;
+//! * traffic: calls, routes-to (with the route's weight), the gateway a
+//!   cluster runs and the network it exposes to the others (15443);
+//! * name resolution: each cluster or VM → how its workloads resolve
+//!   service names (kube-dns, the Istio agent's DNS proxy, dnsmasq, or a
+//!   hosts file only);
+//! * capture: cluster or VM → each workload whose traffic its sidecar
+//!   captures (an injected pod; a VM whose iptables redirect the service's
+//!   ports);
+//! * least privilege (modern flow, least privilege on): the Sidecar egress
+//!   host and the AuthorizationPolicy principals meshc emits for each call.
+//!
+//! Each edge carries the span of the declaration that made it, so a rule
+//! that follows a path can point at every step. Nodes and edges are added
+//! in index order, so traversal order, and with it every message, is
+//! deterministic.
+//!
+//! petgraph stays inside `check`: whatever reads the graph outside it (the
+//! picture, `meshc why`) goes through the plain view below ([`MeshGraph::nodes`],
+//! [`MeshGraph::edges`], [`MeshGraph::out_edges`], [`MeshGraph::in_edges`]),
+//! which speaks [`NodeKind`] and [`Edge`] only.
 
+use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 
 use super::index::{Index, Target};
-use crate::model::Topology;
+use crate::model::{DnsMode, Flow, Topology};
 use crate::source::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +47,25 @@ pub enum NodeKind {
     Namespace(usize),
     Service(usize),
     Workload(usize),
+    /// The east-west gateway of a cluster (by cluster index).
+    Gateway(usize),
+    /// How the workloads of a cluster or VM resolve service names.
+    Resolver(Resolver),
+}
+
+/// A name resolver, by the host whose workloads use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resolver {
+    /// A cluster's kube-dns: answers `<svc>.<ns>.svc.<domain>` for the
+    /// Services of that cluster.
+    KubeDns(usize),
+    /// A VM's Istio agent DNS proxy (port 15053, fed by iptables capture
+    /// of port 53): answers from istiod's name table.
+    DnsProxy(usize),
+    /// A VM's dnsmasq, forwarding `svc.<domain>` to kube-dns.
+    Dnsmasq(usize),
+    /// A VM that resolves only its `hosts` file (istiod's name).
+    HostsFile(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,12 +84,29 @@ pub enum EdgeKind {
     RoutesTo,
     /// VM → cluster whose istiod it joins
     ReachesControlPlane,
+    /// cluster → its east-west gateway
+    HasGateway,
+    /// gateway → the network it lets other networks into
+    Exposes,
+    /// cluster or VM → the resolver its workloads ask
+    ResolvesWith,
+    /// cluster or VM → workload whose traffic its sidecar captures
+    Captures,
+    /// service → service its Sidecar's egress lists
+    SidecarEgress,
+    /// caller service → callee service whose AuthorizationPolicy admits the
+    /// caller's identities
+    Admits,
 }
 
 #[derive(Clone, Copy, Debug)]
 pub struct Edge {
     pub kind: EdgeKind,
     pub span: Span,
+    /// `RoutesTo`: the share of the service's traffic (a lone route without
+    /// a weight takes 100, a route of several without one 0, as the
+    /// VirtualService says).
+    pub weight: Option<u32>,
 }
 
 /// The graph plus the node index of every model element.
@@ -58,6 +119,41 @@ pub struct MeshGraph {
     pub namespaces: Vec<NodeIndex>,
     pub services: Vec<NodeIndex>,
     pub workloads: Vec<NodeIndex>,
+    /// Per cluster: its east-west gateway, if it has one.
+    pub gateways: Vec<Option<NodeIndex>>,
+    /// Per cluster, then per VM: the resolver its workloads ask.
+    pub resolvers: Vec<(Resolver, NodeIndex)>,
+    /// Per service: whether meshc emits its Sidecar and AuthorizationPolicy
+    /// (modern flow, least privilege on for its namespace).
+    pub least_privilege: Vec<bool>,
+}
+
+/// Whether least privilege applies to the services of a namespace: the
+/// namespace's own `least-privilege`, else the mesh's, else on. The legacy
+/// flow has no Sidecar or AuthorizationPolicy to emit.
+pub fn least_privilege(topo: &Topology, ix: &Index, namespace: &str) -> bool {
+    if topo.mesh.flow() == Flow::Legacy {
+        return false;
+    }
+    let declared = ix
+        .namespaces
+        .get(namespace)
+        .and_then(|info| info.declared)
+        .and_then(|i| topo.namespaces.get(i))
+        .and_then(|n| n.least_privilege.as_ref());
+    declared
+        .or(topo.mesh.least_privilege.as_ref())
+        .is_none_or(|b| b.value)
+}
+
+/// Whether pods in a namespace get a sidecar (`injection`, on by default).
+pub fn injected(topo: &Topology, ix: &Index, namespace: &str) -> bool {
+    ix.namespaces
+        .get(namespace)
+        .and_then(|info| info.declared)
+        .and_then(|i| topo.namespaces.get(i))
+        .and_then(|n| n.injection.as_ref())
+        .is_none_or(|b| b.value)
 }
 
 impl MeshGraph {
@@ -83,7 +179,42 @@ impl MeshGraph {
             .map(|i| gr.add_node(NodeKind::Workload(i)))
             .collect();
 
-        let edge = |kind, span| Edge { kind, span };
+        g.gateways = topo
+            .clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.east_west_gateway
+                    .as_ref()
+                    .map(|_| gr.add_node(NodeKind::Gateway(i)))
+            })
+            .collect();
+        let modern = topo.mesh.flow() == Flow::Modern;
+        for i in 0..topo.clusters.len() {
+            let r = Resolver::KubeDns(i);
+            g.resolvers.push((r, gr.add_node(NodeKind::Resolver(r))));
+        }
+        for (i, v) in topo.vms.iter().enumerate() {
+            let r = match v.dns() {
+                // Istio before 1.8 has no agent DNS proxy: capture there
+                // means the dnsmasq file meshc writes.
+                DnsMode::Capture if modern => Resolver::DnsProxy(i),
+                DnsMode::Capture | DnsMode::Dnsmasq => Resolver::Dnsmasq(i),
+                DnsMode::Hosts => Resolver::HostsFile(i),
+            };
+            g.resolvers.push((r, gr.add_node(NodeKind::Resolver(r))));
+        }
+        g.least_privilege = topo
+            .services
+            .iter()
+            .map(|s| least_privilege(topo, ix, &s.namespace.value))
+            .collect();
+
+        let edge = |kind, span| Edge {
+            kind,
+            span,
+            weight: None,
+        };
         for (i, c) in topo.clusters.iter().enumerate() {
             if let Some(n) = ix.cluster_network[i] {
                 gr.add_edge(
@@ -92,6 +223,28 @@ impl MeshGraph {
                     edge(EdgeKind::MemberOf, c.network.span),
                 );
             }
+        }
+        for (i, c) in topo.clusters.iter().enumerate() {
+            let (Some(gw), Some(addr)) = (g.gateways[i], &c.east_west_gateway) else {
+                continue;
+            };
+            gr.add_edge(g.clusters[i], gw, edge(EdgeKind::HasGateway, addr.span));
+            if let Some(n) = ix.cluster_network[i] {
+                gr.add_edge(gw, g.networks[n], edge(EdgeKind::Exposes, addr.span));
+            }
+        }
+        for (i, c) in topo.clusters.iter().enumerate() {
+            let span = c.kube_dns.as_ref().map_or(c.name.span, |k| k.span);
+            gr.add_edge(
+                g.clusters[i],
+                g.resolvers[i].1,
+                edge(EdgeKind::ResolvesWith, span),
+            );
+        }
+        for (i, v) in topo.vms.iter().enumerate() {
+            let span = v.dns.as_ref().map_or(v.name.span, |d| d.span);
+            let r = g.resolvers[topo.clusters.len() + i].1;
+            gr.add_edge(g.vms[i], r, edge(EdgeKind::ResolvesWith, span));
         }
         for (i, v) in topo.vms.iter().enumerate() {
             if let Some(n) = ix.vm_network[i] {
@@ -119,6 +272,22 @@ impl MeshGraph {
                 g.services[w.service],
                 edge(EdgeKind::Implements, w.span),
             );
+            let service = &topo.services[w.service];
+            let captured = match w.target {
+                // A pod has a sidecar when its namespace is injected.
+                Target::Cluster(_) => injected(topo, ix, &service.namespace.value),
+                // A VM's iptables redirect the ports its services listen
+                // on, unless `inbound-exclude-ports` lists them.
+                Target::Vm(v) => service.ports.iter().any(|p| {
+                    !topo.vms[v]
+                        .inbound_exclude_ports
+                        .iter()
+                        .any(|x| x.value == p.target_port())
+                }),
+            };
+            if captured {
+                gr.add_edge(target, g.workloads[wi], edge(EdgeKind::Captures, w.span));
+            }
         }
         for (si, s) in topo.services.iter().enumerate() {
             for (c, target) in s.calls.iter().zip(&ix.call_targets[si]) {
@@ -126,18 +295,156 @@ impl MeshGraph {
                     gr.add_edge(g.services[si], g.services[t], edge(EdgeKind::Calls, c.span));
                 }
             }
+            let single = s.routes.len() == 1;
             for r in &s.routes {
+                let weight = r
+                    .weight
+                    .as_ref()
+                    .map_or(if single { 100 } else { 0 }, |w| w.value);
                 for &wi in &ix.service_workloads[si] {
                     if ix.workloads[wi].version == r.version.value {
                         gr.add_edge(
                             g.services[si],
                             g.workloads[wi],
-                            edge(EdgeKind::RoutesTo, r.version.span),
+                            Edge {
+                                kind: EdgeKind::RoutesTo,
+                                span: r.version.span,
+                                weight: Some(weight),
+                            },
                         );
                     }
                 }
             }
         }
+        // Least privilege, as `emit::kubernetes::policy` writes it: the
+        // caller's Sidecar lists each callee's host, the callee's
+        // AuthorizationPolicy admits each caller's identities. One edge per
+        // (caller, callee), at the first `calls` entry that names it.
+        for (si, s) in topo.services.iter().enumerate() {
+            let mut seen = std::collections::BTreeSet::new();
+            for (c, target) in s.calls.iter().zip(&ix.call_targets[si]) {
+                let Some(t) = *target else { continue };
+                if !seen.insert(t) {
+                    continue;
+                }
+                if g.least_privilege[si] {
+                    gr.add_edge(
+                        g.services[si],
+                        g.services[t],
+                        edge(EdgeKind::SidecarEgress, c.span),
+                    );
+                }
+                if g.least_privilege[t] {
+                    gr.add_edge(g.services[si], g.services[t], edge(EdgeKind::Admits, c.span));
+                }
+            }
+        }
         g
+    }
+
+    /// The graph node of a model element, if it has one.
+    fn node(&self, n: NodeKind) -> Option<NodeIndex> {
+        match n {
+            NodeKind::Network(i) => self.networks.get(i).copied(),
+            NodeKind::Cluster(i) => self.clusters.get(i).copied(),
+            NodeKind::Vm(i) => self.vms.get(i).copied(),
+            NodeKind::Namespace(i) => self.namespaces.get(i).copied(),
+            NodeKind::Service(i) => self.services.get(i).copied(),
+            NodeKind::Workload(i) => self.workloads.get(i).copied(),
+            NodeKind::Gateway(i) => self.gateways.get(i).copied().flatten(),
+            NodeKind::Resolver(r) => self.resolvers.iter().find(|(k, _)| *k == r).map(|(_, n)| *n),
+        }
+    }
+
+    /// Every node, in the order added.
+    pub fn nodes(&self) -> impl Iterator<Item = NodeKind> + '_ {
+        self.graph.node_weights().copied()
+    }
+
+    /// Every edge as (from, to, edge), in the order added.
+    pub fn edges(&self) -> impl Iterator<Item = (NodeKind, NodeKind, Edge)> + '_ {
+        self.graph
+            .edge_references()
+            .map(|e| (self.graph[e.source()], self.graph[e.target()], *e.weight()))
+    }
+
+    /// The edges of `kind` leaving `from`, as (to, edge), in the order added.
+    pub fn out_edges(&self, from: NodeKind, kind: EdgeKind) -> Vec<(NodeKind, Edge)> {
+        self.adjacent(from, kind, Direction::Outgoing)
+    }
+
+    /// The edges of `kind` arriving at `to`, as (from, edge), in the order added.
+    pub fn in_edges(&self, to: NodeKind, kind: EdgeKind) -> Vec<(NodeKind, Edge)> {
+        self.adjacent(to, kind, Direction::Incoming)
+    }
+
+    /// The cluster or VM a workload runs on.
+    pub fn host_of(&self, workload: usize) -> Option<NodeKind> {
+        let runs_on = self.out_edges(NodeKind::Workload(workload), EdgeKind::RunsOn);
+        runs_on.first().map(|(n, _)| *n)
+    }
+
+    /// The network of a cluster or VM (or of a workload's host).
+    pub fn network_of(&self, node: NodeKind) -> Option<usize> {
+        let host = match node {
+            NodeKind::Workload(w) => self.host_of(w)?,
+            other => other,
+        };
+        self.out_edges(host, EdgeKind::MemberOf)
+            .iter()
+            .find_map(|(n, _)| match n {
+                NodeKind::Network(i) => Some(*i),
+                _ => None,
+            })
+    }
+
+    /// The east-west gateways (by cluster) that let other networks into
+    /// network `n`.
+    pub fn gateways_into(&self, n: usize) -> Vec<usize> {
+        self.in_edges(NodeKind::Network(n), EdgeKind::Exposes)
+            .iter()
+            .filter_map(|(g, _)| match g {
+                NodeKind::Gateway(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The workloads of a service, in declaration order.
+    pub fn workloads_of(&self, service: usize) -> Vec<usize> {
+        self.in_edges(NodeKind::Service(service), EdgeKind::Implements)
+            .iter()
+            .filter_map(|(w, _)| match w {
+                NodeKind::Workload(i) => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether an edge of `kind` goes from `from` to `to`.
+    pub fn has_edge(&self, from: NodeKind, to: NodeKind, kind: EdgeKind) -> bool {
+        self.out_edges(from, kind).iter().any(|(n, _)| *n == to)
+    }
+
+    fn adjacent(&self, at: NodeKind, kind: EdgeKind, dir: Direction) -> Vec<(NodeKind, Edge)> {
+        let Some(n) = self.node(at) else {
+            return Vec::new();
+        };
+        let mut out: Vec<_> = self
+            .graph
+            .edges_directed(n, dir)
+            .filter(|e| e.weight().kind == kind)
+            .map(|e| {
+                let other = if dir == Direction::Outgoing {
+                    e.target()
+                } else {
+                    e.source()
+                };
+                (e.id(), self.graph[other], *e.weight())
+            })
+            .collect();
+        // petgraph lists a node's edges newest first.
+        out.sort_by_key(|(id, _, _)| *id);
+        out.into_iter().map(|(_, n, e)| (n, e)).collect()
     }
 }

@@ -1,12 +1,17 @@
 //! The topology as a picture: Graphviz DOT or Mermaid.
 //!
-//! Networks are outer groups, clusters and VMs are groups inside them,
-//! workloads (service × version) sit in the group they run on, services
-//! stand beside them grouped by namespace. Edges: a service to each of its
-//! workloads (labelled with the route weight when routes exist) and a
-//! service to each service it calls (bold). Whatever a diagnostic points
-//! at is drawn red (error) or orange (warning), so the picture doubles as a
-//! map of what `check` found.
+//! Draws the graph `check` built ([`crate::check::MeshGraph`]), through
+//! its plain view (no petgraph types outside `check`): networks are outer
+//! groups, clusters and VMs are groups inside them (labelled with how their
+//! workloads resolve names), east-west gateways and workloads (service ×
+//! version) sit in the group they run on, services stand beside them
+//! grouped by namespace. Edges: a service to each of its workloads
+//! (labelled with the route weight when routes exist), a service to each
+//! service it calls (bold; labelled `authz` when the callee's
+//! AuthorizationPolicy admits it), and a gateway to the network it opens to
+//! the others. A workload whose traffic no sidecar captures is marked `no
+//! sidecar`. Whatever a diagnostic points at is drawn red (error) or orange
+//! (warning), so the picture doubles as a map of what `check` found.
 //!
 //! Unlike the artifact emitters this view also draws topologies that did
 //! not check clean (that is when the highlights matter), so it takes an
@@ -15,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::check::graph::{EdgeKind, NodeKind, Resolver};
 use crate::check::{Analysis, Target};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::Span;
@@ -54,20 +60,79 @@ fn q(s: &str) -> String {
     out
 }
 
-/// Route weights per (service, version), when the service has routes.
-fn weights(a: &Analysis) -> BTreeMap<(usize, String), u32> {
-    let mut out = BTreeMap::new();
-    for (si, s) in a.topology.services.iter().enumerate() {
-        let single = s.routes.len() == 1;
-        for r in &s.routes {
-            let w = r
-                .weight
-                .as_ref()
-                .map_or(if single { 100 } else { 0 }, |w| w.value);
-            out.insert((si, r.version.value.clone()), w);
-        }
+/// Route weights per workload, from the graph's routes-to edges.
+fn weights(a: &Analysis) -> BTreeMap<usize, u32> {
+    a.graph
+        .edges()
+        .filter(|(_, _, e)| e.kind == EdgeKind::RoutesTo)
+        .filter_map(|(_, to, e)| match to {
+            NodeKind::Workload(w) => Some((w, e.weight.unwrap_or(0))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Workloads grouped by the cluster or VM they run on (runs-on edges).
+fn by_target(a: &Analysis) -> BTreeMap<Target, Vec<usize>> {
+    let mut out: BTreeMap<Target, Vec<usize>> = BTreeMap::new();
+    for (from, to, e) in a.graph.edges() {
+        let (NodeKind::Workload(w), EdgeKind::RunsOn) = (from, e.kind) else {
+            continue;
+        };
+        let target = match to {
+            NodeKind::Cluster(c) => Target::Cluster(c),
+            NodeKind::Vm(v) => Target::Vm(v),
+            _ => continue,
+        };
+        out.entry(target).or_default().push(w);
     }
     out
+}
+
+/// A workload's label: service, version, and `no sidecar` when nothing
+/// captures its traffic.
+fn workload_label(a: &Analysis, w: usize) -> String {
+    let wl = &a.index.workloads[w];
+    let mut label = format!("{} {}", a.topology.services[wl.service].name.value, wl.version);
+    let captured = a
+        .graph
+        .in_edges(NodeKind::Workload(w), EdgeKind::Captures)
+        .first()
+        .is_some();
+    if !captured {
+        label.push_str(" (no sidecar)");
+    }
+    label
+}
+
+/// How a cluster's or VM's workloads resolve names, for its group label.
+fn resolver(a: &Analysis, host: NodeKind) -> &'static str {
+    match a.graph.out_edges(host, EdgeKind::ResolvesWith).first() {
+        Some((NodeKind::Resolver(Resolver::KubeDns(_)), _)) => "dns: kube-dns",
+        Some((NodeKind::Resolver(Resolver::DnsProxy(_)), _)) => "dns: istio agent proxy",
+        Some((NodeKind::Resolver(Resolver::Dnsmasq(_)), _)) => "dns: dnsmasq",
+        Some((NodeKind::Resolver(Resolver::HostsFile(_)), _)) => "dns: hosts file only",
+        _ => "dns: unknown",
+    }
+}
+
+/// Calls as (caller, callee, admitted by the callee's policy), once each.
+fn calls(a: &Analysis) -> Vec<(usize, usize, bool)> {
+    let mut seen = std::collections::BTreeSet::new();
+    a.graph
+        .edges()
+        .filter(|(_, _, e)| e.kind == EdgeKind::Calls)
+        .filter_map(|(from, to, _)| match (from, to) {
+            (NodeKind::Service(x), NodeKind::Service(y)) if seen.insert((x, y)) => Some((x, y)),
+            _ => None,
+        })
+        .map(|(x, y)| {
+            let admitted = a
+                .graph
+                .has_edge(NodeKind::Service(x), NodeKind::Service(y), EdgeKind::Admits);
+            (x, y, admitted)
+        })
+        .collect()
 }
 
 /// Graphviz DOT.
@@ -83,37 +148,43 @@ pub fn dot(a: &Analysis) -> String {
     );
 
     // Workloads grouped by target, targets grouped by network.
-    let mut by_target: BTreeMap<Target, Vec<usize>> = BTreeMap::new();
-    for (wi, w) in ix.workloads.iter().enumerate() {
-        by_target.entry(w.target).or_default().push(wi);
-    }
+    let by_target = by_target(a);
+    let g = &a.graph;
     let workload_node = |out: &mut String, wi: usize, indent: &str| {
         let w = &ix.workloads[wi];
-        let s = &t.services[w.service];
         let _ = writeln!(
             out,
             "{indent}{} [label={}, color={}];",
             q(&format!("w{wi}")),
-            q(&format!("{} {}", s.name.value, w.version)),
+            q(&workload_label(a, wi)),
             color(flag(w.span, d))
         );
     };
     let group = |out: &mut String, target: Target, indent: &str| {
-        let (id, label, span) = match target {
-            Target::Cluster(c) => {
-                let c = &t.clusters[c];
+        let (id, label, span, host) = match target {
+            Target::Cluster(ci) => {
+                let c = &t.clusters[ci];
+                let host = NodeKind::Cluster(ci);
                 (
                     format!("cluster_k8s_{}", c.name.value),
-                    format!("cluster {}", c.name.value),
+                    format!("cluster {} · {}", c.name.value, resolver(a, host)),
                     c.span,
+                    host,
                 )
             }
-            Target::Vm(v) => {
-                let v = &t.vms[v];
+            Target::Vm(vi) => {
+                let v = &t.vms[vi];
+                let host = NodeKind::Vm(vi);
                 (
                     format!("cluster_vm_{}", v.name.value),
-                    format!("vm {} ({})", v.name.value, v.address.value),
+                    format!(
+                        "vm {} ({}) · {}",
+                        v.name.value,
+                        v.address.value,
+                        resolver(a, host)
+                    ),
                     v.span,
+                    host,
                 )
             }
         };
@@ -124,8 +195,22 @@ pub fn dot(a: &Analysis) -> String {
             q(&label),
             color(flag(span, d))
         );
+        let gateways = g.out_edges(host, EdgeKind::HasGateway);
+        for (gw, e) in &gateways {
+            let NodeKind::Gateway(ci) = *gw else { continue };
+            let Some(addr) = t.clusters.get(ci).and_then(|c| c.east_west_gateway.as_ref()) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "{indent}  {} [label={}, shape=diamond, color={}];",
+                q(&format!("g{ci}")),
+                q(&format!("east-west gateway {}", addr.value)),
+                color(flag(e.span, d))
+            );
+        }
         let members = by_target.get(&target).map(Vec::as_slice).unwrap_or_default();
-        if members.is_empty() {
+        if members.is_empty() && gateways.is_empty() {
             // An empty group would vanish; keep the host visible.
             let _ = writeln!(
                 out,
@@ -137,6 +222,11 @@ pub fn dot(a: &Analysis) -> String {
             workload_node(out, wi, &format!("{indent}  "));
         }
         let _ = writeln!(out, "{indent}}}");
+    };
+    let target_of = |n: NodeKind| match n {
+        NodeKind::Cluster(c) => Some(Target::Cluster(c)),
+        NodeKind::Vm(v) => Some(Target::Vm(v)),
+        _ => None,
     };
     for (ni, n) in t.networks.iter().enumerate() {
         let _ = writeln!(
@@ -150,49 +240,37 @@ pub fn dot(a: &Analysis) -> String {
             q(&format!("network {}", n.name.value)),
             color(flag(n.span, d))
         );
-        for (ci, _) in t
-            .clusters
-            .iter()
-            .enumerate()
-            .filter(|(ci, _)| ix.cluster_network[*ci] == Some(ni))
-        {
-            group(&mut out, Target::Cluster(ci), "    ");
-        }
-        for (vi, _) in t
-            .vms
-            .iter()
-            .enumerate()
-            .filter(|(vi, _)| ix.vm_network[*vi] == Some(ni))
-        {
-            group(&mut out, Target::Vm(vi), "    ");
+        // Clusters first, then VMs, each in declaration order.
+        let mut members: Vec<Target> = g
+            .in_edges(NodeKind::Network(ni), EdgeKind::MemberOf)
+            .into_iter()
+            .filter_map(|(m, _)| target_of(m))
+            .collect();
+        members.sort();
+        for m in members {
+            group(&mut out, m, "    ");
         }
         let _ = writeln!(out, "  }}");
     }
     // Clusters and VMs whose network is unknown still appear.
-    for (ci, _) in t
-        .clusters
-        .iter()
-        .enumerate()
-        .filter(|(ci, _)| ix.cluster_network[*ci].is_none())
-    {
-        group(&mut out, Target::Cluster(ci), "  ");
+    let homeless = (0..t.clusters.len())
+        .map(NodeKind::Cluster)
+        .chain((0..t.vms.len()).map(NodeKind::Vm))
+        .filter(|&h| g.out_edges(h, EdgeKind::MemberOf).is_empty());
+    for h in homeless {
+        if let Some(target) = target_of(h) {
+            group(&mut out, target, "  ");
+        }
     }
-    for (vi, _) in t
-        .vms
-        .iter()
-        .enumerate()
-        .filter(|(vi, _)| ix.vm_network[*vi].is_none())
-    {
-        group(&mut out, Target::Vm(vi), "  ");
-    }
-    for info in ix.namespaces.values() {
+    for (ni, info) in ix.namespaces.values().enumerate() {
         let _ = writeln!(out, "  subgraph {} {{", q(&format!("cluster_ns_{}", info.name)));
         let _ = writeln!(
             out,
             "    label={}; style=dotted;",
             q(&format!("namespace {}", info.name))
         );
-        for &si in &info.services {
+        for (n, _) in g.in_edges(NodeKind::Namespace(ni), EdgeKind::InNamespace) {
+            let NodeKind::Service(si) = n else { continue };
             let s = &t.services[si];
             let _ = writeln!(
                 out,
@@ -205,31 +283,35 @@ pub fn dot(a: &Analysis) -> String {
         let _ = writeln!(out, "  }}");
     }
     let weights = weights(a);
-    for (wi, w) in ix.workloads.iter().enumerate() {
-        let label = match weights.get(&(w.service, w.version.clone())) {
+    for (from, to, e) in g.edges() {
+        let (NodeKind::Workload(wi), NodeKind::Service(si), EdgeKind::Implements) = (from, to, e.kind) else {
+            continue;
+        };
+        let label = match weights.get(&wi) {
             Some(weight) => format!(
                 " [style=dotted, headlabel={}, labeldistance=2.5]",
                 q(&format!("{weight}%"))
             ),
-            None if t.services[w.service].routes.is_empty() => " [style=dotted]".to_owned(),
+            None if g.out_edges(NodeKind::Service(si), EdgeKind::RoutesTo).is_empty() => {
+                " [style=dotted]".to_owned()
+            }
             None => " [style=dotted, headlabel=\"0%\", labeldistance=2.5]".to_owned(),
         };
         let _ = writeln!(
             out,
             "  {} -> {}{label};",
-            q(&format!("s{}", w.service)),
+            q(&format!("s{si}")),
             q(&format!("w{wi}"))
         );
     }
-    for (si, calls) in ix.calls.iter().enumerate() {
-        for &callee in calls {
-            let _ = writeln!(
-                out,
-                "  {} -> {} [style=bold, color=blue];",
-                q(&format!("s{si}")),
-                q(&format!("s{callee}"))
-            );
-        }
+    for (si, callee, admitted) in calls(a) {
+        let label = if admitted { ", label=\"authz\"" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {} -> {} [style=bold, color=blue{label}];",
+            q(&format!("s{si}")),
+            q(&format!("s{callee}"))
+        );
     }
     out.push_str("}\n");
     out
@@ -248,22 +330,26 @@ pub fn mermaid(a: &Analysis) -> String {
     let t = &a.topology;
     let ix = &a.index;
     let d = &a.diagnostics;
+    let g = &a.graph;
     let mut out = String::from("flowchart LR\n");
-    let mut by_target: BTreeMap<Target, Vec<usize>> = BTreeMap::new();
-    for (wi, w) in ix.workloads.iter().enumerate() {
-        by_target.entry(w.target).or_default().push(wi);
-    }
+    let by_target = by_target(a);
     let mut flagged: Vec<(String, Severity)> = Vec::new();
     let mut group = |out: &mut String, id: String, label: String, span: Span, target: Target| {
+        let host = match target {
+            Target::Cluster(c) => NodeKind::Cluster(c),
+            Target::Vm(v) => NodeKind::Vm(v),
+        };
+        let label = format!("{label} · {}", resolver(a, host));
         let _ = writeln!(out, "  subgraph {id}[\"{}\"]", m(&label));
+        for (gw, _) in g.out_edges(host, EdgeKind::HasGateway) {
+            let NodeKind::Gateway(ci) = gw else { continue };
+            if let Some(addr) = t.clusters.get(ci).and_then(|c| c.east_west_gateway.as_ref()) {
+                let _ = writeln!(out, "    g{ci}{{\"east-west gateway {}\"}}", addr.value);
+            }
+        }
         for &wi in by_target.get(&target).map(Vec::as_slice).unwrap_or_default() {
             let w = &ix.workloads[wi];
-            let _ = writeln!(
-                out,
-                "    w{wi}[\"{} {}\"]",
-                m(&t.services[w.service].name.value),
-                m(&w.version)
-            );
+            let _ = writeln!(out, "    w{wi}[\"{}\"]", m(&workload_label(a, wi)));
             if let Some(sev) = flag(w.span, d) {
                 flagged.push((format!("w{wi}"), sev));
             }
@@ -293,7 +379,8 @@ pub fn mermaid(a: &Analysis) -> String {
     }
     for (ni, info) in ix.namespaces.values().enumerate() {
         let _ = writeln!(out, "  subgraph n{ni}[\"namespace {}\"]", m(&info.name));
-        for &si in &info.services {
+        for (n, _) in g.in_edges(NodeKind::Namespace(ni), EdgeKind::InNamespace) {
+            let NodeKind::Service(si) = n else { continue };
             let _ = writeln!(out, "    s{si}([\"{}\"])", m(&t.services[si].name.value));
             if let Some(sev) = flag(t.services[si].span, d) {
                 flagged.push((format!("s{si}"), sev));
@@ -302,18 +389,23 @@ pub fn mermaid(a: &Analysis) -> String {
         let _ = writeln!(out, "  end");
     }
     let weights = weights(a);
-    for (wi, w) in ix.workloads.iter().enumerate() {
-        match weights.get(&(w.service, w.version.clone())) {
+    for (from, to, e) in g.edges() {
+        let (NodeKind::Workload(wi), NodeKind::Service(si), EdgeKind::Implements) = (from, to, e.kind) else {
+            continue;
+        };
+        match weights.get(&wi) {
             Some(weight) => {
-                let _ = writeln!(out, "  s{} -.->|{weight}%| w{wi}", w.service);
+                let _ = writeln!(out, "  s{si} -.->|{weight}%| w{wi}");
             }
             None => {
-                let _ = writeln!(out, "  s{} -.-> w{wi}", w.service);
+                let _ = writeln!(out, "  s{si} -.-> w{wi}");
             }
         }
     }
-    for (si, calls) in ix.calls.iter().enumerate() {
-        for &callee in calls {
+    for (si, callee, admitted) in calls(a) {
+        if admitted {
+            let _ = writeln!(out, "  s{si} ==>|authz| s{callee}");
+        } else {
             let _ = writeln!(out, "  s{si} ==> s{callee}");
         }
     }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::lexical::shown;
+use crate::check::graph::{EdgeKind, NodeKind};
 use crate::check::{Context, Rule, Target};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -48,7 +49,7 @@ struct Crossing {
 }
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    let (t, ix) = (cx.topo, cx.index);
+    let (t, ix, g) = (cx.topo, cx.index, cx.graph);
     let has_gateway: Vec<bool> = t
         .networks
         .iter()
@@ -58,24 +59,15 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             // gives one diagnostic: E709 refuses every `gateway` that is
             // not a cluster's east-west gateway on the network, so in a
             // topology that passes, only clusters' gateways count.
-            net.gateway.is_some()
-                || ix.network_clusters[n]
-                    .iter()
-                    .any(|&c| t.clusters[c].east_west_gateway.is_some())
+            net.gateway.is_some() || !g.gateways_into(n).is_empty()
         })
         .collect();
     // Per service: network → the first workload on it.
-    let networks: Vec<BTreeMap<usize, usize>> = ix
-        .service_workloads
-        .iter()
-        .map(|wls| {
+    let networks: Vec<BTreeMap<usize, usize>> = (0..t.services.len())
+        .map(|s| {
             let mut m = BTreeMap::new();
-            for &wi in wls {
-                let net = match ix.workloads[wi].target {
-                    Target::Cluster(c) => ix.cluster_network[c],
-                    Target::Vm(v) => ix.vm_network[v],
-                };
-                if let Some(n) = net {
+            for wi in g.workloads_of(s) {
+                if let Some(n) = g.network_of(NodeKind::Workload(wi)) {
                     m.entry(n).or_insert(wi);
                 }
             }
@@ -83,11 +75,11 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         })
         .collect();
     let mut crossings: BTreeMap<(usize, usize), Crossing> = BTreeMap::new();
-    for (a, s) in t.services.iter().enumerate() {
+    for a in 0..t.services.len() {
         let from = &networks[a];
         let mut seen = BTreeSet::new();
-        for (call, target) in s.calls.iter().zip(&ix.call_targets[a]) {
-            let Some(b) = *target else {
+        for (target, call) in g.out_edges(NodeKind::Service(a), EdgeKind::Calls) {
+            let NodeKind::Service(b) = target else {
                 continue;
             };
             if !seen.insert(b) {

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::lexical::shown;
+use crate::check::graph::{EdgeKind, NodeKind};
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -37,25 +38,38 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for s in &cx.topo.services {
+    let (g, ix) = (cx.graph, cx.index);
+    for (si, s) in cx.topo.services.iter().enumerate() {
         // No routes: every version gets traffic. One route: an explicit
         // cut-over to that version.
         if s.routes.len() < 2 || cx.topo.dropped.setting(s.span, "route") {
             continue;
         }
-        let routed: BTreeSet<&str> = s.routes.iter().map(|r| r.version.value.as_str()).collect();
+        // The workloads a route sends traffic to: every workload of the
+        // routed version (a route to an undeployed version reaches none,
+        // E304's finding).
+        let routed: BTreeSet<usize> = g
+            .out_edges(NodeKind::Service(si), EdgeKind::RoutesTo)
+            .iter()
+            .filter_map(|(n, _)| match n {
+                NodeKind::Workload(w) => Some(*w),
+                _ => None,
+            })
+            .collect();
         let mut seen = BTreeSet::new();
-        for v in s.deployments.iter().flat_map(|d| &d.versions) {
-            if routed.contains(v.value.as_str()) || !seen.insert(v.value.as_str()) {
+        for w in g.workloads_of(si) {
+            let workload = &ix.workloads[w];
+            if routed.contains(&w) || !seen.insert(workload.version.as_str()) {
                 continue;
             }
+            let v = &workload.version;
             diags.push(
                 Diagnostic::new(
                     &CODE,
-                    v.span,
+                    workload.span,
                     format!(
                         "version `{}` of `{}` is deployed, but the routes split traffic without it",
-                        shown(&v.value),
+                        shown(v),
                         shown(&s.name.value)
                     ),
                 )
@@ -63,8 +77,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 .with_secondary(s.routes[0].span, "the split starts here")
                 .help(format!(
                     "route to it (`route {} weight=N`), say it is drained on purpose (`route {} weight=0`), or stop deploying it",
-                    shown(&v.value),
-                    shown(&v.value)
+                    shown(v),
+                    shown(v)
                 )),
             );
         }

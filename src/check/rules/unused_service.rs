@@ -1,6 +1,7 @@
 //! W904: a service nobody calls that is not an entry point.
 
 use super::lexical::shown;
+use crate::check::graph::{EdgeKind, NodeKind};
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -32,7 +33,9 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         return;
     }
     for (si, s) in cx.topo.services.iter().enumerate() {
-        if s.is_entry_point() || cx.index.callers[si].iter().any(|&c| c != si) {
+        let me = NodeKind::Service(si);
+        let callers = cx.graph.in_edges(me, EdgeKind::Calls);
+        if s.is_entry_point() || callers.iter().any(|(c, _)| *c != me) {
             continue;
         }
         // A misspelt or unreadable `entry-point` is already reported.
