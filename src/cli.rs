@@ -155,10 +155,10 @@ enum Command {
         #[command(flatten)]
         input: InputArgs,
     },
-    /// Format a KDL topology canonically, keeping comments
+    /// Format a KDL topology canonically, keeping every comment (KDL only)
     #[command(after_help = EXIT_CODES)]
     Fmt {
-        /// KDL topology files
+        /// KDL topology files (a `.toml` file is refused)
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Write nothing; exit 1 when a file is not formatted
@@ -550,6 +550,16 @@ fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
 fn fmt(files: &[PathBuf], check: bool) -> Exit {
     let mut exit = Exit::Ok;
     for path in files {
+        if crate::syntax::Syntax::from_path(&path.to_string_lossy()) == crate::syntax::Syntax::Toml {
+            // Its comments would not survive a TOML round trip: refuse once,
+            // rather than report the TOML as a hundred KDL errors.
+            eprintln!(
+                "meshc: {} is TOML; `meshc fmt` formats KDL topologies only, and leaves TOML files as they are",
+                path.display()
+            );
+            exit = Exit::Usage;
+            continue;
+        }
         let source = match read_source(path, 64 * 1024 * 1024) {
             Ok(s) => s,
             Err(ReadError::Unreadable(b)) => {

@@ -14,6 +14,7 @@ mod e2e;
 mod examples;
 mod fixtures;
 mod guide;
+mod format;
 mod hostile;
 mod iptables_conformance;
 mod kdl_differential;

@@ -238,8 +238,7 @@ fn check_node_count(doc: &Document<'_>, limits: Limits) -> Result<(), Vec<Diagno
 }
 
 /// The KDL front end: the hand-written parser in `fast`, whose errors are
-/// turned into diagnostics here. (The `kdl` crate is kept for `meshc fmt`,
-/// which needs its format-preserving document model.)
+/// turned into diagnostics here.
 fn parse_kdl(text: &str, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnostic>) {
     let (doc, errors) = fast::parse_recovering(text, limits);
     let diagnostics = errors

@@ -1,11 +1,10 @@
 //! A hand-written KDL v2 parser that builds meshc's syntax tree directly.
 //!
-//! The `kdl` crate keeps every space and comment so that it can write a
-//! document back unchanged; meshc needs that for `meshc fmt` only. For
-//! everything else this parser reads the same language (KDL 2.0, checked
-//! against the official test suite and, differentially, against the `kdl`
-//! crate in `tests/kdl_differential.rs`) into the narrow tree lowering uses,
-//! with the same spans, at tens of megabytes a second.
+//! It reads KDL 2.0 (checked against the official test suite and,
+//! differentially, against the `kdl` crate in `tests/kdl_differential.rs`)
+//! into the narrow tree lowering uses, with the same spans as that crate,
+//! at tens of megabytes a second. `cst` builds, from text this parser has
+//! accepted, the concrete syntax tree `meshc fmt` prints (comments and all).
 //!
 //! Guarantees, whatever the input:
 //! - it never panics, and runs in time linear in the input;
@@ -22,11 +21,12 @@
 //!
 //! Module map: `parser` is the grammar (nodes, entries, blocks); `strings`
 //! and `number` scan values; `trivia` skips spaces, newlines and comments;
-//! `chars` holds the character classes.
+//! `chars` holds the character classes; `cst` is the tree for `meshc fmt`.
 
-mod chars;
+pub(crate) mod chars;
+pub(crate) mod cst;
 mod error;
-mod number;
+pub(crate) mod number;
 mod parser;
 mod strings;
 mod trivia;
