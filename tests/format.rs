@@ -459,6 +459,16 @@ fn generated(seed: u64) -> (String, Vec<String>) {
 proptest! {
     #![proptest_config(Config { cases: 300, ..Config::default() })]
 
+    /// Any string, written as escapes only (so the input is valid whatever
+    /// it holds), comes out in canonical quoting as the same value, as a
+    /// name, a key and a value.
+    #[test]
+    fn any_string_keeps_its_value(s in any::<String>()) {
+        let escaped: String = s.chars().map(|c| format!("\\u{{{:x}}}", c as u32)).collect();
+        let text = format!("\"{escaped}\" \"{escaped}\"=\"{escaped}\"\n");
+        loses_nothing("str.kdl", &text).map_err(|e| TestCaseError::fail(format!("{e}\n--- input:\n{text}")))?;
+    }
+
     #[test]
     fn generated_documents_lose_no_word(seed in any::<u64>()) {
         let (text, comments) = generated(seed);

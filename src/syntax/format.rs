@@ -351,13 +351,12 @@ fn can_be_bare(s: &str) -> bool {
         Some(b'.') => digit_at(1),
         Some(_) => false,
     };
-    !number_like
-        && !matches!(s, "true" | "false" | "null" | "inf" | "-inf" | "+inf" | "nan")
-        && !number::looks_like_address(s)
-        && !(s.contains(':')
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'/')))
-        && s.chars().all(chars::is_ident_char)
+    let keyword = matches!(s, "true" | "false" | "null" | "inf" | "-inf" | "+inf" | "nan");
+    let ipv6 = s.contains(':')
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'/'));
+    let address = ipv6 || number::looks_like_address(s);
+    !(number_like || keyword || address) && s.chars().all(chars::is_ident_char)
 }
 
 #[cfg(test)]
