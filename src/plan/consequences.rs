@@ -600,7 +600,7 @@ fn entries(text: &str) -> Vec<&str> {
 }
 
 /// Lines of `a` not in `b`, in `a`'s order.
-fn minus<'a>(a: &[&'a str], b: &[&str]) -> Vec<String> {
+fn minus(a: &[&str], b: &[&str]) -> Vec<String> {
     let b: BTreeSet<&str> = b.iter().copied().collect();
     a.iter()
         .filter(|l| !b.contains(*l))
