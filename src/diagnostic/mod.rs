@@ -8,6 +8,7 @@
 
 pub mod codes;
 pub mod render;
+pub mod stale;
 pub mod toml_help;
 
 use crate::source::Span;
