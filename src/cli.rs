@@ -99,6 +99,49 @@ struct InputArgs {
     /// generated files' headers use it
     #[arg(long, value_name = "NAME")]
     stdin_filename: Option<String>,
+    /// Do not report this warning (a code such as W901, or its name);
+    /// repeat for several. Errors cannot be allowed
+    #[arg(long = "allow", value_name = "CODE")]
+    allow: Vec<String>,
+}
+
+impl InputArgs {
+    /// The codes `--allow` names, or the usage error for a code that does
+    /// not exist or is an error: meshc never writes output from a topology
+    /// with errors, so no error can be silenced.
+    fn allowed(&self) -> Result<Vec<&'static str>, String> {
+        let catalogue = crate::check::catalogue();
+        let mut codes = Vec::new();
+        for word in &self.allow {
+            let Some(code) = catalogue
+                .iter()
+                .find(|c| c.code.eq_ignore_ascii_case(word) || c.name == word)
+            else {
+                let names = catalogue.iter().flat_map(|c| [c.code, c.name]);
+                let hint = diagnostic::suggest(word, names)
+                    .map(|s| format!(" (did you mean {s}?)"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "meshc: --allow {word}: no diagnostic code `{word}`{hint}; `meshc explain` lists them all"
+                ));
+            };
+            if code.severity == diagnostic::Severity::Error {
+                return Err(format!(
+                    "meshc: --allow {word}: {} ({}) is an error, and only warnings can be allowed: meshc never writes output from a topology with errors; fix what it reports (`meshc explain {}`)",
+                    code.code, code.name, code.code
+                ));
+            }
+            codes.push(code.code);
+        }
+        Ok(codes)
+    }
+}
+
+/// Drops the diagnostics whose code `--allow` names.
+fn drop_allowed(diags: &mut Vec<Diagnostic>, allowed: &[&str]) {
+    if !allowed.is_empty() {
+        diags.retain(|d| !allowed.contains(&d.code.code));
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -485,11 +528,21 @@ fn check(files: &[PathBuf], input: &InputArgs, format: Format) -> Exit {
         eprintln!("{msg}");
         return Exit::Usage;
     }
+    let allowed = match input.allowed() {
+        Ok(allowed) => allowed,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return Exit::Usage;
+        }
+    };
     let mut results = Vec::new();
     let mut io_failed = false;
     for path in files {
         match check_file(path, input) {
-            Ok(r) => results.push(r),
+            Ok(mut r) => {
+                drop_allowed(&mut r.1, &allowed);
+                results.push(r);
+            }
             Err(msg) => {
                 eprintln!("{msg}");
                 io_failed = true;
@@ -542,10 +595,14 @@ fn explain(code: Option<&str>) -> Exit {
 }
 
 fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
-    if let Err(msg) = stdin_usage(std::slice::from_ref(&path.to_path_buf()), input) {
-        eprintln!("{msg}");
-        return Exit::Usage;
-    }
+    let allowed =
+        match stdin_usage(std::slice::from_ref(&path.to_path_buf()), input).and_then(|()| input.allowed()) {
+            Ok(allowed) => allowed,
+            Err(msg) => {
+                eprintln!("{msg}");
+                return Exit::Usage;
+            }
+        };
     let source = match read_input(path, input) {
         Ok(source) => source,
         Err(ReadError::Unreadable(b)) => {
@@ -558,13 +615,16 @@ fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
         }
     };
     let (topology, mut diags) = crate::front_end(&source, Syntax::from_path(&source.name), Limits::default());
-    let Some(topology) = topology else {
+    let Some(mut topology) = topology else {
         print_diagnostics(&[(source, diags)], Format::Human);
         return Exit::Findings;
     };
+    let allows = std::mem::take(&mut topology.allows);
     let mut analysis = crate::check::analyze(topology);
     diags.append(&mut analysis.diagnostics);
     diagnostic::sort(&mut diags);
+    crate::check::allow::apply(&allows, &mut diags);
+    drop_allowed(&mut diags, &allowed);
     analysis.diagnostics = diags;
     let text = match format {
         GraphFormat::Dot => crate::emit::graph::dot(&analysis),
@@ -711,10 +771,14 @@ fn build(
     input: &InputArgs,
     format: Format,
 ) -> Exit {
-    if let Err(msg) = stdin_usage(std::slice::from_ref(&path.to_path_buf()), input) {
-        eprintln!("{msg}");
-        return Exit::Usage;
-    }
+    let allowed =
+        match stdin_usage(std::slice::from_ref(&path.to_path_buf()), input).and_then(|()| input.allowed()) {
+            Ok(allowed) => allowed,
+            Err(msg) => {
+                eprintln!("{msg}");
+                return Exit::Usage;
+            }
+        };
     let source = match read_input(path, input) {
         Ok(source) => source,
         Err(ReadError::Unreadable(b)) => {
@@ -747,6 +811,8 @@ fn build(
             crate::compile(&source, Syntax::from_path(&source.name), Limits::default(), &base);
         (artifacts, diags, survey.join().ok().flatten())
     });
+    let mut diags = diags;
+    drop_allowed(&mut diags, &allowed);
     let verdict = verdict(&diags, input.deny_warnings);
     // Human diagnostics come first, on stderr. A machine format is one
     // document on stdout, printed once at the end: the topology's findings,

@@ -266,4 +266,6 @@ pub static FRONT_END: &[&Code] = &[
     &MESH_COUNT,
     &INVALID_ADDRESS,
     &super::stale::OUTPUT_STALE,
+    &crate::check::allow::INVALID_ALLOW,
+    &crate::check::allow::UNUSED_ALLOW,
 ];

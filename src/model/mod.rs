@@ -39,6 +39,16 @@ pub struct Topology {
     /// What lowering refused to read: rules consult it so that a mistake is
     /// not reported again as the absence of what it dropped.
     pub dropped: Dropped,
+    /// Every code an `allow` names, in source order (`check::allow`).
+    pub allows: Vec<Allow>,
+}
+
+/// One code named by an `allow` setting, and the declaration it covers:
+/// warnings with that code whose primary span lies in `scope` are dropped.
+#[derive(Clone, Debug)]
+pub struct Allow {
+    pub code: Spanned<String>,
+    pub scope: Span,
 }
 
 /// Settings written with a value lowering refused (a wrong type, a number
