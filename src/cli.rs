@@ -49,7 +49,28 @@ pub enum Exit {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour in human diagnostics: `auto` colours a terminal unless NO_COLOR
+    /// is set (CLICOLOR_FORCE colours a pipe too); `always` and `never` win
+    /// over both variables
+    #[arg(long, value_enum, global = true, default_value_t, value_name = "WHEN")]
+    color: ColorChoice,
 }
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    /// Colour when stderr is a terminal and NO_COLOR is not set, or when
+    /// CLICOLOR_FORCE is set
+    #[default]
+    Auto,
+    /// Always colour
+    Always,
+    /// Never colour
+    Never,
+}
+
+/// The `--color` of this run (`ColorChoice` as a number), read by
+/// [`color_wanted`]: set once at the start of [`run`], before anything prints.
+static COLOR: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(ColorChoice::Auto as u8);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -81,6 +102,54 @@ struct InputArgs {
     /// Treat warnings as errors (exit 1)
     #[arg(long)]
     deny_warnings: bool,
+    /// The name of the topology read from standard input (FILE `-`): its
+    /// extension picks the syntax (.kdl or .toml), and diagnostics and the
+    /// generated files' headers use it
+    #[arg(long, value_name = "NAME")]
+    stdin_filename: Option<String>,
+    /// Do not report this warning (a code such as W901, or its name);
+    /// repeat for several. Errors cannot be allowed
+    #[arg(long = "allow", value_name = "CODE")]
+    allow: Vec<String>,
+}
+
+impl InputArgs {
+    /// The codes `--allow` names, or the usage error for a code that does
+    /// not exist or is an error: meshc never writes output from a topology
+    /// with errors, so no error can be silenced.
+    fn allowed(&self) -> Result<Vec<&'static str>, String> {
+        let catalogue = crate::check::catalogue();
+        let mut codes = Vec::new();
+        for word in &self.allow {
+            let Some(code) = catalogue
+                .iter()
+                .find(|c| c.code.eq_ignore_ascii_case(word) || c.name == word)
+            else {
+                let names = catalogue.iter().flat_map(|c| [c.code, c.name]);
+                let hint = diagnostic::suggest(word, names)
+                    .map(|s| format!(" (did you mean {s}?)"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "meshc: --allow {word}: no diagnostic code `{word}`{hint}; `meshc explain` lists them all"
+                ));
+            };
+            if code.severity == diagnostic::Severity::Error {
+                return Err(format!(
+                    "meshc: --allow {word}: {} ({}) is an error, and only warnings can be allowed: meshc never writes output from a topology with errors; fix what it reports (`meshc explain {}`)",
+                    code.code, code.name, code.code
+                ));
+            }
+            codes.push(code.code);
+        }
+        Ok(codes)
+    }
+}
+
+/// Drops the diagnostics whose code `--allow` names.
+fn drop_allowed(diags: &mut Vec<Diagnostic>, allowed: &[&str]) {
+    if !allowed.is_empty() {
+        diags.retain(|d| !allowed.contains(&d.code.code));
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -95,7 +164,8 @@ enum Command {
     /// Validate topologies without writing anything
     #[command(after_help = EXIT_CODES)]
     Check {
-        /// Topology files (.kdl, or .toml for the TOML form)
+        /// Topology files (.kdl, or .toml for the TOML form; `-` reads
+        /// standard input)
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         #[command(flatten)]
@@ -106,13 +176,15 @@ enum Command {
     /// Compile a topology and write every artifact into DIR
     #[command(after_help = EXIT_CODES)]
     Build {
-        /// Topology file (.kdl, or .toml for the TOML form)
+        /// Topology file (.kdl, or .toml for the TOML form; `-` reads
+        /// standard input)
         #[arg(value_name = "FILE")]
         file: PathBuf,
         /// Output directory (meshc only ever changes the files it wrote there)
         #[arg(short, long, value_name = "DIR")]
         out: PathBuf,
-        /// Write nothing; exit 1 with a diff when DIR is not up to date
+        /// Write nothing; exit 1 when DIR is not up to date, with a diff (or,
+        /// with --format, one finding E001 per stale file)
         #[arg(long)]
         check: bool,
         /// Add meshc's files to a DIR that is not empty and that meshc did
@@ -206,6 +278,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             return e.exit_code();
         }
     };
+    COLOR.store(cli.color as u8, std::sync::atomic::Ordering::Relaxed);
     let exit = match cli.command {
         Command::Check { files, input, output } => check(&files, &input, output.format),
         Command::Explain { code } => explain(code.as_deref()),
@@ -263,6 +336,47 @@ enum ReadError {
     Io(String),
 }
 
+/// FILE `-`: standard input.
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// The name standard input goes by when `--stdin-filename` is not given.
+const STDIN_NAME: &str = "<stdin>";
+
+/// `--stdin-filename` names standard input, so it needs exactly one FILE
+/// `-`; standard input can be read only once.
+fn stdin_usage(files: &[PathBuf], input: &InputArgs) -> Result<(), String> {
+    match (files.iter().filter(|p| is_stdin(p)).count(), &input.stdin_filename) {
+        (0, Some(_)) => Err(
+            "meshc: --stdin-filename names standard input, but no FILE is `-` (write `-` to read the topology from standard input)"
+                .to_owned(),
+        ),
+        (n, _) if n > 1 => Err("meshc: FILE `-` (standard input) is given more than once; it can be read only once".to_owned()),
+        _ => Ok(()),
+    }
+}
+
+/// Reads a topology: from standard input for FILE `-` (named by
+/// `--stdin-filename`), else from the file.
+fn read_input(path: &Path, input: &InputArgs) -> Result<Source, ReadError> {
+    if !is_stdin(path) {
+        return read_source(path, input.max_input_size);
+    }
+    let name = input
+        .stdin_filename
+        .clone()
+        .unwrap_or_else(|| STDIN_NAME.to_owned());
+    let mut bytes = Vec::new();
+    // The same bound as for a file: a pipe that never ends is cut off.
+    std::io::stdin()
+        .lock()
+        .take(input.max_input_size.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| ReadError::Io(format!("meshc: cannot read standard input: {e}")))?;
+    source_from_bytes(name, bytes, input.max_input_size)
+}
+
 fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| ReadError::Io(format!("meshc: cannot read {name}: {e}"));
@@ -290,6 +404,12 @@ fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
     file.take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;
+    source_from_bytes(name, bytes, max)
+}
+
+/// The bytes read as a `Source`, or the diagnostic that says why not (too
+/// large, not UTF-8).
+fn source_from_bytes(name: String, bytes: Vec<u8>, max: u64) -> Result<Source, ReadError> {
     if bytes.len() as u64 > max {
         let diag = Diagnostic::new(
             &codes::UNREADABLE_INPUT,
@@ -337,7 +457,7 @@ fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
 /// not UTF-8 is a finding), or the message of the I/O error that kept it
 /// from being read.
 fn check_file(path: &Path, input: &InputArgs) -> Result<(Source, Vec<Diagnostic>), String> {
-    match read_source(path, input.max_input_size) {
+    match read_input(path, input) {
         Ok(source) => {
             let syntax = Syntax::from_path(&source.name);
             // `meshc check` needs only the findings: the checked model is
@@ -351,8 +471,19 @@ fn check_file(path: &Path, input: &InputArgs) -> Result<(Source, Vec<Diagnostic>
     }
 }
 
+/// Whether human diagnostics are coloured. Precedence: `--color always` or
+/// `never`; then NO_COLOR (set and not empty: no colour); then
+/// CLICOLOR_FORCE (set, not empty and not `0`: colour); then whether stderr
+/// is a terminal.
 fn color_wanted() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    match COLOR.load(std::sync::atomic::Ordering::Relaxed) {
+        c if c == ColorChoice::Always as u8 => true,
+        c if c == ColorChoice::Never as u8 => false,
+        _ if set("NO_COLOR").is_some() => false,
+        _ if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") => true,
+        _ => std::io::stderr().is_terminal(),
+    }
 }
 
 /// At most this many diagnostics are shown per file (the first ones in
@@ -425,11 +556,25 @@ fn verdict(diags: &[Diagnostic], deny_warnings: bool) -> Exit {
 }
 
 fn check(files: &[PathBuf], input: &InputArgs, format: Format) -> Exit {
+    if let Err(msg) = stdin_usage(files, input) {
+        eprintln!("{msg}");
+        return Exit::Usage;
+    }
+    let allowed = match input.allowed() {
+        Ok(allowed) => allowed,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return Exit::Usage;
+        }
+    };
     let mut results = Vec::new();
     let mut io_failed = false;
     for path in files {
         match check_file(path, input) {
-            Ok(r) => results.push(r),
+            Ok(mut r) => {
+                drop_allowed(&mut r.1, &allowed);
+                results.push(r);
+            }
             Err(msg) => {
                 eprintln!("{msg}");
                 io_failed = true;
@@ -510,7 +655,15 @@ fn why(path: &Path, from: &str, to: &str, format: crate::why::Format, input: &In
 }
 
 fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
-    let source = match read_source(path, input.max_input_size) {
+    let allowed =
+        match stdin_usage(std::slice::from_ref(&path.to_path_buf()), input).and_then(|()| input.allowed()) {
+            Ok(allowed) => allowed,
+            Err(msg) => {
+                eprintln!("{msg}");
+                return Exit::Usage;
+            }
+        };
+    let source = match read_input(path, input) {
         Ok(source) => source,
         Err(ReadError::Unreadable(b)) => {
             print_diagnostics(&[(b.0, vec![b.1])], Format::Human);
@@ -522,13 +675,16 @@ fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
         }
     };
     let (topology, mut diags) = crate::front_end(&source, Syntax::from_path(&source.name), Limits::default());
-    let Some(topology) = topology else {
+    let Some(mut topology) = topology else {
         print_diagnostics(&[(source, diags)], Format::Human);
         return Exit::Findings;
     };
+    let allows = std::mem::take(&mut topology.allows);
     let mut analysis = crate::check::analyze(topology);
     diags.append(&mut analysis.diagnostics);
     diagnostic::sort(&mut diags);
+    crate::check::allow::apply(&allows, &mut diags);
+    drop_allowed(&mut diags, &allowed);
     analysis.diagnostics = diags;
     let text = match format {
         GraphFormat::Dot => crate::emit::graph::dot(&analysis),
@@ -685,7 +841,15 @@ fn build(
     input: &InputArgs,
     format: Format,
 ) -> Exit {
-    let source = match read_source(path, input.max_input_size) {
+    let allowed =
+        match stdin_usage(std::slice::from_ref(&path.to_path_buf()), input).and_then(|()| input.allowed()) {
+            Ok(allowed) => allowed,
+            Err(msg) => {
+                eprintln!("{msg}");
+                return Exit::Usage;
+            }
+        };
+    let source = match read_input(path, input) {
         Ok(source) => source,
         Err(ReadError::Unreadable(b)) => {
             print_diagnostics(&[(b.0, vec![b.1])], format);
@@ -697,8 +861,14 @@ fn build(
         }
     };
     // Headers name the file alone, so the output does not depend on the
-    // directory meshc was run from.
-    let base = path
+    // directory meshc was run from (from standard input: the base name of
+    // --stdin-filename).
+    let named = if is_stdin(path) {
+        Path::new(&source.name)
+    } else {
+        path
+    };
+    let base = named
         .file_name()
         .map_or_else(|| source.name.clone(), |n| n.to_string_lossy().into_owned());
     // The output directory is surveyed on a second thread while the topology
@@ -711,14 +881,56 @@ fn build(
             crate::compile(&source, Syntax::from_path(&source.name), Limits::default(), &base);
         (artifacts, diags, survey.join().ok().flatten())
     });
+    let mut diags = diags;
+    drop_allowed(&mut diags, &allowed);
     let verdict = verdict(&diags, input.deny_warnings);
-    if !diags.is_empty() {
-        print_diagnostics(&[(source, diags)], format);
+    // Human diagnostics come first, on stderr. A machine format is one
+    // document on stdout, printed once at the end: the topology's findings,
+    // then (with --check) one per stale file; a clean run prints an empty
+    // one (`[]`, a SARIF log without results).
+    let mut report = vec![(source, diags)];
+    if format == Format::Human {
+        if !report[0].1.is_empty() {
+            print_diagnostics(&report, format);
+        }
+        report.clear();
     }
+    let exit = build_or_check(
+        path,
+        out,
+        check_only,
+        adopt,
+        artifacts,
+        survey,
+        verdict,
+        format,
+        &mut report,
+    );
+    if format != Format::Human {
+        print_diagnostics(&report, format);
+    }
+    exit
+}
+
+/// The part of `build` after compiling: write DIR, or compare it. Stale
+/// files are added to `report` as findings (E001) in the machine formats.
+#[allow(clippy::too_many_arguments)]
+fn build_or_check(
+    path: &Path,
+    out: &Path,
+    check_only: bool,
+    adopt: crate::write::Adopt,
+    artifacts: Option<Vec<crate::artifact::Artifact>>,
+    survey: Option<crate::write::Survey>,
+    verdict: Exit,
+    format: Format,
+    report: &mut Vec<(Source, Vec<Diagnostic>)>,
+) -> Exit {
     let Some(artifacts) = artifacts.filter(|_| verdict == Exit::Ok) else {
         eprintln!("meshc: nothing written to {}", out.display());
         return Exit::Findings;
     };
+    let rebuild = format!("meshc build {} -o {}", path.display(), out.display());
     if check_only {
         return match crate::write::check(out, &artifacts, crate::write::Options { survey, adopt }) {
             Ok(stale) if stale.is_fresh() => {
@@ -726,13 +938,15 @@ fn build(
                 Exit::Ok
             }
             Ok(stale) => {
-                print!("{}", crate::write::render_diff(&stale));
+                if format == Format::Human {
+                    print!("{}", crate::write::render_diff(&stale));
+                } else {
+                    report.extend(stale_findings(out, &stale, &rebuild));
+                }
                 eprintln!(
-                    "{} is stale: {} file(s) differ; run `meshc build {} -o {}`",
+                    "{} is stale: {} file(s) differ; run `{rebuild}`",
                     out.display(),
                     stale.changes.len(),
-                    path.display(),
-                    out.display()
                 );
                 if under_pre_commit() {
                     // A pre-commit-only user may have no meshc on PATH; the
@@ -759,4 +973,55 @@ fn build(
             Exit::Usage
         }
     }
+}
+
+/// Generated files larger than this are not read to locate their first
+/// difference (the finding then points at their first line).
+const MAX_STALE_READ: u64 = 16 * 1024 * 1024;
+
+/// One finding (E001) per stale file, at most [`MAX_SHOWN_MACHINE`]: the
+/// file in DIR and, when it is a regular file there, its first changed line.
+fn stale_findings(
+    out: &Path,
+    stale: &crate::write::Staleness,
+    rebuild: &str,
+) -> Vec<(Source, Vec<Diagnostic>)> {
+    let listed = &stale.changes[..stale.changes.len().min(MAX_SHOWN_MACHINE)];
+    if listed.len() < stale.changes.len() {
+        eprintln!(
+            "{} stale files; only the first {MAX_SHOWN_MACHINE} are listed",
+            stale.changes.len()
+        );
+    }
+    listed
+        .iter()
+        .map(|change| {
+            let file = out.join(change.path());
+            let on_disk = match change {
+                crate::write::Change::Missing { .. } => String::new(),
+                _ => read_generated(&file),
+            };
+            let (source, diag) =
+                diagnostic::stale::finding(change, file.display().to_string(), on_disk, rebuild);
+            (source, vec![diag])
+        })
+        .collect()
+}
+
+/// A generated file's text as it is on disk, or empty when it is not a
+/// regular file (never followed through a symlink, never a FIFO) or too
+/// large; only for locating a finding.
+fn read_generated(file: &Path) -> String {
+    let regular = std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file() && m.len() <= MAX_STALE_READ);
+    if !regular {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    match open_nonblocking(file) {
+        Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => {
+            let _ = f.take(MAX_STALE_READ).read_to_end(&mut bytes);
+        }
+        _ => {}
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -49,12 +49,15 @@ pub fn front_end(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Top
 pub fn check_source(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Checked>, Vec<Diagnostic>) {
     let (topology, mut diags) = front_end(source, syntax, limits);
     let mut checked = None;
-    if let Some(topology) = topology {
+    let mut allows = Vec::new();
+    if let Some(mut topology) = topology {
+        allows = std::mem::take(&mut topology.allows);
         let (c, check_diags) = check::check(topology);
         diags.extend(check_diags);
         checked = c;
     }
     diagnostic::sort(&mut diags);
+    check::allow::apply(&allows, &mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         checked = None;
     }

@@ -562,6 +562,38 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
             .collect();
         assert!(errors.is_empty(), "{args:?}: {errors:#?}");
     }
+    // build --check: a stale directory (one result per stale file) and a
+    // clean one (no result), and a clean build.
+    let (dir, _) = stale_bookinfo();
+    for args in [
+        vec![
+            "build",
+            "--check",
+            "--format",
+            "sarif",
+            "topology.kdl",
+            "-o",
+            "out",
+        ],
+        vec!["build", "--format", "sarif", "topology.kdl", "-o", "out"],
+        vec![
+            "build",
+            "--check",
+            "--format",
+            "sarif",
+            "topology.kdl",
+            "-o",
+            "out",
+        ],
+    ] {
+        let o = meshc_in(dir.path(), &args);
+        let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&log)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{args:?}: {errors:#?}");
+    }
     // The validator bites: a result without a message is not SARIF.
     let bad = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [{"ruleId": "E1"}]}]});
     assert!(!validator.is_valid(&bad));
@@ -582,4 +614,347 @@ fn fmt_never_writes_back_a_file_that_does_not_parse() {
     assert!(formatted.contains("ssh \"root@10.0.1.5\\u{0}\""), "{formatted}");
     let o = meshc_in(dir.path(), &["fmt", "--check", "t.kdl"]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+}
+
+/// Runs meshc in `dir` with `stdin` as its standard input and `env` added.
+fn meshc_with(dir: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("meshc starts");
+    let mut pipe = child.stdin.take().unwrap();
+    // meshc may stop reading early (the size limit): a broken pipe is fine.
+    let _ = pipe.write_all(stdin);
+    drop(pipe);
+    child.wait_with_output().expect("meshc runs")
+}
+
+/// A built Bookinfo in a temporary directory, then three kinds of staleness:
+/// a generated file edited on line 5, one deleted, and a VM renamed in the
+/// topology (its old bundle is extra, its new one missing).
+fn stale_bookinfo() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = dir.path().join("topology.kdl");
+    std::fs::copy(root().join(VM), &topo).unwrap();
+    let o = meshc_in(dir.path(), &["build", "topology.kdl", "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let edited = "kubernetes/mesh/bookinfo/service-details.yaml";
+    let text = std::fs::read_to_string(out.join(edited)).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[4] = "edited: by hand";
+    std::fs::write(out.join(edited), lines.join("\n") + "\n").unwrap();
+    std::fs::remove_file(out.join("RUNBOOK.md")).unwrap();
+    let renamed = std::fs::read_to_string(&topo)
+        .unwrap()
+        .replace("ecs-details", "ecs-detailz");
+    std::fs::write(&topo, renamed).unwrap();
+    (dir, edited.to_owned())
+}
+
+#[test]
+fn build_check_reports_one_finding_per_stale_file_in_every_machine_format() {
+    let (dir, edited) = stale_bookinfo();
+    let args = |format| {
+        vec![
+            "build",
+            "--check",
+            "--format",
+            format,
+            "topology.kdl",
+            "-o",
+            "out",
+        ]
+    };
+    let o = meshc_in(dir.path(), &args("json"));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        !items.is_empty()
+            && items
+                .iter()
+                .all(|i| i["code"] == "E001" && i["severity"] == "error")
+    );
+    let find = |file: &str| {
+        items
+            .iter()
+            .find(|i| i["file"] == format!("out/{file}"))
+            .unwrap_or_else(|| panic!("no finding for {file}: {items:#?}"))
+    };
+    // The edited file: located at its first changed line, with real offsets.
+    let e = find(&edited);
+    assert_eq!((e["line"].as_u64(), e["column"].as_u64()), (Some(5), Some(1)));
+    let on_disk = std::fs::read_to_string(dir.path().join("out").join(&edited)).unwrap();
+    let (start, end) = (
+        e["start"].as_u64().unwrap() as usize,
+        e["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&on_disk[start..end], "edited: by hand");
+    assert!(e["message"].as_str().unwrap().contains("differs"), "{e}");
+    assert!(
+        e["help"]
+            .as_str()
+            .unwrap()
+            .contains("meshc build topology.kdl -o out"),
+        "{e}"
+    );
+    assert!(
+        find("RUNBOOK.md")["message"]
+            .as_str()
+            .unwrap()
+            .contains("is missing")
+    );
+    let extra: Vec<&serde_json::Value> = items
+        .iter()
+        .filter(|i| i["file"].as_str().unwrap().starts_with("out/vms/ecs-details/"))
+        .collect();
+    assert!(
+        !extra.is_empty()
+            && extra
+                .iter()
+                .all(|i| i["message"].as_str().unwrap().contains("no longer produced"))
+    );
+    assert!(
+        items
+            .iter()
+            .any(|i| i["file"].as_str().unwrap().starts_with("out/vms/ecs-detailz/"))
+    );
+    // One finding per stale file, no more, no fewer: as many as the diff has files.
+    let human = meshc_in(dir.path(), &["build", "--check", "topology.kdl", "-o", "out"]);
+    assert_eq!(code(&human), 1);
+    let diffed = stdout(&human).lines().filter(|l| l.starts_with("+++ b/")).count();
+    assert_eq!(items.len(), diffed, "{}", stdout(&human));
+
+    let o = meshc_in(dir.path(), &args("github"));
+    assert_eq!(code(&o), 1);
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), items.len(), "{lines:#?}");
+    assert!(
+        lines.iter().any(
+            |l| l.starts_with(&format!("::error file=out/{edited},line=5,endLine=5,col=1,"))
+                && l.contains("title=E001::")
+        ),
+        "{lines:#?}"
+    );
+
+    let o = meshc_in(dir.path(), &args("sarif"));
+    assert_eq!(code(&o), 1);
+    let log: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), items.len());
+    assert!(results.iter().all(|r| r["ruleId"] == "E001"));
+    assert_eq!(
+        log["runs"][0]["tool"]["driver"]["rules"][0]["name"],
+        "output-stale"
+    );
+}
+
+#[test]
+fn clean_runs_print_empty_documents_in_machine_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join(VM), dir.path().join("t.kdl")).unwrap();
+    for format in ["json", "sarif", "github"] {
+        let runs = [
+            vec!["build", "--format", format, "t.kdl", "-o", "out"],
+            vec!["build", "--check", "--format", format, "t.kdl", "-o", "out"],
+            vec!["check", "--format", format, "t.kdl"],
+        ];
+        for args in runs {
+            let o = meshc_in(dir.path(), &args);
+            assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+            let out = stdout(&o);
+            match format {
+                "json" => assert_eq!(out, "[]\n", "{args:?}"),
+                "sarif" => {
+                    let log: serde_json::Value = serde_json::from_str(&out).unwrap();
+                    assert_eq!(log["runs"][0]["results"], serde_json::json!([]), "{args:?}");
+                }
+                _ => assert_eq!(out, "", "{args:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_topology_can_be_read_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let kdl = std::fs::read(root().join(VM)).unwrap();
+    let toml = std::fs::read(root().join("examples/bookinfo-vm/topology.toml")).unwrap();
+    let run = |args: &[&str], input: &[u8]| meshc_with(dir.path(), args, input, &[]);
+    let o = run(&["check", "-"], &kdl);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("<stdin>: ok"), "{}", stderr(&o));
+    // --stdin-filename picks the syntax and names the file in diagnostics.
+    let o = run(&["check", "--stdin-filename", "conf/topology.toml", "-"], &toml);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("conf/topology.toml: ok"), "{}", stderr(&o));
+    let o = run(&["check", "-"], &toml);
+    assert_eq!(code(&o), 1, "TOML read as KDL without a .toml name");
+    let broken = b"mesh m { istio \"1.24\" }\ncluster c { network nope }\n";
+    let o = run(
+        &["check", "--format", "json", "--stdin-filename", "t.kdl", "-"],
+        broken,
+    );
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        !items.is_empty() && items.iter().all(|i| i["file"] == "t.kdl"),
+        "{items:#?}"
+    );
+    // Standard input beside files.
+    let vm = root().join(VM);
+    let vm = vm.to_str().unwrap();
+    let o = run(&["check", vm, "-"], &kdl);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The size limit holds for a pipe as for a file.
+    let o = run(&["check", "--max-input-size", "100", "-"], &kdl);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("E104") && stderr(&o).contains("limit of 100 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    // Usage errors: a name for a standard input that is not read; `-` twice.
+    let o = run(&["check", "--stdin-filename", "t.kdl", vm], b"");
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--stdin-filename"), "{}", stderr(&o));
+    let o = run(&["check", "-", "-"], &kdl);
+    assert_eq!(code(&o), 2);
+    // build from standard input: the headers name --stdin-filename's base name.
+    let o = run(
+        &["build", "--stdin-filename", "ops/shop.kdl", "-", "-o", "out"],
+        &kdl,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let yaml = std::fs::read_to_string(
+        dir.path()
+            .join("out/kubernetes/mesh/bookinfo/service-details.yaml"),
+    )
+    .unwrap();
+    assert!(yaml.contains("from shop.kdl;"), "{yaml}");
+    let o = run(
+        &[
+            "build",
+            "--check",
+            "--stdin-filename",
+            "ops/shop.kdl",
+            "-",
+            "-o",
+            "out",
+        ],
+        &kdl,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // A path that names a FIFO is still refused (it could block forever).
+    let fifo = dir.path().join("fifo.kdl");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        let o = run(&["check", "fifo.kdl"], b"");
+        assert_eq!(code(&o), 2);
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn color_follows_the_flag_then_no_color_then_clicolor_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = b"mesh m {\n";
+    let colored = |args: &[&str], env: &[(&str, &str)]| {
+        let o = meshc_with(dir.path(), args, broken, env);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        stderr(&o).contains("\x1b[")
+    };
+    // stderr is a pipe here: no colour unless asked for.
+    assert!(!colored(&["check", "-"], &[]));
+    assert!(colored(&["check", "--color", "always", "-"], &[]));
+    assert!(colored(&["check", "-", "--color=always"], &[("NO_COLOR", "1")]));
+    assert!(!colored(
+        &["check", "--color", "never", "-"],
+        &[("CLICOLOR_FORCE", "1")]
+    ));
+    assert!(colored(&["check", "-"], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!colored(&["check", "-"], &[("CLICOLOR_FORCE", "0")]));
+    assert!(!colored(
+        &["check", "-"],
+        &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]
+    ));
+    // An empty NO_COLOR does not count.
+    assert!(colored(
+        &["check", "-"],
+        &[("NO_COLOR", ""), ("CLICOLOR_FORCE", "1")]
+    ));
+    // Every command that prints diagnostics: build, graph, fmt too.
+    assert!(colored(&["build", "--color", "always", "-", "-o", "out"], &[]));
+    assert!(colored(&["graph", "--color", "always", "-"], &[]));
+    std::fs::write(dir.path().join("b.kdl"), broken).unwrap();
+    assert!(colored(&["fmt", "--color", "always", "b.kdl"], &[]));
+    assert!(!colored(&["fmt", "b.kdl"], &[]));
+    let o = meshc(&["check", "--color", "sometimes", VM]);
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn allow_drops_the_warnings_it_names_and_refuses_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join(VM)).unwrap()
+        + "\nvm idle {\n    address \"192.168.3.250\"\n    network vpc-hangzhou\n}\n";
+    std::fs::write(dir.path().join("t.kdl"), text).unwrap();
+    let run = |args: &[&str]| meshc_in(dir.path(), args);
+    let o = run(&["check", "--deny-warnings", "--format", "json", "t.kdl"]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("\"W902\""), "{}", stdout(&o));
+    // By code (any case) or by name, in every command that reports.
+    for allow in ["W902", "w902", "idle-vm"] {
+        let o = run(&[
+            "check",
+            "--deny-warnings",
+            "--allow",
+            allow,
+            "--format",
+            "json",
+            "t.kdl",
+        ]);
+        assert_eq!(code(&o), 0, "{allow}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "[]\n", "{allow}");
+    }
+    let o = run(&[
+        "build",
+        "--deny-warnings",
+        "--allow",
+        "W902",
+        "t.kdl",
+        "-o",
+        "out",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run(&["build", "--deny-warnings", "t.kdl", "-o", "out2"]);
+    assert_eq!(code(&o), 1);
+    let o = run(&["graph", "--deny-warnings", "--allow", "W902", "t.kdl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Another code leaves the warning.
+    let o = run(&["check", "--deny-warnings", "--allow", "W901", "t.kdl"]);
+    assert_eq!(code(&o), 1);
+    // An error cannot be allowed; an unknown code is a usage error.
+    let o = run(&["check", "--allow", "E301", "t.kdl"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("only warnings can be allowed"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["build", "--allow", "unknown-reference", "t.kdl", "-o", "out"]);
+    assert_eq!(code(&o), 2);
+    let o = run(&["check", "--allow", "W9O2", "t.kdl"]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("did you mean W902"), "{}", stderr(&o));
 }

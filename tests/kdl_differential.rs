@@ -60,6 +60,16 @@ const KDL_CRATE_DEVIATIONS: &[Deviation] = &[
         },
     },
     Deviation {
+        what: "accepts C0 control characters other than whitespace (U+0001–U+0008, U+000E–U+001F) in \
+               comments, which the spec forbids anywhere in a document",
+        official_case: "",
+        avoid: |t| {
+            t.chars()
+                .filter(|c| !matches!(c, '\u{1}'..='\u{8}' | '\u{e}'..='\u{1f}'))
+                .collect()
+        },
+    },
+    Deviation {
         what: "accepts U+007F (delete), a disallowed literal code point",
         official_case: "unicode_delete_fail.kdl",
         avoid: |t| t.replace('\u{7f}', ""),

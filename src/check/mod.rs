@@ -11,6 +11,7 @@
 //! problem (an unresolved reference, say) makes meaningless, so one mistake
 //! is reported once.
 
+pub mod allow;
 pub mod graph;
 pub mod index;
 pub mod rules;

@@ -7,7 +7,8 @@
 //! means, why it matters, and an example.
 //!
 //! Codes are stable: once released, a code keeps its meaning. Numbering:
-//! `E1xx` input and syntax, `E2xx` shape of the topology, `E3xx` references,
+//! `E0xx` the output directory (`build --check`), `E1xx` input and syntax,
+//! `E2xx` shape of the topology, `E3xx` references,
 //! `E4xx` names, `E5xx` addresses, `E6xx` ports, `E7xx` reachability and
 //! routing, `E8xx` Istio flow; `W9xx` are warnings.
 
@@ -264,4 +265,7 @@ pub static FRONT_END: &[&Code] = &[
     &OUT_OF_RANGE,
     &MESH_COUNT,
     &INVALID_ADDRESS,
+    &super::stale::OUTPUT_STALE,
+    &crate::check::allow::INVALID_ALLOW,
+    &crate::check::allow::UNUSED_ALLOW,
 ];

@@ -10,6 +10,7 @@
 
 pub mod codes;
 pub mod render;
+pub mod stale;
 pub mod toml_help;
 
 use crate::source::Span;

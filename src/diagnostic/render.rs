@@ -9,9 +9,11 @@
 //! Renderers are pure: they return a `String` and the CLI prints it.
 
 use std::fmt;
-use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode,
+    SourceSpan, SpanContents,
+};
 use serde::Serialize;
 use serde_json::json;
 
@@ -23,8 +25,141 @@ use crate::source::Source;
 /// message then carries the position instead.
 struct Report<'a> {
     diag: &'a Diagnostic,
-    source: Option<NamedSource<Arc<String>>>,
+    source: Option<&'a dyn SourceCode>,
+    /// The length of the text `source` reads.
+    len: usize,
     position: Option<String>,
+}
+
+/// A file as miette reads it for snippets, at a cost that does not depend
+/// on where in the file a snippet is.
+///
+/// miette's own `SourceCode` for a string counts lines from the start of
+/// the text to every span it quotes: rendering a diagnostic near the end of
+/// a 3 MB topology scanned 3 MB, and fifty of them most of a large
+/// `check`'s time. This one hands miette only a window of a few lines
+/// around the span and adds the line numbers of what lies before it, from
+/// the file's line index. The window starts and ends at line breaks, with a
+/// margin of lines beyond the context miette asks for, so miette's scan of
+/// it finds exactly what its scan of the whole text would (a test holds the
+/// two to the same bytes).
+struct Snippets<'s> {
+    name: &'s str,
+    source: &'s Source,
+    /// The text with hidden characters replaced ([`printable`]), byte for
+    /// byte as long as the original.
+    text: String,
+    /// Offsets of carriage returns not followed by a line feed: miette
+    /// counts those as line breaks too, the line index does not.
+    lone_cr: Vec<usize>,
+}
+
+/// Lines of margin beyond the context lines miette asks for.
+const MARGIN: usize = 2;
+
+impl<'s> Snippets<'s> {
+    fn new(source: &'s Source) -> Self {
+        let bytes = source.text.as_bytes();
+        let lone_cr = if source.text.contains('\r') {
+            (0..bytes.len())
+                .filter(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Snippets {
+            name: &source.name,
+            source,
+            text: printable(&source.text),
+            lone_cr,
+        }
+    }
+
+    /// Line breaks (as miette counts them) before `offset`, which is the
+    /// start of a line.
+    fn breaks_before(&self, offset: usize) -> usize {
+        (self.source.line_col(offset).line - 1) + self.lone_cr.partition_point(|&o| o < offset)
+    }
+}
+
+/// Whether the byte at `i` ends a line as miette sees it: `\n`, or a `\r`
+/// not followed by `\n`.
+fn ends_line(bytes: &[u8], i: usize) -> bool {
+    match bytes[i] {
+        b'\n' => true,
+        b'\r' => bytes.get(i + 1) != Some(&b'\n'),
+        _ => false,
+    }
+}
+
+/// The start of the line `lines` lines before the one holding `offset`.
+fn lines_back(bytes: &[u8], offset: usize, lines: usize) -> usize {
+    let mut seen = 0;
+    let mut i = offset.min(bytes.len());
+    while i > 0 {
+        if ends_line(bytes, i - 1) {
+            seen += 1;
+            if seen > lines {
+                return i;
+            }
+        }
+        i -= 1;
+    }
+    0
+}
+
+/// Just past the `lines`-th line break at or after `offset`.
+fn lines_forward(bytes: &[u8], offset: usize, lines: usize) -> usize {
+    let mut seen = 0;
+    for i in offset.min(bytes.len())..bytes.len() {
+        if ends_line(bytes, i) {
+            seen += 1;
+            if seen >= lines {
+                return i + 1;
+            }
+        }
+    }
+    bytes.len()
+}
+
+impl fmt::Debug for Snippets<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl SourceCode for Snippets<'_> {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let bytes = self.text.as_bytes();
+        let (offset, len) = (span.offset(), span.len());
+        if offset + len > bytes.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        let start = lines_back(bytes, offset, context_lines_before + MARGIN);
+        let end = lines_forward(bytes, offset + len, context_lines_after + MARGIN + 1);
+        let window = &bytes[start..end];
+        let inner = window.read_span(
+            &SourceSpan::new((offset - start).into(), len),
+            context_lines_before,
+            context_lines_after,
+        )?;
+        let before = self.breaks_before(start);
+        let contents = MietteSpanContents::new_named(
+            self.name.to_owned(),
+            inner.data(),
+            SourceSpan::new((inner.span().offset() + start).into(), inner.span().len()),
+            inner.line() + before,
+            inner.column(),
+            inner.line_count() + before,
+        )
+        .with_language("kdl");
+        Ok(Box::new(contents))
+    }
 }
 
 /// Lines longer than this are not quoted in a snippet: a one-megabyte line
@@ -93,11 +228,12 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+        self.source
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let len = self.source.as_ref()?.inner().len();
+        self.source?;
+        let len = self.len;
         Some(Box::new(self.diag.labels.iter().map(move |l| {
             let start = l.span.start.min(len);
             let end = l.span.end.clamp(start, len);
@@ -113,13 +249,23 @@ impl miette::Diagnostic for Report<'_> {
 
 /// The graphical report, one diagnostic after another, then a summary line.
 pub fn human(diags: &[Diagnostic], source: &Source, color: bool) -> String {
+    // Built only when something is shown: a file's diagnostics past the
+    // cap never reach this function.
+    if diags.is_empty() {
+        return String::new();
+    }
+    human_from(diags, source, color, &Snippets::new(source))
+}
+
+/// `human`, with snippets read from `code` (the text of `source`, made
+/// printable).
+fn human_from(diags: &[Diagnostic], source: &Source, color: bool, code: &dyn SourceCode) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
-    let named = NamedSource::new(source.name.clone(), Arc::new(printable(&source.text))).with_language("kdl");
     let mut out = String::new();
     for diag in diags {
         let span = diag.span();
@@ -136,12 +282,14 @@ pub fn human(diags: &[Diagnostic], source: &Source, color: bool) -> String {
             Report {
                 diag,
                 source: None,
+                len: 0,
                 position: Some(format!("{}:{}:{}", source.name, at.line, at.column)),
             }
         } else {
             Report {
                 diag,
-                source: Some(named.clone()),
+                source: Some(code),
+                len: source.text.len(),
                 position: None,
             }
         };
@@ -349,4 +497,111 @@ pub fn sarif(files: &[(&Source, &[Diagnostic])]) -> String {
         }]
     });
     serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::codes;
+    use crate::source::Span;
+
+    /// Renders with miette's own `SourceCode` over the whole text, as
+    /// `human` did before [`Snippets`].
+    fn reference(diags: &[Diagnostic], source: &Source, color: bool) -> String {
+        let named =
+            miette::NamedSource::new(source.name.clone(), printable(&source.text)).with_language("kdl");
+        human_from(diags, source, color, &named)
+    }
+
+    fn diag(span: Span, secondary: Option<Span>) -> Diagnostic {
+        let d = Diagnostic::new(&codes::INVALID_VALUE, span, "wrong")
+            .label("here")
+            .help("fix it");
+        match secondary {
+            Some(s) => d.with_secondary(s, "and there"),
+            None => d,
+        }
+    }
+
+    #[test]
+    fn snippets_render_exactly_what_miette_renders_from_the_whole_text() {
+        let texts = [
+            "mesh m {\n    istio \"1.24\"\n}\ncluster c {\n    network vpc\n}\n".repeat(6),
+            "a\r\nbb\r\nccc\r\n\r\ndddd\r\ne\r\nf\r\ng".to_owned(),
+            "lone\rcarriage\rreturns\n\nmixed\r\nend\r".to_owned(),
+            "tab\tline\nünïcödé line ✓\n\u{202e}hidden\u{7}\nlast line without break".to_owned(),
+            "\n\n\n\n\nx\n\n\n\n\n".to_owned(),
+            "one line".to_owned(),
+            String::new(),
+        ];
+        let mut compared = 0;
+        for text in &texts {
+            let source = Source::new("t.kdl", text.clone());
+            // Every span that starts and ends on a character boundary, up to
+            // 12 bytes long, alone and with a secondary label at the start,
+            // the end, or a character near it.
+            let bounds: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+            for (i, &a) in bounds.iter().enumerate() {
+                for &b in bounds[i..].iter().take(13) {
+                    let spans = [
+                        None,
+                        Some(Span::new(0, 0)),
+                        Some(Span::new(text.len(), text.len())),
+                        Some(Span::new(bounds[i.saturating_sub(3)], a)),
+                        Some(Span::new(b, bounds[(i + 20).min(bounds.len() - 1)])),
+                    ];
+                    for secondary in spans {
+                        let diags = [diag(Span::new(a, b), secondary)];
+                        for color in [false, true] {
+                            assert_eq!(
+                                human(&diags, &source, color),
+                                reference(&diags, &source, color),
+                                "{text:?} {a}..{b} {secondary:?}"
+                            );
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 5000, "{compared}");
+    }
+
+    #[test]
+    fn a_snippet_reads_a_window_not_the_whole_text() {
+        let text = "node x\n".repeat(1_000_000);
+        let source = Source::new("t.kdl", text.clone());
+        let snippets = Snippets::new(&source);
+        let at = text.len() - 3;
+        let contents = snippets
+            .read_span(&SourceSpan::new(at.into(), 1), 1, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The line before, the span's line: miette's window, numbered as in
+        // the whole file.
+        assert_eq!(contents.data(), b"node x\nnode x\n");
+        assert_eq!(contents.line(), 999_998);
+        // Rendering at the end of a large text costs what rendering at
+        // its start does, not a scan of everything before: miette's
+        // reference, which scans, is kept out of this timing on purpose.
+        // The best of three runs, against the machine's other load.
+        let time = |offset: usize| {
+            let diags: Vec<Diagnostic> = (0..50)
+                .map(|i| diag(Span::new(offset + 7 * i, offset + 7 * i + 4), None))
+                .collect();
+            (0..3)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    assert!(!human(&diags, &source, false).is_empty());
+                    t.elapsed()
+                })
+                .min()
+                .unwrap_or_default()
+        };
+        let start = time(0);
+        let end = time(text.len() - 7 * 60);
+        assert!(
+            end < start * 2 + std::time::Duration::from_millis(50),
+            "{start:?} at the start, {end:?} at the end"
+        );
+    }
 }

@@ -294,6 +294,13 @@ const fn list(name: &'static str, ty: Ty, doc: &'static str) -> Setting {
 
 const NAME: Setting = required("name", Ty::Name, "The declaration's name (the first argument).");
 
+/// On every top-level declaration: warnings it silences (`check::allow`).
+const ALLOW: Setting = list(
+    "allow",
+    Ty::Text,
+    "Warning codes (`W901`) or names (`dependency-cycle`) not to report inside this declaration: `allow \"W901\" \"W905\"`. Only warnings can be allowed (an error code is E230); an allowed code that suppresses nothing is W930.",
+);
+
 /// The top level of a topology.
 pub static TOP: &[Block] = &[
     block("mesh", &MESH, false),
@@ -358,6 +365,7 @@ pub static MESH: Shape = Shape {
             "Whether the install turns on mutual TLS between workloads (Istio 1.0's `istio-demo-auth.yaml`, `global.mtls.enabled`). #true writes `tls: ISTIO_MUTUAL` into every DestinationRule meshc emits: a host's rule replaces the mesh-wide one, TLS settings included, and before automatic mutual TLS (Istio 1.5) its clients would talk plain text.",
         )
         .default("#false"),
+        ALLOW,
     ],
     blocks: &[block("ingress", &INGRESS, true)],
     open: false,
@@ -403,6 +411,7 @@ pub static NETWORK: Shape = Shape {
             Ty::Ip,
             "Address through which other networks reach this one; it must be the `east-west-gateway` of a cluster on this network (E709), the only gateway Istio runs and learns.",
         ),
+        ALLOW,
     ],
     blocks: &[],
     open: false,
@@ -447,6 +456,7 @@ pub static CLUSTER: Shape = Shape {
             "Which cloud's internal-load-balancer annotation the legacy ILB Services get.",
         )
         .legacy(""),
+        ALLOW,
     ],
     blocks: &[Block {
         flow: Some(FlowOnly {
@@ -565,6 +575,7 @@ pub static VM: Shape = Shape {
             "Let istiod create the WorkloadEntry when the sidecar connects. Modern flow.",
         )
         .modern(""),
+        ALLOW,
     ],
     blocks: &[block("labels", &LABELS, false)],
     open: false,
@@ -584,6 +595,7 @@ pub static NAMESPACE: Shape = Shape {
             "Overrides the mesh's `least-privilege` for this namespace.",
         )
         .modern(""),
+        ALLOW,
     ],
     blocks: &[block("labels", &LABELS, false)],
     open: false,
@@ -623,6 +635,7 @@ pub static SERVICE: Shape = Shape {
             Ty::Bool,
             "Reached from outside the mesh, so having no caller is expected.",
         ),
+        ALLOW,
     ],
     blocks: &[
         block("port", &PORT, true),

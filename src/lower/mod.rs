@@ -37,6 +37,9 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
     reader::take_dropped();
     reader::take_flow_bound();
     for node in &doc.nodes {
+        if language::TOP.iter().any(|b| b.name == node.name.text) {
+            allows(node, &mut topo.allows);
+        }
         // A declaration that cannot be read whole is left out of the model,
         // but its name is remembered so that references to it are not
         // reported a second time as unknown.
@@ -478,4 +481,36 @@ fn probe(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
         kind,
         span: node.span,
     })
+}
+
+/// The codes a declaration's `allow` setting names (`allow "W901"` or
+/// `allow="W901"`), each covering the declaration: from its first argument
+/// or setting to its last. (Not the node's own span: a TOML table in an
+/// array of tables shares its key's span with the others.) Values of the
+/// wrong type are the reader's to report.
+fn allows(node: &Node<'_>, out: &mut Vec<crate::model::Allow>) {
+    let scope = node
+        .entries
+        .iter()
+        .map(|e| e.span)
+        .chain(node.children.iter().map(|c| c.span))
+        .reduce(Span::join)
+        .unwrap_or(node.span);
+    let own = node
+        .entries
+        .iter()
+        .filter(|e| e.key.as_ref().is_some_and(|k| k.text == "allow"));
+    let children = node
+        .children
+        .iter()
+        .filter(|c| c.name.text == "allow")
+        .flat_map(|c| c.entries.iter().filter(|e| e.key.is_none()));
+    for entry in own.chain(children) {
+        if let crate::syntax::Value::String(code) = &entry.value {
+            out.push(crate::model::Allow {
+                code: Spanned::new(code.to_string(), entry.span),
+                scope,
+            });
+        }
+    }
 }

@@ -43,6 +43,8 @@ pub struct Topology {
     /// flow, in the order read (the language table says which; E802/E803
     /// judge them against the mesh's flow).
     pub flow_bound: Vec<FlowBound>,
+    /// Every code an `allow` names, in source order (`check::allow`).
+    pub allows: Vec<Allow>,
 }
 
 /// A setting (or one word of it, or a block) that only one Istio flow has,
@@ -58,6 +60,14 @@ pub struct FlowBound {
     pub span: Span,
     /// What the help adds after "remove `…`".
     pub instead: &'static str,
+}
+
+/// One code named by an `allow` setting, and the declaration it covers:
+/// warnings with that code whose primary span lies in `scope` are dropped.
+#[derive(Clone, Debug)]
+pub struct Allow {
+    pub code: Spanned<String>,
+    pub scope: Span,
 }
 
 /// Settings written with a value lowering refused (a wrong type, a number
