@@ -13,6 +13,7 @@ mod determinism;
 mod e2e;
 mod examples;
 mod fixtures;
+mod graph;
 mod hostile;
 mod iptables_conformance;
 mod kdl_differential;
