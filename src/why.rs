@@ -507,7 +507,7 @@ fn path(cx: &Cx<'_>, wa: usize, wb: usize) -> Path {
     });
 
     // 2. capture (outbound, caller side)
-    let captured = host_a.is_some_and(|h| g.has_edge(h, NodeKind::Workload(wa), EdgeKind::Captures));
+    let captured = host_a.is_some_and(|h| g.has_edge(NodeKind::Workload(wa), h, EdgeKind::CapturedBy));
     links.push(match host_a {
         Some(NodeKind::Vm(v)) => {
             let vm = &topo.vms[v];
@@ -623,7 +623,7 @@ fn path(cx: &Cx<'_>, wa: usize, wb: usize) -> Path {
     });
 
     // 5. inbound capture (callee side)
-    let inbound = host_b.is_some_and(|h| g.has_edge(h, NodeKind::Workload(wb), EdgeKind::Captures));
+    let inbound = host_b.is_some_and(|h| g.has_edge(NodeKind::Workload(wb), h, EdgeKind::CapturedBy));
     links.push(match (host_b, inbound) {
         (Some(NodeKind::Vm(v)), true) => ok(
             "inbound",

@@ -96,7 +96,7 @@ fn workload_label(a: &Analysis, w: usize) -> String {
     let mut label = format!("{} {}", a.topology.services[wl.service].name.value, wl.version);
     let uncaptured = a
         .graph
-        .in_edges(NodeKind::Workload(w), EdgeKind::Captures)
+        .out_edges(NodeKind::Workload(w), EdgeKind::CapturedBy)
         .is_empty();
     if uncaptured {
         label.push_str(" (no sidecar)");
