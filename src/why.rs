@@ -60,20 +60,20 @@ pub fn endpoint(checked: &Checked, text: &str) -> Result<Endpoint, String> {
         None => (text, None),
     };
     if let Some(s) = ix.service("", name) {
-        if let Some(v) = version {
-            if !ix.workloads.iter().any(|w| w.service == s && w.version == v) {
-                let deployed: BTreeSet<&str> = ix
-                    .workloads
-                    .iter()
-                    .filter(|w| w.service == s)
-                    .map(|w| w.version.as_str())
-                    .collect();
-                let deployed: Vec<&str> = deployed.into_iter().collect();
-                return Err(format!(
-                    "service `{name}` deploys no version `{v}` (it deploys: {})",
-                    deployed.join(", ")
-                ));
-            }
+        if let Some(v) = version
+            && !ix.workloads.iter().any(|w| w.service == s && w.version == v)
+        {
+            let deployed: BTreeSet<&str> = ix
+                .workloads
+                .iter()
+                .filter(|w| w.service == s)
+                .map(|w| w.version.as_str())
+                .collect();
+            let deployed: Vec<&str> = deployed.into_iter().collect();
+            return Err(format!(
+                "service `{name}` deploys no version `{v}` (it deploys: {})",
+                deployed.join(", ")
+            ));
         }
         return Ok(Endpoint::Service {
             service: s,
@@ -381,10 +381,10 @@ pub fn why(
         for p in &paths {
             for l in &p.links {
                 let counts = wanted == Status::Missing || l.step == "route";
-                if let (true, Some(f)) = (l.status == wanted && counts, &l.fix) {
-                    if !fixes.contains(f) {
-                        fixes.push(f.clone());
-                    }
+                if let (true, Some(f)) = (l.status == wanted && counts, &l.fix)
+                    && !fixes.contains(f)
+                {
+                    fixes.push(f.clone());
                 }
             }
         }
@@ -507,7 +507,7 @@ fn path(cx: &Cx<'_>, wa: usize, wb: usize) -> Path {
     });
 
     // 2. capture (outbound, caller side)
-    let captured = host_a.is_some_and(|h| g.has_edge(h, NodeKind::Workload(wa), EdgeKind::Captures));
+    let captured = host_a.is_some_and(|h| g.has_edge(NodeKind::Workload(wa), h, EdgeKind::CapturedBy));
     links.push(match host_a {
         Some(NodeKind::Vm(v)) => {
             let vm = &topo.vms[v];
@@ -623,7 +623,7 @@ fn path(cx: &Cx<'_>, wa: usize, wb: usize) -> Path {
     });
 
     // 5. inbound capture (callee side)
-    let inbound = host_b.is_some_and(|h| g.has_edge(h, NodeKind::Workload(wb), EdgeKind::Captures));
+    let inbound = host_b.is_some_and(|h| g.has_edge(NodeKind::Workload(wb), h, EdgeKind::CapturedBy));
     links.push(match (host_b, inbound) {
         (Some(NodeKind::Vm(v)), true) => ok(
             "inbound",
@@ -811,10 +811,8 @@ pub fn human(r: &Report) -> String {
                 Status::Missing => "MISS",
             };
             let _ = writeln!(out, "  {mark} {:<8} {}", l.step, l.detail);
-            if l.status != Status::Ok {
-                if let Some(f) = &l.fix {
-                    let _ = writeln!(out, "       {:<8} fix: {f}", "");
-                }
+            if let (false, Some(f)) = (l.status == Status::Ok, &l.fix) {
+                let _ = writeln!(out, "       {:<8} fix: {f}", "");
             }
         }
     }

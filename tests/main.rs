@@ -15,6 +15,7 @@ mod examples;
 mod fixtures;
 mod guide;
 mod format;
+mod graph;
 mod hostile;
 mod iptables_conformance;
 mod kdl_differential;

@@ -14,8 +14,8 @@
 //! * name resolution: each cluster or VM → how its workloads resolve
 //!   service names (kube-dns, the Istio agent's DNS proxy, dnsmasq, or a
 //!   hosts file only);
-//! * capture: cluster or VM → each workload whose traffic its sidecar
-//!   captures (an injected pod; a VM whose iptables redirect the service's
+//! * capture: each workload → the cluster or VM whose sidecar captures its
+//!   traffic (an injected pod; a VM whose iptables redirect the service's
 //!   ports);
 //! * least privilege (modern flow, least privilege on): the Sidecar egress
 //!   host and the AuthorizationPolicy principals meshc emits for each call.
@@ -90,8 +90,10 @@ pub enum EdgeKind {
     Exposes,
     /// cluster or VM → the resolver its workloads ask
     ResolvesWith,
-    /// cluster or VM → workload whose traffic its sidecar captures
-    Captures,
+    /// workload → the cluster or VM whose sidecar captures its traffic
+    /// (pointing this way keeps a host's outgoing edges few: a rule that
+    /// asks a workload's network walks them once per workload)
+    CapturedBy,
     /// service → service its Sidecar's egress lists
     SidecarEgress,
     /// caller service → callee service whose AuthorizationPolicy admits the
@@ -286,7 +288,7 @@ impl MeshGraph {
                 }),
             };
             if captured {
-                gr.add_edge(target, g.workloads[wi], edge(EdgeKind::Captures, w.span));
+                gr.add_edge(g.workloads[wi], target, edge(EdgeKind::CapturedBy, w.span));
             }
         }
         for (si, s) in topo.services.iter().enumerate() {

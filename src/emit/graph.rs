@@ -94,12 +94,11 @@ fn by_target(a: &Analysis) -> BTreeMap<Target, Vec<usize>> {
 fn workload_label(a: &Analysis, w: usize) -> String {
     let wl = &a.index.workloads[w];
     let mut label = format!("{} {}", a.topology.services[wl.service].name.value, wl.version);
-    let captured = a
+    let uncaptured = a
         .graph
-        .in_edges(NodeKind::Workload(w), EdgeKind::Captures)
-        .first()
-        .is_some();
-    if !captured {
+        .out_edges(NodeKind::Workload(w), EdgeKind::CapturedBy)
+        .is_empty();
+    if uncaptured {
         label.push_str(" (no sidecar)");
     }
     label
