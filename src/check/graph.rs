@@ -9,19 +9,20 @@
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use super::id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 use super::index::{Index, Target};
 use crate::model::Topology;
 use crate::source::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeKind {
-    Network(usize),
-    Cluster(usize),
-    Vm(usize),
+    Network(NetworkId),
+    Cluster(ClusterId),
+    Vm(VmId),
     /// Index into `Index::namespaces` in name order.
     Namespace(usize),
-    Service(usize),
-    Workload(usize),
+    Service(ServiceId),
+    Workload(WorkloadId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,12 +53,12 @@ pub struct Edge {
 #[derive(Clone, Debug, Default)]
 pub struct MeshGraph {
     pub graph: DiGraph<NodeKind, Edge>,
-    pub networks: Vec<NodeIndex>,
-    pub clusters: Vec<NodeIndex>,
-    pub vms: Vec<NodeIndex>,
+    pub networks: IdVec<NetworkId, NodeIndex>,
+    pub clusters: IdVec<ClusterId, NodeIndex>,
+    pub vms: IdVec<VmId, NodeIndex>,
     pub namespaces: Vec<NodeIndex>,
-    pub services: Vec<NodeIndex>,
-    pub workloads: Vec<NodeIndex>,
+    pub services: IdVec<ServiceId, NodeIndex>,
+    pub workloads: IdVec<WorkloadId, NodeIndex>,
 }
 
 impl MeshGraph {
@@ -65,26 +66,26 @@ impl MeshGraph {
         let mut g = MeshGraph::default();
         let gr = &mut g.graph;
         g.networks = (0..topo.networks.len())
-            .map(|i| gr.add_node(NodeKind::Network(i)))
+            .map(|i| gr.add_node(NodeKind::Network(Id::new(i))))
             .collect();
         g.clusters = (0..topo.clusters.len())
-            .map(|i| gr.add_node(NodeKind::Cluster(i)))
+            .map(|i| gr.add_node(NodeKind::Cluster(Id::new(i))))
             .collect();
         g.vms = (0..topo.vms.len())
-            .map(|i| gr.add_node(NodeKind::Vm(i)))
+            .map(|i| gr.add_node(NodeKind::Vm(Id::new(i))))
             .collect();
         g.namespaces = (0..ix.namespaces.len())
             .map(|i| gr.add_node(NodeKind::Namespace(i)))
             .collect();
         g.services = (0..topo.services.len())
-            .map(|i| gr.add_node(NodeKind::Service(i)))
+            .map(|i| gr.add_node(NodeKind::Service(Id::new(i))))
             .collect();
         g.workloads = (0..ix.workloads.len())
-            .map(|i| gr.add_node(NodeKind::Workload(i)))
+            .map(|i| gr.add_node(NodeKind::Workload(Id::new(i))))
             .collect();
 
         let edge = |kind, span| Edge { kind, span };
-        for (i, c) in topo.clusters.iter().enumerate() {
+        for (i, c) in topo.cluster_ids() {
             if let Some(n) = ix.cluster_network[i] {
                 gr.add_edge(
                     g.clusters[i],
@@ -93,7 +94,7 @@ impl MeshGraph {
                 );
             }
         }
-        for (i, v) in topo.vms.iter().enumerate() {
+        for (i, v) in topo.vm_ids() {
             if let Some(n) = ix.vm_network[i] {
                 gr.add_edge(g.vms[i], g.networks[n], edge(EdgeKind::MemberOf, v.network.span));
             }
@@ -108,7 +109,7 @@ impl MeshGraph {
                 gr.add_edge(g.services[s], g.namespaces[ni], edge(EdgeKind::InNamespace, span));
             }
         }
-        for (wi, w) in ix.workloads.iter().enumerate() {
+        for (wi, w) in ix.workloads.iter_enumerated() {
             let target = match w.target {
                 Target::Cluster(c) => g.clusters[c],
                 Target::Vm(v) => g.vms[v],
@@ -120,7 +121,7 @@ impl MeshGraph {
                 edge(EdgeKind::Implements, w.span),
             );
         }
-        for (si, s) in topo.services.iter().enumerate() {
+        for (si, s) in topo.service_ids() {
             for (c, target) in s.calls.iter().zip(&ix.call_targets[si]) {
                 if let Some(t) = *target {
                     gr.add_edge(g.services[si], g.services[t], edge(EdgeKind::Calls, c.span));

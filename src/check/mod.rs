@@ -12,12 +12,14 @@
 //! is reported once.
 
 pub mod graph;
+pub mod id;
 pub mod index;
 pub mod rules;
 
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::Topology;
 pub use graph::MeshGraph;
+pub use id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 pub use index::{Index, NamespaceInfo, Target, Workload};
 
 /// What a rule sees.

@@ -40,6 +40,7 @@ use serde::Serialize;
 
 use crate::artifact::{Artifact, Mode};
 use crate::check::Checked;
+use crate::check::ClusterId;
 use crate::model::{Cluster, Flow, IstioVersion, Topology};
 
 /// Cross-network traffic port of an east-west gateway (`AUTO_PASSTHROUGH`).
@@ -59,13 +60,13 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let ix = checked.index();
     let line = reference_line(topo.mesh.istio.value);
     let networks = mesh_networks(topo);
-    let control_planes: Vec<usize> = if ix.control_planes.is_empty() {
-        (0..topo.clusters.len()).collect()
+    let control_planes: Vec<ClusterId> = if ix.control_planes.is_empty() {
+        topo.cluster_ids().map(|(c, _)| c).collect()
     } else {
         ix.control_planes.clone()
     };
     let mut out = Vec::new();
-    for (c, cluster) in topo.clusters.iter().enumerate() {
+    for (c, cluster) in topo.cluster_ids() {
         let dir = format!("control-plane/{}", cluster.name.value);
         if control_planes.contains(&c) {
             let values = istiod_values(topo, cluster, &networks);

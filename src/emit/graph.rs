@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::check::{Analysis, Target};
+use crate::check::{Analysis, ServiceId, Target, WorkloadId};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::Span;
 
@@ -55,9 +55,9 @@ fn q(s: &str) -> String {
 }
 
 /// Route weights per (service, version), when the service has routes.
-fn weights(a: &Analysis) -> BTreeMap<(usize, String), u32> {
+fn weights(a: &Analysis) -> BTreeMap<(ServiceId, String), u32> {
     let mut out = BTreeMap::new();
-    for (si, s) in a.topology.services.iter().enumerate() {
+    for (si, s) in a.topology.service_ids() {
         let single = s.routes.len() == 1;
         for r in &s.routes {
             let w = r
@@ -83,11 +83,11 @@ pub fn dot(a: &Analysis) -> String {
     );
 
     // Workloads grouped by target, targets grouped by network.
-    let mut by_target: BTreeMap<Target, Vec<usize>> = BTreeMap::new();
-    for (wi, w) in ix.workloads.iter().enumerate() {
+    let mut by_target: BTreeMap<Target, Vec<WorkloadId>> = BTreeMap::new();
+    for (wi, w) in ix.workloads.iter_enumerated() {
         by_target.entry(w.target).or_default().push(wi);
     }
-    let workload_node = |out: &mut String, wi: usize, indent: &str| {
+    let workload_node = |out: &mut String, wi: WorkloadId, indent: &str| {
         let w = &ix.workloads[wi];
         let s = &t.services[w.service];
         let _ = writeln!(
@@ -138,7 +138,7 @@ pub fn dot(a: &Analysis) -> String {
         }
         let _ = writeln!(out, "{indent}}}");
     };
-    for (ni, n) in t.networks.iter().enumerate() {
+    for (ni, n) in t.network_ids() {
         let _ = writeln!(
             out,
             "  subgraph {} {{",
@@ -151,38 +151,24 @@ pub fn dot(a: &Analysis) -> String {
             color(flag(n.span, d))
         );
         for (ci, _) in t
-            .clusters
-            .iter()
-            .enumerate()
+            .cluster_ids()
             .filter(|(ci, _)| ix.cluster_network[*ci] == Some(ni))
         {
             group(&mut out, Target::Cluster(ci), "    ");
         }
-        for (vi, _) in t
-            .vms
-            .iter()
-            .enumerate()
-            .filter(|(vi, _)| ix.vm_network[*vi] == Some(ni))
-        {
+        for (vi, _) in t.vm_ids().filter(|(vi, _)| ix.vm_network[*vi] == Some(ni)) {
             group(&mut out, Target::Vm(vi), "    ");
         }
         let _ = writeln!(out, "  }}");
     }
     // Clusters and VMs whose network is unknown still appear.
     for (ci, _) in t
-        .clusters
-        .iter()
-        .enumerate()
+        .cluster_ids()
         .filter(|(ci, _)| ix.cluster_network[*ci].is_none())
     {
         group(&mut out, Target::Cluster(ci), "  ");
     }
-    for (vi, _) in t
-        .vms
-        .iter()
-        .enumerate()
-        .filter(|(vi, _)| ix.vm_network[*vi].is_none())
-    {
+    for (vi, _) in t.vm_ids().filter(|(vi, _)| ix.vm_network[*vi].is_none()) {
         group(&mut out, Target::Vm(vi), "  ");
     }
     for info in ix.namespaces.values() {
@@ -205,7 +191,7 @@ pub fn dot(a: &Analysis) -> String {
         let _ = writeln!(out, "  }}");
     }
     let weights = weights(a);
-    for (wi, w) in ix.workloads.iter().enumerate() {
+    for (wi, w) in ix.workloads.iter_enumerated() {
         let label = match weights.get(&(w.service, w.version.clone())) {
             Some(weight) => format!(
                 " [style=dotted, headlabel={}, labeldistance=2.5]",
@@ -221,7 +207,7 @@ pub fn dot(a: &Analysis) -> String {
             q(&format!("w{wi}"))
         );
     }
-    for (si, calls) in ix.calls.iter().enumerate() {
+    for (si, calls) in ix.calls.iter_enumerated() {
         for &callee in calls {
             let _ = writeln!(
                 out,
@@ -249,8 +235,8 @@ pub fn mermaid(a: &Analysis) -> String {
     let ix = &a.index;
     let d = &a.diagnostics;
     let mut out = String::from("flowchart LR\n");
-    let mut by_target: BTreeMap<Target, Vec<usize>> = BTreeMap::new();
-    for (wi, w) in ix.workloads.iter().enumerate() {
+    let mut by_target: BTreeMap<Target, Vec<WorkloadId>> = BTreeMap::new();
+    for (wi, w) in ix.workloads.iter_enumerated() {
         by_target.entry(w.target).or_default().push(wi);
     }
     let mut flagged: Vec<(String, Severity)> = Vec::new();
@@ -273,7 +259,7 @@ pub fn mermaid(a: &Analysis) -> String {
             flagged.push((id, sev));
         }
     };
-    for (ci, c) in t.clusters.iter().enumerate() {
+    for (ci, c) in t.cluster_ids() {
         group(
             &mut out,
             format!("c{ci}"),
@@ -282,7 +268,7 @@ pub fn mermaid(a: &Analysis) -> String {
             Target::Cluster(ci),
         );
     }
-    for (vi, v) in t.vms.iter().enumerate() {
+    for (vi, v) in t.vm_ids() {
         group(
             &mut out,
             format!("v{vi}"),
@@ -302,7 +288,7 @@ pub fn mermaid(a: &Analysis) -> String {
         let _ = writeln!(out, "  end");
     }
     let weights = weights(a);
-    for (wi, w) in ix.workloads.iter().enumerate() {
+    for (wi, w) in ix.workloads.iter_enumerated() {
         match weights.get(&(w.service, w.version.clone())) {
             Some(weight) => {
                 let _ = writeln!(out, "  s{} -.->|{weight}%| w{wi}", w.service);
@@ -312,7 +298,7 @@ pub fn mermaid(a: &Analysis) -> String {
             }
         }
     }
-    for (si, calls) in ix.calls.iter().enumerate() {
+    for (si, calls) in ix.calls.iter_enumerated() {
         for &callee in calls {
             let _ = writeln!(out, "  s{si} ==> s{callee}");
         }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::lexical::shown;
 use crate::check::{Context, Rule, Target};
+use crate::check::{IdVec, NetworkId, ServiceId, WorkloadId};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
@@ -42,17 +43,15 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 struct Crossing {
     call: Span,
     /// The callee's first workload on the network.
-    workload: usize,
-    caller: usize,
+    workload: WorkloadId,
+    caller: ServiceId,
     callers: usize,
 }
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let (t, ix) = (cx.topo, cx.index);
-    let has_gateway: Vec<bool> = t
-        .networks
-        .iter()
-        .enumerate()
+    let has_gateway: IdVec<NetworkId, bool> = t
+        .network_ids()
         .map(|(n, net)| {
             // A declared `gateway` counts here only so that one mistake
             // gives one diagnostic: E709 refuses every `gateway` that is
@@ -65,7 +64,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         })
         .collect();
     // Per service: network → the first workload on it.
-    let networks: Vec<BTreeMap<usize, usize>> = ix
+    let networks: IdVec<ServiceId, BTreeMap<NetworkId, WorkloadId>> = ix
         .service_workloads
         .iter()
         .map(|wls| {
@@ -82,8 +81,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             m
         })
         .collect();
-    let mut crossings: BTreeMap<(usize, usize), Crossing> = BTreeMap::new();
-    for (a, s) in t.services.iter().enumerate() {
+    let mut crossings: BTreeMap<(ServiceId, NetworkId), Crossing> = BTreeMap::new();
+    for (a, s) in t.service_ids() {
         let from = &networks[a];
         let mut seen = BTreeSet::new();
         for (call, target) in s.calls.iter().zip(&ix.call_targets[a]) {

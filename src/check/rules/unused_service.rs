@@ -31,7 +31,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     if dropped.any_setting("calls") || dropped.declaration("service") {
         return;
     }
-    for (si, s) in cx.topo.services.iter().enumerate() {
+    for (si, s) in cx.topo.service_ids() {
         if s.is_entry_point() || cx.index.callers[si].iter().any(|&c| c != si) {
             continue;
         }

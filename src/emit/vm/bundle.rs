@@ -48,7 +48,7 @@ use super::sidecar_env::{legacy_service_cidrs, sidecar_env};
 use super::text::{comment_text, env_assignment, header};
 use super::{dnsmasq, operator, sidecar_env};
 use crate::artifact::{Artifact, Mode};
-use crate::check::Checked;
+use crate::check::{Checked, VmId, WorkloadId};
 use crate::model::{DnsMode, Flow};
 
 /// Where `cluster.env` is installed (both flows).
@@ -59,8 +59,10 @@ pub const MESH_CONFIG_PATH: &str = "/etc/istio/config/mesh";
 /// Every VM's bundle, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let bundles = Bundles::new(checked);
-    let mut out: Vec<Artifact> = (0..bundles.len())
-        .flat_map(|v| bundles.bundle(v, source_name))
+    let mut out: Vec<Artifact> = checked
+        .topology()
+        .vm_ids()
+        .flat_map(|(v, _)| bundles.bundle(v, source_name))
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
@@ -72,7 +74,7 @@ pub struct Bundles<'a> {
     checked: &'a Checked,
     /// Computed once for all VMs: a VM with one workload is named after its
     /// WorkloadGroup.
-    group_of: BTreeMap<usize, String>,
+    group_of: BTreeMap<WorkloadId, String>,
 }
 
 impl<'a> Bundles<'a> {
@@ -92,9 +94,9 @@ impl<'a> Bundles<'a> {
         self.len() == 0
     }
 
-    /// The bundle of VM number `v`, in no particular order.
-    pub fn bundle(&self, v: usize, source_name: &str) -> Vec<Artifact> {
-        plan(self.checked, v, &self.group_of).map_or_else(Vec::new, |plan| vm_bundle(&plan, source_name))
+    /// The bundle of VM `v`, in no particular order.
+    pub fn bundle(&self, v: VmId, source_name: &str) -> Vec<Artifact> {
+        vm_bundle(&plan(self.checked, v, &self.group_of), source_name)
     }
 }
 

@@ -32,7 +32,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::cluster_env::{HealthCheck, HttpGet, ReadinessProbe};
-use crate::check::Checked;
+use crate::check::{Checked, ServiceId, VmId, WorkloadId};
 use crate::emit::kubernetes::workload_group;
 use crate::model::{Cluster, DnsMode, Flow, Interception, IstioVersion, Mesh, ProbeKind, Service, Vm};
 
@@ -109,10 +109,9 @@ impl VmPlan<'_> {
     }
 }
 
-/// The plan of VM `v` (an index into `Topology::vms`).
-/// Which WorkloadGroup each VM workload belongs to (workload index → group
+/// Which WorkloadGroup each VM workload belongs to (workload → group
 /// name), for [`plan`].
-pub fn group_names(checked: &Checked) -> BTreeMap<usize, String> {
+pub fn group_names(checked: &Checked) -> BTreeMap<WorkloadId, String> {
     let mut out = BTreeMap::new();
     for g in workload_group::groups(checked.topology(), checked.index()) {
         for &w in &g.workloads {
@@ -122,34 +121,20 @@ pub fn group_names(checked: &Checked) -> BTreeMap<usize, String> {
     out
 }
 
-/// `group_of` maps a workload (index into `Index::workloads`) to the name
-/// of its WorkloadGroup.
-pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, String>) -> Option<VmPlan<'a>> {
+/// The plan of VM `v`; `group_of` maps a workload to the name of its
+/// WorkloadGroup.
+pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, String>) -> VmPlan<'a> {
     let topo = checked.topology();
     let ix = checked.index();
-    let vm = topo.vms.get(v)?;
-    let home = ix
-        .vm_cluster
-        .get(v)
-        .copied()
-        .flatten()
-        .and_then(|c| topo.clusters.get(c));
-    let network = ix
-        .vm_network
-        .get(v)
-        .copied()
-        .flatten()
-        .and_then(|n| topo.networks.get(n));
+    let vm = &topo.vms[v];
+    let home = ix.vm_cluster[v].map(|c| &topo.clusters[c]);
+    let network = ix.vm_network[v].map(|n| &topo.networks[n]);
 
-    // (namespace, service, version) → service index, for a stable order.
-    let mut workloads: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
-    for &w in ix.vm_workloads.get(v).into_iter().flatten() {
-        let Some(workload) = ix.workloads.get(w) else {
-            continue;
-        };
-        let Some(service) = topo.services.get(workload.service) else {
-            continue;
-        };
+    // (namespace, service, version) → service, for a stable order.
+    let mut workloads: BTreeMap<(&str, &str, &str), ServiceId> = BTreeMap::new();
+    for &w in &ix.vm_workloads[v] {
+        let workload = &ix.workloads[w];
+        let service = &topo.services[workload.service];
         workloads.insert(
             (&service.namespace.value, &service.name.value, &workload.version),
             workload.service,
@@ -157,29 +142,22 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
     }
     // The keys sort one service's workloads together, so this is each
     // service once, in (namespace, name) order.
-    let mut order: Vec<usize> = workloads.values().copied().collect();
+    let mut order: Vec<ServiceId> = workloads.values().copied().collect();
     order.dedup();
-    let services: Vec<&Service> = order.iter().filter_map(|&s| topo.services.get(s)).collect();
+    let services: Vec<&Service> = order.iter().map(|&s| &topo.services[s]).collect();
 
     let identity = match workloads.iter().next() {
         Some((&(_, _, version), &s)) if workloads.len() == 1 => {
             let name = match topo.mesh.flow() {
                 // The legacy flow has no WorkloadGroup: the sidecar is the
                 // service's (`ISTIO_SERVICE`, `--serviceCluster` in 1.0).
-                Flow::Legacy => topo.services.get(s).map(|svc| svc.name.value.clone()),
-                Flow::Modern => ix
-                    .vm_workloads
-                    .get(v)
-                    .into_iter()
-                    .flatten()
-                    .find(|&&w| {
-                        ix.workloads
-                            .get(w)
-                            .is_some_and(|wl| wl.service == s && wl.version == version)
-                    })
+                Flow::Legacy => Some(topo.services[s].name.value.clone()),
+                Flow::Modern => ix.vm_workloads[v]
+                    .iter()
+                    .find(|&&w| ix.workloads[w].service == s && ix.workloads[w].version == version)
                     .and_then(|w| group_of.get(w).cloned()),
             };
-            single(vm, topo.services.get(s), version, name)
+            single(vm, &topo.services[s], version, name)
         }
         _ => several(vm, &services, &workloads),
     };
@@ -213,7 +191,7 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
     let ipv6 = vm.address.value.is_ipv6()
         || network.is_some_and(|n| n.cidrs.iter().any(|c| matches!(c.value, IpNet::V6(_))));
 
-    Some(VmPlan {
+    VmPlan {
         vm,
         mesh: &topo.mesh,
         istio: topo.mesh.istio.value,
@@ -225,15 +203,12 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
         ipv6,
         dns: vm.dns(),
         workload_entry: workload_group::health_checked_entry(topo, ix, v),
-    })
+    }
 }
 
 /// The identity of a VM with one workload: its WorkloadGroup's (`name`:
 /// the group's, or the service's in the legacy flow).
-fn single(vm: &Vm, service: Option<&Service>, version: &str, name: Option<String>) -> Identity {
-    let Some(service) = service else {
-        return empty(vm);
-    };
+fn single(vm: &Vm, service: &Service, version: &str, name: Option<String>) -> Identity {
     let mut labels = vm_labels(vm);
     // app/version win over the VM's labels, as on the WorkloadEntry: the
     // Service selector and the DestinationRule subsets depend on them.
@@ -260,7 +235,7 @@ fn single(vm: &Vm, service: Option<&Service>, version: &str, name: Option<String
 }
 
 /// The identity of a VM with several workloads (or none): see the module doc.
-fn several(vm: &Vm, services: &[&Service], workloads: &BTreeMap<(&str, &str, &str), usize>) -> Identity {
+fn several(vm: &Vm, services: &[&Service], workloads: &BTreeMap<(&str, &str, &str), ServiceId>) -> Identity {
     let Some(first) = services.first() else {
         return empty(vm);
     };
