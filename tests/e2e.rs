@@ -230,7 +230,7 @@ impl Expect {
         let vm = &topo.vms[v];
         let name = vm.name.value.clone();
         let plan = plan(checked, v, &meshc::emit::vm::plan::group_names(checked));
-        let home = plan.home.unwrap_or_else(|| panic!("{name}: no home cluster"));
+        let home = plan.home;
         let IpAddr::V4(address) = vm.address.value else {
             panic!("{name}: the end-to-end harness handles IPv4 VMs only");
         };

@@ -154,30 +154,35 @@ fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
         bundle.add("mesh.yaml", yaml, Some(MESH_CONFIG_PATH));
     }
 
-    let istio_namespace = plan.mesh.control_plane_namespace();
+    let istio_namespace = plan.istio_namespace;
+    let home = plan.home;
     let mut hosts = None;
     let mut dnsmasq = None;
-    match (plan.flow, plan.home) {
-        (Flow::Modern, home) => {
-            let gateway = home.and_then(|c| c.east_west_gateway.as_ref()).map(|g| g.value);
-            let revision = plan.mesh.revision.as_ref().map(|r| r.value.as_str());
+    match plan.flow {
+        Flow::Modern => {
+            let gateway = home.east_west_gateway.as_ref().map(|g| g.value);
             hosts = Some(dnsmasq::modern_hosts(
                 gateway,
                 istio_namespace,
-                revision,
+                plan.revision,
                 source_name,
             ));
             if plan.dns == DnsMode::Dnsmasq {
-                dnsmasq = home.and_then(|c| dnsmasq::forward(c, &plan.vm.name.value, source_name));
+                dnsmasq = dnsmasq::forward(home, plan.service_domain, &plan.vm.name.value, source_name);
             }
         }
-        (Flow::Legacy, Some(home)) if plan.dns == DnsMode::Hosts => {
+        Flow::Legacy if plan.dns == DnsMode::Hosts => {
             hosts = dnsmasq::legacy_hosts(home, istio_namespace, source_name);
         }
-        (Flow::Legacy, Some(home)) => {
-            dnsmasq = dnsmasq::kubedns(home, istio_namespace, &plan.vm.name.value, source_name);
+        Flow::Legacy => {
+            dnsmasq = dnsmasq::kubedns(
+                home,
+                plan.service_domain,
+                istio_namespace,
+                &plan.vm.name.value,
+                source_name,
+            );
         }
-        (Flow::Legacy, None) => {}
     }
     let extras = Extras {
         hosts: hosts
@@ -234,7 +239,7 @@ pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
         labels: id.labels.clone(),
         ports: id.ports.clone(),
         network: plan.vm.network.value.clone(),
-        cluster_id: plan.home.map(|c| c.cluster_id().to_owned()).unwrap_or_default(),
+        cluster_id: plan.home.cluster_id().to_owned(),
         mesh_id: mesh.mesh_id.as_ref().map(|m| m.value.clone()).unwrap_or_default(),
         trust_domain: mesh.trust_domain().to_owned(),
         revision: mesh.revision.as_ref().map(|r| r.value.clone()),

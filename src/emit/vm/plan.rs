@@ -32,7 +32,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::cluster_env::{HealthCheck, HttpGet, ReadinessProbe};
-use crate::check::{Checked, ServiceId, VmId, WorkloadId};
+use crate::check::{Checked, DnsName, ServiceId, VmId, WorkloadId};
 use crate::emit::kubernetes::workload_group;
 use crate::model::{Cluster, DnsMode, Flow, Interception, IstioVersion, Mesh, ProbeKind, Service, Vm};
 
@@ -54,9 +54,14 @@ pub struct VmPlan<'t> {
     pub mesh: &'t Mesh,
     pub istio: IstioVersion,
     pub flow: Flow,
-    /// The cluster whose control plane the VM joins; `None` only when check
-    /// could not resolve it (then the files that need it are left out).
-    pub home: Option<&'t Cluster>,
+    /// The cluster whose control plane the VM joins.
+    pub home: &'t Cluster,
+    /// `svc.<home cluster domain>`.
+    pub service_domain: &'t DnsName,
+    /// The control-plane namespace.
+    pub istio_namespace: &'t DnsName,
+    /// The mesh's revision.
+    pub revision: Option<&'t DnsName>,
     pub identity: Identity,
     /// The target ports of every service on the VM, ascending, once each.
     pub inbound_ports: Vec<u16>,
@@ -94,9 +99,7 @@ impl VmPlan<'_> {
 
     /// The home cluster's service ranges.
     pub fn service_cidrs(&self) -> Vec<IpNet> {
-        self.home
-            .map(|c| c.service_cidrs.iter().map(|s| s.value).collect())
-            .unwrap_or_default()
+        self.home.service_cidrs.iter().map(|s| s.value).collect()
     }
 
     /// The resolvers whose DNS the agent captures, by family.
@@ -127,7 +130,9 @@ pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, S
     let topo = checked.topology();
     let ix = checked.index();
     let vm = &topo.vms[v];
-    let home = ix.vm_cluster[v].map(|c| &topo.clusters[c]);
+    let proven = checked.proven();
+    let home_id = proven.vm_home[v];
+    let home = &topo.clusters[home_id];
     let network = ix.vm_network[v].map(|n| &topo.networks[n]);
 
     // (namespace, service, version) → service, for a stable order.
@@ -183,7 +188,7 @@ pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, S
     if topo.mesh.flow() == Flow::Modern {
         local_exclude_ports.extend(AGENT_PORTS);
     }
-    local_exclude_ports.extend(vm.ssh.as_ref().map(|s| ssh_port(&s.value).unwrap_or(SSH_PORT)));
+    local_exclude_ports.extend(proven.vm_ssh[v].as_ref().map(|s| s.port));
     local_exclude_ports.extend(vm.inbound_exclude_ports.iter().map(|p| p.value));
     let mut seen = BTreeSet::new();
     local_exclude_ports.retain(|p| seen.insert(*p));
@@ -197,6 +202,9 @@ pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, S
         istio: topo.mesh.istio.value,
         flow: topo.mesh.flow(),
         home,
+        service_domain: &proven.service_domain[home_id],
+        istio_namespace: &proven.control_plane_namespace,
+        revision: proven.revision.as_ref(),
         identity,
         inbound_ports,
         local_exclude_ports,
@@ -321,40 +329,5 @@ fn probe(kind: &ProbeKind) -> ReadinessProbe {
     ReadinessProbe {
         method: Some(method),
         ..ReadinessProbe::default()
-    }
-}
-
-/// The port of `[user@]host[:port]`, when one is written: `host:2222`,
-/// `[fd00::1]:2222`. A bare IPv6 address (several colons, no brackets) has
-/// no port. Anything that is not a port number 1–65535 is ignored (check
-/// validates `ssh`).
-pub fn ssh_port(ssh: &str) -> Option<u16> {
-    let host = ssh.rsplit_once('@').map_or(ssh, |(_, host)| host);
-    let port = if let Some(rest) = host.strip_prefix('[') {
-        rest.split_once(']')?.1.strip_prefix(':')?
-    } else {
-        match host.split_once(':') {
-            Some((_, port)) if !port.contains(':') => port,
-            _ => return None,
-        }
-    };
-    port.parse().ok().filter(|p| *p != 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ssh_port_forms() {
-        assert_eq!(ssh_port("root@192.168.3.201"), None);
-        assert_eq!(ssh_port("root@192.168.3.201:2222"), Some(2222));
-        assert_eq!(ssh_port("host:22"), Some(22));
-        assert_eq!(ssh_port("[fd00::1]:2200"), Some(2200));
-        assert_eq!(ssh_port("admin@[fd00::1]"), None);
-        assert_eq!(ssh_port("fd00::1"), None);
-        assert_eq!(ssh_port("host:0"), None);
-        assert_eq!(ssh_port("host:ssh"), None);
-        assert_eq!(ssh_port("a@b@host:2022"), Some(2022));
     }
 }
