@@ -116,7 +116,7 @@ pub fn reference_line(v: IstioVersion) -> &'static str {
 }
 
 fn file<T: Serialize>(path: String, source_name: &str, comments: &str, value: &T) -> Artifact {
-    let mut contents = crate::emit::yaml::header(source_name);
+    let mut contents = crate::emit::vm::text::header(source_name);
     contents.push_str(comments);
     contents.push_str(&crate::emit::yaml::document(value));
     Artifact {

@@ -93,7 +93,7 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
             static_configs,
         }],
     };
-    let mut contents = crate::emit::yaml::header(source_name);
+    let mut contents = crate::emit::vm::text::header(source_name);
     contents.push_str(
         "# Prometheus scrape job for the mesh's VM sidecars (Kubernetes discovery never\n\
          # finds VMs): add it under `scrape_configs` in prometheus.yml.\n",
