@@ -38,6 +38,7 @@ use std::collections::BTreeMap;
 use super::cluster_env::{
     WorkloadAddress, WorkloadEnv, cluster_env, cluster_env_entries, legacy_cluster_env,
 };
+use super::env_keys;
 use super::install_sh::{DROP_IN, Extras, IPTABLES_SH_PATH, Placement, RULES_PATH, RULES6_PATH, install_sh};
 use super::iptables_rules::{capture, rules_file};
 use super::iptables_sh::iptables_sh;
@@ -253,7 +254,7 @@ pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
         proxy_metadata: plan
             .workload_entry
             .iter()
-            .map(|entry| ("ISTIO_META_WORKLOAD_ENTRY".to_owned(), entry.clone()))
+            .map(|entry| (env_keys::ISTIO_META_WORKLOAD_ENTRY.to_owned(), entry.clone()))
             .collect(),
         readiness_probe: id.probe.clone(),
         discovery_address: None,
@@ -286,9 +287,9 @@ fn legacy_env(plan: &VmPlan<'_>) -> String {
         .map_or("MUTUAL_TLS", |a| a.value.as_str());
     legacy_cluster_env(&cidrs, namespace, auth).unwrap_or_else(|_| {
         [
-            ("ISTIO_SERVICE_CIDR", cidrs.as_str()),
-            ("ISTIO_SYSTEM_NAMESPACE", namespace),
-            ("ISTIO_CP_AUTH", auth),
+            (env_keys::ISTIO_SERVICE_CIDR, cidrs.as_str()),
+            (env_keys::ISTIO_SYSTEM_NAMESPACE, namespace),
+            (env_keys::ISTIO_CP_AUTH, auth),
         ]
         .iter()
         .map(|(k, v)| env_assignment(k, v, Quoting::BareWhenPlain) + "\n")
