@@ -4,7 +4,7 @@
 //!
 //! Each fact is established by the same function the rule that refuses its
 //! absence uses (`parse_ssh` for E407, the DNS classes for E401/E406), or
-//! follows from rules that already passed (E301, E305 and E306 leave every
+//! follows from rules that already passed (E301, E305 and E701 leave every
 //! VM one home). Should a fact still not hold, that is a gap between a rule
 //! and its proof: the topology is refused with a diagnostic under the code
 //! of the rule that owns the fact, never handed to an emitter.
@@ -60,7 +60,7 @@ pub struct Proven {
     /// The control-plane namespace (E401).
     pub control_plane_namespace: DnsName,
     /// Per cluster: `svc.<cluster domain>`, the suffix kube-dns answers for
-    /// (E406; E412 bounds the names under it).
+    /// (E406; E408 bounds the names under it).
     pub service_domain: IdVec<ClusterId, DnsName>,
     /// The mesh's revision, when it has one (E401).
     pub revision: Option<DnsName>,
