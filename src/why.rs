@@ -31,7 +31,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::check::graph::{EdgeKind, NodeKind, Resolver};
-use crate::check::{Checked, Target};
+use crate::check::{Checked, NetworkId, ServiceId, Target, VmId, WorkloadId};
 use crate::model::{Flow, Topology};
 use crate::source::{Source, Span};
 
@@ -39,9 +39,9 @@ use crate::source::{Source, Span};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     /// A service (index), maybe one version of it.
-    Service { service: usize, version: Option<String> },
+    Service { service: ServiceId, version: Option<String> },
     /// A VM (index): every workload on it.
-    Vm(usize),
+    Vm(VmId),
 }
 
 /// Resolves `text` (`svc`, `svc.ns`, `svc@version`, `vm:NAME`, or a VM
@@ -191,7 +191,7 @@ pub struct Report {
 }
 
 /// The workloads an endpoint stands for, in declaration order.
-fn workloads(checked: &Checked, e: &Endpoint) -> Vec<usize> {
+fn workloads(checked: &Checked, e: &Endpoint) -> Vec<WorkloadId> {
     let (g, ix) = (checked.graph(), checked.index());
     match e {
         Endpoint::Service { service, version } => g
@@ -227,18 +227,18 @@ impl Cx<'_> {
         format!("{}:{}:{}", self.source.name, lc.line, lc.column)
     }
 
-    fn fqdn(&self, s: usize) -> String {
+    fn fqdn(&self, s: ServiceId) -> String {
         let svc = &self.topo.services[s];
         format!("{}.{}.svc.{}", svc.name.value, svc.namespace.value, self.domain)
     }
 
-    fn qualified(&self, s: usize) -> String {
+    fn qualified(&self, s: ServiceId) -> String {
         let svc = &self.topo.services[s];
         format!("{}/{}", svc.namespace.value, svc.name.value)
     }
 
     /// How service `a` would write a `calls` entry for `b`.
-    fn calls_entry(&self, a: usize, b: usize) -> String {
+    fn calls_entry(&self, a: ServiceId, b: ServiceId) -> String {
         let (sa, sb) = (&self.topo.services[a], &self.topo.services[b]);
         if sa.namespace.value == sb.namespace.value {
             format!("calls {}", sb.name.value)
@@ -249,12 +249,12 @@ impl Cx<'_> {
 
     /// The SPIFFE principal a workload runs as, as the callee's
     /// AuthorizationPolicy spells it (`emit::kubernetes::policy`).
-    fn principal(&self, w: usize) -> String {
+    fn principal(&self, w: WorkloadId) -> String {
         let wl = &self.checked.index().workloads[w];
         let service = &self.topo.services[wl.service];
         let sa = match (wl.target, &wl.service_account) {
             (Target::Cluster(_), Some(sa)) => sa.as_str(),
-            (Target::Vm(v), _) => crate::emit::service_account(service, self.topo.vms.get(v)),
+            (Target::Vm(v), _) => crate::emit::service_account(service, self.topo.vms.get(v.index())),
             (Target::Cluster(_), None) => crate::emit::service_account(service, None),
         };
         format!(
@@ -272,7 +272,7 @@ impl Cx<'_> {
         }
     }
 
-    fn end(&self, w: usize) -> End {
+    fn end(&self, w: WorkloadId) -> End {
         let g = self.checked.graph();
         let wl = &self.checked.index().workloads[w];
         let service = &self.topo.services[wl.service];
@@ -331,7 +331,7 @@ pub fn why(
     let config = crate::emit::kubernetes::placement::config_clusters(topo, ix);
     let domain = config
         .first()
-        .and_then(|&c| topo.clusters.get(c))
+        .and_then(|&c| topo.clusters.get(c.index()))
         .map_or("cluster.local", |c| c.cluster_domain());
     let cx = Cx {
         checked,
@@ -401,7 +401,7 @@ pub fn why(
 }
 
 /// The links of one caller workload to one callee workload.
-fn path(cx: &Cx<'_>, wa: usize, wb: usize) -> Path {
+fn path(cx: &Cx<'_>, wa: WorkloadId, wb: WorkloadId) -> Path {
     let (topo, ix, g) = (cx.topo, cx.checked.index(), cx.checked.graph());
     let (a, b) = (ix.workloads[wa].service, ix.workloads[wb].service);
     let (sa, sb) = (&topo.services[a], &topo.services[b]);
@@ -466,7 +466,7 @@ fn path(cx: &Cx<'_>, wa: usize, wb: usize) -> Path {
             ),
         ),
         Some(NodeKind::Resolver(Resolver::Dnsmasq(v))) => {
-            let home = ix.vm_cluster.get(v).copied().flatten().and_then(|c| topo.clusters.get(c));
+            let home = ix.vm_cluster.get(v).copied().flatten().and_then(|c| topo.clusters.get(c.index()));
             match home.and_then(|c| c.ilbs.as_ref().map(|i| (c, i))) {
                 Some((c, ilbs)) if topo.mesh.flow() == Flow::Legacy => ok(
                     "resolve",
@@ -581,7 +581,7 @@ fn path(cx: &Cx<'_>, wa: usize, wb: usize) -> Path {
         g.network_of(NodeKind::Workload(wa)),
         g.network_of(NodeKind::Workload(wb)),
     );
-    let net_name = |n: usize| topo.networks[n].name.value.clone();
+    let net_name = |n: NetworkId| topo.networks[n].name.value.clone();
     links.push(match (na, nb) {
         (Some(x), Some(y)) if x == y => ok("network", format!("same network {}: direct", net_name(x))),
         (Some(x), Some(y)) => {

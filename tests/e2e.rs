@@ -99,7 +99,7 @@ fn example(name: &str) {
     let artifacts = artifacts.unwrap();
     let topo = checked.topology();
     assert!(!topo.vms.is_empty(), "{name}: no VM");
-    for (v, vm) in topo.vms.iter().enumerate() {
+    for (v, vm) in topo.vm_ids() {
         let prefix = format!("vms/{}/", vm.name.value);
         let files: Vec<&Artifact> = artifacts.iter().filter(|a| a.path.starts_with(&prefix)).collect();
         assert!(!files.is_empty(), "{name}/{}: no bundle", vm.name.value);
@@ -225,12 +225,12 @@ struct Expect {
 }
 
 impl Expect {
-    fn new(checked: &Checked, v: usize) -> Expect {
+    fn new(checked: &Checked, v: meshc::check::VmId) -> Expect {
         let topo = checked.topology();
         let vm = &topo.vms[v];
         let name = vm.name.value.clone();
-        let plan = plan(checked, v, &meshc::emit::vm::plan::group_names(checked)).unwrap();
-        let home = plan.home.unwrap_or_else(|| panic!("{name}: no home cluster"));
+        let plan = plan(checked, v, &meshc::emit::vm::plan::group_names(checked));
+        let home = plan.home;
         let IpAddr::V4(address) = vm.address.value else {
             panic!("{name}: the end-to-end harness handles IPv4 VMs only");
         };
@@ -1037,10 +1037,10 @@ fn bookinfo_db(version: &str, python: &Path) -> (Lab, Expect, PathBuf, PathBuf) 
     let checked = checked.unwrap_or_else(|| panic!("{version}: does not check: {diags:#?}"));
     let v = checked
         .topology()
-        .vms
-        .iter()
-        .position(|vm| vm.name.value == "ecs-db")
-        .unwrap();
+        .vm_ids()
+        .find(|(_, vm)| vm.name.value == "ecs-db")
+        .unwrap()
+        .0;
     let (artifacts, _) = meshc::compile(&source, Syntax::Kdl, Limits::default(), "topology.kdl");
     let artifacts = artifacts.unwrap();
     let expect = Expect::new(&checked, v);
@@ -1367,7 +1367,7 @@ fn iptables_sh_show_is_istio_iptables_for_the_vms_resolv_conf() {
         let (artifacts, _) = meshc::compile(&source, Syntax::Kdl, Limits::default(), "topology.kdl");
         let artifacts = artifacts.unwrap();
         let groups = meshc::emit::vm::plan::group_names(&checked);
-        for (v, vm) in checked.topology().vms.iter().enumerate() {
+        for (v, vm) in checked.topology().vm_ids() {
             let bundle = dir.path().join(format!("{version}-{}", vm.name.value));
             std::fs::create_dir_all(&bundle).unwrap();
             let prefix = format!("vms/{}/", vm.name.value);
@@ -1386,7 +1386,7 @@ fn iptables_sh_show_is_istio_iptables_for_the_vms_resolv_conf() {
             let shown = ok(&out, &format!("{version}/{}: iptables.sh show", vm.name.value));
 
             // What istio-iptables writes for these facts.
-            let plan = plan(&checked, v, &groups).unwrap();
+            let plan = plan(&checked, v, &groups);
             let env = meshc::emit::vm::sidecar_env::entries(&plan);
             let capture = meshc::emit::vm::iptables_rules::capture(&plan, &env);
             assert!(

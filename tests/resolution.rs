@@ -118,7 +118,7 @@ fn resolutions(
     }
     let mut ok = BTreeMap::new();
     let mut failures = Vec::new();
-    for (s, callees) in ix.calls.iter().enumerate() {
+    for (s, callees) in ix.calls.iter_enumerated() {
         for &callee in callees {
             let target = &topo.services[callee];
             // Only hosts meshc registers (services with a VM placement);

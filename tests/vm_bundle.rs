@@ -330,8 +330,8 @@ fn modern_cluster_env_is_the_istioctl_bytes_under_the_header() {
         if topo.mesh.flow() != meshc::model::Flow::Modern {
             continue;
         }
-        for (v, vm) in topo.vms.iter().enumerate() {
-            let plan = plan(&b.checked, v, &meshc::emit::vm::plan::group_names(&b.checked)).unwrap();
+        for (v, vm) in topo.vm_ids() {
+            let plan = plan(&b.checked, v, &meshc::emit::vm::plan::group_names(&b.checked));
             let want = cluster_env(&bundle::workload_env(&plan)).unwrap();
             let files = &b.vms[&vm.name.value];
             let got = &get(files, "cluster.env").unwrap().contents;

@@ -34,21 +34,22 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use super::id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 use super::index::{Index, Target};
 use crate::model::{DnsMode, Flow, Topology};
 use crate::source::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeKind {
-    Network(usize),
-    Cluster(usize),
-    Vm(usize),
+    Network(NetworkId),
+    Cluster(ClusterId),
+    Vm(VmId),
     /// Index into `Index::namespaces` in name order.
     Namespace(usize),
-    Service(usize),
-    Workload(usize),
+    Service(ServiceId),
+    Workload(WorkloadId),
     /// The east-west gateway of a cluster (by cluster index).
-    Gateway(usize),
+    Gateway(ClusterId),
     /// How the workloads of a cluster or VM resolve service names.
     Resolver(Resolver),
 }
@@ -58,14 +59,14 @@ pub enum NodeKind {
 pub enum Resolver {
     /// A cluster's kube-dns: answers `<svc>.<ns>.svc.<domain>` for the
     /// Services of that cluster.
-    KubeDns(usize),
+    KubeDns(ClusterId),
     /// A VM's Istio agent DNS proxy (port 15053, fed by iptables capture
     /// of port 53): answers from istiod's name table.
-    DnsProxy(usize),
+    DnsProxy(VmId),
     /// A VM's dnsmasq, forwarding `svc.<domain>` to kube-dns.
-    Dnsmasq(usize),
+    Dnsmasq(VmId),
     /// A VM that resolves only its `hosts` file (istiod's name).
-    HostsFile(usize),
+    HostsFile(VmId),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,19 +116,19 @@ pub struct Edge {
 #[derive(Clone, Debug, Default)]
 pub struct MeshGraph {
     pub graph: DiGraph<NodeKind, Edge>,
-    pub networks: Vec<NodeIndex>,
-    pub clusters: Vec<NodeIndex>,
-    pub vms: Vec<NodeIndex>,
+    pub networks: IdVec<NetworkId, NodeIndex>,
+    pub clusters: IdVec<ClusterId, NodeIndex>,
+    pub vms: IdVec<VmId, NodeIndex>,
     pub namespaces: Vec<NodeIndex>,
-    pub services: Vec<NodeIndex>,
-    pub workloads: Vec<NodeIndex>,
+    pub services: IdVec<ServiceId, NodeIndex>,
+    pub workloads: IdVec<WorkloadId, NodeIndex>,
     /// Per cluster: its east-west gateway, if it has one.
-    pub gateways: Vec<Option<NodeIndex>>,
+    pub gateways: IdVec<ClusterId, Option<NodeIndex>>,
     /// Per cluster, then per VM: the resolver its workloads ask.
     pub resolvers: Vec<(Resolver, NodeIndex)>,
     /// Per service: whether meshc emits its Sidecar and AuthorizationPolicy
     /// (modern flow, least privilege on for its namespace).
-    pub least_privilege: Vec<bool>,
+    pub least_privilege: IdVec<ServiceId, bool>,
 }
 
 /// Whether least privilege applies to the services of a namespace: the
@@ -163,28 +164,26 @@ impl MeshGraph {
         let mut g = MeshGraph::default();
         let gr = &mut g.graph;
         g.networks = (0..topo.networks.len())
-            .map(|i| gr.add_node(NodeKind::Network(i)))
+            .map(|i| gr.add_node(NodeKind::Network(Id::new(i))))
             .collect();
         g.clusters = (0..topo.clusters.len())
-            .map(|i| gr.add_node(NodeKind::Cluster(i)))
+            .map(|i| gr.add_node(NodeKind::Cluster(Id::new(i))))
             .collect();
         g.vms = (0..topo.vms.len())
-            .map(|i| gr.add_node(NodeKind::Vm(i)))
+            .map(|i| gr.add_node(NodeKind::Vm(Id::new(i))))
             .collect();
         g.namespaces = (0..ix.namespaces.len())
             .map(|i| gr.add_node(NodeKind::Namespace(i)))
             .collect();
         g.services = (0..topo.services.len())
-            .map(|i| gr.add_node(NodeKind::Service(i)))
+            .map(|i| gr.add_node(NodeKind::Service(Id::new(i))))
             .collect();
         g.workloads = (0..ix.workloads.len())
-            .map(|i| gr.add_node(NodeKind::Workload(i)))
+            .map(|i| gr.add_node(NodeKind::Workload(Id::new(i))))
             .collect();
 
         g.gateways = topo
-            .clusters
-            .iter()
-            .enumerate()
+            .cluster_ids()
             .map(|(i, c)| {
                 c.east_west_gateway
                     .as_ref()
@@ -192,11 +191,11 @@ impl MeshGraph {
             })
             .collect();
         let modern = topo.mesh.flow() == Flow::Modern;
-        for i in 0..topo.clusters.len() {
+        for (i, _) in topo.cluster_ids() {
             let r = Resolver::KubeDns(i);
             g.resolvers.push((r, gr.add_node(NodeKind::Resolver(r))));
         }
-        for (i, v) in topo.vms.iter().enumerate() {
+        for (i, v) in topo.vm_ids() {
             let r = match v.dns() {
                 // Istio before 1.8 has no agent DNS proxy: capture there
                 // means the dnsmasq file meshc writes.
@@ -217,7 +216,7 @@ impl MeshGraph {
             span,
             weight: None,
         };
-        for (i, c) in topo.clusters.iter().enumerate() {
+        for (i, c) in topo.cluster_ids() {
             if let Some(n) = ix.cluster_network[i] {
                 gr.add_edge(
                     g.clusters[i],
@@ -226,7 +225,7 @@ impl MeshGraph {
                 );
             }
         }
-        for (i, c) in topo.clusters.iter().enumerate() {
+        for (i, c) in topo.cluster_ids() {
             let (Some(gw), Some(addr)) = (g.gateways[i], &c.east_west_gateway) else {
                 continue;
             };
@@ -235,20 +234,20 @@ impl MeshGraph {
                 gr.add_edge(gw, g.networks[n], edge(EdgeKind::Exposes, addr.span));
             }
         }
-        for (i, c) in topo.clusters.iter().enumerate() {
+        for (i, c) in topo.cluster_ids() {
             let span = c.kube_dns.as_ref().map_or(c.name.span, |k| k.span);
             gr.add_edge(
                 g.clusters[i],
-                g.resolvers[i].1,
+                g.resolvers[i.index()].1,
                 edge(EdgeKind::ResolvesWith, span),
             );
         }
-        for (i, v) in topo.vms.iter().enumerate() {
+        for (i, v) in topo.vm_ids() {
             let span = v.dns.as_ref().map_or(v.name.span, |d| d.span);
-            let r = g.resolvers[topo.clusters.len() + i].1;
+            let r = g.resolvers[topo.clusters.len() + i.index()].1;
             gr.add_edge(g.vms[i], r, edge(EdgeKind::ResolvesWith, span));
         }
-        for (i, v) in topo.vms.iter().enumerate() {
+        for (i, v) in topo.vm_ids() {
             if let Some(n) = ix.vm_network[i] {
                 gr.add_edge(g.vms[i], g.networks[n], edge(EdgeKind::MemberOf, v.network.span));
             }
@@ -263,7 +262,7 @@ impl MeshGraph {
                 gr.add_edge(g.services[s], g.namespaces[ni], edge(EdgeKind::InNamespace, span));
             }
         }
-        for (wi, w) in ix.workloads.iter().enumerate() {
+        for (wi, w) in ix.workloads.iter_enumerated() {
             let target = match w.target {
                 Target::Cluster(c) => g.clusters[c],
                 Target::Vm(v) => g.vms[v],
@@ -291,7 +290,7 @@ impl MeshGraph {
                 gr.add_edge(g.workloads[wi], target, edge(EdgeKind::CapturedBy, w.span));
             }
         }
-        for (si, s) in topo.services.iter().enumerate() {
+        for (si, s) in topo.service_ids() {
             for (c, target) in s.calls.iter().zip(&ix.call_targets[si]) {
                 if let Some(t) = *target {
                     gr.add_edge(g.services[si], g.services[t], edge(EdgeKind::Calls, c.span));
@@ -322,7 +321,7 @@ impl MeshGraph {
         // caller's Sidecar lists each callee's host, the callee's
         // AuthorizationPolicy admits each caller's identities. One edge per
         // (caller, callee), at the first `calls` entry that names it.
-        for (si, s) in topo.services.iter().enumerate() {
+        for (si, s) in topo.service_ids() {
             let mut seen = std::collections::BTreeSet::new();
             for (c, target) in s.calls.iter().zip(&ix.call_targets[si]) {
                 let Some(t) = *target else { continue };
@@ -381,13 +380,13 @@ impl MeshGraph {
     }
 
     /// The cluster or VM a workload runs on.
-    pub fn host_of(&self, workload: usize) -> Option<NodeKind> {
+    pub fn host_of(&self, workload: WorkloadId) -> Option<NodeKind> {
         let runs_on = self.out_edges(NodeKind::Workload(workload), EdgeKind::RunsOn);
         runs_on.first().map(|(n, _)| *n)
     }
 
     /// The network of a cluster or VM (or of a workload's host).
-    pub fn network_of(&self, node: NodeKind) -> Option<usize> {
+    pub fn network_of(&self, node: NodeKind) -> Option<NetworkId> {
         let host = match node {
             NodeKind::Workload(w) => self.host_of(w)?,
             other => other,
@@ -402,7 +401,7 @@ impl MeshGraph {
 
     /// The east-west gateways (by cluster) that let other networks into
     /// network `n`.
-    pub fn gateways_into(&self, n: usize) -> Vec<usize> {
+    pub fn gateways_into(&self, n: NetworkId) -> Vec<ClusterId> {
         self.in_edges(NodeKind::Network(n), EdgeKind::Exposes)
             .iter()
             .filter_map(|(g, _)| match g {
@@ -413,7 +412,7 @@ impl MeshGraph {
     }
 
     /// The workloads of a service, in declaration order.
-    pub fn workloads_of(&self, service: usize) -> Vec<usize> {
+    pub fn workloads_of(&self, service: ServiceId) -> Vec<WorkloadId> {
         self.in_edges(NodeKind::Service(service), EdgeKind::Implements)
             .iter()
             .filter_map(|(w, _)| match w {

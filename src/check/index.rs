@@ -10,21 +10,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 use crate::model::{Placement, Topology};
 use crate::source::Span;
 
 /// Where a workload runs, resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
-    Cluster(usize),
-    Vm(usize),
+    Cluster(ClusterId),
+    Vm(VmId),
 }
 
 /// One service version on one target: the unit that becomes a Deployment,
 /// a WorkloadEntry, or a VM sidecar's workload.
 #[derive(Clone, Debug)]
 pub struct Workload {
-    pub service: usize,
+    pub service: ServiceId,
     pub version: String,
     pub target: Target,
     /// The `deploy` line's own service account, if it has one.
@@ -40,62 +41,62 @@ pub struct NamespaceInfo {
     /// Index into `Topology::namespaces` when declared.
     pub declared: Option<usize>,
     /// Services in it, by index.
-    pub services: Vec<usize>,
+    pub services: Vec<ServiceId>,
 }
 
 /// All names and resolved references of a topology.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
-    pub networks: BTreeMap<String, usize>,
-    pub clusters: BTreeMap<String, usize>,
-    pub vms: BTreeMap<String, usize>,
+    pub networks: BTreeMap<String, NetworkId>,
+    pub clusters: BTreeMap<String, ClusterId>,
+    pub vms: BTreeMap<String, VmId>,
     /// Namespace → service name → service: a map of maps, so that a lookup
     /// borrows its keys instead of building a `(String, String)`.
-    pub services: BTreeMap<String, BTreeMap<String, usize>>,
+    pub services: BTreeMap<String, BTreeMap<String, ServiceId>>,
     /// Service name → every service with that name, in declaration order:
     /// resolves an unqualified reference to another namespace without
     /// scanning every service.
-    pub services_by_name: BTreeMap<String, Vec<usize>>,
+    pub services_by_name: BTreeMap<String, Vec<ServiceId>>,
     pub namespaces: BTreeMap<String, NamespaceInfo>,
     /// Per cluster: its network.
-    pub cluster_network: Vec<Option<usize>>,
+    pub cluster_network: IdVec<ClusterId, Option<NetworkId>>,
     /// Per VM: its network.
-    pub vm_network: Vec<Option<usize>>,
+    pub vm_network: IdVec<VmId, Option<NetworkId>>,
     /// Per VM: the cluster whose control plane it joins.
-    pub vm_cluster: Vec<Option<usize>>,
+    pub vm_cluster: IdVec<VmId, Option<ClusterId>>,
     /// Clusters that say `control-plane #true`, in declaration order.
-    pub control_planes: Vec<usize>,
+    pub control_planes: Vec<ClusterId>,
     /// Per network: the clusters on it, in declaration order.
-    pub network_clusters: Vec<Vec<usize>>,
+    pub network_clusters: IdVec<NetworkId, Vec<ClusterId>>,
     /// Per network: the VMs on it, in declaration order.
-    pub network_vms: Vec<Vec<usize>>,
+    pub network_vms: IdVec<NetworkId, Vec<VmId>>,
     /// Per service, per `calls` entry (same order, same length): the service
     /// it resolves to, or `None`. Every reference is resolved once, here;
     /// the graph and the rules read this instead of resolving again.
-    pub call_targets: Vec<Vec<Option<usize>>>,
+    pub call_targets: IdVec<ServiceId, Vec<Option<ServiceId>>>,
     /// Per service: the services it calls (resolved ones, in order, deduplicated).
-    pub calls: Vec<Vec<usize>>,
+    pub calls: IdVec<ServiceId, Vec<ServiceId>>,
     /// Per service: the services that call it (the reverse of `calls`), in
     /// caller order, without duplicates.
-    pub callers: Vec<Vec<usize>>,
+    pub callers: IdVec<ServiceId, Vec<ServiceId>>,
     /// All workloads, in declaration order.
-    pub workloads: Vec<Workload>,
+    pub workloads: IdVec<WorkloadId, Workload>,
     /// Per VM: indices into `workloads` that run on it.
-    pub vm_workloads: Vec<Vec<usize>>,
+    pub vm_workloads: IdVec<VmId, Vec<WorkloadId>>,
     /// Per service: indices into `workloads` that implement it.
-    pub service_workloads: Vec<Vec<usize>>,
+    pub service_workloads: IdVec<ServiceId, Vec<WorkloadId>>,
 }
 
 impl Index {
     pub fn build(topo: &Topology) -> Index {
         let mut ix = Index::default();
-        for (i, n) in topo.networks.iter().enumerate() {
+        for (i, n) in topo.network_ids() {
             ix.networks.entry(n.name.value.clone()).or_insert(i);
         }
-        for (i, c) in topo.clusters.iter().enumerate() {
+        for (i, c) in topo.cluster_ids() {
             ix.clusters.entry(c.name.value.clone()).or_insert(i);
         }
-        for (i, v) in topo.vms.iter().enumerate() {
+        for (i, v) in topo.vm_ids() {
             ix.vms.entry(v.name.value.clone()).or_insert(i);
         }
         for (i, ns) in topo.namespaces.iter().enumerate() {
@@ -107,7 +108,7 @@ impl Index {
                     services: Vec::new(),
                 });
         }
-        for (i, s) in topo.services.iter().enumerate() {
+        for (i, s) in topo.service_ids() {
             let in_namespace = match ix.services.get_mut(s.namespace.value.as_str()) {
                 Some(m) => m,
                 None => ix.services.entry(s.namespace.value.clone()).or_default(),
@@ -143,22 +144,20 @@ impl Index {
             .iter()
             .map(|v| ix.networks.get(&v.network.value).copied())
             .collect();
-        ix.network_clusters = vec![Vec::new(); topo.networks.len()];
-        for (c, n) in ix.cluster_network.iter().enumerate() {
+        ix.network_clusters = IdVec::filled(Vec::new(), topo.networks.len());
+        for (c, n) in ix.cluster_network.iter_enumerated() {
             if let Some(n) = *n {
                 ix.network_clusters[n].push(c);
             }
         }
-        ix.network_vms = vec![Vec::new(); topo.networks.len()];
-        for (v, n) in ix.vm_network.iter().enumerate() {
+        ix.network_vms = IdVec::filled(Vec::new(), topo.networks.len());
+        for (v, n) in ix.vm_network.iter_enumerated() {
             if let Some(n) = *n {
                 ix.network_vms[n].push(v);
             }
         }
         ix.control_planes = topo
-            .clusters
-            .iter()
-            .enumerate()
+            .cluster_ids()
             .filter(|(_, c)| c.runs_control_plane())
             .map(|(i, _)| i)
             .collect();
@@ -171,7 +170,7 @@ impl Index {
                     [only] => Some(*only),
                     // With one cluster and no control-plane flag, that
                     // cluster is the obvious home.
-                    [] if topo.clusters.len() == 1 => Some(0),
+                    [] if topo.clusters.len() == 1 => Some(ClusterId::new(0)),
                     _ => None,
                 },
             })
@@ -198,15 +197,15 @@ impl Index {
                     .collect()
             })
             .collect();
-        ix.callers = vec![Vec::new(); topo.services.len()];
-        for (caller, callees) in ix.calls.iter().enumerate() {
+        ix.callers = IdVec::filled(Vec::new(), topo.services.len());
+        for (caller, callees) in ix.calls.iter_enumerated() {
             for &callee in callees {
                 ix.callers[callee].push(caller);
             }
         }
-        ix.vm_workloads = vec![Vec::new(); topo.vms.len()];
-        ix.service_workloads = vec![Vec::new(); topo.services.len()];
-        for (si, s) in topo.services.iter().enumerate() {
+        ix.vm_workloads = IdVec::filled(Vec::new(), topo.vms.len());
+        ix.service_workloads = IdVec::filled(Vec::new(), topo.services.len());
+        for (si, s) in topo.service_ids() {
             for d in &s.deployments {
                 let target = match &d.placement {
                     Placement::Cluster(c) => ix.clusters.get(&c.value).map(|&i| Target::Cluster(i)),
@@ -214,10 +213,11 @@ impl Index {
                 };
                 let Some(target) = target else { continue };
                 for v in &d.versions {
+                    let wi = WorkloadId::new(ix.workloads.len());
                     if let Target::Vm(vm) = target {
-                        ix.vm_workloads[vm].push(ix.workloads.len());
+                        ix.vm_workloads[vm].push(wi);
                     }
-                    ix.service_workloads[si].push(ix.workloads.len());
+                    ix.service_workloads[si].push(wi);
                     ix.workloads.push(Workload {
                         service: si,
                         version: v.value.clone(),
@@ -232,18 +232,18 @@ impl Index {
     }
 
     /// The service declared first as `name` in `namespace`.
-    pub fn service_named(&self, namespace: &str, name: &str) -> Option<usize> {
+    pub fn service_named(&self, namespace: &str, name: &str) -> Option<ServiceId> {
         self.services.get(namespace)?.get(name).copied()
     }
 
     /// Resolves a service reference written in `from_namespace`.
-    pub fn service(&self, from_namespace: &str, reference: &str) -> Option<usize> {
+    pub fn service(&self, from_namespace: &str, reference: &str) -> Option<ServiceId> {
         self.resolve(self.services.get(from_namespace), reference)
     }
 
     /// `service`, with the services of the referring namespace (`local`)
     /// already looked up.
-    fn resolve(&self, local: Option<&BTreeMap<String, usize>>, reference: &str) -> Option<usize> {
+    fn resolve(&self, local: Option<&BTreeMap<String, ServiceId>>, reference: &str) -> Option<ServiceId> {
         if let Some(&i) = local.and_then(|m| m.get(reference)) {
             return Some(i);
         }

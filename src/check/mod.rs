@@ -13,13 +13,17 @@
 
 pub mod allow;
 pub mod graph;
+pub mod id;
 pub mod index;
+pub mod proven;
 pub mod rules;
 
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::Topology;
 pub use graph::MeshGraph;
+pub use id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 pub use index::{Index, NamespaceInfo, Target, Workload};
+pub use proven::{DnsName, Proven, SshTarget};
 
 /// What a rule sees.
 pub struct Context<'t> {
@@ -40,6 +44,7 @@ pub struct Checked {
     topology: Topology,
     index: Index,
     graph: MeshGraph,
+    proven: Proven,
 }
 
 impl Checked {
@@ -53,6 +58,11 @@ impl Checked {
 
     pub fn graph(&self) -> &MeshGraph {
         &self.graph
+    }
+
+    /// What check proved, in the form the emitters use.
+    pub fn proven(&self) -> &Proven {
+        &self.proven
     }
 }
 
@@ -97,14 +107,27 @@ pub fn check(topology: Topology) -> (Option<Checked>, Vec<Diagnostic>) {
         topology,
         index,
         graph,
-        diagnostics,
+        mut diagnostics,
     } = analyze(topology);
-    let checked = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Checked {
-        topology,
-        index,
-        graph,
-    });
-    (checked, diagnostics)
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return (None, diagnostics);
+    }
+    match Proven::establish(&topology, &index) {
+        Ok(proven) => (
+            Some(Checked {
+                topology,
+                index,
+                graph,
+                proven,
+            }),
+            diagnostics,
+        ),
+        Err(gaps) => {
+            diagnostics.extend(gaps);
+            diagnostic::sort(&mut diagnostics);
+            (None, diagnostics)
+        }
+    }
 }
 
 /// Every code meshc can report: front end first, then the rules, by code.

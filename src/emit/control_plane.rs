@@ -40,6 +40,7 @@ use serde::Serialize;
 
 use crate::artifact::{Artifact, Mode};
 use crate::check::Checked;
+use crate::check::ClusterId;
 use crate::model::{Cluster, Flow, IstioVersion, Topology};
 
 /// Cross-network traffic port of an east-west gateway (`AUTO_PASSTHROUGH`).
@@ -59,13 +60,13 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let ix = checked.index();
     let line = reference_line(topo.mesh.istio.value);
     let networks = mesh_networks(topo);
-    let control_planes: Vec<usize> = if ix.control_planes.is_empty() {
-        (0..topo.clusters.len()).collect()
+    let control_planes: Vec<ClusterId> = if ix.control_planes.is_empty() {
+        topo.cluster_ids().map(|(c, _)| c).collect()
     } else {
         ix.control_planes.clone()
     };
     let mut out = Vec::new();
-    for (c, cluster) in topo.clusters.iter().enumerate() {
+    for (c, cluster) in topo.cluster_ids() {
         let dir = format!("control-plane/{}", cluster.name.value);
         if control_planes.contains(&c) {
             let values = istiod_values(topo, cluster, &networks);
@@ -115,7 +116,7 @@ pub fn reference_line(v: IstioVersion) -> &'static str {
 }
 
 fn file<T: Serialize>(path: String, source_name: &str, comments: &str, value: &T) -> Artifact {
-    let mut contents = crate::emit::yaml::header(source_name);
+    let mut contents = crate::emit::vm::text::header(source_name);
     contents.push_str(comments);
     contents.push_str(&crate::emit::yaml::document(value));
     Artifact {

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::check::graph::{EdgeKind, NodeKind, Resolver};
-use crate::check::{Analysis, Target};
+use crate::check::{Analysis, ServiceId, Target, WorkloadId};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::Span;
 
@@ -61,7 +61,7 @@ fn q(s: &str) -> String {
 }
 
 /// Route weights per workload, from the graph's routes-to edges.
-fn weights(a: &Analysis) -> BTreeMap<usize, u32> {
+fn weights(a: &Analysis) -> BTreeMap<WorkloadId, u32> {
     a.graph
         .edges()
         .filter(|(_, _, e)| e.kind == EdgeKind::RoutesTo)
@@ -73,8 +73,8 @@ fn weights(a: &Analysis) -> BTreeMap<usize, u32> {
 }
 
 /// Workloads grouped by the cluster or VM they run on (runs-on edges).
-fn by_target(a: &Analysis) -> BTreeMap<Target, Vec<usize>> {
-    let mut out: BTreeMap<Target, Vec<usize>> = BTreeMap::new();
+fn by_target(a: &Analysis) -> BTreeMap<Target, Vec<WorkloadId>> {
+    let mut out: BTreeMap<Target, Vec<WorkloadId>> = BTreeMap::new();
     for (from, to, e) in a.graph.edges() {
         let (NodeKind::Workload(w), EdgeKind::RunsOn) = (from, e.kind) else {
             continue;
@@ -91,7 +91,7 @@ fn by_target(a: &Analysis) -> BTreeMap<Target, Vec<usize>> {
 
 /// A workload's label: service, version, and `no sidecar` when nothing
 /// captures its traffic.
-fn workload_label(a: &Analysis, w: usize) -> String {
+fn workload_label(a: &Analysis, w: WorkloadId) -> String {
     let wl = &a.index.workloads[w];
     let mut label = format!("{} {}", a.topology.services[wl.service].name.value, wl.version);
     let uncaptured = a
@@ -116,7 +116,7 @@ fn resolver(a: &Analysis, host: NodeKind) -> &'static str {
 }
 
 /// Calls as (caller, callee, admitted by the callee's policy), once each.
-fn calls(a: &Analysis) -> Vec<(usize, usize, bool)> {
+fn calls(a: &Analysis) -> Vec<(ServiceId, ServiceId, bool)> {
     let mut seen = std::collections::BTreeSet::new();
     a.graph
         .edges()
@@ -149,7 +149,7 @@ pub fn dot(a: &Analysis) -> String {
     // Workloads grouped by target, targets grouped by network.
     let by_target = by_target(a);
     let g = &a.graph;
-    let workload_node = |out: &mut String, wi: usize, indent: &str| {
+    let workload_node = |out: &mut String, wi: WorkloadId, indent: &str| {
         let w = &ix.workloads[wi];
         let _ = writeln!(
             out,
@@ -197,7 +197,7 @@ pub fn dot(a: &Analysis) -> String {
         let gateways = g.out_edges(host, EdgeKind::HasGateway);
         for (gw, e) in &gateways {
             let NodeKind::Gateway(ci) = *gw else { continue };
-            let Some(addr) = t.clusters.get(ci).and_then(|c| c.east_west_gateway.as_ref()) else {
+            let Some(addr) = t.clusters.get(ci.index()).and_then(|c| c.east_west_gateway.as_ref()) else {
                 continue;
             };
             let _ = writeln!(
@@ -227,7 +227,7 @@ pub fn dot(a: &Analysis) -> String {
         NodeKind::Vm(v) => Some(Target::Vm(v)),
         _ => None,
     };
-    for (ni, n) in t.networks.iter().enumerate() {
+    for (ni, n) in t.network_ids() {
         let _ = writeln!(
             out,
             "  subgraph {} {{",
@@ -252,9 +252,10 @@ pub fn dot(a: &Analysis) -> String {
         let _ = writeln!(out, "  }}");
     }
     // Clusters and VMs whose network is unknown still appear.
-    let homeless = (0..t.clusters.len())
-        .map(NodeKind::Cluster)
-        .chain((0..t.vms.len()).map(NodeKind::Vm))
+    let homeless = t
+        .cluster_ids()
+        .map(|(c, _)| NodeKind::Cluster(c))
+        .chain(t.vm_ids().map(|(v, _)| NodeKind::Vm(v)))
         .filter(|&h| g.out_edges(h, EdgeKind::MemberOf).is_empty());
     for h in homeless {
         if let Some(target) = target_of(h) {
@@ -342,7 +343,7 @@ pub fn mermaid(a: &Analysis) -> String {
         let _ = writeln!(out, "  subgraph {id}[\"{}\"]", m(&label));
         for (gw, _) in g.out_edges(host, EdgeKind::HasGateway) {
             let NodeKind::Gateway(ci) = gw else { continue };
-            if let Some(addr) = t.clusters.get(ci).and_then(|c| c.east_west_gateway.as_ref()) {
+            if let Some(addr) = t.clusters.get(ci.index()).and_then(|c| c.east_west_gateway.as_ref()) {
                 let _ = writeln!(out, "    g{ci}{{\"east-west gateway {}\"}}", addr.value);
             }
         }
@@ -358,7 +359,7 @@ pub fn mermaid(a: &Analysis) -> String {
             flagged.push((id, sev));
         }
     };
-    for (ci, c) in t.clusters.iter().enumerate() {
+    for (ci, c) in t.cluster_ids() {
         group(
             &mut out,
             format!("c{ci}"),
@@ -367,7 +368,7 @@ pub fn mermaid(a: &Analysis) -> String {
             Target::Cluster(ci),
         );
     }
-    for (vi, v) in t.vms.iter().enumerate() {
+    for (vi, v) in t.vm_ids() {
         group(
             &mut out,
             format!("v{vi}"),

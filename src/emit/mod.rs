@@ -39,7 +39,7 @@ pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let vm_jobs = || {
         let mut out = Vec::new();
         take_jobs(&next_vm, bundles.len(), |v| {
-            out.extend(bundles.bundle(v, source_name))
+            out.extend(bundles.bundle(crate::check::Id::new(v), source_name))
         });
         out
     };

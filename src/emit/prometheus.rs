@@ -56,7 +56,7 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
         return Vec::new();
     }
     let mut static_configs = Vec::new();
-    for (v, vm) in topo.vms.iter().enumerate() {
+    for (v, vm) in topo.vm_ids() {
         let target = match vm.address.value {
             std::net::IpAddr::V4(a) => format!("{a}:{STATS_PORT}"),
             std::net::IpAddr::V6(a) => format!("[{a}]:{STATS_PORT}"),
@@ -67,25 +67,17 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
         if let Some(id) = &topo.mesh.mesh_id {
             labels.insert("mesh_id", id.value.clone());
         }
-        let home = ix.vm_cluster.get(v).copied().flatten();
-        if let Some(cluster) = home.and_then(|c| topo.clusters.get(c)) {
+        if let Some(cluster) = ix.vm_cluster[v].map(|c| &topo.clusters[c]) {
             labels.insert("cluster", cluster.cluster_id().to_owned());
         }
-        let workloads: Vec<_> = ix
-            .vm_workloads
-            .get(v)
-            .into_iter()
-            .flatten()
-            .filter_map(|&w| ix.workloads.get(w))
-            .collect();
+        let workloads: Vec<_> = ix.vm_workloads[v].iter().map(|&w| &ix.workloads[w]).collect();
         // One namespace per VM (E304); app and version only when they are
         // one: a target has one value per label.
-        if let Some(service) = workloads.first().and_then(|w| topo.services.get(w.service)) {
+        if let Some(service) = workloads.first().map(|w| &topo.services[w.service]) {
             labels.insert("namespace", service.namespace.value.clone());
         }
-        if let [only] = workloads.as_slice()
-            && let Some(service) = topo.services.get(only.service)
-        {
+        if let [only] = workloads.as_slice() {
+            let service = &topo.services[only.service];
             labels.insert("app", service.name.value.clone());
             labels.insert("version", only.version.clone());
         }
@@ -101,7 +93,7 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
             static_configs,
         }],
     };
-    let mut contents = crate::emit::yaml::header(source_name);
+    let mut contents = crate::emit::vm::text::header(source_name);
     contents.push_str(
         "# Prometheus scrape job for the mesh's VM sidecars (Kubernetes discovery never\n\
          # finds VMs): add it under `scrape_configs` in prometheus.yml.\n",

@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 
 use crate::artifact::{Artifact, Mode};
 use crate::check::Checked;
+use crate::check::ClusterId;
 use crate::emit::vm::quote::posix_single_quote as q;
 use crate::model::{Flow, Topology};
 
@@ -57,7 +58,7 @@ struct Book<'a> {
     checked: &'a Checked,
     paths: &'a BTreeSet<&'a str>,
     /// Control-plane clusters, by index.
-    planes: Vec<usize>,
+    planes: Vec<ClusterId>,
 }
 
 /// The release as written, and whether it names a patch release.
@@ -71,7 +72,7 @@ impl<'a> Book<'a> {
         let topo = checked.topology();
         let ix = checked.index();
         let planes = if ix.control_planes.is_empty() {
-            (0..topo.clusters.len()).collect()
+            topo.cluster_ids().map(|(c, _)| c).collect()
         } else {
             ix.control_planes.clone()
         };
@@ -92,8 +93,8 @@ impl<'a> Book<'a> {
         self.paths.iter().any(|p| p.starts_with(&prefix))
     }
 
-    fn cluster(&self, c: usize) -> &'a str {
-        self.topo.clusters.get(c).map_or("", |c| c.name.value.as_str())
+    fn cluster(&self, c: ClusterId) -> &'a str {
+        self.topo.clusters[c].name.value.as_str()
     }
 
     fn multi_network(&self) -> bool {
@@ -109,7 +110,7 @@ impl<'a> Book<'a> {
 
     /// `helm install` of istiod in cluster `c`: with the emitted values
     /// file, or the `--set` values the VMs depend on.
-    fn istiod_values(&self, c: usize) -> Vec<String> {
+    fn istiod_values(&self, c: ClusterId) -> Vec<String> {
         let file = format!("control-plane/{}/istiod-values.yaml", self.cluster(c));
         if self.has(&file) {
             return vec![format!("-f {file}")];
@@ -118,10 +119,8 @@ impl<'a> Book<'a> {
     }
 
     /// The values the VMs depend on, as `--set` arguments of the chart.
-    fn istiod_sets(&self, c: usize) -> Vec<String> {
-        let Some(cluster) = self.topo.clusters.get(c) else {
-            return Vec::new();
-        };
+    fn istiod_sets(&self, c: ClusterId) -> Vec<String> {
+        let cluster = &self.topo.clusters[c];
         let mut out = Vec::new();
         if let Some(id) = &self.topo.mesh.mesh_id {
             out.push(format!("--set global.meshID={}", id.value));
@@ -137,12 +136,12 @@ impl<'a> Book<'a> {
         out
     }
 
-    fn eastwest_values(&self, c: usize) -> Vec<String> {
+    fn eastwest_values(&self, c: ClusterId) -> Vec<String> {
         let file = format!("control-plane/{}/eastwest-gateway-values.yaml", self.cluster(c));
         if self.has(&file) {
             return vec![format!("-f {file}")];
         }
-        let net = self.topo.clusters.get(c).map_or("", |c| c.network.value.as_str());
+        let net = self.topo.clusters[c].network.value.as_str();
         vec![
             "--set labels.istio=eastwestgateway".to_owned(),
             format!("--set networkGateway={net}"),
@@ -150,16 +149,14 @@ impl<'a> Book<'a> {
     }
 
     /// The VMs' (name, home cluster index, ssh target).
-    fn vms(&self) -> Vec<(&'a str, Option<usize>, Option<&'a str>)> {
+    fn vms(&self) -> Vec<(&'a str, Option<ClusterId>, Option<&'a str>)> {
         let ix = self.checked.index();
         self.topo
-            .vms
-            .iter()
-            .enumerate()
+            .vm_ids()
             .map(|(v, vm)| {
                 (
                     vm.name.value.as_str(),
-                    ix.vm_cluster.get(v).copied().flatten(),
+                    ix.vm_cluster[v],
                     vm.ssh.as_ref().map(|s| s.value.as_str()),
                 )
             })
@@ -260,11 +257,7 @@ impl<'a> Book<'a> {
                 "helm install istiod istio/istiod --kube-context {n} -n {cp} --version {ver} \\\n    {} --wait",
                 self.istiod_values(c).join(" ")
             );
-            if topo
-                .clusters
-                .get(c)
-                .is_some_and(|cl| cl.east_west_gateway.is_some())
-            {
+            if topo.clusters[c].east_west_gateway.is_some() {
                 let _ = writeln!(
                     md,
                     "helm install istio-eastwestgateway istio/gateway --kube-context {n} -n {cp} --version {ver} \\\n    {}",
@@ -281,16 +274,12 @@ impl<'a> Book<'a> {
                 .map(|s| s.replace("--set ", "--set values."))
                 .collect();
             let _ = writeln!(md, "istioctl install -y --context {n} {}", sets.join(" "));
-            if topo
-                .clusters
-                .get(c)
-                .is_some_and(|cl| cl.east_west_gateway.is_some())
-            {
+            if topo.clusters[c].east_west_gateway.is_some() {
                 let iop = format!("control-plane/{n}/eastwest-gateway.iop.yaml");
                 if self.has(&iop) {
                     let _ = writeln!(md, "istioctl install -y --context {n} -f {iop}");
                 } else {
-                    let net = topo.clusters.get(c).map_or("", |c| c.network.value.as_str());
+                    let net = topo.clusters[c].network.value.as_str();
                     let _ = writeln!(
                         md,
                         "samples/multicluster/gen-eastwest-gateway.sh --network {net} | istioctl install -y --context {n} -f -"
@@ -300,7 +289,7 @@ impl<'a> Book<'a> {
         }
         md.push_str("```\n\n");
         for &c in &self.planes {
-            if let Some(ew) = topo.clusters.get(c).and_then(|cl| cl.east_west_gateway.as_ref()) {
+            if let Some(ew) = topo.clusters[c].east_west_gateway.as_ref() {
                 let _ = writeln!(
                     md,
                     "The east-west gateway of `{}` must get the address {} (its Service's load\n\
@@ -476,19 +465,15 @@ impl<'a> Book<'a> {
             let _ = writeln!(md, "istioctl proxy-status --context {n}");
         }
         md.push_str("```\n\nshould list every VM's workload as `SYNCED`:\n\n");
-        for (v, vm) in self.topo.vms.iter().enumerate() {
-            for &w in ix.vm_workloads.get(v).into_iter().flatten() {
-                if let Some((wl, svc)) = ix
-                    .workloads
-                    .get(w)
-                    .and_then(|wl| Some((wl, self.topo.services.get(wl.service)?)))
-                {
-                    let _ = writeln!(
-                        md,
-                        "- `{}` ({}-{} in `{}`), from {}",
-                        vm.name.value, svc.name.value, wl.version, svc.namespace.value, vm.address.value
-                    );
-                }
+        for (v, vm) in self.topo.vm_ids() {
+            for &w in &ix.vm_workloads[v] {
+                let wl = &ix.workloads[w];
+                let svc = &self.topo.services[wl.service];
+                let _ = writeln!(
+                    md,
+                    "- `{}` ({}-{} in `{}`), from {}",
+                    vm.name.value, svc.name.value, wl.version, svc.namespace.value, vm.address.value
+                );
             }
         }
         md.push_str("\nOn each VM, `systemctl is-active istio` prints `active` and\n`curl -s -o /dev/null -w '%{http_code}\\n' localhost:15021/healthz/ready` prints `200`.\n\n");
@@ -603,11 +588,7 @@ impl<'a> Book<'a> {
                     "\thelm upgrade --install istiod istio/istiod --kube-context \"$(context {n})\" -n \"$cp\" --version \"$version\" {} --wait",
                     args.join(" ")
                 );
-                if topo
-                    .clusters
-                    .get(c)
-                    .is_some_and(|cl| cl.east_west_gateway.is_some())
-                {
+                if topo.clusters[c].east_west_gateway.is_some() {
                     let args: Vec<String> = self
                         .eastwest_values(c)
                         .iter()

@@ -60,7 +60,7 @@ fn mismatch(ip: IpAddr, nets: &[Spanned<IpNet>]) -> Option<(Vec<Family>, &Spanne
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let t = cx.topo;
-    for (v, vm) in t.vms.iter().enumerate() {
+    for (v, vm) in t.vm_ids() {
         let Some(n) = cx.index.vm_network[v] else { continue };
         let network = &t.networks[n];
         let Some((fams, first)) = mismatch(vm.address.value, &network.cidrs) else {
@@ -86,7 +86,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             )),
         );
     }
-    for (ci, c) in t.clusters.iter().enumerate() {
+    for (ci, c) in t.cluster_ids() {
         if let Some(dns) = &c.kube_dns
             && let Some((fams, first)) = mismatch(dns.value, &c.service_cidrs)
         {

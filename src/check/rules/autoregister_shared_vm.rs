@@ -1,6 +1,7 @@
 //! E308: auto-registration on a VM that runs more than one workload.
 
 use super::lexical::shown;
+use crate::check::ServiceId;
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -27,7 +28,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (vi, vm) in cx.topo.vms.iter().enumerate() {
+    for (vi, vm) in cx.topo.vm_ids() {
         let Some(auto) = vm.autoregister.as_ref().filter(|a| a.value) else {
             continue;
         };
@@ -42,7 +43,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         let Some(second) = distinct.find(|w| w.0 != first.0) else {
             continue;
         };
-        let name = |(s, v, _): (usize, &str, _)| {
+        let name = |(s, v, _): (ServiceId, &str, _)| {
             format!("`{}` {}", shown(&cx.topo.services[s].name.value), shown(v))
         };
         diags.push(

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::lexical::shown;
+use crate::check::ServiceId;
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -28,7 +29,7 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let (t, ix) = (cx.topo, cx.index);
     // callee → (first call site, number of callers).
-    let mut called: BTreeMap<usize, (Span, usize)> = BTreeMap::new();
+    let mut called: BTreeMap<ServiceId, (Span, usize)> = BTreeMap::new();
     for (s, targets) in t.services.iter().zip(&ix.call_targets) {
         let mut seen = std::collections::BTreeSet::new();
         for (call, target) in s.calls.iter().zip(targets) {

@@ -26,11 +26,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    let mut planes = cx
-        .index
-        .control_planes
-        .iter()
-        .filter_map(|&c| cx.topo.clusters.get(c));
+    let mut planes = cx.index.control_planes.iter().map(|&c| &cx.topo.clusters[c]);
     let Some(first) = planes.next() else { return };
     let domain = first.cluster_domain();
     for cluster in planes {

@@ -1,5 +1,6 @@
 //! W901: services that call each other in a cycle.
 
+use crate::check::ServiceId;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use petgraph::algo::tarjan_scc;
@@ -104,8 +105,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         _ => None,
     };
     // Successors of a service in `calls` order, as service indices.
-    let succ = |s: usize| -> Vec<usize> {
-        let mut out: Vec<(Span, usize)> = g
+    let succ = |s: ServiceId| -> Vec<ServiceId> {
+        let mut out: Vec<(Span, ServiceId)> = g
             .edges(cx.graph.services[s])
             .filter(|e| e.weight().kind == EdgeKind::Calls)
             .filter_map(|e| service(e.target()).map(|t| (e.weight().span, t)))
@@ -113,15 +114,15 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         out.sort();
         out.into_iter().map(|(_, t)| t).collect()
     };
-    let call_span = |a: usize, b: usize| {
+    let call_span = |a: ServiceId, b: ServiceId| {
         g.edges_connecting(cx.graph.services[a], cx.graph.services[b])
             .filter(|e| e.weight().kind == EdgeKind::Calls)
             .map(|e| e.weight().span)
             .min()
     };
-    let mut found: Vec<(usize, Vec<usize>, BTreeSet<usize>)> = Vec::new();
+    let mut found: Vec<(ServiceId, Vec<ServiceId>, BTreeSet<ServiceId>)> = Vec::new();
     for scc in tarjan_scc(&calls) {
-        let members: BTreeSet<usize> = scc.iter().filter_map(|&n| service(n)).collect();
+        let members: BTreeSet<ServiceId> = scc.iter().filter_map(|&n| service(n)).collect();
         let Some(&start) = members.first() else { continue };
         if members.len() == 1 && call_span(start, start).is_none() {
             continue;
@@ -136,7 +137,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         let qualify = cycle
             .iter()
             .any(|&s| services[s].namespace.value != services[cycle[0]].namespace.value);
-        let name = |s: usize| {
+        let name = |s: ServiceId| {
             let sv = &services[s];
             if qualify {
                 format!("{}.{}", shown(&sv.name.value), shown(&sv.namespace.value))
@@ -145,7 +146,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             }
         };
         let names: Vec<String> = cycle.iter().map(|&s| name(s)).collect();
-        let hops: Vec<(usize, usize)> = cycle
+        let hops: Vec<(ServiceId, ServiceId)> = cycle
             .iter()
             .zip(cycle.iter().cycle().skip(1))
             .map(|(&a, &b)| (a, b))

@@ -39,7 +39,7 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 /// gateway is dialled from VMs and pods on every network, and inside any
 /// cluster such an address is swallowed by that cluster's routing.
 fn all_ranges(cx: &Context<'_>) -> RangeSet<ClusterRange> {
-    super::ranges::ranges_of(cx, 0..cx.topo.clusters.len())
+    super::ranges::ranges_of(cx, cx.topo.cluster_ids().map(|(c, _)| c))
 }
 
 /// One dialled address: what it is, and where its right value comes from.

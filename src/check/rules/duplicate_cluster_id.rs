@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::lexical::shown;
+use crate::check::ClusterId;
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -36,8 +37,8 @@ fn id_span(c: &Cluster) -> Span {
 }
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, c) in cx.topo.clusters.iter().enumerate() {
+    let mut first: BTreeMap<&str, ClusterId> = BTreeMap::new();
+    for (i, c) in cx.topo.cluster_ids() {
         // A cluster declared twice is E302's finding.
         if cx.index.clusters.get(&c.name.value) != Some(&i) {
             continue;

@@ -30,7 +30,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (si, workloads) in cx.index.service_workloads.iter().enumerate() {
+    for (si, workloads) in cx.index.service_workloads.iter_enumerated() {
         let service = &cx.topo.services[si];
         let mut first = BTreeMap::new();
         for &wi in workloads {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::lexical::shown;
+use crate::check::VmId;
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -27,8 +28,8 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (n, vms) in cx.index.network_vms.iter().enumerate() {
-        let mut first: BTreeMap<IpAddr, usize> = BTreeMap::new();
+    for (n, vms) in cx.index.network_vms.iter_enumerated() {
+        let mut first: BTreeMap<IpAddr, VmId> = BTreeMap::new();
         for &v in vms {
             let vm = &cx.topo.vms[v];
             // E508 reports a loopback or otherwise unusable address.

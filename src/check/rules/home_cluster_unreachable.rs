@@ -1,6 +1,7 @@
 //! E702: VMs join a cluster that does not expose its control plane.
 
 use super::lexical::shown;
+use crate::check::{ClusterId, IdVec, VmId};
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -33,13 +34,13 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let t = cx.topo;
     let flow = t.mesh.flow();
     // cluster → the VMs that join it, in declaration order.
-    let mut joiners: Vec<Vec<usize>> = vec![Vec::new(); t.clusters.len()];
-    for (v, home) in cx.index.vm_cluster.iter().enumerate() {
+    let mut joiners: IdVec<ClusterId, Vec<VmId>> = IdVec::filled(Vec::new(), t.clusters.len());
+    for (v, home) in cx.index.vm_cluster.iter_enumerated() {
         if let Some(c) = *home {
             joiners[c].push(v);
         }
     }
-    for (c, vms) in joiners.iter().enumerate() {
+    for (c, vms) in joiners.iter_enumerated() {
         let cluster = &t.clusters[c];
         // A home without istiod is E306's (or E701's) finding.
         if vms.is_empty() || !cluster.runs_control_plane() {

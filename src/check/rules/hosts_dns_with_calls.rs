@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::unsupported_istio_version::supported;
+use crate::check::ServiceId;
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
@@ -43,22 +44,18 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             "use `dns dnsmasq`: dnsmasq forwards service names to kube-dns through the cluster's `ilb` kube-dns address"
         }
     };
-    for (v, vm) in t.vms.iter().enumerate() {
+    for (v, vm) in t.vm_ids() {
         let Some(dns) = vm.dns.as_ref().filter(|d| d.value == DnsMode::Hosts) else {
             continue;
         };
         // The services on the VM, once each, in declaration order.
-        let services: BTreeSet<usize> = cx
-            .index
-            .vm_workloads
-            .get(v)
-            .into_iter()
-            .flatten()
-            .filter_map(|&w| cx.index.workloads.get(w).map(|w| w.service))
+        let services: BTreeSet<ServiceId> = cx.index.vm_workloads[v]
+            .iter()
+            .map(|&w| cx.index.workloads[w].service)
             .collect();
         let Some((service, call)) = services
             .iter()
-            .filter_map(|&s| t.services.get(s))
+            .map(|&s| &t.services[s])
             .find_map(|s| s.calls.first().map(|c| (s, c)))
         else {
             continue;

@@ -2,6 +2,7 @@
 
 use super::lexical::shown;
 use crate::check::{Context, Rule};
+use crate::check::{IdVec, VmId};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 use crate::model::Placement;
@@ -23,7 +24,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    let mut used = vec![false; cx.topo.vms.len()];
+    let mut used: IdVec<VmId, bool> = IdVec::filled(false, cx.topo.vms.len());
     for s in &cx.topo.services {
         for d in &s.deployments {
             if let Placement::Vm(r) = &d.placement
@@ -38,7 +39,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     if dropped.any_setting("deploy") || dropped.declaration("service") {
         return;
     }
-    for (v, vm) in cx.topo.vms.iter().enumerate() {
+    for (v, vm) in cx.topo.vm_ids() {
         // A second declaration of a name (E302) is not the one deployments
         // resolve to.
         if used[v] || cx.index.vms.get(&vm.name.value) != Some(&v) {

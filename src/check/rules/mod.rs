@@ -9,11 +9,11 @@
 
 use super::Rule;
 
-mod lexical;
+pub(super) mod lexical;
 mod ranges;
 
 mod address_family_mismatch;
-mod ambiguous_home_cluster;
+pub(super) mod ambiguous_home_cluster;
 mod autoregister_shared_vm;
 mod call_to_undeployed_service;
 mod control_planes_disagree_on_domain;
@@ -32,13 +32,13 @@ mod home_cluster_unreachable;
 mod home_cluster_without_control_plane;
 mod hosts_dns_with_calls;
 mod idle_vm;
-mod invalid_dns_label;
-mod invalid_dns_subdomain;
+pub(super) mod invalid_dns_label;
+pub(super) mod invalid_dns_subdomain;
 mod invalid_label_key;
 mod invalid_label_value;
 mod invalid_probe;
 mod invalid_service_name;
-mod invalid_ssh_target;
+pub(super) mod invalid_ssh_target;
 mod invalid_version;
 mod kube_dns_outside_service_range;
 mod no_control_plane;

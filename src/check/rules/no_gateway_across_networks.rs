@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::lexical::shown;
 use crate::check::graph::{EdgeKind, NodeKind};
 use crate::check::{Context, Rule, Target};
+use crate::check::{IdVec, NetworkId, ServiceId, WorkloadId};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
@@ -43,17 +44,15 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 struct Crossing {
     call: Span,
     /// The callee's first workload on the network.
-    workload: usize,
-    caller: usize,
+    workload: WorkloadId,
+    caller: ServiceId,
     callers: usize,
 }
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let (t, ix, g) = (cx.topo, cx.index, cx.graph);
-    let has_gateway: Vec<bool> = t
-        .networks
-        .iter()
-        .enumerate()
+    let has_gateway: IdVec<NetworkId, bool> = t
+        .network_ids()
         .map(|(n, net)| {
             // A declared `gateway` counts here only so that one mistake
             // gives one diagnostic: E709 refuses every `gateway` that is
@@ -63,8 +62,9 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         })
         .collect();
     // Per service: network → the first workload on it.
-    let networks: Vec<BTreeMap<usize, usize>> = (0..t.services.len())
-        .map(|s| {
+    let networks: IdVec<ServiceId, BTreeMap<NetworkId, WorkloadId>> = t
+        .service_ids()
+        .map(|(s, _)| {
             let mut m = BTreeMap::new();
             for wi in g.workloads_of(s) {
                 if let Some(n) = g.network_of(NodeKind::Workload(wi)) {
@@ -74,8 +74,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             m
         })
         .collect();
-    let mut crossings: BTreeMap<(usize, usize), Crossing> = BTreeMap::new();
-    for a in 0..t.services.len() {
+    let mut crossings: BTreeMap<(ServiceId, NetworkId), Crossing> = BTreeMap::new();
+    for (a, _) in t.service_ids() {
         let from = &networks[a];
         let mut seen = BTreeSet::new();
         for (target, call) in g.out_edges(NodeKind::Service(a), EdgeKind::Calls) {

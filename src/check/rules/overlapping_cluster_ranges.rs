@@ -30,7 +30,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (n, clusters) in cx.index.network_clusters.iter().enumerate() {
+    for (n, clusters) in cx.index.network_clusters.iter_enumerated() {
         if clusters.is_empty() {
             continue;
         }

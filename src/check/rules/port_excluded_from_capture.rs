@@ -28,7 +28,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (vi, vm) in cx.topo.vms.iter().enumerate() {
+    for (vi, vm) in cx.topo.vm_ids() {
         if vm.inbound_exclude_ports.is_empty() {
             continue;
         }

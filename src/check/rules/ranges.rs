@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::check::Context;
+use crate::check::{ClusterId, NetworkId};
 use crate::source::Span;
 
 /// An address family, ordered IPv4 first.
@@ -123,7 +124,7 @@ impl<T> RangeSet<T> {
 /// A pod or service range of a cluster.
 #[derive(Clone, Copy, Debug)]
 pub struct ClusterRange {
-    pub cluster: usize,
+    pub cluster: ClusterId,
     /// `"pod"` or `"service"`.
     pub kind: &'static str,
     pub net: IpNet,
@@ -131,12 +132,12 @@ pub struct ClusterRange {
 }
 
 /// Every pod and service range of the clusters on one network.
-pub fn cluster_ranges(cx: &Context<'_>, network: usize) -> RangeSet<ClusterRange> {
+pub fn cluster_ranges(cx: &Context<'_>, network: NetworkId) -> RangeSet<ClusterRange> {
     ranges_of(cx, cx.index.network_clusters[network].iter().copied())
 }
 
 /// Every pod and service range of the given clusters.
-pub fn ranges_of(cx: &Context<'_>, clusters: impl Iterator<Item = usize>) -> RangeSet<ClusterRange> {
+pub fn ranges_of(cx: &Context<'_>, clusters: impl Iterator<Item = ClusterId>) -> RangeSet<ClusterRange> {
     RangeSet::new(clusters.flat_map(|cluster| {
         let c = &cx.topo.clusters[cluster];
         let pods = c.pod_cidrs.iter().map(move |r| (r, "pod"));

@@ -2,6 +2,7 @@
 
 use super::lexical::shown;
 use crate::check::{Context, Rule};
+use crate::check::{VmId, WorkloadId};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 
@@ -47,7 +48,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (vi, vm) in cx.topo.vms.iter().enumerate() {
+    for (vi, vm) in cx.topo.vm_ids() {
         for (key, value) in &vm.labels.0 {
             if !VM_RESERVED.contains(&key.value.as_str()) {
                 continue;
@@ -110,13 +111,13 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
 /// Whether `key=value` on VM `vi` says exactly what meshc derives for every
 /// workload on it (`app=mysqldb` on the VM that runs only `mysqldb`): then
 /// it changes nothing and overlaps no other service.
-fn restates(cx: &Context<'_>, vi: usize, key: &str, value: &str) -> bool {
+fn restates(cx: &Context<'_>, vi: VmId, key: &str, value: &str) -> bool {
     let workloads = &cx.index.vm_workloads[vi];
     !workloads.is_empty() && workloads.iter().all(|&wi| derived(cx, wi, key) == value)
 }
 
 /// The value meshc gives reserved label `key` on workload `wi`.
-fn derived<'t>(cx: &Context<'t>, wi: usize, key: &str) -> &'t str {
+fn derived<'t>(cx: &Context<'t>, wi: WorkloadId, key: &str) -> &'t str {
     let w = &cx.index.workloads[wi];
     match key {
         "version" | "service.istio.io/canonical-revision" => w.version.as_str(),

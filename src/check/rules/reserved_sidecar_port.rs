@@ -49,7 +49,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (si, s) in cx.topo.services.iter().enumerate() {
+    for (si, s) in cx.topo.service_ids() {
         let on_vm = cx.index.service_workloads[si].iter().find_map(|&wi| {
             let w = &cx.index.workloads[wi];
             match w.target {

@@ -34,7 +34,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (vi, vm) in cx.topo.vms.iter().enumerate() {
+    for (vi, vm) in cx.topo.vm_ids() {
         let Some(ssh) = &vm.ssh else { continue };
         // A malformed `ssh` is E407's finding; its port is then taken to
         // be 22, which meshc keeps out of capture in that case.

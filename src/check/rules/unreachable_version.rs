@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::lexical::shown;
 use crate::check::graph::{EdgeKind, NodeKind};
-use crate::check::{Context, Rule};
+use crate::check::{Context, Rule, WorkloadId};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 
@@ -39,7 +39,7 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let (g, ix) = (cx.graph, cx.index);
-    for (si, s) in cx.topo.services.iter().enumerate() {
+    for (si, s) in cx.topo.service_ids() {
         // No routes: every version gets traffic. One route: an explicit
         // cut-over to that version.
         if s.routes.len() < 2 || cx.topo.dropped.setting(s.span, "route") {
@@ -48,7 +48,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         // The workloads a route sends traffic to: every workload of the
         // routed version (a route to an undeployed version reaches none,
         // E304's finding).
-        let routed: BTreeSet<usize> = g
+        let routed: BTreeSet<WorkloadId> = g
             .out_edges(NodeKind::Service(si), EdgeKind::RoutesTo)
             .iter()
             .filter_map(|(n, _)| match n {

@@ -38,15 +38,15 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let (t, ix) = (cx.topo, cx.index);
-    for (n, network) in t.networks.iter().enumerate() {
+    for (n, network) in t.network_ids() {
         let Some(gateway) = &network.gateway else {
             continue;
         };
         let name = shown(&network.name.value);
-        let clusters = ix.network_clusters.get(n).map_or(&[][..], Vec::as_slice);
+        let clusters = &ix.network_clusters[n];
         let east_west: Vec<_> = clusters
             .iter()
-            .filter_map(|&c| t.clusters.get(c))
+            .map(|&c| &t.clusters[c])
             .filter_map(|c| c.east_west_gateway.as_ref().map(|g| (c, g)))
             .collect();
         if east_west.iter().any(|(_, g)| g.value == gateway.value) {

@@ -32,7 +32,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     if dropped.any_setting("calls") || dropped.declaration("service") {
         return;
     }
-    for (si, s) in cx.topo.services.iter().enumerate() {
+    for (si, s) in cx.topo.service_ids() {
         let me = NodeKind::Service(si);
         let callers = cx.graph.in_edges(me, EdgeKind::Calls);
         if s.is_entry_point() || callers.iter().any(|(c, _)| *c != me) {

@@ -28,7 +28,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (n, clusters) in cx.index.network_clusters.iter().enumerate() {
+    for (n, clusters) in cx.index.network_clusters.iter_enumerated() {
         let vms = &cx.index.network_vms[n];
         if clusters.is_empty() || vms.is_empty() {
             continue;

@@ -26,7 +26,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (n, vms) in cx.index.network_vms.iter().enumerate() {
+    for (n, vms) in cx.index.network_vms.iter_enumerated() {
         let network = &cx.topo.networks[n];
         if network.cidrs.is_empty() || vms.is_empty() {
             continue;

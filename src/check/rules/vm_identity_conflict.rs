@@ -29,7 +29,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (vi, vm) in cx.topo.vms.iter().enumerate() {
+    for (vi, vm) in cx.topo.vm_ids() {
         if vm.service_account.is_some() {
             continue;
         }

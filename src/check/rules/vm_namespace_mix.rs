@@ -30,7 +30,7 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    for (vi, workloads) in cx.index.vm_workloads.iter().enumerate() {
+    for (vi, workloads) in cx.index.vm_workloads.iter_enumerated() {
         let vm = &cx.topo.vms[vi];
         // Each further namespace is reported once, at its first workload.
         let mut seen: BTreeSet<&str> = BTreeSet::new();

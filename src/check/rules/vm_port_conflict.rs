@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::lexical::shown;
 use crate::check::{Context, Rule};
+use crate::check::{ServiceId, WorkloadId};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 use crate::model::Port;
@@ -40,13 +41,13 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let (topo, ix) = (cx.topo, cx.index);
     // A pair of services clashing on one port is reported once, on the
     // first VM where they meet.
-    let mut reported: BTreeSet<(usize, usize, u16)> = BTreeSet::new();
-    for (vi, workloads) in ix.vm_workloads.iter().enumerate() {
+    let mut reported: BTreeSet<(ServiceId, ServiceId, u16)> = BTreeSet::new();
+    for (vi, workloads) in ix.vm_workloads.iter_enumerated() {
         let vm = shown(&topo.vms[vi].name.value);
-        let mut seen: BTreeSet<(usize, &str)> = BTreeSet::new();
-        let mut first_of_service: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut seen: BTreeSet<(ServiceId, &str)> = BTreeSet::new();
+        let mut first_of_service: BTreeMap<ServiceId, WorkloadId> = BTreeMap::new();
         // target port → (workload, port) that took it first.
-        let mut taken: BTreeMap<u16, (usize, &Port)> = BTreeMap::new();
+        let mut taken: BTreeMap<u16, (WorkloadId, &Port)> = BTreeMap::new();
         for &wi in workloads {
             let w = &ix.workloads[wi];
             // The same version twice is E303's finding.

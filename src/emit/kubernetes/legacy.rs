@@ -41,13 +41,14 @@ use k8s_openapi::api::core::v1::{
 
 use super::objects::{self, Labels, Object};
 use super::{Cx, File, Files, Place, placement, routing, service_account_object};
+use crate::check::{ClusterId, ServiceId};
 use crate::model::{IlbAnnotation, Protocol};
 
 pub fn emit(cx: &Cx<'_>, files: &mut Files) {
-    for c in 0..cx.topo.clusters.len() {
+    for (c, _) in cx.topo.cluster_ids() {
         internal_load_balancers(cx, files, c);
     }
-    for s in 0..cx.topo.services.len() {
+    for (s, _) in cx.topo.service_ids() {
         registered_service(cx, files, s);
         routing::add(cx, files, s);
     }
@@ -56,10 +57,8 @@ pub fn emit(cx: &Cx<'_>, files: &mut Files) {
 /// One port of a mesh-expansion ILB: (name, number, protocol).
 type IlbPort = (Option<&'static str>, u16, &'static str);
 
-fn internal_load_balancers(cx: &Cx<'_>, files: &mut Files, c: usize) {
-    let Some(cluster) = cx.topo.clusters.get(c) else {
-        return;
-    };
+fn internal_load_balancers(cx: &Cx<'_>, files: &mut Files, c: ClusterId) {
+    let cluster = &cx.topo.clusters[c];
     let Some(ilbs) = &cluster.ilbs else { return };
     let annotation = match cluster.ilb_annotation.as_ref().map(|a| a.value) {
         Some(IlbAnnotation::Alibaba) => Some((
@@ -166,10 +165,8 @@ fn internal_load_balancers(cx: &Cx<'_>, files: &mut Files, c: usize) {
 
 /// The selector-less Service and Endpoints of a service with VM workloads,
 /// and the VMs' ServiceAccounts.
-fn registered_service(cx: &Cx<'_>, files: &mut Files, s: usize) {
-    let Some(service) = cx.topo.services.get(s) else {
-        return;
-    };
+fn registered_service(cx: &Cx<'_>, files: &mut Files, s: ServiceId) {
+    let service = &cx.topo.services[s];
     let vms: Vec<_> = cx.vm_workloads_of(s).collect();
     if vms.is_empty() {
         return;

@@ -98,7 +98,7 @@ pub mod workload_group;
 use std::collections::{BTreeMap, BTreeSet, btree_map};
 
 use crate::artifact::{Artifact, Mode};
-use crate::check::{Checked, Index, Target, Workload};
+use crate::check::{Checked, ClusterId, IdVec, Index, ServiceId, Target, Workload};
 use crate::model::{Flow, Service, Topology, Vm};
 use objects::{ApiVersions, Object};
 
@@ -127,11 +127,11 @@ pub(crate) struct Cx<'a> {
     pub api: ApiVersions,
     /// Clusters whose istiod reads Istio configuration, by index: the
     /// clusters that apply `mesh/`.
-    pub config_clusters: Vec<usize>,
+    pub config_clusters: Vec<ClusterId>,
     /// The cluster domain every config cluster shares (E708).
     pub config_domain: &'a str,
     /// Per service: the services that call it (by index, sorted).
-    pub callers: &'a [Vec<usize>],
+    pub callers: &'a IdVec<ServiceId, Vec<ServiceId>>,
 }
 
 impl<'a> Cx<'a> {
@@ -141,7 +141,7 @@ impl<'a> Cx<'a> {
         let config_clusters = placement::config_clusters(topo, ix);
         let config_domain = config_clusters
             .first()
-            .and_then(|&c| topo.clusters.get(c))
+            .map(|&c| &topo.clusters[c])
             .map_or("cluster.local", |c| c.cluster_domain());
         Cx {
             topo,
@@ -158,43 +158,41 @@ impl<'a> Cx<'a> {
     }
 
     /// The workloads of a service, in declaration order.
-    pub fn workloads_of(&self, service: usize) -> impl Iterator<Item = &'a Workload> + 'a {
+    pub fn workloads_of(&self, service: ServiceId) -> impl Iterator<Item = &'a Workload> + 'a {
         let ix = self.ix;
-        ix.service_workloads
-            .get(service)
-            .into_iter()
-            .flatten()
-            .filter_map(move |&w| ix.workloads.get(w))
+        ix.service_workloads[service]
+            .iter()
+            .map(move |&w| &ix.workloads[w])
     }
 
     /// The VM workloads of a service with their VM, in declaration order.
-    pub fn vm_workloads_of(&self, service: usize) -> impl Iterator<Item = (&'a Workload, &'a Vm)> + 'a {
+    pub fn vm_workloads_of(&self, service: ServiceId) -> impl Iterator<Item = (&'a Workload, &'a Vm)> + 'a {
         let topo = self.topo;
         self.workloads_of(service).filter_map(move |w| match w.target {
-            Target::Vm(v) => topo.vms.get(v).map(|vm| (w, vm)),
+            Target::Vm(v) => Some((w, &topo.vms[v])),
             Target::Cluster(_) => None,
         })
     }
 
     /// The cluster a workload belongs to: its own, or its VM's home cluster.
-    pub fn workload_cluster(&self, w: &Workload) -> Option<usize> {
+    pub fn workload_cluster(&self, w: &Workload) -> Option<ClusterId> {
         match w.target {
             Target::Cluster(c) => Some(c),
-            Target::Vm(v) => self.ix.vm_cluster.get(v).copied().flatten(),
+            Target::Vm(v) => self.ix.vm_cluster[v],
         }
     }
 
     /// The service account a workload runs as ([`crate::emit::service_account`]).
-    pub fn service_account(&self, w: &'a Workload) -> Option<&'a str> {
-        let service = self.topo.services.get(w.service)?;
+    pub fn service_account(&self, w: &'a Workload) -> &'a str {
+        let service = &self.topo.services[w.service];
         if let (Target::Cluster(_), Some(sa)) = (w.target, &w.service_account) {
-            return Some(sa);
+            return sa;
         }
         let vm = match w.target {
-            Target::Vm(v) => self.topo.vms.get(v),
+            Target::Vm(v) => Some(&self.topo.vms[v]),
             Target::Cluster(_) => None,
         };
-        Some(crate::emit::service_account(service, vm))
+        crate::emit::service_account(service, vm)
     }
 
     /// `<svc>.<ns>.svc.<cluster-domain>`, the name a service has in the
@@ -216,7 +214,7 @@ impl<'a> Cx<'a> {
     }
 
     /// The versions a service deploys, each once, in declaration order.
-    pub fn versions(&self, service: usize) -> Vec<&'a str> {
+    pub fn versions(&self, service: ServiceId) -> Vec<&'a str> {
         let mut seen = BTreeSet::new();
         self.workloads_of(service)
             .map(|w| w.version.as_str())
@@ -252,7 +250,7 @@ pub(crate) enum Place {
     /// `kubernetes/mesh/`: applied in every config cluster.
     Mesh,
     /// `kubernetes/clusters/<cluster>/`, by cluster index.
-    Cluster(usize),
+    Cluster(ClusterId),
 }
 
 /// A file: (place, namespace, file name).
@@ -294,7 +292,7 @@ impl Files {
     /// output is applied and are never injected; the modern flow labels the
     /// former itself (see `modern::mesh_expansion`).
     fn namespaces(&mut self, cx: &Cx<'_>) {
-        let mut used: BTreeSet<(usize, &str)> = BTreeSet::new();
+        let mut used: BTreeSet<(ClusterId, &str)> = BTreeSet::new();
         for (place, ns, _) in self.files.keys() {
             match *place {
                 Place::Cluster(c) => {
@@ -303,7 +301,7 @@ impl Files {
                 Place::Mesh => used.extend(cx.config_clusters.iter().map(|&c| (c, ns.as_str()))),
             }
         }
-        let wanted: Vec<(usize, String)> = used
+        let wanted: Vec<(ClusterId, String)> = used
             .into_iter()
             .filter(|(_, ns)| *ns != cx.control_plane_namespace() && *ns != "kube-system")
             .map(|(c, ns)| (c, ns.to_owned()))
@@ -323,7 +321,7 @@ impl Files {
                     // Dropped when no cluster would apply it (no clusters at all).
                     Place::Mesh if cx.config_clusters.is_empty() => return None,
                     Place::Mesh => "mesh".to_owned(),
-                    Place::Cluster(c) => format!("clusters/{}", cx.topo.clusters.get(c)?.name.value),
+                    Place::Cluster(c) => format!("clusters/{}", cx.topo.clusters[c].name.value),
                 };
                 Some(Artifact {
                     path: format!("kubernetes/{dir}/{ns}/{file}"),
@@ -347,7 +345,7 @@ fn namespace_object(cx: &Cx<'_>, ns: &str) -> Object {
         .namespaces
         .get(ns)
         .and_then(|info| info.declared)
-        .and_then(|i| cx.topo.namespaces.get(i));
+        .map(|i| &cx.topo.namespaces[i]);
     let mut labels: objects::Labels = declared
         .into_iter()
         .flat_map(|n| n.labels.iter())

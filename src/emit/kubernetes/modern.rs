@@ -49,13 +49,13 @@ use super::objects::{
 };
 use super::workload_group;
 use super::{Cx, File, Files, Place, placement, policy, routing, service_account_object};
-use crate::check::Target;
+use crate::check::{ClusterId, ServiceId, Target};
 use crate::model::{ProbeKind, Registration};
 
 pub fn emit(cx: &Cx<'_>, files: &mut Files) {
     mesh_expansion(cx, files);
     let groups = workload_group::groups(cx.topo, cx.ix);
-    for s in 0..cx.topo.services.len() {
+    for (s, _) in cx.topo.service_ids() {
         registration(cx, files, s);
         // `groups` is sorted by service: this service's are one run of it.
         let own =
@@ -70,7 +70,7 @@ pub fn emit(cx: &Cx<'_>, files: &mut Files) {
 fn mesh_expansion(cx: &Cx<'_>, files: &mut Files) {
     let cp = cx.control_plane_namespace();
     let networks = placement::networks_in_use(cx.topo);
-    for (c, cluster) in cx.topo.clusters.iter().enumerate() {
+    for (c, cluster) in cx.topo.cluster_ids() {
         // Also on a single network: the VMs and WorkloadEntries name the
         // network, and istiod must know its pods are on the same one (an
         // unlabelled cluster is on the empty network, which differs).
@@ -128,13 +128,9 @@ fn istiod_gateway() -> Spec {
 /// `istiod-vs`, or `istiod-vs-<rev>` routing the revision's SNI names to the
 /// revision's istiod (a VM of a revisioned mesh asks for
 /// `istiod-<rev>.<ns>.svc`).
-fn istiod_virtual_service(cx: &Cx<'_>, c: usize) -> (String, Spec) {
+fn istiod_virtual_service(cx: &Cx<'_>, c: ClusterId) -> (String, Spec) {
     let cp = cx.control_plane_namespace();
-    let domain = cx
-        .topo
-        .clusters
-        .get(c)
-        .map_or("cluster.local", |cl| cl.cluster_domain());
+    let domain = cx.topo.clusters[c].cluster_domain();
     let (name, istiod, sni) = match &cx.topo.mesh.revision {
         Some(rev) => {
             let istiod = format!("istiod-{}", rev.value);
@@ -201,10 +197,8 @@ fn cross_network_gateway() -> Spec {
 /// in `pilot/pkg/model/push_context.go`): the Kubernetes Service wins the
 /// host, and endpoints of every registry for that host and namespace are
 /// merged by port name, which both objects take from the topology.
-fn registration(cx: &Cx<'_>, files: &mut Files, s: usize) {
-    let Some(service) = cx.topo.services.get(s) else {
-        return;
-    };
+fn registration(cx: &Cx<'_>, files: &mut Files, s: ServiceId) {
+    let service = &cx.topo.services[s];
     if cx.vm_workloads_of(s).next().is_none() {
         return;
     }
@@ -286,10 +280,8 @@ fn service_ports(service: &crate::model::Service) -> Vec<ServicePort> {
 
 /// WorkloadGroups (`groups`: the service's own), WorkloadEntries and
 /// ServiceAccounts of a service's VMs, in each VM's home cluster.
-fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: usize, groups: &[workload_group::Group]) {
-    let Some(service) = cx.topo.services.get(s) else {
-        return;
-    };
+fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: ServiceId, groups: &[workload_group::Group]) {
+    let service = &cx.topo.services[s];
     let ns = service.namespace.value.as_str();
     let name = service.name.value.as_str();
     let ports: BTreeMap<String, u32> = service
@@ -309,10 +301,10 @@ fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: usize, groups: &[workload_gro
             },
             probe: service.probe.as_ref().map(|p| probe(&p.kind)),
         });
-        let homes: BTreeSet<usize> = group
+        let homes: BTreeSet<ClusterId> = group
             .workloads
             .iter()
-            .filter_map(|&w| cx.ix.workloads.get(w))
+            .map(|&w| &cx.ix.workloads[w])
             .filter_map(|w| cx.workload_cluster(w))
             .collect();
         for c in homes {

@@ -4,14 +4,14 @@
 use std::collections::BTreeSet;
 
 use super::Cx;
-use crate::check::Index;
+use crate::check::{ClusterId, Index, ServiceId};
 use crate::model::Topology;
 
 /// Clusters whose istiod reads Istio configuration: those that run a
 /// control plane, or every cluster when none says so.
-pub fn config_clusters(topo: &Topology, ix: &Index) -> Vec<usize> {
+pub fn config_clusters(topo: &Topology, ix: &Index) -> Vec<ClusterId> {
     if ix.control_planes.is_empty() {
-        (0..topo.clusters.len()).collect()
+        topo.cluster_ids().map(|(c, _)| c).collect()
     } else {
         ix.control_planes.clone()
     }
@@ -19,8 +19,8 @@ pub fn config_clusters(topo: &Topology, ix: &Index) -> Vec<usize> {
 
 /// Clusters that need a service's registration (its Kubernetes Service, or
 /// legacy Service and Endpoints): where it runs and where its callers run.
-pub fn registration_clusters(cx: &Cx<'_>, service: usize) -> BTreeSet<usize> {
-    let callers = cx.callers.get(service).into_iter().flatten().copied();
+pub fn registration_clusters(cx: &Cx<'_>, service: ServiceId) -> BTreeSet<ClusterId> {
+    let callers = cx.callers[service].iter().copied();
     std::iter::once(service)
         .chain(callers)
         .flat_map(|s| cx.workloads_of(s))

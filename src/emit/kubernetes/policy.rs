@@ -36,6 +36,7 @@ use super::objects::{
     PolicySource, Sidecar, Spec, WorkloadSelector,
 };
 use super::{Cx, File, Files, Place};
+use crate::check::ServiceId;
 
 /// Whether least privilege applies to the services of namespace `ns`.
 pub fn enabled(cx: &Cx<'_>, ns: &str) -> bool {
@@ -44,7 +45,7 @@ pub fn enabled(cx: &Cx<'_>, ns: &str) -> bool {
         .namespaces
         .get(ns)
         .and_then(|info| info.declared)
-        .and_then(|i| cx.topo.namespaces.get(i))
+        .map(|i| &cx.topo.namespaces[i])
         .and_then(|n| n.least_privilege.as_ref());
     namespace
         .or(cx.topo.mesh.least_privilege.as_ref())
@@ -52,10 +53,8 @@ pub fn enabled(cx: &Cx<'_>, ns: &str) -> bool {
 }
 
 /// Adds the Sidecar and AuthorizationPolicy of a service to `mesh/`.
-pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
-    let Some(service) = cx.topo.services.get(s) else {
-        return;
-    };
+pub fn add(cx: &Cx<'_>, files: &mut Files, s: ServiceId) {
+    let service = &cx.topo.services[s];
     let ns = service.namespace.value.as_str();
     if !enabled(cx, ns) {
         return;
@@ -63,13 +62,9 @@ pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
     let name = service.name.value.as_str();
     let app = || objects::labels([("app", name)]);
     let principals = principals(cx, s);
-    let mut hosts: BTreeSet<String> = cx
-        .ix
-        .calls
-        .get(s)
-        .into_iter()
-        .flatten()
-        .filter_map(|&callee| cx.topo.services.get(callee))
+    let mut hosts: BTreeSet<String> = cx.ix.calls[s]
+        .iter()
+        .map(|&callee| &cx.topo.services[callee])
         .map(|callee| format!("{}/{}", callee.namespace.value, cx.fqdn(callee)))
         .collect();
     hosts.insert(format!("{}/*", cx.control_plane_namespace()));
@@ -108,19 +103,15 @@ pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
 
 /// The identities allowed to call service `s`: every service account its
 /// callers' workloads run as, and the ingress gateways' for an entry point.
-fn principals(cx: &Cx<'_>, s: usize) -> BTreeSet<String> {
+fn principals(cx: &Cx<'_>, s: ServiceId) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for &caller in cx.callers.get(s).into_iter().flatten() {
-        let Some(caller_service) = cx.topo.services.get(caller) else {
-            continue;
-        };
+    for &caller in &cx.callers[s] {
+        let caller_service = &cx.topo.services[caller];
         for w in cx.workloads_of(caller) {
-            if let Some(sa) = cx.service_account(w) {
-                out.insert(cx.principal(&caller_service.namespace.value, sa));
-            }
+            out.insert(cx.principal(&caller_service.namespace.value, cx.service_account(w)));
         }
     }
-    if cx.topo.services.get(s).is_some_and(|svc| svc.is_entry_point()) {
+    if cx.topo.services[s].is_entry_point() {
         for (ns, sa) in cx.topo.mesh.ingress_identities() {
             out.insert(cx.principal(&ns, &sa));
         }

@@ -16,14 +16,13 @@ use super::objects::{
     TcpRoute, TrafficPolicy, VirtualService,
 };
 use super::{Cx, File, Files, Place};
+use crate::check::ServiceId;
 use crate::model::Protocol;
 
 /// Adds the routing objects of a service to `mesh/`, when it has routes or
 /// more than one version.
-pub fn add(cx: &Cx<'_>, files: &mut Files, s: usize) {
-    let Some(service) = cx.topo.services.get(s) else {
-        return;
-    };
+pub fn add(cx: &Cx<'_>, files: &mut Files, s: ServiceId) {
+    let service = &cx.topo.services[s];
     let versions = cx.versions(s);
     if service.routes.is_empty() && versions.len() < 2 {
         return;

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::check::{Index, Target};
+use crate::check::{Index, ServiceId, Target, VmId, WorkloadId};
 use crate::model::{Flow, Topology};
 
 /// One WorkloadGroup.
@@ -22,39 +22,37 @@ use crate::model::{Flow, Topology};
 pub struct Group {
     pub name: String,
     /// Index into `Topology::services`.
-    pub service: usize,
+    pub service: ServiceId,
     pub version: String,
     pub network: String,
     pub service_account: String,
     /// Indices into `Index::workloads`, in declaration order.
-    pub workloads: Vec<usize>,
+    pub workloads: Vec<WorkloadId>,
 }
 
 /// Every WorkloadGroup of the topology, by service then first member.
 pub fn groups(topo: &Topology, ix: &Index) -> Vec<Group> {
     // (service, version, network, service account) → members.
-    let mut members: BTreeMap<(usize, &str, &str, &str), Vec<usize>> = BTreeMap::new();
-    for (wi, w) in ix.workloads.iter().enumerate() {
+    let mut members: BTreeMap<(ServiceId, &str, &str, &str), Vec<WorkloadId>> = BTreeMap::new();
+    for (wi, w) in ix.workloads.iter_enumerated() {
         let Target::Vm(v) = w.target else { continue };
-        let (Some(service), Some(vm)) = (topo.services.get(w.service), topo.vms.get(v)) else {
-            continue;
-        };
+        let (service, vm) = (&topo.services[w.service], &topo.vms[v]);
         let sa = crate::emit::service_account(service, Some(vm));
         members
             .entry((w.service, w.version.as_str(), vm.network.value.as_str(), sa))
             .or_default()
             .push(wi);
     }
-    let mut networks: BTreeMap<(usize, &str), BTreeSet<&str>> = BTreeMap::new();
-    let mut accounts: BTreeMap<(usize, &str, &str), BTreeSet<&str>> = BTreeMap::new();
+    let mut networks: BTreeMap<(ServiceId, &str), BTreeSet<&str>> = BTreeMap::new();
+    let mut accounts: BTreeMap<(ServiceId, &str, &str), BTreeSet<&str>> = BTreeMap::new();
     for &(s, version, network, sa) in members.keys() {
         networks.entry((s, version)).or_default().insert(network);
         accounts.entry((s, version, network)).or_default().insert(sa);
     }
     let mut out: Vec<Group> = members
         .into_iter()
-        .filter_map(|((s, version, network, sa), workloads)| {
-            let service = topo.services.get(s)?;
+        .map(|((s, version, network, sa), workloads)| {
+            let service = &topo.services[s];
             let mut name = format!("{}-{}", service.name.value, object_name_part(version));
             if networks.get(&(s, version)).is_some_and(|n| n.len() > 1) {
                 name = format!("{name}-{network}");
@@ -62,14 +60,14 @@ pub fn groups(topo: &Topology, ix: &Index) -> Vec<Group> {
             if accounts.get(&(s, version, network)).is_some_and(|a| a.len() > 1) {
                 name = format!("{name}-{sa}");
             }
-            Some(Group {
+            Group {
                 name,
                 service: s,
                 version: version.to_owned(),
                 network: network.to_owned(),
                 service_account: sa.to_owned(),
                 workloads,
-            })
+            }
         })
         .collect();
     out.sort_by_key(|g| (g.service, g.workloads.first().copied()));
@@ -106,17 +104,16 @@ pub const HEALTH_CHECKS_ANNOTATION: &str = "proxy.istio.io/health-checks-enabled
 /// [`HEALTH_CHECKS_ANNOTATION`]; istiod otherwise drops the reports of a
 /// proxy it did not auto-register. A sidecar reports one probe, so a VM
 /// with several probed services reports for that entry only.
-pub fn health_checked_entry(topo: &Topology, ix: &Index, v: usize) -> Option<String> {
-    let vm = topo.vms.get(v)?;
+pub fn health_checked_entry(topo: &Topology, ix: &Index, v: VmId) -> Option<String> {
+    let vm = &topo.vms[v];
     if topo.mesh.flow() != Flow::Modern || vm.autoregister.as_ref().is_some_and(|a| a.value) {
         return None;
     }
-    ix.vm_workloads
-        .get(v)?
+    ix.vm_workloads[v]
         .iter()
         .filter_map(|&w| {
-            let workload = ix.workloads.get(w)?;
-            let service = topo.services.get(workload.service)?;
+            let workload = &ix.workloads[w];
+            let service = &topo.services[workload.service];
             service.probe.as_ref()?;
             Some((
                 service.namespace.value.as_str(),

@@ -38,6 +38,7 @@ use std::collections::BTreeMap;
 use super::cluster_env::{
     WorkloadAddress, WorkloadEnv, cluster_env, cluster_env_entries, legacy_cluster_env,
 };
+use super::env_keys;
 use super::install_sh::{DROP_IN, Extras, IPTABLES_SH_PATH, Placement, RULES_PATH, RULES6_PATH, install_sh};
 use super::iptables_rules::{capture, rules_file};
 use super::iptables_sh::iptables_sh;
@@ -48,7 +49,7 @@ use super::sidecar_env::{legacy_service_cidrs, sidecar_env};
 use super::text::{comment_text, env_assignment, header};
 use super::{dnsmasq, operator, sidecar_env};
 use crate::artifact::{Artifact, Mode};
-use crate::check::Checked;
+use crate::check::{Checked, VmId, WorkloadId};
 use crate::model::{DnsMode, Flow};
 
 /// Where `cluster.env` is installed (both flows).
@@ -59,8 +60,10 @@ pub const MESH_CONFIG_PATH: &str = "/etc/istio/config/mesh";
 /// Every VM's bundle, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
     let bundles = Bundles::new(checked);
-    let mut out: Vec<Artifact> = (0..bundles.len())
-        .flat_map(|v| bundles.bundle(v, source_name))
+    let mut out: Vec<Artifact> = checked
+        .topology()
+        .vm_ids()
+        .flat_map(|(v, _)| bundles.bundle(v, source_name))
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
@@ -72,7 +75,7 @@ pub struct Bundles<'a> {
     checked: &'a Checked,
     /// Computed once for all VMs: a VM with one workload is named after its
     /// WorkloadGroup.
-    group_of: BTreeMap<usize, String>,
+    group_of: BTreeMap<WorkloadId, String>,
 }
 
 impl<'a> Bundles<'a> {
@@ -92,9 +95,9 @@ impl<'a> Bundles<'a> {
         self.len() == 0
     }
 
-    /// The bundle of VM number `v`, in no particular order.
-    pub fn bundle(&self, v: usize, source_name: &str) -> Vec<Artifact> {
-        plan(self.checked, v, &self.group_of).map_or_else(Vec::new, |plan| vm_bundle(&plan, source_name))
+    /// The bundle of VM `v`, in no particular order.
+    pub fn bundle(&self, v: VmId, source_name: &str) -> Vec<Artifact> {
+        vm_bundle(&plan(self.checked, v, &self.group_of), source_name)
     }
 }
 
@@ -152,30 +155,35 @@ fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
         bundle.add("mesh.yaml", yaml, Some(MESH_CONFIG_PATH));
     }
 
-    let istio_namespace = plan.mesh.control_plane_namespace();
+    let istio_namespace = plan.istio_namespace;
+    let home = plan.home;
     let mut hosts = None;
     let mut dnsmasq = None;
-    match (plan.flow, plan.home) {
-        (Flow::Modern, home) => {
-            let gateway = home.and_then(|c| c.east_west_gateway.as_ref()).map(|g| g.value);
-            let revision = plan.mesh.revision.as_ref().map(|r| r.value.as_str());
+    match plan.flow {
+        Flow::Modern => {
+            let gateway = home.east_west_gateway.as_ref().map(|g| g.value);
             hosts = Some(dnsmasq::modern_hosts(
                 gateway,
                 istio_namespace,
-                revision,
+                plan.revision,
                 source_name,
             ));
             if plan.dns == DnsMode::Dnsmasq {
-                dnsmasq = home.and_then(|c| dnsmasq::forward(c, &plan.vm.name.value, source_name));
+                dnsmasq = dnsmasq::forward(home, plan.service_domain, &plan.vm.name.value, source_name);
             }
         }
-        (Flow::Legacy, Some(home)) if plan.dns == DnsMode::Hosts => {
+        Flow::Legacy if plan.dns == DnsMode::Hosts => {
             hosts = dnsmasq::legacy_hosts(home, istio_namespace, source_name);
         }
-        (Flow::Legacy, Some(home)) => {
-            dnsmasq = dnsmasq::kubedns(home, istio_namespace, &plan.vm.name.value, source_name);
+        Flow::Legacy => {
+            dnsmasq = dnsmasq::kubedns(
+                home,
+                plan.service_domain,
+                istio_namespace,
+                &plan.vm.name.value,
+                source_name,
+            );
         }
-        (Flow::Legacy, None) => {}
     }
     let extras = Extras {
         hosts: hosts
@@ -232,7 +240,7 @@ pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
         labels: id.labels.clone(),
         ports: id.ports.clone(),
         network: plan.vm.network.value.clone(),
-        cluster_id: plan.home.map(|c| c.cluster_id().to_owned()).unwrap_or_default(),
+        cluster_id: plan.home.cluster_id().to_owned(),
         mesh_id: mesh.mesh_id.as_ref().map(|m| m.value.clone()).unwrap_or_default(),
         trust_domain: mesh.trust_domain().to_owned(),
         revision: mesh.revision.as_ref().map(|r| r.value.clone()),
@@ -246,7 +254,7 @@ pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
         proxy_metadata: plan
             .workload_entry
             .iter()
-            .map(|entry| ("ISTIO_META_WORKLOAD_ENTRY".to_owned(), entry.clone()))
+            .map(|entry| (env_keys::ISTIO_META_WORKLOAD_ENTRY.to_owned(), entry.clone()))
             .collect(),
         readiness_probe: id.probe.clone(),
         discovery_address: None,
@@ -279,9 +287,9 @@ fn legacy_env(plan: &VmPlan<'_>) -> String {
         .map_or("MUTUAL_TLS", |a| a.value.as_str());
     legacy_cluster_env(&cidrs, namespace, auth).unwrap_or_else(|_| {
         [
-            ("ISTIO_SERVICE_CIDR", cidrs.as_str()),
-            ("ISTIO_SYSTEM_NAMESPACE", namespace),
-            ("ISTIO_CP_AUTH", auth),
+            (env_keys::ISTIO_SERVICE_CIDR, cidrs.as_str()),
+            (env_keys::ISTIO_SYSTEM_NAMESPACE, namespace),
+            (env_keys::ISTIO_CP_AUTH, auth),
         ]
         .iter()
         .map(|(k, v)| env_assignment(k, v, Quoting::BareWhenPlain) + "\n")

@@ -29,6 +29,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use super::env_keys;
 use super::hosts::{is_revisioned, istiod_addr};
 use super::quote::{Quoting, UnrepresentableValue, env_line, go_json_string};
 
@@ -206,17 +207,17 @@ pub fn proxy_metadata(env: &WorkloadEnv) -> BTreeMap<String, String> {
     set("POD_NAMESPACE", &env.namespace);
     set("SERVICE_ACCOUNT", &env.service_account);
     set("TRUST_DOMAIN", &env.trust_domain);
-    set("ISTIO_META_CLUSTER_ID", &env.cluster_id);
+    set(env_keys::ISTIO_META_CLUSTER_ID, &env.cluster_id);
     set("ISTIO_META_MESH_ID", &env.mesh_id);
     set("ISTIO_META_NETWORK", &env.network);
     if !env.ports.is_empty() {
         set("ISTIO_META_POD_PORTS", &pod_ports_json(&env.ports));
     }
-    set("ISTIO_META_WORKLOAD_NAME", &env.name);
+    set(env_keys::ISTIO_META_WORKLOAD_NAME, &env.name);
     let mut labels = env.labels.clone();
     labels.insert(CANONICAL_NAME_LABELS[0].to_owned(), canonical_service);
     labels.insert(CANONICAL_REVISION_LABELS[0].to_owned(), canonical_revision);
-    set("ISTIO_METAJSON_LABELS", &labels_json(&labels));
+    set(env_keys::ISTIO_METAJSON_LABELS, &labels_json(&labels));
     if env.capture_dns {
         set("ISTIO_META_DNS_CAPTURE", "true");
     }
@@ -288,13 +289,16 @@ pub fn cluster_env_entries(env: &WorkloadEnv) -> BTreeMap<String, String> {
     let mut set = |k: &str, v: String| {
         entries.insert(k.to_owned(), v);
     };
-    set("ISTIO_INBOUND_PORTS", inbound_ports(&env.ports));
-    set("ISTIO_NAMESPACE", env.namespace.clone());
-    set("ISTIO_SERVICE", format!("{}.{}", env.name, env.namespace));
+    set(env_keys::ISTIO_INBOUND_PORTS, inbound_ports(&env.ports));
+    set(env_keys::ISTIO_NAMESPACE, env.namespace.clone());
+    set(env_keys::ISTIO_SERVICE, format!("{}.{}", env.name, env.namespace));
     // Capture all outbound traffic: the agent's DNS proxy and the mesh
     // decide what is mesh-bound, not a CIDR list.
-    set("ISTIO_SERVICE_CIDR", "*".to_owned());
-    set("ISTIO_LOCAL_EXCLUDE_PORTS", local_exclude_ports(env.status_port));
+    set(env_keys::ISTIO_SERVICE_CIDR, "*".to_owned());
+    set(
+        env_keys::ISTIO_LOCAL_EXCLUDE_PORTS,
+        local_exclude_ports(env.status_port),
+    );
     set("SERVICE_ACCOUNT", env.service_account.clone());
     // `istio-start.sh` exports `CA_ADDR` (default
     // `istiod.${ISTIO_SYSTEM_NAMESPACE:-istio-system}.svc:15012`) whatever
@@ -307,12 +311,12 @@ pub fn cluster_env_entries(env: &WorkloadEnv) -> BTreeMap<String, String> {
         set("CA_ADDR", istiod_addr(&env.istio_namespace, revision));
     }
     if other_namespace {
-        set("ISTIO_SYSTEM_NAMESPACE", env.istio_namespace.clone());
+        set(env_keys::ISTIO_SYSTEM_NAMESPACE, env.istio_namespace.clone());
     }
     match env.address {
-        Some(WorkloadAddress::Internal(ip)) => set("ISTIO_SVC_IP", ip.to_string()),
+        Some(WorkloadAddress::Internal(ip)) => set(env_keys::ISTIO_SVC_IP, ip.to_string()),
         Some(WorkloadAddress::External(ip)) => {
-            set("ISTIO_SVC_IP", ip.to_string());
+            set(env_keys::ISTIO_SVC_IP, ip.to_string());
             set("REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "true".to_owned());
         }
         None => {}
@@ -361,9 +365,9 @@ pub fn legacy_cluster_env(
     cp_auth: &str,
 ) -> Result<String, Vec<UnrepresentableValue>> {
     let entries = [
-        ("ISTIO_SERVICE_CIDR", service_cidr),
-        ("ISTIO_SYSTEM_NAMESPACE", system_namespace),
-        ("ISTIO_CP_AUTH", cp_auth),
+        (env_keys::ISTIO_SERVICE_CIDR, service_cidr),
+        (env_keys::ISTIO_SYSTEM_NAMESPACE, system_namespace),
+        (env_keys::ISTIO_CP_AUTH, cp_auth),
     ];
     let mut out = String::new();
     let mut problems = Vec::new();

@@ -22,23 +22,29 @@
 //!   has a DNS table.
 //!
 //! Domains and namespaces reach these files unquoted (neither format has
-//! quoting), so a line whose name is not a DNS name ([`is_dns_name`]) is
-//! left out, with a comment saying so; `check` rejects such names first.
+//! quoting): they come as [`DnsName`]s, which only `check` makes, after
+//! proving them DNS names.
 
 use std::net::IpAddr;
 
 use super::hosts::hosts;
-use super::text::{comment_text, header, is_dns_name};
+use super::text::{comment_text, header};
+use crate::check::DnsName;
 use crate::model::Cluster;
 
 /// Where the dnsmasq file is installed.
 pub const PATH: &str = "/etc/dnsmasq.d/kubedns";
 
-const LEFT_OUT: &str = "# meshc: a line is left out here because a name in it is not a DNS name.\n";
-
 /// The legacy `kubedns` file, or `None` when the cluster declares no
 /// internal load balancers (there is then nothing reachable to point at).
-pub fn kubedns(cluster: &Cluster, istio_namespace: &str, vm: &str, source_name: &str) -> Option<String> {
+/// `domain` is `svc.<the cluster's domain>`.
+pub fn kubedns(
+    cluster: &Cluster,
+    domain: &DnsName,
+    istio_namespace: &DnsName,
+    vm: &str,
+    source_name: &str,
+) -> Option<String> {
     let ilbs = cluster.ilbs.as_ref()?;
     let (dns, pilot, mixer, citadel) = (
         ilbs.kube_dns.value,
@@ -54,9 +60,7 @@ pub fn kubedns(cluster: &Cluster, istio_namespace: &str, vm: &str, source_name: 
         vm = comment_text(vm),
         cluster = comment_text(&cluster.name.value),
     ));
-    let mut lines = Vec::new();
-    let domain = format!("svc.{}", cluster.cluster_domain());
-    lines.push(is_dns_name(&domain).then(|| format!("server=/{domain}/{dns}")));
+    out.push_str(&format!("server=/{domain}/{dns}\n"));
     let names: [(&str, IpAddr); 5] = [
         ("istio-policy", mixer),
         ("istio-telemetry", mixer),
@@ -66,22 +70,19 @@ pub fn kubedns(cluster: &Cluster, istio_namespace: &str, vm: &str, source_name: 
         ("istio-ca", citadel),
     ];
     for (name, ip) in names {
-        lines.push(Some(format!("address=/{name}/{ip}")));
+        out.push_str(&format!("address=/{name}/{ip}\n"));
     }
-    let namespaced = is_dns_name(istio_namespace);
     for (name, ip) in names {
-        lines.push(namespaced.then(|| format!("address=/{name}.{istio_namespace}/{ip}")));
+        out.push_str(&format!("address=/{name}.{istio_namespace}/{ip}\n"));
     }
-    push_lines(&mut out, lines);
     Some(out)
 }
 
 /// The modern dnsmasq file, or `None` when the cluster declares no kube-dns
-/// address.
-pub fn forward(cluster: &Cluster, vm: &str, source_name: &str) -> Option<String> {
+/// address. `domain` is `svc.<the cluster's domain>`.
+pub fn forward(cluster: &Cluster, domain: &DnsName, vm: &str, source_name: &str) -> Option<String> {
     let address = cluster.kube_dns.as_ref()?.value;
     let mut out = header(source_name);
-    let domain = format!("svc.{}", cluster.cluster_domain());
     out.push_str(&format!(
         "#\n\
          # dnsmasq on VM {vm}, installed as {PATH}: names under {domain} go to\n\
@@ -89,45 +90,33 @@ pub fn forward(cluster: &Cluster, vm: &str, source_name: &str) -> Option<String>
          # if its network routes the cluster's service range to the nodes: the sidecar\n\
          # captures TCP, not the UDP dnsmasq sends.\n",
         vm = comment_text(vm),
-        domain = comment_text(&domain),
         cluster = comment_text(&cluster.name.value),
     ));
-    push_lines(
-        &mut out,
-        vec![is_dns_name(&domain).then(|| format!("server=/{domain}/{address}"))],
-    );
+    out.push_str(&format!("server=/{domain}/{address}\n"));
     Some(out)
 }
 
 /// The legacy `hosts` lines (`dns hosts`): the names of the kubedns
 /// `address=` lines, one line per ILB. `None` without internal load balancers.
-pub fn legacy_hosts(cluster: &Cluster, istio_namespace: &str, source_name: &str) -> Option<String> {
+pub fn legacy_hosts(cluster: &Cluster, istio_namespace: &DnsName, source_name: &str) -> Option<String> {
     let ilbs = cluster.ilbs.as_ref()?;
     let groups: [(IpAddr, &[&str]); 3] = [
         (ilbs.pilot.value, &["istio-pilot"]),
         (ilbs.mixer.value, &["istio-policy", "istio-telemetry"]),
         (ilbs.citadel.value, &["istio-citadel", "istio-ca"]),
     ];
-    let namespaced = is_dns_name(istio_namespace);
-    let mut lines = Vec::new();
-    for (ip, names) in groups {
-        let mut line = ip.to_string();
-        for name in names {
-            line.push(' ');
-            line.push_str(name);
-        }
-        if namespaced {
-            for name in names {
-                line.push_str(&format!(" {name}.{istio_namespace}"));
-            }
-        }
-        lines.push(Some(line));
-    }
-    if !namespaced {
-        lines.push(None);
-    }
     let mut out = header(source_name);
-    push_lines(&mut out, lines);
+    for (ip, names) in groups {
+        out.push_str(&ip.to_string());
+        for name in names {
+            out.push(' ');
+            out.push_str(name);
+        }
+        for name in names {
+            out.push_str(&format!(" {name}.{istio_namespace}"));
+        }
+        out.push('\n');
+    }
     Some(out)
 }
 
@@ -136,33 +125,15 @@ pub fn legacy_hosts(cluster: &Cluster, istio_namespace: &str, source_name: &str)
 /// empty file without an ingress address).
 pub fn modern_hosts(
     gateway: Option<IpAddr>,
-    istio_namespace: &str,
-    revision: Option<&str>,
+    istio_namespace: &DnsName,
+    revision: Option<&DnsName>,
     source_name: &str,
 ) -> String {
     let mut out = header(source_name);
-    let names_ok = is_dns_name(istio_namespace) && revision.is_none_or(|r| r.is_empty() || is_dns_name(r));
-    if names_ok {
-        out.push_str(&hosts(gateway, istio_namespace, revision));
-    } else {
-        out.push_str(LEFT_OUT);
-    }
+    out.push_str(&hosts(
+        gateway,
+        istio_namespace.as_str(),
+        revision.map(DnsName::as_str),
+    ));
     out
-}
-
-/// Each line that could be written, then one comment if any was left out.
-fn push_lines(out: &mut String, lines: Vec<Option<String>>) {
-    let mut left_out = false;
-    for line in lines {
-        match line {
-            Some(line) => {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            None => left_out = true,
-        }
-    }
-    if left_out {
-        out.push_str(LEFT_OUT);
-    }
 }

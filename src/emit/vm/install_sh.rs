@@ -122,7 +122,7 @@ pub fn install_sh(plan: &VmPlan<'_>, placements: &[Placement], extras: Extras, s
             .join(" and "),
     ));
 
-    let cluster = plan.home.map_or("", |c| c.name.value.as_str());
+    let cluster = plan.home.name.value.as_str();
     out.push_str(&format!(
         "here=$(cd -- \"$(dirname -- \"${{BASH_SOURCE[0]}}\")\" && pwd)\n\
          vm={vm}\n\

@@ -42,6 +42,7 @@
 
 use std::collections::BTreeMap;
 
+use super::env_keys;
 use super::plan::VmPlan;
 use super::text::{comment_text, header};
 use crate::iptables::{self, Config, Flavor, InterceptionMode};
@@ -252,20 +253,20 @@ pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<&'static str, String>) -> Config
         Flow::Legacy => Config::legacy(),
         Flow::Modern => Config::default(),
     };
-    config.inbound_interception_mode = match get("ISTIO_INBOUND_INTERCEPTION_MODE").as_str() {
+    config.inbound_interception_mode = match get(env_keys::ISTIO_INBOUND_INTERCEPTION_MODE).as_str() {
         "TPROXY" => InterceptionMode::Tproxy,
         _ => InterceptionMode::Redirect,
     };
-    config.inbound_ports_include = get("ISTIO_INBOUND_PORTS");
-    config.inbound_ports_exclude = get("ISTIO_LOCAL_EXCLUDE_PORTS");
-    config.outbound_ip_ranges_include = get("ISTIO_SERVICE_CIDR");
-    config.outbound_ip_ranges_exclude = get("ISTIO_SERVICE_EXCLUDE_CIDR");
-    config.outbound_ports_exclude = get("ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE");
+    config.inbound_ports_include = get(env_keys::ISTIO_INBOUND_PORTS);
+    config.inbound_ports_exclude = get(env_keys::ISTIO_LOCAL_EXCLUDE_PORTS);
+    config.outbound_ip_ranges_include = get(env_keys::ISTIO_SERVICE_CIDR);
+    config.outbound_ip_ranges_exclude = get(env_keys::ISTIO_SERVICE_EXCLUDE_CIDR);
+    config.outbound_ports_exclude = get(env_keys::ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE);
     config.enable_ipv6 = plan.ipv6;
     match plan.flow {
         Flow::Modern => {
-            config.proxy_uid = vec![get("PROXY_UID")];
-            config.proxy_gid = vec![get("PROXY_GID")];
+            config.proxy_uid = vec![get(env_keys::PROXY_UID)];
+            config.proxy_gid = vec![get(env_keys::PROXY_GID)];
             // Not pinned: istio-proxy's ids, looked up at apply time (in
             // TPROXY mode root's too, as sidecar.env's owners say).
             let root = if plan.vm.interception() == Interception::Tproxy {

@@ -14,6 +14,7 @@
 pub mod bundle;
 pub mod cluster_env;
 pub mod dnsmasq;
+pub mod env_keys;
 pub mod hosts;
 pub mod install_sh;
 pub mod iptables_rules;

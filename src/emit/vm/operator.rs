@@ -49,7 +49,7 @@ pub fn gitignore(plan: &VmPlan<'_>, source_name: &str) -> String {
 /// `fetch-credentials.sh`.
 pub fn fetch_credentials_sh(plan: &VmPlan<'_>, source_name: &str) -> String {
     let vm = &plan.vm.name.value;
-    let cluster = plan.home.map_or("", |c| c.name.value.as_str());
+    let cluster = plan.home.name.value.as_str();
     let mut out = String::from("#!/usr/bin/env bash\n");
     out.push_str(&header(source_name));
     let what = match plan.flow {
@@ -121,7 +121,7 @@ done
 
 /// `check-ilbs.sh`, for a legacy VM whose home cluster declares `ilb`.
 pub fn check_ilbs_sh(plan: &VmPlan<'_>, source_name: &str) -> Option<String> {
-    let home = plan.home?;
+    let home = plan.home;
     let ilbs = home.ilbs.as_ref()?;
     let cp = plan.mesh.control_plane_namespace();
     let mut out = String::from("#!/usr/bin/env bash\n");

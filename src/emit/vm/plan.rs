@@ -32,7 +32,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::cluster_env::{HealthCheck, HttpGet, ReadinessProbe};
-use crate::check::Checked;
+use crate::check::{Checked, DnsName, ServiceId, VmId, WorkloadId};
 use crate::emit::kubernetes::workload_group;
 use crate::model::{Cluster, DnsMode, Flow, Interception, IstioVersion, Mesh, ProbeKind, Service, Vm};
 
@@ -54,9 +54,14 @@ pub struct VmPlan<'t> {
     pub mesh: &'t Mesh,
     pub istio: IstioVersion,
     pub flow: Flow,
-    /// The cluster whose control plane the VM joins; `None` only when check
-    /// could not resolve it (then the files that need it are left out).
-    pub home: Option<&'t Cluster>,
+    /// The cluster whose control plane the VM joins.
+    pub home: &'t Cluster,
+    /// `svc.<home cluster domain>`.
+    pub service_domain: &'t DnsName,
+    /// The control-plane namespace.
+    pub istio_namespace: &'t DnsName,
+    /// The mesh's revision.
+    pub revision: Option<&'t DnsName>,
     pub identity: Identity,
     /// The target ports of every service on the VM, ascending, once each.
     pub inbound_ports: Vec<u16>,
@@ -94,9 +99,7 @@ impl VmPlan<'_> {
 
     /// The home cluster's service ranges.
     pub fn service_cidrs(&self) -> Vec<IpNet> {
-        self.home
-            .map(|c| c.service_cidrs.iter().map(|s| s.value).collect())
-            .unwrap_or_default()
+        self.home.service_cidrs.iter().map(|s| s.value).collect()
     }
 
     /// The resolvers whose DNS the agent captures, by family.
@@ -109,10 +112,9 @@ impl VmPlan<'_> {
     }
 }
 
-/// The plan of VM `v` (an index into `Topology::vms`).
-/// Which WorkloadGroup each VM workload belongs to (workload index → group
+/// Which WorkloadGroup each VM workload belongs to (workload → group
 /// name), for [`plan`].
-pub fn group_names(checked: &Checked) -> BTreeMap<usize, String> {
+pub fn group_names(checked: &Checked) -> BTreeMap<WorkloadId, String> {
     let mut out = BTreeMap::new();
     for g in workload_group::groups(checked.topology(), checked.index()) {
         for &w in &g.workloads {
@@ -122,34 +124,22 @@ pub fn group_names(checked: &Checked) -> BTreeMap<usize, String> {
     out
 }
 
-/// `group_of` maps a workload (index into `Index::workloads`) to the name
-/// of its WorkloadGroup.
-pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, String>) -> Option<VmPlan<'a>> {
+/// The plan of VM `v`; `group_of` maps a workload to the name of its
+/// WorkloadGroup.
+pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, String>) -> VmPlan<'a> {
     let topo = checked.topology();
     let ix = checked.index();
-    let vm = topo.vms.get(v)?;
-    let home = ix
-        .vm_cluster
-        .get(v)
-        .copied()
-        .flatten()
-        .and_then(|c| topo.clusters.get(c));
-    let network = ix
-        .vm_network
-        .get(v)
-        .copied()
-        .flatten()
-        .and_then(|n| topo.networks.get(n));
+    let vm = &topo.vms[v];
+    let proven = checked.proven();
+    let home_id = proven.vm_home[v];
+    let home = &topo.clusters[home_id];
+    let network = ix.vm_network[v].map(|n| &topo.networks[n]);
 
-    // (namespace, service, version) → service index, for a stable order.
-    let mut workloads: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
-    for &w in ix.vm_workloads.get(v).into_iter().flatten() {
-        let Some(workload) = ix.workloads.get(w) else {
-            continue;
-        };
-        let Some(service) = topo.services.get(workload.service) else {
-            continue;
-        };
+    // (namespace, service, version) → service, for a stable order.
+    let mut workloads: BTreeMap<(&str, &str, &str), ServiceId> = BTreeMap::new();
+    for &w in &ix.vm_workloads[v] {
+        let workload = &ix.workloads[w];
+        let service = &topo.services[workload.service];
         workloads.insert(
             (&service.namespace.value, &service.name.value, &workload.version),
             workload.service,
@@ -157,29 +147,22 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
     }
     // The keys sort one service's workloads together, so this is each
     // service once, in (namespace, name) order.
-    let mut order: Vec<usize> = workloads.values().copied().collect();
+    let mut order: Vec<ServiceId> = workloads.values().copied().collect();
     order.dedup();
-    let services: Vec<&Service> = order.iter().filter_map(|&s| topo.services.get(s)).collect();
+    let services: Vec<&Service> = order.iter().map(|&s| &topo.services[s]).collect();
 
     let identity = match workloads.iter().next() {
         Some((&(_, _, version), &s)) if workloads.len() == 1 => {
             let name = match topo.mesh.flow() {
                 // The legacy flow has no WorkloadGroup: the sidecar is the
                 // service's (`ISTIO_SERVICE`, `--serviceCluster` in 1.0).
-                Flow::Legacy => topo.services.get(s).map(|svc| svc.name.value.clone()),
-                Flow::Modern => ix
-                    .vm_workloads
-                    .get(v)
-                    .into_iter()
-                    .flatten()
-                    .find(|&&w| {
-                        ix.workloads
-                            .get(w)
-                            .is_some_and(|wl| wl.service == s && wl.version == version)
-                    })
+                Flow::Legacy => Some(topo.services[s].name.value.clone()),
+                Flow::Modern => ix.vm_workloads[v]
+                    .iter()
+                    .find(|&&w| ix.workloads[w].service == s && ix.workloads[w].version == version)
                     .and_then(|w| group_of.get(w).cloned()),
             };
-            single(vm, topo.services.get(s), version, name)
+            single(vm, &topo.services[s], version, name)
         }
         _ => several(vm, &services, &workloads),
     };
@@ -205,7 +188,7 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
     if topo.mesh.flow() == Flow::Modern {
         local_exclude_ports.extend(AGENT_PORTS);
     }
-    local_exclude_ports.extend(vm.ssh.as_ref().map(|s| ssh_port(&s.value).unwrap_or(SSH_PORT)));
+    local_exclude_ports.extend(proven.vm_ssh[v].as_ref().map(|s| s.port));
     local_exclude_ports.extend(vm.inbound_exclude_ports.iter().map(|p| p.value));
     let mut seen = BTreeSet::new();
     local_exclude_ports.retain(|p| seen.insert(*p));
@@ -213,27 +196,27 @@ pub fn plan<'a>(checked: &'a Checked, v: usize, group_of: &BTreeMap<usize, Strin
     let ipv6 = vm.address.value.is_ipv6()
         || network.is_some_and(|n| n.cidrs.iter().any(|c| matches!(c.value, IpNet::V6(_))));
 
-    Some(VmPlan {
+    VmPlan {
         vm,
         mesh: &topo.mesh,
         istio: topo.mesh.istio.value,
         flow: topo.mesh.flow(),
         home,
+        service_domain: &proven.service_domain[home_id],
+        istio_namespace: &proven.control_plane_namespace,
+        revision: proven.revision.as_ref(),
         identity,
         inbound_ports,
         local_exclude_ports,
         ipv6,
         dns: vm.dns(),
         workload_entry: workload_group::health_checked_entry(topo, ix, v),
-    })
+    }
 }
 
 /// The identity of a VM with one workload: its WorkloadGroup's (`name`:
 /// the group's, or the service's in the legacy flow).
-fn single(vm: &Vm, service: Option<&Service>, version: &str, name: Option<String>) -> Identity {
-    let Some(service) = service else {
-        return empty(vm);
-    };
+fn single(vm: &Vm, service: &Service, version: &str, name: Option<String>) -> Identity {
     let mut labels = vm_labels(vm);
     // app/version win over the VM's labels, as on the WorkloadEntry: the
     // Service selector and the DestinationRule subsets depend on them.
@@ -260,7 +243,7 @@ fn single(vm: &Vm, service: Option<&Service>, version: &str, name: Option<String
 }
 
 /// The identity of a VM with several workloads (or none): see the module doc.
-fn several(vm: &Vm, services: &[&Service], workloads: &BTreeMap<(&str, &str, &str), usize>) -> Identity {
+fn several(vm: &Vm, services: &[&Service], workloads: &BTreeMap<(&str, &str, &str), ServiceId>) -> Identity {
     let Some(first) = services.first() else {
         return empty(vm);
     };
@@ -346,40 +329,5 @@ fn probe(kind: &ProbeKind) -> ReadinessProbe {
     ReadinessProbe {
         method: Some(method),
         ..ReadinessProbe::default()
-    }
-}
-
-/// The port of `[user@]host[:port]`, when one is written: `host:2222`,
-/// `[fd00::1]:2222`. A bare IPv6 address (several colons, no brackets) has
-/// no port. Anything that is not a port number 1–65535 is ignored (check
-/// validates `ssh`).
-pub fn ssh_port(ssh: &str) -> Option<u16> {
-    let host = ssh.rsplit_once('@').map_or(ssh, |(_, host)| host);
-    let port = if let Some(rest) = host.strip_prefix('[') {
-        rest.split_once(']')?.1.strip_prefix(':')?
-    } else {
-        match host.split_once(':') {
-            Some((_, port)) if !port.contains(':') => port,
-            _ => return None,
-        }
-    };
-    port.parse().ok().filter(|p| *p != 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ssh_port_forms() {
-        assert_eq!(ssh_port("root@192.168.3.201"), None);
-        assert_eq!(ssh_port("root@192.168.3.201:2222"), Some(2222));
-        assert_eq!(ssh_port("host:22"), Some(22));
-        assert_eq!(ssh_port("[fd00::1]:2200"), Some(2200));
-        assert_eq!(ssh_port("admin@[fd00::1]"), None);
-        assert_eq!(ssh_port("fd00::1"), None);
-        assert_eq!(ssh_port("host:0"), None);
-        assert_eq!(ssh_port("host:ssh"), None);
-        assert_eq!(ssh_port("a@b@host:2022"), Some(2022));
     }
 }

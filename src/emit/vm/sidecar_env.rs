@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 
+use super::env_keys;
 use super::plan::VmPlan;
 use super::quote::Quoting;
 use super::text::{comment_text, env_assignment, header};
@@ -45,10 +46,13 @@ pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
     let vm = plan.vm;
     let mut env = BTreeMap::new();
     env.insert(
-        "ISTIO_INBOUND_INTERCEPTION_MODE",
+        env_keys::ISTIO_INBOUND_INTERCEPTION_MODE,
         plan.interception().as_istio().to_owned(),
     );
-    env.insert("ISTIO_LOCAL_EXCLUDE_PORTS", join(&plan.local_exclude_ports));
+    env.insert(
+        env_keys::ISTIO_LOCAL_EXCLUDE_PORTS,
+        join(&plan.local_exclude_ports),
+    );
     let legacy = plan.flow == Flow::Legacy;
     // Istio 1.0 captured IPv4 only: its script hands every CIDR to
     // `iptables`, which refuses an IPv6 one.
@@ -61,12 +65,12 @@ pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
         .map(|c| c.to_string())
         .collect();
     if !excluded.is_empty() {
-        env.insert("ISTIO_SERVICE_EXCLUDE_CIDR", excluded.join(","));
+        env.insert(env_keys::ISTIO_SERVICE_EXCLUDE_CIDR, excluded.join(","));
     }
     match plan.flow {
         Flow::Modern => {
             // meshc's iptables.sh installs the rules; the agent must not.
-            env.insert("ISTIO_CUSTOM_IP_TABLES", "true".to_owned());
+            env.insert(env_keys::ISTIO_CUSTOM_IP_TABLES, "true".to_owned());
             // Every port when the VM serves nothing declared, as istioctl
             // writes for a WorkloadGroup without ports.
             let inbound = if plan.inbound_ports.is_empty() {
@@ -74,37 +78,37 @@ pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
             } else {
                 join(&plan.inbound_ports)
             };
-            env.insert("ISTIO_INBOUND_PORTS", inbound);
+            env.insert(env_keys::ISTIO_INBOUND_PORTS, inbound);
             // All outbound traffic: the mesh decides what is mesh-bound.
-            env.insert("ISTIO_SERVICE_CIDR", "*".to_owned());
+            env.insert(env_keys::ISTIO_SERVICE_CIDR, "*".to_owned());
             let ports: Vec<u16> = vm.outbound_exclude_ports.iter().map(|p| p.value).collect();
             if !ports.is_empty() {
-                env.insert("ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE", join(&ports));
+                env.insert(env_keys::ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE, join(&ports));
             }
             // Only pinned ids: otherwise istio-iptables (and meshc's
             // iptables.sh) look up user istio-proxy on the VM.
             if vm.proxy_uid.is_some() || vm.proxy_gid.is_some() {
                 let (uid, gid) = owners(plan);
-                env.insert("PROXY_UID", uid);
-                env.insert("PROXY_GID", gid);
+                env.insert(env_keys::PROXY_UID, uid);
+                env.insert(env_keys::PROXY_GID, gid);
             }
         }
         Flow::Legacy => {
             // Without ports the 1.0 script captures no inbound traffic, as
             // its docs say for a VM that only calls the mesh.
             if !plan.inbound_ports.is_empty() {
-                env.insert("ISTIO_INBOUND_PORTS", join(&plan.inbound_ports));
+                env.insert(env_keys::ISTIO_INBOUND_PORTS, join(&plan.inbound_ports));
             }
             let cidrs = legacy_service_cidrs(plan);
             if !cidrs.is_empty() {
-                env.insert("ISTIO_SERVICE_CIDR", cidrs);
+                env.insert(env_keys::ISTIO_SERVICE_CIDR, cidrs);
             }
             // 1.0's istio-start.sh: `--serviceCluster`, POD_NAMESPACE and
             // INSTANCE_IP, which default to `rawvm`, `default` and
             // `hostname --ip-address` (often the wrong NIC).
-            env.insert("ISTIO_SERVICE", plan.identity.name.clone());
-            env.insert("ISTIO_NAMESPACE", plan.identity.namespace.clone());
-            env.insert("ISTIO_SVC_IP", vm.address.value.to_string());
+            env.insert(env_keys::ISTIO_SERVICE, plan.identity.name.clone());
+            env.insert(env_keys::ISTIO_NAMESPACE, plan.identity.namespace.clone());
+            env.insert(env_keys::ISTIO_SVC_IP, vm.address.value.to_string());
             // Pilot's xDS port as the 1.0 sidecar injector picks it: 15011
             // (gRPC over mTLS) with MUTUAL_TLS, 15010 (plain gRPC) without;
             // both are on the pilot ILB. 1.0.0's istio-start.sh would
@@ -112,9 +116,9 @@ pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
             // ISTIO_CP_AUTH says (1.0.9 changed the default to 15011).
             let auth = plan.mesh.control_plane_auth.as_ref().map(|a| a.value.as_str());
             let port = if auth == Some("NONE") { "15010" } else { "15011" };
-            env.insert("ISTIO_PILOT_PORT", port.to_owned());
+            env.insert(env_keys::ISTIO_PILOT_PORT, port.to_owned());
             if plan.ipv6 {
-                env.insert("ENABLE_INBOUND_IPV6", "true".to_owned());
+                env.insert(env_keys::ENABLE_INBOUND_IPV6, "true".to_owned());
             }
         }
     }

@@ -1,12 +1,11 @@
 //! Small pieces every file of a VM bundle shares: the generated-file
 //! header, text made safe for a `#` comment, env assignments that cannot
-//! fail, and the test a name must pass to appear in a dnsmasq or hosts line.
+//! fail, and what a DNS name in a dnsmasq or hosts line looks like.
 //!
-//! These formats have no quoting of their own for comments or domain
-//! names, so the rule is: what is not provably inert is not written (a
-//! control character in a comment is escaped; a domain that is not a DNS
-//! name leaves its line out). `check` is meant to reject such input long
-//! before; this is what keeps emission infallible when it does not.
+//! Comments have no quoting of their own, so a control character in one is
+//! escaped. Names in dnsmasq and hosts lines come as `check::DnsName`s,
+//! which `check` proved; [`is_dns_name`] states the same property for
+//! tests that read the written lines.
 
 use super::quote::{Quoting, env_line, posix_single_quote};
 
@@ -66,9 +65,10 @@ pub fn env_assignment(key: &str, value: &str, quoting: Quoting) -> String {
 }
 
 /// A DNS name made of letters, digits, `-` and `_`, in non-empty labels of
-/// at most 63 characters, 253 at most in all: the only text meshc writes
-/// unquoted into dnsmasq and hosts lines, where `#`, `/` or whitespace would
-/// change their meaning.
+/// at most 63 characters, 253 at most in all: what any name meshc writes
+/// unquoted into dnsmasq and hosts lines must be, where `#`, `/` or
+/// whitespace would change their meaning (a looser test than the DNS-1123
+/// classes `check` proves).
 pub fn is_dns_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
