@@ -36,10 +36,8 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
     // Settings refused or read by an earlier run on this thread are not ours.
     reader::take_dropped();
     reader::take_flow_bound();
+    ALLOWS.with(|a| a.borrow_mut().clear());
     for node in &doc.nodes {
-        if language::TOP.iter().any(|b| b.name == node.name.text) {
-            allows(node, &mut topo.allows);
-        }
         // A declaration that cannot be read whole is left out of the model,
         // but its name is remembered so that references to it are not
         // reported a second time as unknown.
@@ -113,6 +111,7 @@ pub fn lower(doc: &Document<'_>) -> (Topology, Vec<Diagnostic>) {
     }
     topo.dropped.settings.extend(reader::take_dropped());
     topo.flow_bound = reader::take_flow_bound();
+    topo.allows = ALLOWS.with(|a| std::mem::take(&mut *a.borrow_mut()));
     (topo, diags)
 }
 
@@ -140,6 +139,7 @@ fn name(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> 
 
 fn mesh(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Mesh> {
     let r = Reader::new(node, &MESH, diags);
+    allows(&r, node, diags);
     let name = name(&r, diags);
     let istio = match r.string("istio", diags) {
         Some(v) => match IstioVersion::parse(&v.value) {
@@ -189,6 +189,7 @@ fn ingress(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Ingress> {
 
 fn network(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Network> {
     let r = Reader::new(node, &NETWORK, diags);
+    allows(&r, node, diags);
     Some(Network {
         name: name(&r, diags)?,
         cidrs: r.nets("cidr", diags),
@@ -199,6 +200,7 @@ fn network(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Network> {
 
 fn cluster(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
     let r = Reader::new(node, &CLUSTER, diags);
+    allows(&r, node, diags);
     let ilbs = r.read_block("ilb", diags, |b, diags| {
         let ir = Reader::new(b, &ILB, diags);
         let mut get = |n: &str| ir.ip(n, diags);
@@ -230,6 +232,7 @@ fn cluster(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Cluster> {
 
 fn vm(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Vm> {
     let r = Reader::new(node, &VM, diags);
+    allows(&r, node, diags);
     let address = r.ip("address", diags);
     let network = r.string("network", diags);
     let id = |n: &str, diags: &mut Vec<Diagnostic>| {
@@ -325,6 +328,7 @@ fn labels(r: &Reader<'_>, diags: &mut Vec<Diagnostic>) -> Labels {
 
 fn namespace(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Namespace> {
     let r = Reader::new(node, &NAMESPACE, diags);
+    allows(&r, node, diags);
     Some(Namespace {
         name: name(&r, diags)?,
         labels: labels(&r, diags),
@@ -336,6 +340,7 @@ fn namespace(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Namespace> 
 
 fn service(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Service> {
     let r = Reader::new(node, &SERVICE, diags);
+    allows(&r, node, diags);
     let ports: Vec<Port> = r.blocks("port").filter_map(|n| port(n, diags)).collect();
     let deployments: Vec<Deployment> = r.blocks("deploy").filter_map(|n| deployment(n, diags)).collect();
     let routes: Vec<Route> = r.blocks("route").filter_map(|n| route(n, diags)).collect();
@@ -488,7 +493,17 @@ fn probe(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
 /// or setting to its last. (Not the node's own span: a TOML table in an
 /// array of tables shares its key's span with the others.) Values of the
 /// wrong type are the reader's to report.
-fn allows(node: &Node<'_>, out: &mut Vec<crate::model::Allow>) {
+thread_local! {
+    /// The `allow` codes read since the last `lower` began, the same side
+    /// channel as the reader's refused settings.
+    static ALLOWS: std::cell::RefCell<Vec<crate::model::Allow>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A declaration's `allow` codes, read through its reader like any list
+/// setting (so a code that is not a string is E204, not silently ignored),
+/// each covering the declaration: its entries and children.
+fn allows(r: &Reader<'_>, node: &Node<'_>, diags: &mut Vec<Diagnostic>) {
     let scope = node
         .entries
         .iter()
@@ -496,21 +511,9 @@ fn allows(node: &Node<'_>, out: &mut Vec<crate::model::Allow>) {
         .chain(node.children.iter().map(|c| c.span))
         .reduce(Span::join)
         .unwrap_or(node.span);
-    let own = node
-        .entries
-        .iter()
-        .filter(|e| e.key.as_ref().is_some_and(|k| k.text == "allow"));
-    let children = node
-        .children
-        .iter()
-        .filter(|c| c.name.text == "allow")
-        .flat_map(|c| c.entries.iter().filter(|e| e.key.is_none()));
-    for entry in own.chain(children) {
-        if let crate::syntax::Value::String(code) = &entry.value {
-            out.push(crate::model::Allow {
-                code: Spanned::new(code.to_string(), entry.span),
-                scope,
-            });
-        }
-    }
+    let codes = r.strings("allow", diags);
+    ALLOWS.with(|a| {
+        a.borrow_mut()
+            .extend(codes.into_iter().map(|code| crate::model::Allow { code, scope }))
+    });
 }
