@@ -17,6 +17,16 @@ use crate::diagnostic::{self, Diagnostic, codes, render};
 use crate::source::{Source, Span};
 use crate::syntax::{Limits, Syntax};
 
+/// `print!` that never panics: when whoever reads standard output has gone
+/// (`meshc explain | head -1`), the rest of the output is dropped quietly,
+/// where `print!` would panic on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod plan;
 
 const EXIT_CODES: &str = "\
@@ -311,7 +321,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Iptables(args) => match args.to_config() {
             Ok((config, flavor)) => {
                 let rules = crate::iptables::generate(&config, flavor);
-                print!("{}{}", rules.v4, rules.v6.unwrap_or_default());
+                out!("{}{}", rules.v4, rules.v6.unwrap_or_default());
                 Exit::Ok
             }
             Err(e) => {
@@ -597,7 +607,7 @@ fn explain(code: Option<&str>) -> Exit {
         for c in &catalogue {
             out.push_str(&format!("{}\t{}\t{}\n", c.code, c.severity.as_str(), c.summary));
         }
-        print!("{out}");
+        out!("{out}");
         return Exit::Ok;
     };
     match catalogue
@@ -605,7 +615,7 @@ fn explain(code: Option<&str>) -> Exit {
         .find(|c| c.code.eq_ignore_ascii_case(code) || c.name == code)
     {
         Some(c) => {
-            print!(
+            out!(
                 "{} ({}): {}\nseverity: {}\n\n{}",
                 c.code,
                 c.name,
@@ -640,7 +650,7 @@ fn why(path: &Path, from: &str, to: &str, format: crate::why::Format, input: &In
     };
     match crate::why::answer(&source, from, to, format) {
         Ok((text, reachable)) => {
-            print!("{text}");
+            out!("{text}");
             if reachable { Exit::Ok } else { Exit::Findings }
         }
         Err(crate::why::Failure::Topology(diags)) => {
@@ -690,7 +700,7 @@ fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
         GraphFormat::Dot => crate::emit::graph::dot(&analysis),
         GraphFormat::Mermaid => crate::emit::graph::mermaid(&analysis),
     };
-    print!("{text}");
+    out!("{text}");
     // The picture is drawn either way; findings still set the exit code so
     // that scripts notice them.
     let exit = verdict(&analysis.diagnostics, input.deny_warnings);
@@ -736,7 +746,7 @@ fn fmt(files: &[PathBuf], check: bool) -> Exit {
                     .unified_diff()
                     .header(&source.name, &format!("{} (formatted)", source.name))
                     .to_string();
-                print!("{diff}");
+                out!("{diff}");
                 exit = exit.max(Exit::Findings);
             }
             Ok(formatted) => {
@@ -939,7 +949,7 @@ fn build_or_check(
             }
             Ok(stale) => {
                 if format == Format::Human {
-                    print!("{}", crate::write::render_diff(&stale));
+                    out!("{}", crate::write::render_diff(&stale));
                 } else {
                     report.extend(stale_findings(out, &stale, &rebuild));
                 }

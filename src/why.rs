@@ -39,7 +39,10 @@ use crate::source::{Source, Span};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
     /// A service (index), maybe one version of it.
-    Service { service: ServiceId, version: Option<String> },
+    Service {
+        service: ServiceId,
+        version: Option<String>,
+    },
     /// A VM (index): every workload on it.
     Vm(VmId),
 }

@@ -958,3 +958,27 @@ fn allow_drops_the_warnings_it_names_and_refuses_errors() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("did you mean W902"), "{}", stderr(&o));
 }
+
+/// A reader that goes away (`meshc graph t.kdl | head`) ends the output
+/// quietly: `print!` would panic on the broken pipe. The picture of 1000
+/// services is far larger than a pipe's buffer, so meshc is still writing
+/// when the pipe closes.
+#[test]
+fn a_closed_standard_output_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = dir.path().join("t.kdl");
+    let text = meshc::synth::generate(&meshc::synth::Params::new(1000, 100, 3)).unwrap();
+    std::fs::write(&topology, text).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meshc"))
+        .arg("graph")
+        .arg(&topology)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}

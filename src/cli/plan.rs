@@ -95,7 +95,7 @@ pub(super) fn run(args: &PlanArgs) -> Exit {
         PlanFormat::Markdown => plan::render::markdown(&plan),
         PlanFormat::Json => plan::render::json(&plan),
     };
-    print!("{text}");
+    out!("{text}");
     if plan.changed { Exit::Findings } else { Exit::Ok }
 }
 

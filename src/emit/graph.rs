@@ -197,7 +197,11 @@ pub fn dot(a: &Analysis) -> String {
         let gateways = g.out_edges(host, EdgeKind::HasGateway);
         for (gw, e) in &gateways {
             let NodeKind::Gateway(ci) = *gw else { continue };
-            let Some(addr) = t.clusters.get(ci.index()).and_then(|c| c.east_west_gateway.as_ref()) else {
+            let Some(addr) = t
+                .clusters
+                .get(ci.index())
+                .and_then(|c| c.east_west_gateway.as_ref())
+            else {
                 continue;
             };
             let _ = writeln!(
@@ -343,7 +347,11 @@ pub fn mermaid(a: &Analysis) -> String {
         let _ = writeln!(out, "  subgraph {id}[\"{}\"]", m(&label));
         for (gw, _) in g.out_edges(host, EdgeKind::HasGateway) {
             let NodeKind::Gateway(ci) = gw else { continue };
-            if let Some(addr) = t.clusters.get(ci.index()).and_then(|c| c.east_west_gateway.as_ref()) {
+            if let Some(addr) = t
+                .clusters
+                .get(ci.index())
+                .and_then(|c| c.east_west_gateway.as_ref())
+            {
                 let _ = writeln!(out, "    g{ci}{{\"east-west gateway {}\"}}", addr.value);
             }
         }

@@ -488,11 +488,6 @@ fn probe(node: &Node<'_>, diags: &mut Vec<Diagnostic>) -> Option<Probe> {
     })
 }
 
-/// The codes a declaration's `allow` setting names (`allow "W901"` or
-/// `allow="W901"`), each covering the declaration: from its first argument
-/// or setting to its last. (Not the node's own span: a TOML table in an
-/// array of tables shares its key's span with the others.) Values of the
-/// wrong type are the reader's to report.
 thread_local! {
     /// The `allow` codes read since the last `lower` began, the same side
     /// channel as the reader's refused settings.
@@ -500,9 +495,12 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A declaration's `allow` codes, read through its reader like any list
-/// setting (so a code that is not a string is E204, not silently ignored),
-/// each covering the declaration: its entries and children.
+/// The codes a declaration's `allow` setting names (`allow "W901"` or
+/// `allow="W901"`), read through its reader like any list setting (a code
+/// that is not a string is E204, never silently ignored), each covering the
+/// declaration: from its first argument or setting to its last. (Not the
+/// node's own span: a TOML table in an array of tables shares its key's
+/// span with the others.)
 fn allows(r: &Reader<'_>, node: &Node<'_>, diags: &mut Vec<Diagnostic>) {
     let scope = node
         .entries
