@@ -1,4 +1,4 @@
-//! The fast KDL parser (`meshc::syntax::fast`) against two references: KDL
+//! The fast KDL parser (`meshc::syntax::kdl_v2`) against two references: KDL
 //! 2.0's official test suite, and the `kdl` crate, which `meshc fmt` keeps
 //! using and whose tree (converted as `src/syntax/kdl.rs` converts it) is
 //! what lowering has always seen.
@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use meshc::source::Span;
-use meshc::syntax::fast::{self, ErrorKind};
+use meshc::syntax::kdl_v2::{self, ErrorKind};
 use meshc::syntax::{Document, Entry, Ident, Limits, Node, Value};
 
 /// Limits that never bite: the differential compares languages, not limits
@@ -323,7 +323,7 @@ fn same_canonical(a: &[Canonical], b: &[Canonical]) -> bool {
 
 /// How the fast parser and the `kdl` crate disagree on `text`, if they do.
 fn disagreement(text: &str) -> Option<String> {
-    let fast = fast::parse(text, NO_LIMITS);
+    let fast = kdl_v2::parse(text, NO_LIMITS);
     if brace_depth(text) > KDL_CRATE_MAX_BRACES {
         return None;
     }
@@ -406,11 +406,11 @@ fn official_test_suite() {
     for name in &names {
         let input = std::fs::read_to_string(dir.join("input").join(name)).unwrap();
         let expected = std::fs::read_to_string(dir.join("expected_kdl").join(name)).ok();
-        let fast = fast::parse(&input, NO_LIMITS);
+        let fast = kdl_v2::parse(&input, NO_LIMITS);
         match (&fast, &expected) {
             (Ok(_), None) => failures.push(format!("{name}: accepted, but the suite says it must fail")),
             (Err(e), Some(_)) => failures.push(format!("{name}: rejected: {e:?}")),
-            (Ok(doc), Some(expected)) => match fast::parse(expected, NO_LIMITS) {
+            (Ok(doc), Some(expected)) => match kdl_v2::parse(expected, NO_LIMITS) {
                 Ok(exp) if same_canonical(&canonical(&doc.nodes), &canonical(&exp.nodes)) => {}
                 Ok(exp) => failures.push(format!(
                     "{name}: tree {:?}\n  expected {:?}",
@@ -475,7 +475,7 @@ fn project_kdl_files_parse_as_the_kdl_crate_parses_them() {
         }
         // Recovery: a file whose only problems are unquoted addresses keeps
         // its tree, and that tree is the one of the text with them quoted.
-        let (doc, errors) = fast::parse_recovering(&text, NO_LIMITS);
+        let (doc, errors) = kdl_v2::parse_recovering(&text, NO_LIMITS);
         if let Some(doc) = doc
             && !errors.is_empty()
         {
@@ -873,7 +873,7 @@ fn generated_and_mutated_documents_agree_with_the_kdl_crate() {
     let mut accepted = 0;
     for (i, case) in cases.iter().enumerate() {
         // Every case also runs with tight limits, which must fail cleanly.
-        let _ = fast::parse(
+        let _ = kdl_v2::parse(
             case,
             Limits {
                 max_depth: 1,
@@ -881,7 +881,7 @@ fn generated_and_mutated_documents_agree_with_the_kdl_crate() {
             },
         );
         let Some(d) = disagreement(case) else {
-            accepted += usize::from(fast::parse(case, NO_LIMITS).is_ok());
+            accepted += usize::from(kdl_v2::parse(case, NO_LIMITS).is_ok());
             continue;
         };
         // Generated documents avoid the known deviations: they must agree.

@@ -71,7 +71,7 @@ fn snippet(kdl: &str) -> Option<String> {
         }
         _ => kdl,
     };
-    let doc = crate::syntax::fast::parse(kdl, Limits::default()).ok()?;
+    let doc = crate::syntax::kdl_v2::parse(kdl, Limits::default()).ok()?;
     let parts: Vec<String> = doc.nodes.iter().map(|n| node(n, None)).collect::<Option<_>>()?;
     (!parts.is_empty()).then(|| parts.join("; "))
 }
@@ -205,7 +205,7 @@ fn values(entries: &[&Entry<'_>]) -> Option<Vec<String>> {
 /// A whole KDL document in TOML, when every node in it is one the language
 /// knows (the tests use it to write the TOML twin of a KDL fixture).
 pub fn document(kdl: &str) -> Option<String> {
-    let doc = crate::syntax::fast::parse(kdl, Limits::default()).ok()?;
+    let doc = crate::syntax::kdl_v2::parse(kdl, Limits::default()).ok()?;
     let mut out = String::new();
     for n in &doc.nodes {
         let top = TOP.iter().find(|b| b.name == n.name.text)?;

@@ -1,7 +1,7 @@
 //! `meshc fmt`: canonical formatting of a KDL topology that keeps every
 //! word the user wrote.
 //!
-//! It prints the concrete syntax tree of `fast::cst` (meshc's own parser,
+//! It prints the concrete syntax tree of `kdl_v2::cst` (meshc's own parser,
 //! comments and all), so nothing a comment says can be lost. The style:
 //!
 //! - one node per line, four spaces per level of nesting, `{` on the node's
@@ -32,8 +32,8 @@
 
 use std::borrow::Cow;
 
-use super::fast::cst::{self, Atom, Gap, Item, ItemKind, Items, Node, Part, Piece};
-use super::fast::{chars, number};
+use super::kdl_v2::cst::{self, Atom, Gap, Item, ItemKind, Items, Node, Part, Piece};
+use super::kdl_v2::{chars, number};
 use super::{Entry, Value};
 use crate::diagnostic::{Diagnostic, codes};
 use crate::source::{Source, Span};
@@ -418,7 +418,7 @@ mod tests {
         ];
         for s in samples {
             let text = format!("n {}\n", string(s));
-            let doc = super::super::fast::parse(&text, super::super::Limits::default())
+            let doc = super::super::kdl_v2::parse(&text, super::super::Limits::default())
                 .unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
             assert_eq!(doc.nodes[0].entries[0].value, Value::String(s.into()), "{text:?}");
         }

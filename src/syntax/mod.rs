@@ -9,8 +9,8 @@
 //! The tree knows nothing of meshc's schema either: it does not know which
 //! nodes exist or which settings they take.
 
-pub mod fast;
 pub mod format;
+pub mod kdl_v2;
 mod toml;
 
 use std::borrow::Cow;
@@ -237,17 +237,17 @@ fn check_node_count(doc: &Document<'_>, limits: Limits) -> Result<(), Vec<Diagno
     Ok(())
 }
 
-/// The KDL front end: the hand-written parser in `fast`, whose errors are
+/// The KDL front end: the hand-written parser in `kdl_v2`, whose errors are
 /// turned into diagnostics here.
 fn parse_kdl(text: &str, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnostic>) {
-    let (doc, errors) = fast::parse_recovering(text, limits);
+    let (doc, errors) = kdl_v2::parse_recovering(text, limits);
     let diagnostics = errors
         .into_iter()
         .map(|e| {
             let code = match e.kind {
-                fast::ErrorKind::Syntax => &codes::KDL_SYNTAX,
-                fast::ErrorKind::UnquotedAddress => &codes::UNQUOTED_ADDRESS,
-                fast::ErrorKind::Limit => &codes::INPUT_LIMIT,
+                kdl_v2::ErrorKind::Syntax => &codes::KDL_SYNTAX,
+                kdl_v2::ErrorKind::UnquotedAddress => &codes::UNQUOTED_ADDRESS,
+                kdl_v2::ErrorKind::Limit => &codes::INPUT_LIMIT,
             };
             let mut d = Diagnostic::new(code, e.span, e.message).label(e.label);
             d.help = e.help;

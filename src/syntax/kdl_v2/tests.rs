@@ -1,4 +1,4 @@
-//! Unit tests of the fast parser: spans, messages, recovery and limits.
+//! Unit tests of the KDL v2 parser: spans, messages, recovery and limits.
 //! Conformance (the official KDL test suite, and agreement with the `kdl`
 //! crate) is tested in `tests/kdl_differential.rs`.
 
