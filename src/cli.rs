@@ -664,25 +664,32 @@ fn why(path: &Path, from: &str, to: &str, format: crate::why::Format, input: &In
     }
 }
 
-fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
-    let allowed =
-        match stdin_usage(std::slice::from_ref(&path.to_path_buf()), input).and_then(|()| input.allowed()) {
-            Ok(allowed) => allowed,
-            Err(msg) => {
-                eprintln!("{msg}");
-                return Exit::Usage;
-            }
-        };
-    let source = match read_input(path, input) {
-        Ok(source) => source,
+/// The one topology a command reads (a path, or `-` for standard input),
+/// with the `--allow` codes; or, having said why not, the exit code.
+fn read_one(path: &Path, input: &InputArgs, format: Format) -> Result<(Source, Vec<&'static str>), Exit> {
+    let allowed = stdin_usage(std::slice::from_ref(&path.to_path_buf()), input)
+        .and_then(|()| input.allowed())
+        .map_err(|msg| {
+            eprintln!("{msg}");
+            Exit::Usage
+        })?;
+    match read_input(path, input) {
+        Ok(source) => Ok((source, allowed)),
         Err(ReadError::Unreadable(b)) => {
-            print_diagnostics(&[(b.0, vec![b.1])], Format::Human);
-            return Exit::Findings;
+            print_diagnostics(&[(b.0, vec![b.1])], format);
+            Err(Exit::Findings)
         }
         Err(ReadError::Io(msg)) => {
             eprintln!("{msg}");
-            return Exit::Usage;
+            Err(Exit::Usage)
         }
+    }
+}
+
+fn graph(path: &Path, format: GraphFormat, input: &InputArgs) -> Exit {
+    let (source, allowed) = match read_one(path, input, Format::Human) {
+        Ok(read) => read,
+        Err(exit) => return exit,
     };
     let (topology, mut diags) = crate::front_end(&source, Syntax::from_path(&source.name), Limits::default());
     let Some(mut topology) = topology else {
@@ -851,24 +858,9 @@ fn build(
     input: &InputArgs,
     format: Format,
 ) -> Exit {
-    let allowed =
-        match stdin_usage(std::slice::from_ref(&path.to_path_buf()), input).and_then(|()| input.allowed()) {
-            Ok(allowed) => allowed,
-            Err(msg) => {
-                eprintln!("{msg}");
-                return Exit::Usage;
-            }
-        };
-    let source = match read_input(path, input) {
-        Ok(source) => source,
-        Err(ReadError::Unreadable(b)) => {
-            print_diagnostics(&[(b.0, vec![b.1])], format);
-            return Exit::Findings;
-        }
-        Err(ReadError::Io(msg)) => {
-            eprintln!("{msg}");
-            return Exit::Usage;
-        }
+    let (source, allowed) = match read_one(path, input, format) {
+        Ok(read) => read,
+        Err(exit) => return exit,
     };
     // Headers name the file alone, so the output does not depend on the
     // directory meshc was run from (from standard input: the base name of
