@@ -12,7 +12,7 @@ use meshc::source::Source;
 use meshc::syntax::{Limits, Syntax};
 use serde_json::Value;
 
-use crate::support::{have_tool, prerequisite};
+use crate::support::{git, have_tool, prerequisite};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -414,21 +414,6 @@ fn exit_codes_say_no_change_change_or_error() {
     );
     // No base at all is a usage error.
     assert_eq!(meshc(d, &["plan", "topology.kdl"]).status.code(), Some(2));
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .args([
-            "-c",
-            "user.name=meshc test",
-            "-c",
-            "user.email=test@meshc.invalid",
-        ])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "git {args:?}: {o:?}");
 }
 
 #[test]

@@ -65,3 +65,25 @@ pub fn rule_lines(save: &str) -> Vec<String> {
     }
     out
 }
+
+/// Runs git in `repo` with a fixed identity (commits need one, and the
+/// machine's may be unset); a failure fails the test with git's output.
+pub fn git(repo: &std::path::Path, args: &[&str]) {
+    let o = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=meshc test",
+            "-c",
+            "user.email=test@meshc.invalid",
+        ])
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .expect("git runs");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{have_tool, prerequisite};
+use crate::support::{git, have_tool, prerequisite};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,21 +48,6 @@ fn try_hook(repo: &Path, home: &Path, hook: &str, manual: bool) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("pre-commit runs")
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .args([
-            "-c",
-            "user.name=meshc test",
-            "-c",
-            "user.email=test@meshc.invalid",
-        ])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .expect("git runs");
-    assert!(o.status.success(), "git {args:?}: {}", text(&o));
 }
 
 #[test]
