@@ -30,8 +30,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::check::graph::{EdgeKind, NodeKind, Resolver};
-use crate::check::{Checked, NetworkId, ServiceId, Target, VmId, WorkloadId};
+use crate::check::graph::{self, EdgeKind, NodeKind, Resolver};
+use crate::check::{Checked, NetworkId, ServiceId, VmId, WorkloadId};
 use crate::model::{Flow, Topology};
 use crate::source::{Source, Span};
 
@@ -248,23 +248,6 @@ impl Cx<'_> {
         } else {
             format!("calls \"{}.{}\"", sb.name.value, sb.namespace.value)
         }
-    }
-
-    /// The SPIFFE principal a workload runs as, as the callee's
-    /// AuthorizationPolicy spells it (`emit::kubernetes::policy`).
-    fn principal(&self, w: WorkloadId) -> String {
-        let wl = &self.checked.index().workloads[w];
-        let service = &self.topo.services[wl.service];
-        let sa = match (wl.target, &wl.service_account) {
-            (Target::Cluster(_), Some(sa)) => sa.as_str(),
-            (Target::Vm(v), _) => crate::emit::service_account(service, self.topo.vms.get(v.index())),
-            (Target::Cluster(_), None) => crate::emit::service_account(service, None),
-        };
-        format!(
-            "{}/ns/{}/sa/{sa}",
-            self.topo.mesh.trust_domain(),
-            service.namespace.value
-        )
     }
 
     fn host_name(&self, host: NodeKind) -> (&'static str, String) {
@@ -514,11 +497,12 @@ fn path(cx: &Cx<'_>, wa: WorkloadId, wb: WorkloadId) -> Path {
     links.push(match host_a {
         Some(NodeKind::Vm(v)) => {
             let vm = &topo.vms[v];
+            let capture = &g.vm_capture[v];
             let excluded: Vec<u16> = sb
                 .ports
                 .iter()
                 .map(|p| p.number.value)
-                .filter(|n| vm.outbound_exclude_ports.iter().any(|x| x.value == *n))
+                .filter(|&n| capture.bypasses_outbound(n))
                 .collect();
             let how = match topo.mesh.flow() {
                 Flow::Modern => "iptables (ISTIO_OUTPUT) redirect its outbound connections to the sidecar (15001)",
@@ -672,17 +656,29 @@ fn path(cx: &Cx<'_>, wa: WorkloadId, wb: WorkloadId) -> Path {
     });
 
     // 6. authz (the callee's AuthorizationPolicy)
-    let principal = cx.principal(wa);
+    let principal = graph::workload_principal(topo, ix, wa);
     let policy = cx.qualified(b);
     links.push(if !g.least_privilege[b] {
         ok(
             "authz",
             format!("no AuthorizationPolicy guards {} ({off}): every workload may call it", sb.name.value),
         )
-    } else if g.has_edge(NodeKind::Service(a), NodeKind::Service(b), EdgeKind::Admits) {
+    } else if g.admitted(b).contains(&a) {
         ok(
             "authz",
             format!("AuthorizationPolicy {policy} (ALLOW) admits principal {principal}"),
+        )
+    } else if graph::admitted_principals(topo, ix, g, b).contains(&principal) {
+        // Another admitted caller runs as the same identity (a VM's one
+        // service account for several services, say): the policy cannot
+        // tell them apart.
+        note(
+            "authz",
+            format!(
+                "AuthorizationPolicy {policy} (ALLOW) admits principal {principal}, which {} shares with a service that declares `calls {}`",
+                sa.name.value, sb.name.value
+            ),
+            add_call.clone(),
         )
     } else {
         missing(

@@ -30,13 +30,15 @@
 //! [`MeshGraph::edges`], [`MeshGraph::out_edges`], [`MeshGraph::in_edges`]),
 //! which speaks [`NodeKind`] and [`Edge`] only.
 
+use std::collections::BTreeSet;
+
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use super::id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 use super::index::{Index, Target};
-use crate::model::{DnsMode, Flow, Topology};
+use crate::model::{DnsMode, Flow, Service, Topology, Vm};
 use crate::source::Span;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +114,44 @@ pub struct Edge {
     pub weight: Option<u32>,
 }
 
+/// What a VM's iptables capture, computed once, in `check`: the
+/// captured-by edges of its workloads are drawn from it, and the VM bundle
+/// (`emit::vm::plan`) and `meshc why` read it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VmCapture {
+    /// Inbound: the port every service on the VM listens on (its target
+    /// port), ascending, once each, less those `inbound-exclude-ports`
+    /// lists (E604 refuses a service port there, so a checked topology
+    /// captures them all).
+    pub inbound_ports: Vec<u16>,
+    /// Outbound: the ports `outbound-exclude-ports` keeps out of capture,
+    /// as written; connections to them bypass the sidecar.
+    pub outbound_exclude_ports: Vec<u16>,
+}
+
+impl VmCapture {
+    fn of(topo: &Topology, ix: &Index, v: VmId) -> VmCapture {
+        let vm = &topo.vms[v];
+        let mut inbound_ports: Vec<u16> = ix.vm_workloads[v]
+            .iter()
+            .flat_map(|&w| topo.services[ix.workloads[w].service].ports.iter())
+            .map(|p| p.target_port())
+            .filter(|&p| !vm.inbound_exclude_ports.iter().any(|x| x.value == p))
+            .collect();
+        inbound_ports.sort_unstable();
+        inbound_ports.dedup();
+        VmCapture {
+            inbound_ports,
+            outbound_exclude_ports: vm.outbound_exclude_ports.iter().map(|p| p.value).collect(),
+        }
+    }
+
+    /// Whether a connection to `port` from the VM bypasses its sidecar.
+    pub fn bypasses_outbound(&self, port: u16) -> bool {
+        self.outbound_exclude_ports.contains(&port)
+    }
+}
+
 /// The graph plus the node index of every model element.
 #[derive(Clone, Debug, Default)]
 pub struct MeshGraph {
@@ -129,6 +169,8 @@ pub struct MeshGraph {
     /// Per service: whether meshc emits its Sidecar and AuthorizationPolicy
     /// (modern flow, least privilege on for its namespace).
     pub least_privilege: IdVec<ServiceId, bool>,
+    /// Per VM: what its iptables capture.
+    pub vm_capture: IdVec<VmId, VmCapture>,
 }
 
 /// Whether least privilege applies to the services of a namespace: the
@@ -147,6 +189,68 @@ pub fn least_privilege(topo: &Topology, ix: &Index, namespace: &str) -> bool {
     declared
         .or(topo.mesh.least_privilege.as_ref())
         .is_none_or(|b| b.value)
+}
+
+/// The Kubernetes service account a workload of `service` on `vm` (or in a
+/// cluster, `None`) runs as: the VM's own `service-account`, then the
+/// service's `service-account`, then the service's name. A cluster
+/// `deploy` line's own `service-account` comes before all of these
+/// ([`workload_service_account`]).
+///
+/// The name matters in three places that must agree: the ServiceAccount
+/// object (and, in the legacy flow, the `istio.<sa>` secret Citadel creates
+/// for it, which `setupMeshEx.sh machineCerts` copies to the VM), the
+/// WorkloadEntry/WorkloadGroup `serviceAccount` (the SPIFFE identity istiod
+/// issues to the VM), and the principals of the AuthorizationPolicies that
+/// let the workload call others ([`admitted_principals`]).
+pub fn service_account<'t>(service: &'t Service, vm: Option<&'t Vm>) -> &'t str {
+    vm.and_then(|vm| vm.service_account.as_ref())
+        .or(service.service_account.as_ref())
+        .map_or(service.name.value.as_str(), |sa| sa.value.as_str())
+}
+
+/// The service account workload `w` runs as: its `deploy` line's own
+/// `service-account` in a cluster, else [`service_account`].
+pub fn workload_service_account<'t>(topo: &'t Topology, ix: &'t Index, w: WorkloadId) -> &'t str {
+    let wl = &ix.workloads[w];
+    let service = &topo.services[wl.service];
+    match (wl.target, &wl.service_account) {
+        (Target::Cluster(_), Some(sa)) => sa,
+        (Target::Cluster(_), None) => service_account(service, None),
+        (Target::Vm(v), _) => service_account(service, Some(&topo.vms[v])),
+    }
+}
+
+/// The SPIFFE identity (without `spiffe://`) of a service account, as
+/// AuthorizationPolicy `principals` spell it.
+pub fn principal(topo: &Topology, namespace: &str, service_account: &str) -> String {
+    format!("{}/ns/{namespace}/sa/{service_account}", topo.mesh.trust_domain())
+}
+
+/// The principal workload `w` calls others as.
+pub fn workload_principal(topo: &Topology, ix: &Index, w: WorkloadId) -> String {
+    let namespace = &topo.services[ix.workloads[w].service].namespace.value;
+    principal(topo, namespace, workload_service_account(topo, ix, w))
+}
+
+/// The principals the AuthorizationPolicy of service `s` admits (least
+/// privilege on for it): the identity of every workload of every service
+/// an admits edge brings to `s`, and for an entry point every ingress
+/// gateway's. Sorted, each once. The emitted policy lists exactly these,
+/// and `meshc why` admits a caller exactly when its principal is one.
+pub fn admitted_principals(topo: &Topology, ix: &Index, g: &MeshGraph, s: ServiceId) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for caller in g.admitted(s) {
+        for w in g.workloads_of(caller) {
+            out.insert(workload_principal(topo, ix, w));
+        }
+    }
+    if topo.services[s].is_entry_point() {
+        for (ns, sa) in topo.mesh.ingress_identities() {
+            out.insert(principal(topo, &ns, &sa));
+        }
+    }
+    out
 }
 
 /// Whether pods in a namespace get a sidecar (`injection`, on by default).
@@ -209,6 +313,10 @@ impl MeshGraph {
             .services
             .iter()
             .map(|s| least_privilege(topo, ix, &s.namespace.value))
+            .collect();
+
+        g.vm_capture = (0..topo.vms.len())
+            .map(|v| VmCapture::of(topo, ix, Id::new(v)))
             .collect();
 
         let edge = |kind, span| Edge {
@@ -279,12 +387,13 @@ impl MeshGraph {
                 Target::Cluster(_) => injected(topo, ix, &service.namespace.value),
                 // A VM's iptables redirect the ports its services listen
                 // on, unless `inbound-exclude-ports` lists them.
-                Target::Vm(v) => service.ports.iter().any(|p| {
-                    !topo.vms[v]
-                        .inbound_exclude_ports
+                Target::Vm(v) => {
+                    let inbound = &g.vm_capture[v].inbound_ports;
+                    service
+                        .ports
                         .iter()
-                        .any(|x| x.value == p.target_port())
-                }),
+                        .any(|p| inbound.binary_search(&p.target_port()).is_ok())
+                }
             };
             if captured {
                 gr.add_edge(g.workloads[wi], target, edge(EdgeKind::CapturedBy, w.span));
@@ -322,7 +431,7 @@ impl MeshGraph {
         // AuthorizationPolicy admits each caller's identities. One edge per
         // (caller, callee), at the first `calls` entry that names it.
         for (si, s) in topo.service_ids() {
-            let mut seen = std::collections::BTreeSet::new();
+            let mut seen = BTreeSet::new();
             for (c, target) in s.calls.iter().zip(&ix.call_targets[si]) {
                 let Some(t) = *target else { continue };
                 if !seen.insert(t) {
@@ -422,9 +531,59 @@ impl MeshGraph {
             .collect()
     }
 
+    /// The services whose host the Sidecar of `s` lists as egress (its
+    /// sidecar-egress edges), in the order added.
+    pub fn egress(&self, s: ServiceId) -> Vec<ServiceId> {
+        self.services_along(NodeKind::Service(s), EdgeKind::SidecarEgress, Direction::Outgoing)
+    }
+
+    /// The callers whose identities the AuthorizationPolicy of `s` admits
+    /// (its incoming admits edges), in the order added.
+    pub fn admitted(&self, s: ServiceId) -> Vec<ServiceId> {
+        self.services_along(NodeKind::Service(s), EdgeKind::Admits, Direction::Incoming)
+    }
+
+    fn services_along(&self, at: NodeKind, kind: EdgeKind, dir: Direction) -> Vec<ServiceId> {
+        self.adjacent(at, kind, dir)
+            .iter()
+            .filter_map(|(n, _)| match n {
+                NodeKind::Service(i) => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether an edge of `kind` goes from `from` to `to`.
     pub fn has_edge(&self, from: NodeKind, to: NodeKind, kind: EdgeKind) -> bool {
         self.out_edges(from, kind).iter().any(|(n, _)| *n == to)
+    }
+
+    /// Removes every edge of `kind` from `from` to `to` (tests sabotage the
+    /// graph with it); returns how many there were.
+    #[cfg(test)]
+    pub(crate) fn remove_edges(&mut self, from: NodeKind, to: NodeKind, kind: EdgeKind) -> usize {
+        let (Some(a), Some(b)) = (self.node(from), self.node(to)) else {
+            return 0;
+        };
+        let mut removed = 0;
+        while let Some(e) = self
+            .graph
+            .edges_connecting(a, b)
+            .find(|e| e.weight().kind == kind)
+            .map(|e| e.id())
+        {
+            self.graph.remove_edge(e);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Adds an edge (tests forge the graph with it).
+    #[cfg(test)]
+    pub(crate) fn add_edge(&mut self, from: NodeKind, to: NodeKind, edge: Edge) {
+        if let (Some(a), Some(b)) = (self.node(from), self.node(to)) {
+            self.graph.add_edge(a, b, edge);
+        }
     }
 
     fn adjacent(&self, at: NodeKind, kind: EdgeKind, dir: Direction) -> Vec<(NodeKind, Edge)> {

@@ -18,6 +18,9 @@ pub mod index;
 pub mod proven;
 pub mod rules;
 
+#[cfg(test)]
+mod graph_tests;
+
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::Topology;
 pub use graph::MeshGraph;
@@ -63,6 +66,12 @@ impl Checked {
     /// What check proved, in the form the emitters use.
     pub fn proven(&self) -> &Proven {
         &self.proven
+    }
+
+    /// The graph, to sabotage in tests that prove the emitters read it.
+    #[cfg(test)]
+    pub(crate) fn graph_mut(&mut self) -> &mut MeshGraph {
+        &mut self.graph
     }
 }
 

@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::artifact::Artifact;
 use crate::check::Checked;
-use crate::model::{Service, Vm};
 
 /// Every artifact meshc emits for a topology, sorted by path.
 ///
@@ -89,23 +88,9 @@ pub(crate) fn exact(text: String) -> String {
     }
 }
 
-/// The Kubernetes service account a workload of `service` runs as (a
-/// cluster `deploy` line's own `service-account` comes first, see
-/// `kubernetes::Cx::service_account`): on a VM the VM's own
-/// `service-account` wins, then the service's
-/// `service-account`, then the service's name.
-///
-/// The name matters in three places that must agree: the ServiceAccount
-/// object (and, in the legacy flow, the `istio.<sa>` secret Citadel creates
-/// for it, which `setupMeshEx.sh machineCerts` copies to the VM), the
-/// WorkloadEntry/WorkloadGroup `serviceAccount` (the SPIFFE identity istiod
-/// issues to the VM), and the principals of the AuthorizationPolicies that
-/// let the workload call others.
-pub fn service_account<'a>(service: &'a Service, vm: Option<&'a Vm>) -> &'a str {
-    vm.and_then(|vm| vm.service_account.as_ref())
-        .or(service.service_account.as_ref())
-        .map_or(service.name.value.as_str(), |sa| sa.value.as_str())
-}
+/// The Kubernetes service account a workload of a service runs as: one
+/// rule, which check's identities (AuthorizationPolicy principals) follow.
+pub use crate::check::graph::service_account;
 
 #[cfg(test)]
 mod tests {

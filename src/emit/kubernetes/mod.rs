@@ -98,7 +98,7 @@ pub mod workload_group;
 use std::collections::{BTreeMap, BTreeSet, btree_map};
 
 use crate::artifact::{Artifact, Mode};
-use crate::check::{Checked, ClusterId, IdVec, Index, ServiceId, Target, Workload};
+use crate::check::{Checked, ClusterId, IdVec, Index, MeshGraph, ServiceId, Target, Workload};
 use crate::model::{Flow, Service, Topology, Vm};
 use objects::{ApiVersions, Object};
 
@@ -132,6 +132,9 @@ pub(crate) struct Cx<'a> {
     pub config_domain: &'a str,
     /// Per service: the services that call it (by index, sorted).
     pub callers: &'a IdVec<ServiceId, Vec<ServiceId>>,
+    /// The graph `check` built: least privilege (Sidecar egress,
+    /// AuthorizationPolicy admits) is read from it.
+    pub graph: &'a MeshGraph,
 }
 
 impl<'a> Cx<'a> {
@@ -150,6 +153,7 @@ impl<'a> Cx<'a> {
             config_clusters,
             config_domain,
             callers: &ix.callers,
+            graph: checked.graph(),
         }
     }
 
@@ -182,34 +186,12 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// The service account a workload runs as ([`crate::emit::service_account`]).
-    pub fn service_account(&self, w: &'a Workload) -> &'a str {
-        let service = &self.topo.services[w.service];
-        if let (Target::Cluster(_), Some(sa)) = (w.target, &w.service_account) {
-            return sa;
-        }
-        let vm = match w.target {
-            Target::Vm(v) => Some(&self.topo.vms[v]),
-            Target::Cluster(_) => None,
-        };
-        crate::emit::service_account(service, vm)
-    }
-
     /// `<svc>.<ns>.svc.<cluster-domain>`, the name a service has in the
     /// config clusters, which share one domain (E708).
     pub fn fqdn(&self, service: &Service) -> String {
         format!(
             "{}.{}.svc.{}",
             service.name.value, service.namespace.value, self.config_domain
-        )
-    }
-
-    /// The SPIFFE identity (without `spiffe://`) of a service account, as
-    /// AuthorizationPolicy `principals` spell it.
-    pub fn principal(&self, namespace: &str, service_account: &str) -> String {
-        format!(
-            "{}/ns/{namespace}/sa/{service_account}",
-            self.topo.mesh.trust_domain()
         )
     }
 

@@ -28,6 +28,14 @@
 //!
 //! On unless `mesh { least-privilege #false }`; a namespace's own
 //! `least-privilege` overrides the mesh's for the services in it.
+//!
+//! Both objects are read from the graph `check` built
+//! ([`crate::check::MeshGraph`]), not recomputed here: whether a service
+//! gets them (`least_privilege`), the Sidecar's hosts (its sidecar-egress
+//! edges) and the policy's principals (the identities its admits edges
+//! bring, [`graph::admitted_principals`]). `meshc why` reads the same
+//! edges and the same principals, so what it says admits a call is, by
+//! construction, what these objects admit.
 
 use std::collections::BTreeSet;
 
@@ -37,34 +45,23 @@ use super::objects::{
 };
 use super::{Cx, File, Files, Place};
 use crate::check::ServiceId;
-
-/// Whether least privilege applies to the services of namespace `ns`.
-pub fn enabled(cx: &Cx<'_>, ns: &str) -> bool {
-    let namespace = cx
-        .ix
-        .namespaces
-        .get(ns)
-        .and_then(|info| info.declared)
-        .map(|i| &cx.topo.namespaces[i])
-        .and_then(|n| n.least_privilege.as_ref());
-    namespace
-        .or(cx.topo.mesh.least_privilege.as_ref())
-        .is_none_or(|b| b.value)
-}
+use crate::check::graph;
 
 /// Adds the Sidecar and AuthorizationPolicy of a service to `mesh/`.
 pub fn add(cx: &Cx<'_>, files: &mut Files, s: ServiceId) {
-    let service = &cx.topo.services[s];
-    let ns = service.namespace.value.as_str();
-    if !enabled(cx, ns) {
+    if !cx.graph.least_privilege[s] {
         return;
     }
+    let service = &cx.topo.services[s];
+    let ns = service.namespace.value.as_str();
     let name = service.name.value.as_str();
     let app = || objects::labels([("app", name)]);
-    let principals = principals(cx, s);
-    let mut hosts: BTreeSet<String> = cx.ix.calls[s]
-        .iter()
-        .map(|&callee| &cx.topo.services[callee])
+    let principals = graph::admitted_principals(cx.topo, cx.ix, cx.graph, s);
+    let mut hosts: BTreeSet<String> = cx
+        .graph
+        .egress(s)
+        .into_iter()
+        .map(|callee| &cx.topo.services[callee])
         .map(|callee| format!("{}/{}", callee.namespace.value, cx.fqdn(callee)))
         .collect();
     hosts.insert(format!("{}/*", cx.control_plane_namespace()));
@@ -99,22 +96,4 @@ pub fn add(cx: &Cx<'_>, files: &mut Files, s: ServiceId) {
             Object::Istio(Box::new(IstioObject::new(cx.api, meta, spec))),
         );
     }
-}
-
-/// The identities allowed to call service `s`: every service account its
-/// callers' workloads run as, and the ingress gateways' for an entry point.
-fn principals(cx: &Cx<'_>, s: ServiceId) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for &caller in &cx.callers[s] {
-        let caller_service = &cx.topo.services[caller];
-        for w in cx.workloads_of(caller) {
-            out.insert(cx.principal(&caller_service.namespace.value, cx.service_account(w)));
-        }
-    }
-    if cx.topo.services[s].is_entry_point() {
-        for (ns, sa) in cx.topo.mesh.ingress_identities() {
-            out.insert(cx.principal(&ns, &sa));
-        }
-    }
-    out
 }

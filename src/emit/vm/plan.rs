@@ -63,7 +63,8 @@ pub struct VmPlan<'t> {
     /// The mesh's revision.
     pub revision: Option<&'t DnsName>,
     pub identity: Identity,
-    /// The target ports of every service on the VM, ascending, once each.
+    /// The target ports of every service on the VM, ascending, once each
+    /// ([`crate::check::graph::VmCapture`]).
     pub inbound_ports: Vec<u16>,
     /// Inbound ports never captured: SSH, the agent's ports (modern flow), the SSH port of
     /// `ssh` when it is not 22, then `inbound-exclude-ports`; once each.
@@ -167,12 +168,9 @@ pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, S
         _ => several(vm, &services, &workloads),
     };
 
-    let mut inbound_ports: Vec<u16> = services
-        .iter()
-        .flat_map(|s| s.ports.iter().map(|p| p.target_port()))
-        .collect();
-    inbound_ports.sort_unstable();
-    inbound_ports.dedup();
+    // What check computed the VM's capture to be (its graph's captured-by
+    // edges come from the same list).
+    let inbound_ports = checked.graph().vm_capture[v].inbound_ports.clone();
 
     // SSH stays out of capture: the management port `ssh` names (22 when
     // it names none), and 22 as well unless a service on the VM listens
