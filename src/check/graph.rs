@@ -20,15 +20,24 @@
 //! * least privilege (modern flow, least privilege on): the Sidecar egress
 //!   host and the AuthorizationPolicy principals meshc emits for each call.
 //!
+//! The graph is also where the emitters take these facts from, so that
+//! what a rule or `meshc why` reads is what the output says: the
+//! Kubernetes emitter writes each Sidecar from the sidecar-egress edges
+//! ([`MeshGraph::egress`]) and each AuthorizationPolicy from the admits
+//! edges ([`admitted_principals`]); each VM's capture ([`VmCapture`]) is
+//! computed here once, its workloads' captured-by edges are drawn from it,
+//! and the VM bundle writes its inbound ports from it.
+//!
 //! Each edge carries the span of the declaration that made it, so a rule
 //! that follows a path can point at every step. Nodes and edges are added
 //! in index order, so traversal order, and with it every message, is
 //! deterministic.
 //!
 //! petgraph stays inside `check`: whatever reads the graph outside it (the
-//! picture, `meshc why`) goes through the plain view below ([`MeshGraph::nodes`],
-//! [`MeshGraph::edges`], [`MeshGraph::out_edges`], [`MeshGraph::in_edges`]),
-//! which speaks [`NodeKind`] and [`Edge`] only.
+//! picture, `meshc why`, the emitters) goes through the plain view below
+//! ([`MeshGraph::nodes`], [`MeshGraph::edges`], [`MeshGraph::out_edges`],
+//! [`MeshGraph::in_edges`] and the accessors built on them), which speaks
+//! [`NodeKind`], [`Edge`] and ids only.
 
 use std::collections::BTreeSet;
 
