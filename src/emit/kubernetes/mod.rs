@@ -98,7 +98,7 @@ pub mod workload_group;
 use std::collections::{BTreeMap, BTreeSet, btree_map};
 
 use crate::artifact::{Artifact, Mode};
-use crate::check::{Checked, ClusterId, IdVec, Index, ServiceId, Target, Workload};
+use crate::check::{Checked, ClusterId, IdVec, Index, ServiceId, Target, VmId, Workload};
 use crate::model::{Flow, Service, Topology, Vm};
 use objects::{ApiVersions, Object};
 
@@ -132,6 +132,8 @@ pub(crate) struct Cx<'a> {
     pub config_domain: &'a str,
     /// Per service: the services that call it (by index, sorted).
     pub callers: &'a IdVec<ServiceId, Vec<ServiceId>>,
+    /// Per VM: the cluster whose control plane it joins (proven by check).
+    pub vm_home: &'a IdVec<VmId, ClusterId>,
 }
 
 impl<'a> Cx<'a> {
@@ -150,6 +152,7 @@ impl<'a> Cx<'a> {
             config_clusters,
             config_domain,
             callers: &ix.callers,
+            vm_home: &checked.proven().vm_home,
         }
     }
 
@@ -175,10 +178,10 @@ impl<'a> Cx<'a> {
     }
 
     /// The cluster a workload belongs to: its own, or its VM's home cluster.
-    pub fn workload_cluster(&self, w: &Workload) -> Option<ClusterId> {
+    pub fn workload_cluster(&self, w: &Workload) -> ClusterId {
         match w.target {
-            Target::Cluster(c) => Some(c),
-            Target::Vm(v) => self.ix.vm_cluster[v],
+            Target::Cluster(c) => c,
+            Target::Vm(v) => self.vm_home[v],
         }
     }
 
@@ -340,6 +343,7 @@ impl Files {
 /// `istio-injection` must then be absent, or the default injector would
 /// take the namespace as well).
 fn namespace_object(cx: &Cx<'_>, ns: &str) -> Object {
+    // Every namespace written is indexed; only a declared one has labels.
     let declared = cx
         .ix
         .namespaces

@@ -35,6 +35,7 @@ pub fn groups(topo: &Topology, ix: &Index) -> Vec<Group> {
     // (service, version, network, service account) → members.
     let mut members: BTreeMap<(ServiceId, &str, &str, &str), Vec<WorkloadId>> = BTreeMap::new();
     for (wi, w) in ix.workloads.iter_enumerated() {
+        // A filter, not a fallback: only VM workloads have groups.
         let Target::Vm(v) = w.target else { continue };
         let (service, vm) = (&topo.services[w.service], &topo.vms[v]);
         let sa = crate::emit::service_account(service, Some(vm));

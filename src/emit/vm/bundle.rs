@@ -241,6 +241,7 @@ pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
         ports: id.ports.clone(),
         network: plan.vm.network.value.clone(),
         cluster_id: plan.home.cluster_id().to_owned(),
+        // Not a fallback: istioctl writes an empty mesh id when the mesh sets none.
         mesh_id: mesh.mesh_id.as_ref().map(|m| m.value.clone()).unwrap_or_default(),
         trust_domain: mesh.trust_domain().to_owned(),
         revision: mesh.revision.as_ref().map(|r| r.value.clone()),

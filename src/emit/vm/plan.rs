@@ -157,6 +157,8 @@ pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, S
                 // The legacy flow has no WorkloadGroup: the sidecar is the
                 // service's (`ISTIO_SERVICE`, `--serviceCluster` in 1.0).
                 Flow::Legacy => Some(topo.services[s].name.value.clone()),
+                // Every VM workload has a group (`workload_group::groups`
+                // takes them all); `single` names it like one otherwise.
                 Flow::Modern => ix.vm_workloads[v]
                     .iter()
                     .find(|&&w| ix.workloads[w].service == s && ix.workloads[w].version == version)
@@ -314,6 +316,7 @@ fn vm_labels(vm: &Vm) -> BTreeMap<String, String> {
 fn probe(kind: &ProbeKind) -> ReadinessProbe {
     let method = match kind {
         ProbeKind::Http { port, path } => HealthCheck::HttpGet(HttpGet {
+            // Not a fallback: an empty path is the probe's `/` default, as upstream omits it.
             path: path.as_ref().map(|p| p.value.clone()).unwrap_or_default(),
             port: port.value,
             ..HttpGet::default()
