@@ -332,7 +332,7 @@ fn modern_cluster_env_is_the_istioctl_bytes_under_the_header() {
         }
         for (v, vm) in topo.vm_ids() {
             let plan = plan(&b.checked, v, &meshc::emit::vm::plan::group_names(&b.checked));
-            let want = cluster_env(&bundle::workload_env(&plan)).unwrap();
+            let want = cluster_env(&bundle::workload_env(&plan));
             let files = &b.vms[&vm.name.value];
             let got = &get(files, "cluster.env").unwrap().contents;
             let (first, body) = got.split_once('\n').unwrap();

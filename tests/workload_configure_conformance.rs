@@ -21,7 +21,9 @@ use meshc::emit::vm::cluster_env::{
 };
 use meshc::emit::vm::hosts::hosts;
 use meshc::emit::vm::mesh_yaml::mesh_yaml;
-use meshc::emit::vm::quote::{go_shellescape, posix_single_quote, quote_env_value, quote_unless_plain};
+use meshc::emit::vm::quote::{
+    EnvKey, EnvValue, go_shellescape, posix_single_quote, quote_env_value, quote_unless_plain,
+};
 
 use crate::support;
 
@@ -73,22 +75,32 @@ fn parse_ip(text: &str) -> IpAddr {
         .unwrap_or_else(|e| panic!("bad IP {text:?} in the test table: {e}"))
 }
 
+/// An env value from this file's tables (none has a NUL).
+fn value(text: &str) -> EnvValue {
+    EnvValue::new(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An env key from this file's tables (each is a shell name).
+fn key(text: &str) -> EnvKey {
+    EnvKey::new(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The `WorkloadEnv` istioctl resolved for `case`: WorkloadGroup `bar/foo`,
 /// service account `vm-serviceaccount`, no labels or ports, probe
 /// `httpGet.port: 8080`, `--clusterID Kubernetes`, default flags otherwise.
 fn workload_env(case: &Case) -> WorkloadEnv {
     WorkloadEnv {
-        name: "foo".to_owned(),
-        namespace: "bar".to_owned(),
-        service_account: "vm-serviceaccount".to_owned(),
+        name: value("foo"),
+        namespace: value("bar"),
+        service_account: value("vm-serviceaccount"),
         labels: BTreeMap::new(),
         ports: BTreeMap::new(),
-        network: String::new(),
-        cluster_id: "Kubernetes".to_owned(),
-        mesh_id: String::new(),
-        trust_domain: String::new(),
-        revision: case.revision.map(str::to_owned),
-        istio_namespace: "istio-system".to_owned(),
+        network: EnvValue::default(),
+        cluster_id: value("Kubernetes"),
+        mesh_id: EnvValue::default(),
+        trust_domain: EnvValue::default(),
+        revision: case.revision.map(value),
+        istio_namespace: value("istio-system"),
         address: Some(WorkloadAddress::Internal(parse_ip(case.internal_ip))),
         capture_dns: true,
         status_port: None,
@@ -96,7 +108,7 @@ fn workload_env(case: &Case) -> WorkloadEnv {
         proxy_metadata: case
             .proxy_metadata
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| (key(k), value(v)))
             .collect(),
         readiness_probe: Some(ReadinessProbe {
             method: Some(HealthCheck::HttpGet(HttpGet {
@@ -168,7 +180,7 @@ fn generated_files_equal_the_istioctl_goldens() {
         }
         assert_inputs_match(case, &dir);
         let env = workload_env(case);
-        let cluster = cluster_env(&env).unwrap_or_else(|e| panic!("{}: {e:?}", case.folder));
+        let cluster = cluster_env(&env);
         assert_eq!(
             cluster,
             read(&dir, "cluster.env.golden"),
@@ -183,7 +195,11 @@ fn generated_files_equal_the_istioctl_goldens() {
         );
         let ingress = case.ingress_ip.map(parse_ip);
         assert_eq!(
-            hosts(ingress, &env.istio_namespace, env.revision.as_deref()),
+            hosts(
+                ingress,
+                env.istio_namespace.as_str(),
+                env.revision.as_ref().map(EnvValue::as_str)
+            ),
             read(&dir, "hosts.golden"),
             "{}: hosts",
             case.folder
@@ -208,13 +224,13 @@ fn ipv6_case_differs_from_ipv4_only_in_the_addresses() {
     let env = workload_env(ipv6);
     let expected = read(&ipv4, "cluster.env.golden")
         .replace("ISTIO_SVC_IP='10.10.10.10'", "ISTIO_SVC_IP='fd00:10:96::1'");
-    assert_eq!(cluster_env(&env).ok(), Some(expected));
+    assert_eq!(cluster_env(&env), expected);
     assert_eq!(mesh_yaml(&env), read(&ipv4, "mesh.yaml.golden"));
     assert_eq!(
         hosts(
             ipv6.ingress_ip.map(parse_ip),
-            &env.istio_namespace,
-            env.revision.as_deref()
+            env.istio_namespace.as_str(),
+            env.revision.as_ref().map(EnvValue::as_str)
         ),
         "fd00:10:96::2 istiod-rev-1.istio-system.svc\n"
     );
@@ -398,8 +414,8 @@ fn bash_sources_a_whole_cluster_env_as_meant() {
     }
     let mut env = workload_env(&CASES[0]);
     env.labels = [
-        ("app".to_owned(), "it's <html> & \"json\"".to_owned()),
-        ("version".to_owned(), "w\\".to_owned()),
+        ("app".to_owned(), value("it's <html> & \"json\"")),
+        ("version".to_owned(), value("w\\")),
     ]
     .into_iter()
     .collect();
@@ -409,11 +425,11 @@ fn bash_sources_a_whole_cluster_env_as_meant() {
     env.proxy_metadata = generated_values(400)
         .into_iter()
         .enumerate()
-        .map(|(i, v)| (format!("X_{i}"), v))
+        .map(|(i, v)| (key(&format!("X_{i}")), value(&v)))
         .collect();
-    let file = cluster_env(&env).unwrap_or_else(|e| panic!("{e:?}"));
+    let file = cluster_env(&env);
     let entries = cluster_env_entries(&env);
-    let keys: Vec<String> = entries.keys().cloned().collect();
+    let keys: Vec<String> = entries.keys().map(EnvKey::to_string).collect();
     let read = bash_reads(&file, &keys, "cluster");
     for ((key, value), got) in entries.iter().zip(&read) {
         assert_eq!(String::from_utf8_lossy(got), value.as_str(), "{key}");
@@ -425,8 +441,11 @@ fn bash_sources_the_legacy_file() {
     if !have_bash() {
         return;
     }
-    let file = legacy_cluster_env("10.0.0.0/16 $(id)", "istio-system", "MUTUAL_TLS")
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    let file = legacy_cluster_env(
+        &value("10.0.0.0/16 $(id)"),
+        &value("istio-system"),
+        &value("MUTUAL_TLS"),
+    );
     let keys: Vec<String> = ["ISTIO_SERVICE_CIDR", "ISTIO_SYSTEM_NAMESPACE", "ISTIO_CP_AUTH"]
         .map(str::to_owned)
         .to_vec();

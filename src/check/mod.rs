@@ -26,7 +26,7 @@ use crate::model::Topology;
 pub use graph::MeshGraph;
 pub use id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 pub use index::{Index, NamespaceInfo, Target, Workload};
-pub use proven::{DnsName, Proven, SshTarget};
+pub use proven::{DnsName, Proven, ServiceWords, SshTarget, VmWords, Word};
 
 /// What a rule sees.
 pub struct Context<'t> {

@@ -83,6 +83,7 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
             let ns = topo.mesh.control_plane_namespace();
             let header = gateway_header(
                 cluster,
+                &address,
                 line,
                 &format!("helm install {GATEWAY_NAME} istio/gateway -n {ns} -f eastwest-gateway-values.yaml"),
             );
@@ -92,7 +93,12 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
                 &header,
                 &gateway_values(topo, network, &address),
             ));
-            let header = gateway_header(cluster, line, "istioctl install -y -f eastwest-gateway.iop.yaml");
+            let header = gateway_header(
+                cluster,
+                &address,
+                line,
+                "istioctl install -y -f eastwest-gateway.iop.yaml",
+            );
             out.push(file(
                 format!("{dir}/eastwest-gateway.iop.yaml"),
                 source_name,
@@ -154,7 +160,7 @@ fn istiod_header(topo: &Topology, cluster: &Cluster, line: &str) -> String {
     h
 }
 
-fn gateway_header(cluster: &Cluster, line: &str, install: &str) -> String {
+fn gateway_header(cluster: &Cluster, address: &str, line: &str, install: &str) -> String {
     format!(
         "# The east-west gateway of cluster `{name}` on network `{net}` (keys of Istio {line}).\n\
          #   {install}\n\
@@ -162,11 +168,6 @@ fn gateway_header(cluster: &Cluster, line: &str, install: &str) -> String {
          # the VMs dial it for istiod, and (across networks) every istiod's meshNetworks names it.\n",
         name = cluster.name.value,
         net = cluster.network.value,
-        address = cluster
-            .east_west_gateway
-            .as_ref()
-            .map(|a| a.value.to_string())
-            .unwrap_or_default(),
     )
 }
 

@@ -67,9 +67,8 @@ pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
         if let Some(id) = &topo.mesh.mesh_id {
             labels.insert("mesh_id", id.value.clone());
         }
-        if let Some(cluster) = ix.vm_cluster[v].map(|c| &topo.clusters[c]) {
-            labels.insert("cluster", cluster.cluster_id().to_owned());
-        }
+        let cluster = &topo.clusters[checked.proven().vm_home[v]];
+        labels.insert("cluster", cluster.cluster_id().to_owned());
         let workloads: Vec<_> = ix.vm_workloads[v].iter().map(|&w| &ix.workloads[w]).collect();
         // One namespace per VM (E304); app and version only when they are
         // one: a target has one value per label.

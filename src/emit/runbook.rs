@@ -149,14 +149,14 @@ impl<'a> Book<'a> {
     }
 
     /// The VMs' (name, home cluster index, ssh target).
-    fn vms(&self) -> Vec<(&'a str, Option<ClusterId>, Option<&'a str>)> {
-        let ix = self.checked.index();
+    fn vms(&self) -> Vec<(&'a str, ClusterId, Option<&'a str>)> {
+        let homes = &self.checked.proven().vm_home;
         self.topo
             .vm_ids()
             .map(|(v, vm)| {
                 (
                     vm.name.value.as_str(),
-                    ix.vm_cluster[v],
+                    homes[v],
                     vm.ssh.as_ref().map(|s| s.value.as_str()),
                 )
             })
@@ -400,7 +400,7 @@ impl<'a> Book<'a> {
                 continue;
             }
             heading(md, &format!("VM `{vm}` (`runbook.sh vm {vm}`)"));
-            let home = home.map_or("its home cluster", |c| self.cluster(c));
+            let home = self.cluster(home);
             let target = ssh.unwrap_or("<the VM>");
             let url = self.sidecar_package_url();
             let helper = format!("{dir}/fetch-credentials.sh");
@@ -685,9 +685,10 @@ impl<'a> Book<'a> {
             };
             // `home` names the cluster whose kubectl fetches the credentials;
             // empty where the bundle has no fetch-credentials.sh.
-            let home = match home {
-                Some(c) if self.has(&format!("{dir}/fetch-credentials.sh")) => q(self.cluster(c)),
-                _ => "''".to_owned(),
+            let home = if self.has(&format!("{dir}/fetch-credentials.sh")) {
+                q(self.cluster(home))
+            } else {
+                "''".to_owned()
             };
             let _ = writeln!(s, "\t{}) target={target} dir={} home={home} ;;", q(vm), q(&dir));
         }

@@ -59,6 +59,7 @@ type IlbPort = (Option<&'static str>, u16, &'static str);
 
 fn internal_load_balancers(cx: &Cx<'_>, files: &mut Files, c: ClusterId) {
     let cluster = &cx.topo.clusters[c];
+    // Not a fallback: a cluster without `ilbs` has no mesh-expansion ILBs to write.
     let Some(ilbs) = &cluster.ilbs else { return };
     let annotation = match cluster.ilb_annotation.as_ref().map(|a| a.value) {
         Some(IlbAnnotation::Alibaba) => Some((
@@ -178,14 +179,12 @@ fn registered_service(cx: &Cx<'_>, files: &mut Files, s: ServiceId) {
     for &(w, vm) in &vms {
         let sa = crate::emit::service_account(service, Some(vm));
         accounts.insert(sa);
-        if let Some(home) = cx.workload_cluster(w) {
-            files.add(
-                Place::Cluster(home),
-                ns,
-                File::Namespace,
-                service_account_object(ns, sa),
-            );
-        }
+        files.add(
+            Place::Cluster(cx.workload_cluster(w)),
+            ns,
+            File::Namespace,
+            service_account_object(ns, sa),
+        );
         let ip = vm.address.value.to_string();
         if !addresses.contains(&ip) {
             addresses.push(ip);

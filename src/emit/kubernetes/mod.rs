@@ -98,7 +98,7 @@ pub mod workload_group;
 use std::collections::{BTreeMap, BTreeSet, btree_map};
 
 use crate::artifact::{Artifact, Mode};
-use crate::check::{Checked, ClusterId, IdVec, Index, MeshGraph, ServiceId, Target, Workload};
+use crate::check::{Checked, ClusterId, IdVec, Index, MeshGraph, ServiceId, Target, VmId, Workload};
 use crate::model::{Flow, Service, Topology, Vm};
 use objects::{ApiVersions, Object};
 
@@ -135,6 +135,8 @@ pub(crate) struct Cx<'a> {
     /// The graph `check` built: least privilege (Sidecar egress,
     /// AuthorizationPolicy admits) is read from it.
     pub graph: &'a MeshGraph,
+    /// Per VM: the cluster whose control plane it joins (proven by check).
+    pub vm_home: &'a IdVec<VmId, ClusterId>,
 }
 
 impl<'a> Cx<'a> {
@@ -154,6 +156,7 @@ impl<'a> Cx<'a> {
             config_domain,
             callers: &ix.callers,
             graph: checked.graph(),
+            vm_home: &checked.proven().vm_home,
         }
     }
 
@@ -179,10 +182,10 @@ impl<'a> Cx<'a> {
     }
 
     /// The cluster a workload belongs to: its own, or its VM's home cluster.
-    pub fn workload_cluster(&self, w: &Workload) -> Option<ClusterId> {
+    pub fn workload_cluster(&self, w: &Workload) -> ClusterId {
         match w.target {
-            Target::Cluster(c) => Some(c),
-            Target::Vm(v) => self.ix.vm_cluster[v],
+            Target::Cluster(c) => c,
+            Target::Vm(v) => self.vm_home[v],
         }
     }
 
@@ -322,6 +325,7 @@ impl Files {
 /// `istio-injection` must then be absent, or the default injector would
 /// take the namespace as well).
 fn namespace_object(cx: &Cx<'_>, ns: &str) -> Object {
+    // Every namespace written is indexed; only a declared one has labels.
     let declared = cx
         .ix
         .namespaces

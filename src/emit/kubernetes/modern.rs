@@ -305,7 +305,7 @@ fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: ServiceId, groups: &[workload
             .workloads
             .iter()
             .map(|&w| &cx.ix.workloads[w])
-            .filter_map(|w| cx.workload_cluster(w))
+            .map(|w| cx.workload_cluster(w))
             .collect();
         for c in homes {
             let meta = objects::meta(&group.name, Some(ns), Labels::new());
@@ -318,9 +318,7 @@ fn vm_workloads(cx: &Cx<'_>, files: &mut Files, s: ServiceId, groups: &[workload
         }
     }
     for (w, vm) in cx.vm_workloads_of(s) {
-        let Some(home) = cx.workload_cluster(w) else {
-            continue;
-        };
+        let home = cx.workload_cluster(w);
         let sa = crate::emit::service_account(service, Some(vm));
         files.add(
             Place::Cluster(home),

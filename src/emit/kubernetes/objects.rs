@@ -72,6 +72,7 @@ impl Object {
         let m = self.metadata();
         (
             self.rank(),
+            // Not a fallback: cluster-scoped objects have no namespace.
             m.namespace.clone().unwrap_or_default(),
             m.name.clone().unwrap_or_default(),
         )

@@ -24,7 +24,7 @@ pub fn registration_clusters(cx: &Cx<'_>, service: ServiceId) -> BTreeSet<Cluste
     std::iter::once(service)
         .chain(callers)
         .flat_map(|s| cx.workloads_of(s))
-        .filter_map(|w| cx.workload_cluster(w))
+        .map(|w| cx.workload_cluster(w))
         .collect()
 }
 

@@ -21,6 +21,10 @@ use crate::model::{Flow, Topology};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Group {
     pub name: String,
+    /// The name carries the network (`-<network>`).
+    pub by_network: bool,
+    /// The name carries the service account (`-<service-account>`).
+    pub by_account: bool,
     /// Index into `Topology::services`.
     pub service: ServiceId,
     pub version: String,
@@ -35,6 +39,7 @@ pub fn groups(topo: &Topology, ix: &Index) -> Vec<Group> {
     // (service, version, network, service account) → members.
     let mut members: BTreeMap<(ServiceId, &str, &str, &str), Vec<WorkloadId>> = BTreeMap::new();
     for (wi, w) in ix.workloads.iter_enumerated() {
+        // A filter, not a fallback: only VM workloads have groups.
         let Target::Vm(v) = w.target else { continue };
         let (service, vm) = (&topo.services[w.service], &topo.vms[v]);
         let sa = crate::emit::service_account(service, Some(vm));
@@ -54,14 +59,18 @@ pub fn groups(topo: &Topology, ix: &Index) -> Vec<Group> {
         .map(|((s, version, network, sa), workloads)| {
             let service = &topo.services[s];
             let mut name = format!("{}-{}", service.name.value, object_name_part(version));
-            if networks.get(&(s, version)).is_some_and(|n| n.len() > 1) {
+            let by_network = networks.get(&(s, version)).is_some_and(|n| n.len() > 1);
+            if by_network {
                 name = format!("{name}-{network}");
             }
-            if accounts.get(&(s, version, network)).is_some_and(|a| a.len() > 1) {
+            let by_account = accounts.get(&(s, version, network)).is_some_and(|a| a.len() > 1);
+            if by_account {
                 name = format!("{name}-{sa}");
             }
             Group {
                 name,
+                by_network,
+                by_account,
                 service: s,
                 version: version.to_owned(),
                 network: network.to_owned(),
@@ -105,6 +114,15 @@ pub const HEALTH_CHECKS_ANNOTATION: &str = "proxy.istio.io/health-checks-enabled
 /// proxy it did not auto-register. A sidecar reports one probe, so a VM
 /// with several probed services reports for that entry only.
 pub fn health_checked_entry(topo: &Topology, ix: &Index, v: VmId) -> Option<String> {
+    health_checked_workload(topo, ix, v).map(|w| {
+        let workload = &ix.workloads[w];
+        let service = &topo.services[workload.service];
+        entry_name(&service.name.value, &workload.version, &topo.vms[v].name.value)
+    })
+}
+
+/// The workload whose entry [`health_checked_entry`] names.
+pub fn health_checked_workload(topo: &Topology, ix: &Index, v: VmId) -> Option<WorkloadId> {
     let vm = &topo.vms[v];
     if topo.mesh.flow() != Flow::Modern || vm.autoregister.as_ref().is_some_and(|a| a.value) {
         return None;
@@ -119,8 +137,9 @@ pub fn health_checked_entry(topo: &Topology, ix: &Index, v: VmId) -> Option<Stri
                 service.namespace.value.as_str(),
                 service.name.value.as_str(),
                 workload.version.as_str(),
+                w,
             ))
         })
         .min()
-        .map(|(_, service, version)| entry_name(service, version, &vm.name.value))
+        .map(|(_, _, _, w)| w)
 }

@@ -35,18 +35,16 @@
 
 use std::collections::BTreeMap;
 
-use super::cluster_env::{
-    WorkloadAddress, WorkloadEnv, cluster_env, cluster_env_entries, legacy_cluster_env,
-};
+use super::cluster_env::{WorkloadAddress, WorkloadEnv, cluster_env, legacy_cluster_env};
 use super::env_keys;
 use super::install_sh::{DROP_IN, Extras, IPTABLES_SH_PATH, Placement, RULES_PATH, RULES6_PATH, install_sh};
 use super::iptables_rules::{capture, rules_file};
 use super::iptables_sh::iptables_sh;
 use super::mesh_yaml::mesh_yaml;
 use super::plan::{VmPlan, plan};
-use super::quote::Quoting;
+use super::quote::EnvValue;
 use super::sidecar_env::{legacy_service_cidrs, sidecar_env};
-use super::text::{comment_text, env_assignment, header};
+use super::text::{comment_text, header};
 use super::{dnsmasq, operator, sidecar_env};
 use crate::artifact::{Artifact, Mode};
 use crate::check::{Checked, VmId, WorkloadId};
@@ -75,7 +73,7 @@ pub struct Bundles<'a> {
     checked: &'a Checked,
     /// Computed once for all VMs: a VM with one workload is named after its
     /// WorkloadGroup.
-    group_of: BTreeMap<WorkloadId, String>,
+    group_of: BTreeMap<WorkloadId, EnvValue>,
 }
 
 impl<'a> Bundles<'a> {
@@ -136,7 +134,7 @@ fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
     };
     let modern = plan.flow == Flow::Modern;
     let cluster_env = match plan.flow {
-        Flow::Modern => modern_cluster_env(plan),
+        Flow::Modern => cluster_env(&workload_env(plan)),
         Flow::Legacy => legacy_env(plan),
     };
     bundle.add(
@@ -229,22 +227,24 @@ fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
     bundle.artifacts
 }
 
-/// The `workload entry configure` inputs for the VM's sidecar.
+/// The `workload entry configure` inputs for the VM's sidecar, from what
+/// `check` proved.
 pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
     let id = &plan.identity;
-    let mesh = plan.mesh;
+    let proven = plan.proven;
     WorkloadEnv {
         name: id.name.clone(),
         namespace: id.namespace.clone(),
         service_account: id.service_account.clone(),
         labels: id.labels.clone(),
         ports: id.ports.clone(),
-        network: plan.vm.network.value.clone(),
-        cluster_id: plan.home.cluster_id().to_owned(),
-        mesh_id: mesh.mesh_id.as_ref().map(|m| m.value.clone()).unwrap_or_default(),
-        trust_domain: mesh.trust_domain().to_owned(),
-        revision: mesh.revision.as_ref().map(|r| r.value.clone()),
-        istio_namespace: mesh.control_plane_namespace().to_owned(),
+        network: EnvValue::from(&proven.vm_words[plan.vm_id].network),
+        cluster_id: EnvValue::from(&proven.cluster_id[plan.home_id]),
+        // Not a fallback: istioctl writes an empty mesh id when the mesh sets none.
+        mesh_id: proven.mesh_id.as_ref().map(EnvValue::from).unwrap_or_default(),
+        trust_domain: EnvValue::from(&proven.trust_domain),
+        revision: plan.revision.map(EnvValue::from),
+        istio_namespace: EnvValue::from(plan.istio_namespace),
         address: Some(WorkloadAddress::Internal(plan.vm.address.value)),
         capture_dns: plan.dns == DnsMode::Capture,
         status_port: None,
@@ -254,47 +254,26 @@ pub fn workload_env(plan: &VmPlan<'_>) -> WorkloadEnv {
         proxy_metadata: plan
             .workload_entry
             .iter()
-            .map(|entry| (env_keys::ISTIO_META_WORKLOAD_ENTRY.to_owned(), entry.clone()))
+            .map(|entry| (env_keys::ISTIO_META_WORKLOAD_ENTRY, entry.clone()))
             .collect(),
         readiness_probe: id.probe.clone(),
         discovery_address: None,
     }
 }
 
-/// The modern `cluster.env` body. The formatter refuses only values with a
-/// NUL, which `check` rejects; should one get here, the same entries are
-/// written with the NULs dropped and always-quoting (see [`env_assignment`]).
-fn modern_cluster_env(plan: &VmPlan<'_>) -> String {
-    let env = workload_env(plan);
-    cluster_env(&env).unwrap_or_else(|_| {
-        let mut lines: Vec<String> = cluster_env_entries(&env)
-            .iter()
-            .map(|(k, v)| env_assignment(k, v, Quoting::IstioCompatible))
-            .collect();
-        lines.sort_unstable();
-        lines.join("\n") + "\n"
-    })
-}
-
-/// The legacy `cluster.env` body, with the same fallback as the modern one.
+/// The legacy `cluster.env` body.
 fn legacy_env(plan: &VmPlan<'_>) -> String {
-    let cidrs = legacy_service_cidrs(plan);
-    let namespace = plan.mesh.control_plane_namespace();
-    let auth = plan
-        .mesh
+    let proven = plan.proven;
+    // Not a fallback: `MUTUAL_TLS` is `control-plane-auth`'s default.
+    let auth = proven
         .control_plane_auth
         .as_ref()
-        .map_or("MUTUAL_TLS", |a| a.value.as_str());
-    legacy_cluster_env(&cidrs, namespace, auth).unwrap_or_else(|_| {
-        [
-            (env_keys::ISTIO_SERVICE_CIDR, cidrs.as_str()),
-            (env_keys::ISTIO_SYSTEM_NAMESPACE, namespace),
-            (env_keys::ISTIO_CP_AUTH, auth),
-        ]
-        .iter()
-        .map(|(k, v)| env_assignment(k, v, Quoting::BareWhenPlain) + "\n")
-        .collect()
-    })
+        .map_or(EnvValue::literal("MUTUAL_TLS"), EnvValue::from);
+    legacy_cluster_env(
+        &legacy_service_cidrs(plan),
+        &EnvValue::from(plan.istio_namespace),
+        &auth,
+    )
 }
 
 /// The systemd drop-in of the modern flow: `sidecar.env` keeps the agent

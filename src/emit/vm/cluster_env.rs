@@ -22,16 +22,17 @@
 //! strict safe charset, in which case they are single-quoted
 //! ([`quote_unless_plain`](super::quote::quote_unless_plain)).
 //!
-//! Both writers return every entry that no quoting can carry (a NUL in a
-//! value, a key that is not a shell name) instead of writing a file that
-//! bash would misread; the check stage should reject those earlier.
+//! Both writers are total: they take [`EnvKey`]s and [`EnvValue`]s, which
+//! cannot hold what a sourced file cannot carry (a key that is not a shell
+//! name, a NUL in a value); the VM emitter builds them from what `check`
+//! proved.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::env_keys;
-use super::hosts::{is_revisioned, istiod_addr};
-use super::quote::{Quoting, UnrepresentableValue, env_line, go_json_string};
+use super::hosts::{ISTIOD_PORT, is_revisioned};
+use super::quote::{EnvKey, EnvValue, Quoting, assignment};
 
 /// What `workload entry configure` needs to write `cluster.env` and
 /// `mesh.yaml` for one WorkloadGroup. Plain data: no defaults are applied
@@ -40,31 +41,31 @@ use super::quote::{Quoting, UnrepresentableValue, env_line, go_json_string};
 pub struct WorkloadEnv {
     /// WorkloadGroup name (`CANONICAL_SERVICE` fallback, `ISTIO_SERVICE`,
     /// `ISTIO_META_WORKLOAD_NAME`).
-    pub name: String,
+    pub name: EnvValue,
     /// WorkloadGroup namespace (`POD_NAMESPACE`, `ISTIO_NAMESPACE`).
-    pub namespace: String,
+    pub namespace: EnvValue,
     /// `template.serviceAccount`. istioctl substitutes `default` for an
     /// empty one when it reads the WorkloadGroup from a file; so should the
     /// caller.
-    pub service_account: String,
+    pub service_account: EnvValue,
     /// `spec.metadata.labels` overlaid with `template.labels`.
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, EnvValue>,
     /// `template.ports`, name to number. Empty means capture every inbound
     /// port (`ISTIO_INBOUND_PORTS=*`).
     pub ports: BTreeMap<String, u16>,
     /// `template.network` (`ISTIO_META_NETWORK`), empty when unset.
-    pub network: String,
+    pub network: EnvValue,
     /// `--clusterID` (`ISTIO_META_CLUSTER_ID`).
-    pub cluster_id: String,
+    pub cluster_id: EnvValue,
     /// Mesh config `defaultConfig.meshId` (`ISTIO_META_MESH_ID`; also
     /// `meshId` in mesh.yaml when non-empty), empty when unset.
-    pub mesh_id: String,
+    pub mesh_id: EnvValue,
     /// Mesh config `trustDomain` (`TRUST_DOMAIN`), empty when unset.
-    pub trust_domain: String,
+    pub trust_domain: EnvValue,
     /// `--revision`. `None`, `""` and `"default"` all mean unrevisioned.
-    pub revision: Option<String>,
+    pub revision: Option<EnvValue>,
     /// The control-plane namespace, e.g. `istio-system`.
-    pub istio_namespace: String,
+    pub istio_namespace: EnvValue,
     /// `--internalIP` or `--externalIP` (`ISTIO_SVC_IP`); `None` writes no
     /// `ISTIO_SVC_IP` and lets `istio-start.sh` pick the host's address.
     pub address: Option<WorkloadAddress>,
@@ -81,7 +82,7 @@ pub struct WorkloadEnv {
     /// key by key with the WorkloadGroup's `proxy.istio.io/config`
     /// annotations (metadata first, then `spec.metadata`). The generated
     /// keys override these.
-    pub proxy_metadata: BTreeMap<String, String>,
+    pub proxy_metadata: BTreeMap<EnvKey, EnvValue>,
     /// `spec.probe`, written as mesh.yaml `readinessProbe`.
     pub readiness_probe: Option<ReadinessProbe>,
     /// `defaultConfig.discoveryAddress` from the mesh config or annotation.
@@ -182,7 +183,7 @@ const CANONICAL_REVISION_LABELS: [&str; 3] = [
 /// Ports istio-iptables must never capture on a VM: 22 keeps SSH working if
 /// the proxy is broken, 15090 is Envoy's Prometheus port, 15021 the health
 /// port. The agent's status port is appended by [`local_exclude_ports`].
-const ALWAYS_EXCLUDED_PORTS: &str = "22,15090,15021";
+const ALWAYS_EXCLUDED_PORTS: [u16; 3] = [22, 15090, 15021];
 const DEFAULT_STATUS_PORT: u16 = 15020;
 /// The control-plane namespace `istio-start.sh` and pilot-agent assume
 /// (`ISTIO_SYSTEM_NAMESPACE`'s default, and the namespace of the built-in
@@ -191,27 +192,27 @@ pub const DEFAULT_ISTIO_NAMESPACE: &str = "istio-system";
 
 /// The `proxyMetadata` of mesh.yaml (`createMeshConfig`): the caller's
 /// merged mesh-config metadata, overridden by the generated keys.
-pub fn proxy_metadata(env: &WorkloadEnv) -> BTreeMap<String, String> {
+pub fn proxy_metadata(env: &WorkloadEnv) -> BTreeMap<EnvKey, EnvValue> {
     let mut md = env.proxy_metadata.clone();
     let canonical_service = first_label(&env.labels, &CANONICAL_NAME_LABELS)
         .unwrap_or(&env.name)
-        .to_owned();
+        .clone();
     let canonical_revision = first_label(&env.labels, &CANONICAL_REVISION_LABELS)
-        .unwrap_or("latest")
-        .to_owned();
-    let mut set = |k: &str, v: &str| {
-        md.insert(k.to_owned(), v.to_owned());
+        .cloned()
+        .unwrap_or(LATEST);
+    let mut set = |k: EnvKey, v: &EnvValue| {
+        md.insert(k, v.clone());
     };
-    set("CANONICAL_SERVICE", &canonical_service);
-    set("CANONICAL_REVISION", &canonical_revision);
-    set("POD_NAMESPACE", &env.namespace);
-    set("SERVICE_ACCOUNT", &env.service_account);
-    set("TRUST_DOMAIN", &env.trust_domain);
+    set(env_keys::CANONICAL_SERVICE, &canonical_service);
+    set(env_keys::CANONICAL_REVISION, &canonical_revision);
+    set(env_keys::POD_NAMESPACE, &env.namespace);
+    set(env_keys::SERVICE_ACCOUNT, &env.service_account);
+    set(env_keys::TRUST_DOMAIN, &env.trust_domain);
     set(env_keys::ISTIO_META_CLUSTER_ID, &env.cluster_id);
-    set("ISTIO_META_MESH_ID", &env.mesh_id);
-    set("ISTIO_META_NETWORK", &env.network);
+    set(env_keys::ISTIO_META_MESH_ID, &env.mesh_id);
+    set(env_keys::ISTIO_META_NETWORK, &env.network);
     if !env.ports.is_empty() {
-        set("ISTIO_META_POD_PORTS", &pod_ports_json(&env.ports));
+        set(env_keys::ISTIO_META_POD_PORTS, &pod_ports_json(&env.ports));
     }
     set(env_keys::ISTIO_META_WORKLOAD_NAME, &env.name);
     let mut labels = env.labels.clone();
@@ -219,135 +220,163 @@ pub fn proxy_metadata(env: &WorkloadEnv) -> BTreeMap<String, String> {
     labels.insert(CANONICAL_REVISION_LABELS[0].to_owned(), canonical_revision);
     set(env_keys::ISTIO_METAJSON_LABELS, &labels_json(&labels));
     if env.capture_dns {
-        set("ISTIO_META_DNS_CAPTURE", "true");
+        set(env_keys::ISTIO_META_DNS_CAPTURE, &TRUE);
     }
     if env.autoregister {
-        set("ISTIO_META_AUTO_REGISTER_GROUP", &env.name);
+        set(env_keys::ISTIO_META_AUTO_REGISTER_GROUP, &env.name);
     }
     md
 }
 
-fn first_label<'a>(labels: &'a BTreeMap<String, String>, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|k| labels.get(*k)).map(String::as_str)
+const TRUE: EnvValue = EnvValue::literal("true");
+const LATEST: EnvValue = EnvValue::literal("latest");
+const STAR: EnvValue = EnvValue::literal("*");
+
+fn first_label<'a>(labels: &'a BTreeMap<String, EnvValue>, keys: &[&str]) -> Option<&'a EnvValue> {
+    keys.iter().find_map(|k| labels.get(*k))
 }
 
 /// Go `json.Marshal` of a `map[string]string`: keys in byte order, no
 /// spaces, Go's escaping.
-fn labels_json(labels: &BTreeMap<String, String>) -> String {
-    let body: Vec<String> = labels
+fn labels_json(labels: &BTreeMap<String, EnvValue>) -> EnvValue {
+    const COLON: EnvValue = EnvValue::literal(":");
+    let body: Vec<EnvValue> = labels
         .iter()
-        .map(|(k, v)| format!("{}:{}", go_json_string(k), go_json_string(v)))
+        .map(|(k, v)| EnvValue::concat([&EnvValue::go_json(k), &COLON, &EnvValue::go_json(v.as_str())]))
         .collect();
-    format!("{{{}}}", body.join(","))
+    EnvValue::concat([
+        &EnvValue::literal("{"),
+        &EnvValue::join(&body, &EnvValue::literal(",")),
+        &EnvValue::literal("}"),
+    ])
 }
 
 /// Go `json.Marshal` of `[]model.PodPort` sorted by name: `name` is
 /// `omitempty`, `protocol` is always written and always empty here.
-fn pod_ports_json(ports: &BTreeMap<String, u16>) -> String {
-    let items: Vec<String> = ports
+fn pod_ports_json(ports: &BTreeMap<String, u16>) -> EnvValue {
+    let items: Vec<EnvValue> = ports
         .iter()
         .map(|(name, port)| {
             let name = if name.is_empty() {
-                String::new()
+                EnvValue::default()
             } else {
-                format!("\"name\":{},", go_json_string(name))
+                EnvValue::concat([
+                    &EnvValue::literal("\"name\":"),
+                    &EnvValue::go_json(name),
+                    &EnvValue::literal(","),
+                ])
             };
-            format!("{{{name}\"containerPort\":{port},\"protocol\":\"\"}}")
+            EnvValue::concat([
+                &EnvValue::literal("{"),
+                &name,
+                &EnvValue::literal("\"containerPort\":"),
+                &EnvValue::from(*port),
+                &EnvValue::literal(",\"protocol\":\"\"}"),
+            ])
         })
         .collect();
-    format!("[{}]", items.join(","))
+    EnvValue::concat([
+        &EnvValue::literal("["),
+        &EnvValue::join(&items, &EnvValue::literal(",")),
+        &EnvValue::literal("]"),
+    ])
 }
 
 /// `22,15090,15021` plus the status port, unless it is one of those two
 /// agent ports already listed (then nothing is added, as upstream does).
-fn local_exclude_ports(status_port: Option<u16>) -> String {
+fn local_exclude_ports(status_port: Option<u16>) -> EnvValue {
+    let mut ports = ALWAYS_EXCLUDED_PORTS.to_vec();
     match status_port.filter(|p| *p != 0) {
-        Some(15090 | 15021) => ALWAYS_EXCLUDED_PORTS.to_owned(),
-        Some(p) => format!("{ALWAYS_EXCLUDED_PORTS},{p}"),
-        None => format!("{ALWAYS_EXCLUDED_PORTS},{DEFAULT_STATUS_PORT}"),
+        Some(15090 | 15021) => {}
+        Some(p) => ports.push(p),
+        None => ports.push(DEFAULT_STATUS_PORT),
     }
+    EnvValue::numbers(&ports)
 }
 
 /// `*` without ports, else the port numbers ascending, comma-joined.
-fn inbound_ports(ports: &BTreeMap<String, u16>) -> String {
+fn inbound_ports(ports: &BTreeMap<String, u16>) -> EnvValue {
     if ports.is_empty() {
-        return "*".to_owned();
+        return STAR;
     }
     let mut numbers: Vec<u16> = ports.values().copied().collect();
     numbers.sort_unstable();
-    join_ports(&numbers)
-}
-
-fn join_ports(ports: &[u16]) -> String {
-    ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+    EnvValue::numbers(&numbers)
 }
 
 /// The entries of the modern cluster.env: [`proxy_metadata`] plus the
 /// cluster.env-only overrides (`createClusterEnv`).
-pub fn cluster_env_entries(env: &WorkloadEnv) -> BTreeMap<String, String> {
+pub fn cluster_env_entries(env: &WorkloadEnv) -> BTreeMap<EnvKey, EnvValue> {
     let mut entries = proxy_metadata(env);
-    let mut set = |k: &str, v: String| {
-        entries.insert(k.to_owned(), v);
+    let mut set = |k: EnvKey, v: EnvValue| {
+        entries.insert(k, v);
     };
     set(env_keys::ISTIO_INBOUND_PORTS, inbound_ports(&env.ports));
     set(env_keys::ISTIO_NAMESPACE, env.namespace.clone());
-    set(env_keys::ISTIO_SERVICE, format!("{}.{}", env.name, env.namespace));
+    set(
+        env_keys::ISTIO_SERVICE,
+        EnvValue::join([&env.name, &env.namespace], &EnvValue::literal(".")),
+    );
     // Capture all outbound traffic: the agent's DNS proxy and the mesh
     // decide what is mesh-bound, not a CIDR list.
-    set(env_keys::ISTIO_SERVICE_CIDR, "*".to_owned());
+    set(env_keys::ISTIO_SERVICE_CIDR, STAR);
     set(
         env_keys::ISTIO_LOCAL_EXCLUDE_PORTS,
         local_exclude_ports(env.status_port),
     );
-    set("SERVICE_ACCOUNT", env.service_account.clone());
+    set(env_keys::SERVICE_ACCOUNT, env.service_account.clone());
     // `istio-start.sh` exports `CA_ADDR` (default
     // `istiod.${ISTIO_SYSTEM_NAMESPACE:-istio-system}.svc:15012`) whatever
     // the files say, so a control plane elsewhere must be named here:
     // istioctl does it for a revision; meshc also for another namespace,
     // which istioctl leaves to the cluster's mesh config.
-    let revision = env.revision.as_deref();
-    let other_namespace = env.istio_namespace != DEFAULT_ISTIO_NAMESPACE;
-    if is_revisioned(revision) || other_namespace {
-        set("CA_ADDR", istiod_addr(&env.istio_namespace, revision));
+    let revision = env.revision.as_ref();
+    let other_namespace = env.istio_namespace.as_str() != DEFAULT_ISTIO_NAMESPACE;
+    if is_revisioned(revision.map(EnvValue::as_str)) || other_namespace {
+        set(env_keys::CA_ADDR, istiod_addr(&env.istio_namespace, revision));
     }
     if other_namespace {
         set(env_keys::ISTIO_SYSTEM_NAMESPACE, env.istio_namespace.clone());
     }
     match env.address {
-        Some(WorkloadAddress::Internal(ip)) => set(env_keys::ISTIO_SVC_IP, ip.to_string()),
+        Some(WorkloadAddress::Internal(ip)) => set(env_keys::ISTIO_SVC_IP, ip.into()),
         Some(WorkloadAddress::External(ip)) => {
-            set(env_keys::ISTIO_SVC_IP, ip.to_string());
-            set("REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "true".to_owned());
+            set(env_keys::ISTIO_SVC_IP, ip.into());
+            set(env_keys::REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION, TRUE);
         }
         None => {}
     }
     entries
 }
 
-/// The modern `cluster.env` bytes.
-///
-/// # Errors
-///
-/// Every entry that no quoting can carry: a key that is not a shell name,
-/// or a value containing NUL. The check stage can call this to report them
-/// all before emission.
-pub fn cluster_env(env: &WorkloadEnv) -> Result<String, Vec<UnrepresentableValue>> {
-    let mut lines = Vec::new();
-    let mut problems = Vec::new();
-    for (key, value) in &cluster_env_entries(env) {
-        match env_line(key, value, Quoting::IstioCompatible) {
-            Ok(line) => lines.push(line),
-            Err(problem) => problems.push(problem),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+/// istiod's address, as [`super::hosts::istiod_addr`] spells it, from
+/// env values.
+fn istiod_addr(istio_namespace: &EnvValue, revision: Option<&EnvValue>) -> EnvValue {
+    let istiod = match revision.filter(|r| is_revisioned(Some(r.as_str()))) {
+        Some(rev) => EnvValue::concat([&EnvValue::literal("istiod-"), rev]),
+        None => EnvValue::literal("istiod"),
+    };
+    EnvValue::concat([
+        &istiod,
+        &EnvValue::literal("."),
+        istio_namespace,
+        &EnvValue::literal(".svc:"),
+        &EnvValue::from(ISTIOD_PORT),
+    ])
+}
+
+/// The modern `cluster.env` bytes: one line per entry, byte-sorted, with
+/// a final newline.
+pub fn cluster_env(env: &WorkloadEnv) -> String {
+    let mut lines: Vec<String> = cluster_env_entries(env)
+        .iter()
+        .map(|(key, value)| assignment(key, value, Quoting::IstioCompatible))
+        .collect();
     // Upstream sorts whole `KEY=value` lines, not keys. The orders differ
     // when one key is a prefix of another (`A0=` sorts before `A=`, since
     // `=` is 0x3D, after the digits), so sort the lines as Go does.
     lines.sort_unstable();
-    Ok(lines.join("\n") + "\n")
+    lines.join("\n") + "\n"
 }
 
 /// The legacy (0.8 to 1.7) `cluster.env`: exactly the three lines of
@@ -355,57 +384,44 @@ pub fn cluster_env(env: &WorkloadEnv) -> Result<String, Vec<UnrepresentableValue
 /// `ISTIO_SYSTEM_NAMESPACE`, `ISTIO_CP_AUTH`, in that order. The inbound
 /// ports, which the 1.0 docs appended here by hand, are per machine:
 /// `sidecar.env` carries them.
-///
-/// # Errors
-///
-/// Every value containing NUL, which a sourced file cannot carry.
 pub fn legacy_cluster_env(
-    service_cidr: &str,
-    system_namespace: &str,
-    cp_auth: &str,
-) -> Result<String, Vec<UnrepresentableValue>> {
-    let entries = [
+    service_cidr: &EnvValue,
+    system_namespace: &EnvValue,
+    cp_auth: &EnvValue,
+) -> String {
+    [
         (env_keys::ISTIO_SERVICE_CIDR, service_cidr),
         (env_keys::ISTIO_SYSTEM_NAMESPACE, system_namespace),
         (env_keys::ISTIO_CP_AUTH, cp_auth),
-    ];
-    let mut out = String::new();
-    let mut problems = Vec::new();
-    for (key, value) in entries {
-        match env_line(key, value, Quoting::BareWhenPlain) {
-            Ok(line) => {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            Err(problem) => problems.push(problem),
-        }
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    ]
+    .iter()
+    .map(|(key, value)| assignment(key, value, Quoting::BareWhenPlain) + "\n")
+    .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::emit::vm::quote::Unrepresentable;
+
+    fn v(s: &str) -> EnvValue {
+        EnvValue::new(s).unwrap()
+    }
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn env() -> WorkloadEnv {
         WorkloadEnv {
-            name: "foo".to_owned(),
-            namespace: "bar".to_owned(),
-            service_account: "vm-serviceaccount".to_owned(),
+            name: v("foo"),
+            namespace: v("bar"),
+            service_account: v("vm-serviceaccount"),
             labels: BTreeMap::new(),
             ports: BTreeMap::new(),
-            network: String::new(),
-            cluster_id: "Kubernetes".to_owned(),
-            mesh_id: String::new(),
-            trust_domain: String::new(),
+            network: EnvValue::default(),
+            cluster_id: v("Kubernetes"),
+            mesh_id: EnvValue::default(),
+            trust_domain: EnvValue::default(),
             revision: None,
-            istio_namespace: "istio-system".to_owned(),
+            istio_namespace: v("istio-system"),
             address: Some(WorkloadAddress::Internal(IpAddr::V4(Ipv4Addr::new(
                 10, 10, 10, 10,
             )))),
@@ -418,10 +434,14 @@ mod tests {
         }
     }
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, EnvValue> {
+        pairs.iter().map(|(k, x)| ((*k).to_owned(), v(x))).collect()
+    }
+
+    fn metadata(pairs: &[(&str, &str)]) -> BTreeMap<EnvKey, EnvValue> {
         pairs
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, x)| (EnvKey::new(k).unwrap(), v(x)))
             .collect()
     }
 
@@ -449,7 +469,7 @@ mod tests {
     #[test]
     fn generated_keys_override_mesh_config_metadata() {
         let mut e = env();
-        e.proxy_metadata = map(&[
+        e.proxy_metadata = metadata(&[
             ("ISTIO_META_DNS_CAPTURE", "false"),
             ("POD_NAMESPACE", "x"),
             ("EXTRA", "1"),
@@ -478,7 +498,7 @@ mod tests {
             md["ISTIO_META_POD_PORTS"],
             r#"[{"name":"HTTP","containerPort":80,"protocol":""},{"name":"grpc","containerPort":8080,"protocol":""},{"name":"https","containerPort":443,"protocol":""}]"#
         );
-        let file = cluster_env(&e).unwrap();
+        let file = cluster_env(&e);
         assert_eq!(
             line_of(&file, "ISTIO_INBOUND_PORTS").unwrap(),
             "ISTIO_INBOUND_PORTS='80,443,8080'"
@@ -509,7 +529,7 @@ mod tests {
         e.address = Some(WorkloadAddress::External(IpAddr::V6(Ipv6Addr::new(
             0xfd00, 0x10, 0x96, 0, 0, 0, 0, 1,
         ))));
-        let file = cluster_env(&e).unwrap();
+        let file = cluster_env(&e);
         assert_eq!(
             line_of(&file, "ISTIO_SVC_IP").unwrap(),
             "ISTIO_SVC_IP='fd00:10:96::1'"
@@ -519,7 +539,7 @@ mod tests {
             "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION='true'"
         );
         e.address = None;
-        let file = cluster_env(&e).unwrap();
+        let file = cluster_env(&e);
         assert!(line_of(&file, "ISTIO_SVC_IP").is_none());
         assert!(line_of(&file, "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION").is_none());
     }
@@ -527,11 +547,11 @@ mod tests {
     #[test]
     fn revision_adds_ca_addr_and_autoregister_adds_the_group() {
         let mut e = env();
-        e.revision = Some("default".to_owned());
-        assert!(line_of(&cluster_env(&e).unwrap(), "CA_ADDR").is_none());
-        e.revision = Some("canary".to_owned());
+        e.revision = Some(v("default"));
+        assert!(line_of(&cluster_env(&e), "CA_ADDR").is_none());
+        e.revision = Some(v("canary"));
         e.autoregister = true;
-        let file = cluster_env(&e).unwrap();
+        let file = cluster_env(&e);
         assert_eq!(
             line_of(&file, "CA_ADDR").unwrap(),
             "CA_ADDR='istiod-canary.istio-system.svc:15012'"
@@ -544,7 +564,7 @@ mod tests {
 
     #[test]
     fn lines_are_byte_sorted_with_a_final_newline() {
-        let file = cluster_env(&env()).unwrap();
+        let file = cluster_env(&env());
         assert!(file.ends_with("'\n") && !file.ends_with("\n\n"));
         let lines: Vec<&str> = file.lines().collect();
         let mut sorted = lines.clone();
@@ -562,26 +582,26 @@ mod tests {
         assert!(json < meta);
     }
 
+    /// What no env file can carry never becomes a key or a value.
     #[test]
-    fn unrepresentable_entries_are_all_reported() {
-        let mut e = env();
-        e.proxy_metadata = map(&[("BAD KEY", "x"), ("NUL", "a\0b"), ("OK", "fine")]);
-        let problems = cluster_env(&e).unwrap_err();
-        let kinds: Vec<(&str, Unrepresentable)> = problems.iter().map(|p| (p.key.as_str(), p.kind)).collect();
+    fn unrepresentable_keys_and_values_are_refused_when_made() {
+        let key = EnvKey::new("BAD KEY").unwrap_err();
         assert_eq!(
-            kinds,
-            [
-                ("BAD KEY", Unrepresentable::KeyNotAShellName),
-                ("NUL", Unrepresentable::NulInValue)
-            ]
+            (key.key.as_str(), key.kind),
+            ("BAD KEY", Unrepresentable::KeyNotAShellName)
         );
+        assert_eq!(
+            EnvValue::new("a\0b").unwrap_err().kind,
+            Unrepresentable::NulInValue
+        );
+        assert!(EnvKey::new("OK_1").is_ok() && EnvValue::new("a b'$").is_ok());
     }
 
     #[test]
     fn backslash_values_are_always_quoted() {
         let mut e = env();
-        e.proxy_metadata = map(&[("W", "w\\"), ("PLAIN", "w")]);
-        let file = cluster_env(&e).unwrap();
+        e.proxy_metadata = metadata(&[("W", "w\\"), ("PLAIN", "w")]);
+        let file = cluster_env(&e);
         assert_eq!(line_of(&file, "W").unwrap(), "W='w\\'");
         // Go's quirk leaves a bare `w`; harmless, and kept for compatibility.
         assert_eq!(line_of(&file, "PLAIN").unwrap(), "PLAIN=w");
@@ -590,18 +610,16 @@ mod tests {
     #[test]
     fn legacy_file_has_the_setup_mesh_ex_lines() {
         assert_eq!(
-            legacy_cluster_env("10.63.240.0/20", "istio-system", "MUTUAL_TLS").unwrap(),
+            legacy_cluster_env(&v("10.63.240.0/20"), &v("istio-system"), &v("MUTUAL_TLS")),
             "ISTIO_SERVICE_CIDR=10.63.240.0/20\nISTIO_SYSTEM_NAMESPACE=istio-system\nISTIO_CP_AUTH=MUTUAL_TLS\n"
         );
         assert_eq!(
-            legacy_cluster_env("10.0.0.0/16,10.1.0.0/16", "istio-system", "NONE").unwrap(),
+            legacy_cluster_env(&v("10.0.0.0/16,10.1.0.0/16"), &v("istio-system"), &v("NONE")),
             "ISTIO_SERVICE_CIDR=10.0.0.0/16,10.1.0.0/16\nISTIO_SYSTEM_NAMESPACE=istio-system\nISTIO_CP_AUTH=NONE\n"
         );
         assert_eq!(
-            legacy_cluster_env("*", "ns x", "").unwrap(),
+            legacy_cluster_env(&v("*"), &v("ns x"), &v("")),
             "ISTIO_SERVICE_CIDR='*'\nISTIO_SYSTEM_NAMESPACE='ns x'\nISTIO_CP_AUTH=''\n"
         );
-        let problems = legacy_cluster_env("a\0", "b\0", "c").unwrap_err();
-        assert_eq!(problems.len(), 2);
     }
 }

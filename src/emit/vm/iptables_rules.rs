@@ -44,6 +44,7 @@ use std::collections::BTreeMap;
 
 use super::env_keys;
 use super::plan::VmPlan;
+use super::quote::{EnvKey, EnvValue};
 use super::text::{comment_text, header};
 use crate::iptables::{self, Config, Flavor, InterceptionMode};
 use crate::model::{DnsMode, Flow, Interception};
@@ -95,7 +96,7 @@ pub struct Table {
 }
 
 /// The rules of `plan`'s VM, from its `sidecar.env` entries.
-pub fn capture(plan: &VmPlan<'_>, env: &BTreeMap<&'static str, String>) -> Capture {
+pub fn capture(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Capture {
     let config = config(plan, env);
     let flavor = Flavor::for_istio(u32::from(plan.istio.major), u32::from(plan.istio.minor));
     let modern = plan.flow == Flow::Modern;
@@ -247,8 +248,8 @@ pub fn expand(template: &str, servers: &[&str]) -> String {
 /// port-53 packet with `capture-all-dns`, else none here: [`capture`] fills
 /// them in from resolv.conf at apply time). Ids not pinned are
 /// [`PROXY_UID`]/[`PROXY_GID`].
-pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<&'static str, String>) -> Config {
-    let get = |key: &str| env.get(key).cloned().unwrap_or_default();
+pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Config {
+    let get = |key: EnvKey| env.get(&key).map(|v| v.as_str().to_owned()).unwrap_or_default();
     let mut config = match plan.flow {
         Flow::Legacy => Config::legacy(),
         Flow::Modern => Config::default(),

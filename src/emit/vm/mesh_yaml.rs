@@ -32,27 +32,28 @@ use super::hosts::{is_revisioned, istiod_addr};
 /// The `mesh.yaml` bytes for `env`.
 pub fn mesh_yaml(env: &WorkloadEnv) -> String {
     let mut config = Vec::new();
-    let revision = env.revision.as_deref();
+    let revision = env.revision.as_ref().map(|r| r.as_str());
     // Upstream fills discoveryAddress only when the mesh config (or the
     // annotation) left it empty and a revision is in use; other VMs use
     // pilot-agent's default, `istiod.istio-system.svc:15012`, which is
     // wrong for a control plane in another namespace: meshc names it then
     // (istioctl would find it in that cluster's mesh config).
-    let other_namespace = env.istio_namespace != DEFAULT_ISTIO_NAMESPACE;
+    let namespace = env.istio_namespace.as_str();
+    let other_namespace = namespace != DEFAULT_ISTIO_NAMESPACE;
     let discovery = match &env.discovery_address {
         Some(address) if !address.is_empty() => Some(address.clone()),
-        _ if is_revisioned(revision) || other_namespace => Some(istiod_addr(&env.istio_namespace, revision)),
+        _ if is_revisioned(revision) || other_namespace => Some(istiod_addr(namespace, revision)),
         _ => None,
     };
     if let Some(address) = discovery {
         config.push(entry("discoveryAddress", Node::Str(address)));
     }
     if !env.mesh_id.is_empty() {
-        config.push(entry("meshId", Node::Str(env.mesh_id.clone())));
+        config.push(entry("meshId", Node::Str(env.mesh_id.to_string())));
     }
     let metadata = proxy_metadata(env)
         .into_iter()
-        .map(|(k, v)| (k, Node::Str(v)))
+        .map(|(k, v)| (k.to_string(), Node::Str(v.to_string())))
         .collect();
     config.push(entry("proxyMetadata", Node::Map(metadata)));
     if let Some(probe) = &env.readiness_probe {
@@ -525,6 +526,7 @@ fn double_quoted(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::emit::vm::cluster_env::{HttpGet, HttpHeader, WorkloadAddress};
+    use crate::emit::vm::quote::EnvValue;
     use std::collections::BTreeMap;
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -666,17 +668,17 @@ mod tests {
 
     fn env() -> WorkloadEnv {
         WorkloadEnv {
-            name: "foo".to_owned(),
-            namespace: "bar".to_owned(),
-            service_account: "default".to_owned(),
+            name: EnvValue::new("foo").unwrap(),
+            namespace: EnvValue::new("bar").unwrap(),
+            service_account: EnvValue::new("default").unwrap(),
             labels: BTreeMap::new(),
             ports: BTreeMap::new(),
-            network: String::new(),
-            cluster_id: "Kubernetes".to_owned(),
-            mesh_id: String::new(),
-            trust_domain: String::new(),
+            network: EnvValue::default(),
+            cluster_id: EnvValue::new("Kubernetes").unwrap(),
+            mesh_id: EnvValue::default(),
+            trust_domain: EnvValue::default(),
             revision: None,
-            istio_namespace: "istio-system".to_owned(),
+            istio_namespace: EnvValue::new("istio-system").unwrap(),
             address: Some(WorkloadAddress::Internal(IpAddr::V4(Ipv4Addr::LOCALHOST))),
             capture_dns: true,
             status_port: None,
@@ -707,7 +709,7 @@ mod tests {
     fn optional_fields_appear_in_natural_order() {
         let mut e = env();
         e.discovery_address = Some("istiod.example:15012".to_owned());
-        e.mesh_id = "mesh1".to_owned();
+        e.mesh_id = EnvValue::new("mesh1").unwrap();
         e.status_port = Some(15099);
         e.readiness_probe = Some(ReadinessProbe {
             period_seconds: 5,
@@ -788,7 +790,7 @@ defaultConfig:
     fn revision_fills_discovery_address_only_when_unset() {
         let mut e = env();
         assert!(!mesh_yaml(&e).contains("discoveryAddress"));
-        e.revision = Some("rev-1".to_owned());
+        e.revision = Some(EnvValue::new("rev-1").unwrap());
         assert!(
             mesh_yaml(&e)
                 .starts_with("defaultConfig:\n  discoveryAddress: istiod-rev-1.istio-system.svc:15012\n")

@@ -6,10 +6,11 @@
 //! `setupMeshEx.sh` (legacy) write.
 //!
 //! Every function here is pure: plain input structs in, file bytes out, no
-//! I/O. Inputs that no file can carry safely (a NUL in an env value, an env
-//! key that is not a shell name) come back as errors from the `cluster.env`
-//! writers rather than being written; see [`quote`] for the quoting rules
-//! and where meshc deliberately departs from istioctl.
+//! I/O. Env files take [`quote::EnvKey`]s and [`quote::EnvValue`]s, which
+//! cannot hold what no file can carry safely (a key that is not a shell
+//! name, a NUL in a value): the bundle builds them from what `check` proved
+//! (`check::Word`), so its writers cannot fail; see [`quote`] for the
+//! quoting rules and where meshc deliberately departs from istioctl.
 
 pub mod bundle;
 pub mod cluster_env;

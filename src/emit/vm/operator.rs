@@ -92,8 +92,8 @@ pub fn fetch_credentials_sh(plan: &VmPlan<'_>, source_name: &str) -> String {
          command -v kubectl >/dev/null 2>&1 || die 'kubectl not found'\n",
         vm_comment = comment_text(vm),
         cluster_comment = comment_text(cluster),
-        namespace = q(&plan.identity.namespace),
-        sa = q(&plan.identity.service_account),
+        namespace = q(plan.identity.namespace.as_str()),
+        sa = q(plan.identity.service_account.as_str()),
     ));
     out.push_str(match plan.flow {
         Flow::Modern => {

@@ -32,7 +32,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::cluster_env::{HealthCheck, HttpGet, ReadinessProbe};
-use crate::check::{Checked, DnsName, ServiceId, VmId, WorkloadId};
+use super::quote::EnvValue;
+use crate::check::{Checked, ClusterId, DnsName, Proven, ServiceId, Target, VmId, WorkloadId};
 use crate::emit::kubernetes::workload_group;
 use crate::model::{Cluster, DnsMode, Flow, Interception, IstioVersion, Mesh, ProbeKind, Service, Vm};
 
@@ -51,11 +52,15 @@ pub const SSH_PORT: u16 = 22;
 #[derive(Clone, Debug)]
 pub struct VmPlan<'t> {
     pub vm: &'t Vm,
+    pub vm_id: VmId,
+    /// What `check` proved, which the env files are written from.
+    pub proven: &'t Proven,
     pub mesh: &'t Mesh,
     pub istio: IstioVersion,
     pub flow: Flow,
     /// The cluster whose control plane the VM joins.
     pub home: &'t Cluster,
+    pub home_id: ClusterId,
     /// `svc.<home cluster domain>`.
     pub service_domain: &'t DnsName,
     /// The control-plane namespace.
@@ -76,7 +81,7 @@ pub struct VmPlan<'t> {
     /// The WorkloadEntry the sidecar reports health for
     /// (`ISTIO_META_WORKLOAD_ENTRY`): see
     /// [`workload_group::health_checked_entry`].
-    pub workload_entry: Option<String>,
+    pub workload_entry: Option<EnvValue>,
 }
 
 /// Who the sidecar is: what `istioctl x workload entry configure` reads
@@ -84,10 +89,10 @@ pub struct VmPlan<'t> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identity {
     /// The WorkloadGroup's name (or the VM's, see the module doc).
-    pub name: String,
-    pub namespace: String,
-    pub service_account: String,
-    pub labels: BTreeMap<String, String>,
+    pub name: EnvValue,
+    pub namespace: EnvValue,
+    pub service_account: EnvValue,
+    pub labels: BTreeMap<String, EnvValue>,
     /// Port name → the port the workload listens on.
     pub ports: BTreeMap<String, u16>,
     pub probe: Option<ReadinessProbe>,
@@ -114,20 +119,51 @@ impl VmPlan<'_> {
 }
 
 /// Which WorkloadGroup each VM workload belongs to (workload → group
-/// name), for [`plan`].
-pub fn group_names(checked: &Checked) -> BTreeMap<WorkloadId, String> {
+/// name), for [`plan`]: the name [`workload_group::groups`] gives it, made
+/// of the words `check` proved.
+pub fn group_names(checked: &Checked) -> BTreeMap<WorkloadId, EnvValue> {
+    let (ix, proven) = (checked.index(), checked.proven());
     let mut out = BTreeMap::new();
-    for g in workload_group::groups(checked.topology(), checked.index()) {
+    for g in workload_group::groups(checked.topology(), ix) {
+        let Some(&first) = g.workloads.first() else {
+            continue; // a group has a member by construction: nothing to name
+        };
+        let service = &proven.service_words[g.service];
+        let mut parts = vec![
+            EnvValue::from(&service.name),
+            EnvValue::from(&proven.workload_version[first]),
+        ];
+        if let Target::Vm(v) = ix.workloads[first].target {
+            if g.by_network {
+                parts.push(EnvValue::from(&proven.vm_words[v].network));
+            }
+            if g.by_account {
+                parts.push(service_account(proven, g.service, Some(v)));
+            }
+        }
+        let name = EnvValue::join(&parts, &DASH);
+        debug_assert_eq!(name.as_str(), g.name, "the group's name, from proven words");
         for &w in &g.workloads {
-            out.insert(w, g.name.clone());
+            out.insert(w, name.clone());
         }
     }
     out
 }
 
+const DASH: EnvValue = EnvValue::literal("-");
+
+/// [`crate::emit::service_account`], from proven words: the VM's, else the
+/// service's, else the service's name.
+fn service_account(proven: &Proven, s: ServiceId, vm: Option<VmId>) -> EnvValue {
+    let service = &proven.service_words[s];
+    vm.and_then(|v| proven.vm_words[v].service_account.as_ref())
+        .or(service.service_account.as_ref())
+        .map_or_else(|| EnvValue::from(&service.name), EnvValue::from)
+}
+
 /// The plan of VM `v`; `group_of` maps a workload to the name of its
 /// WorkloadGroup.
-pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, String>) -> VmPlan<'a> {
+pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, EnvValue>) -> VmPlan<'a> {
     let topo = checked.topology();
     let ix = checked.index();
     let vm = &topo.vms[v];
@@ -137,35 +173,34 @@ pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, S
     let network = ix.vm_network[v].map(|n| &topo.networks[n]);
 
     // (namespace, service, version) → service, for a stable order.
-    let mut workloads: BTreeMap<(&str, &str, &str), ServiceId> = BTreeMap::new();
+    let mut workloads: BTreeMap<(&str, &str, &str), (ServiceId, WorkloadId)> = BTreeMap::new();
     for &w in &ix.vm_workloads[v] {
         let workload = &ix.workloads[w];
         let service = &topo.services[workload.service];
         workloads.insert(
             (&service.namespace.value, &service.name.value, &workload.version),
-            workload.service,
+            (workload.service, w),
         );
     }
     // The keys sort one service's workloads together, so this is each
     // service once, in (namespace, name) order.
-    let mut order: Vec<ServiceId> = workloads.values().copied().collect();
+    let mut order: Vec<ServiceId> = workloads.values().map(|&(s, _)| s).collect();
     order.dedup();
     let services: Vec<&Service> = order.iter().map(|&s| &topo.services[s]).collect();
 
-    let identity = match workloads.iter().next() {
-        Some((&(_, _, version), &s)) if workloads.len() == 1 => {
+    let identity = match workloads.values().next() {
+        Some(&(s, w)) if workloads.len() == 1 => {
             let name = match topo.mesh.flow() {
                 // The legacy flow has no WorkloadGroup: the sidecar is the
                 // service's (`ISTIO_SERVICE`, `--serviceCluster` in 1.0).
-                Flow::Legacy => Some(topo.services[s].name.value.clone()),
-                Flow::Modern => ix.vm_workloads[v]
-                    .iter()
-                    .find(|&&w| ix.workloads[w].service == s && ix.workloads[w].version == version)
-                    .and_then(|w| group_of.get(w).cloned()),
+                Flow::Legacy => Some(EnvValue::from(&proven.service_words[s].name)),
+                // Every VM workload has a group (`workload_group::groups`
+                // takes them all); `single` names it like one otherwise.
+                Flow::Modern => group_of.get(&w).cloned(),
             };
-            single(vm, &topo.services[s], version, name)
+            single(proven, v, s, w, &topo.services[s], name)
         }
-        _ => several(vm, &services, &workloads),
+        _ => several(proven, v, &services, &order, &workloads),
     };
 
     // What check computed the VM's capture to be (its graph's captured-by
@@ -196,6 +231,9 @@ pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, S
 
     VmPlan {
         vm,
+        vm_id: v,
+        proven,
+        home_id,
         mesh: &topo.mesh,
         istio: topo.mesh.istio.value,
         flow: topo.mesh.flow(),
@@ -208,28 +246,46 @@ pub fn plan<'a>(checked: &'a Checked, v: VmId, group_of: &BTreeMap<WorkloadId, S
         local_exclude_ports,
         ipv6,
         dns: vm.dns(),
-        workload_entry: workload_group::health_checked_entry(topo, ix, v),
+        workload_entry: workload_group::health_checked_workload(topo, ix, v).map(|w| {
+            let service = &proven.service_words[ix.workloads[w].service];
+            let name = EnvValue::join(
+                [
+                    &EnvValue::from(&service.name),
+                    &EnvValue::from(&proven.workload_version[w]),
+                    &EnvValue::from(&proven.vm_words[v].name),
+                ],
+                &DASH,
+            );
+            debug_assert_eq!(
+                Some(name.as_str()),
+                workload_group::health_checked_entry(topo, ix, v).as_deref()
+            );
+            name
+        }),
     }
 }
 
 /// The identity of a VM with one workload: its WorkloadGroup's (`name`:
 /// the group's, or the service's in the legacy flow).
-fn single(vm: &Vm, service: &Service, version: &str, name: Option<String>) -> Identity {
-    let mut labels = vm_labels(vm);
+fn single(
+    proven: &Proven,
+    v: VmId,
+    s: ServiceId,
+    w: WorkloadId,
+    service: &Service,
+    name: Option<EnvValue>,
+) -> Identity {
+    let words = &proven.service_words[s];
+    let version = EnvValue::from(&proven.workload_version[w]);
+    let mut labels = vm_labels(proven, v);
     // app/version win over the VM's labels, as on the WorkloadEntry: the
     // Service selector and the DestinationRule subsets depend on them.
-    labels.insert("app".to_owned(), service.name.value.clone());
-    labels.insert("version".to_owned(), version.to_owned());
+    labels.insert("app".to_owned(), EnvValue::from(&words.name));
+    labels.insert("version".to_owned(), version.clone());
     Identity {
-        name: name.unwrap_or_else(|| {
-            format!(
-                "{}-{}",
-                service.name.value,
-                workload_group::object_name_part(version)
-            )
-        }),
-        namespace: service.namespace.value.clone(),
-        service_account: crate::emit::service_account(service, Some(vm)).to_owned(),
+        name: name.unwrap_or_else(|| EnvValue::join([&EnvValue::from(&words.name), &version], &DASH)),
+        namespace: EnvValue::from(&words.namespace),
+        service_account: service_account(proven, s, Some(v)),
         labels,
         ports: service
             .ports
@@ -241,15 +297,28 @@ fn single(vm: &Vm, service: &Service, version: &str, name: Option<String>) -> Id
 }
 
 /// The identity of a VM with several workloads (or none): see the module doc.
-fn several(vm: &Vm, services: &[&Service], workloads: &BTreeMap<(&str, &str, &str), ServiceId>) -> Identity {
-    let Some(first) = services.first() else {
-        return empty(vm);
+fn several(
+    proven: &Proven,
+    v: VmId,
+    services: &[&Service],
+    order: &[ServiceId],
+    workloads: &BTreeMap<(&str, &str, &str), (ServiceId, WorkloadId)>,
+) -> Identity {
+    let Some(&first_id) = order.first() else {
+        return empty(proven, v);
     };
-    let mut labels = vm_labels(vm);
-    labels.insert("app".to_owned(), vm.name.value.clone());
-    let versions: BTreeSet<&str> = workloads.keys().map(|&(_, _, version)| version).collect();
-    if let [only] = versions.into_iter().collect::<Vec<_>>().as_slice() {
-        labels.insert("version".to_owned(), (*only).to_owned());
+    let vm = &proven.vm_words[v];
+    let mut labels = vm_labels(proven, v);
+    labels.insert("app".to_owned(), EnvValue::from(&vm.name));
+    let versions: BTreeMap<&str, WorkloadId> = workloads
+        .iter()
+        .map(|(&(_, _, version), &(_, w))| (version, w))
+        .collect();
+    if let [only] = versions.values().collect::<Vec<_>>().as_slice() {
+        labels.insert(
+            "version".to_owned(),
+            EnvValue::from(&proven.workload_version[**only]),
+        );
     }
     let mut ports = BTreeMap::new();
     for service in services {
@@ -270,9 +339,9 @@ fn several(vm: &Vm, services: &[&Service], workloads: &BTreeMap<(&str, &str, &st
         }
     }
     Identity {
-        name: vm.name.value.clone(),
-        namespace: first.namespace.value.clone(),
-        service_account: crate::emit::service_account(first, Some(vm)).to_owned(),
+        name: EnvValue::from(&vm.name),
+        namespace: EnvValue::from(&proven.service_words[first_id].namespace),
+        service_account: service_account(proven, first_id, Some(v)),
         labels,
         ports,
         probe: services
@@ -282,28 +351,31 @@ fn several(vm: &Vm, services: &[&Service], workloads: &BTreeMap<(&str, &str, &st
     }
 }
 
-fn empty(vm: &Vm) -> Identity {
-    let mut labels = vm_labels(vm);
+fn empty(proven: &Proven, v: VmId) -> Identity {
+    let vm = &proven.vm_words[v];
+    let mut labels = vm_labels(proven, v);
     labels
         .entry("app".to_owned())
-        .or_insert_with(|| vm.name.value.clone());
+        .or_insert_with(|| EnvValue::from(&vm.name));
     Identity {
-        name: vm.name.value.clone(),
-        namespace: "default".to_owned(),
+        name: EnvValue::from(&vm.name),
+        namespace: EnvValue::literal("default"),
         service_account: vm
             .service_account
             .as_ref()
-            .map_or_else(|| "default".to_owned(), |s| s.value.clone()),
+            .map_or(EnvValue::literal("default"), EnvValue::from),
         labels,
         ports: BTreeMap::new(),
         probe: None,
     }
 }
 
-fn vm_labels(vm: &Vm) -> BTreeMap<String, String> {
-    vm.labels
+/// The VM's labels (a later duplicate key wins, as in a map literal).
+fn vm_labels(proven: &Proven, v: VmId) -> BTreeMap<String, EnvValue> {
+    proven.vm_words[v]
+        .labels
         .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .map(|(k, value)| (k.clone(), EnvValue::from(value)))
         .collect()
 }
 
@@ -312,6 +384,7 @@ fn vm_labels(vm: &Vm) -> BTreeMap<String, String> {
 fn probe(kind: &ProbeKind) -> ReadinessProbe {
     let method = match kind {
         ProbeKind::Http { port, path } => HealthCheck::HttpGet(HttpGet {
+            // Not a fallback: an empty path is the probe's `/` default, as upstream omits it.
             path: path.as_ref().map(|p| p.value.clone()).unwrap_or_default(),
             port: port.value,
             ..HttpGet::default()

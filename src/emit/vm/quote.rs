@@ -28,14 +28,23 @@
 //!
 //! A value containing NUL cannot be represented at all (bash drops NUL bytes
 //! from a sourced file), and a key that is not a shell name turns the line
-//! into a command. [`env_line`] therefore returns an error rather than
-//! writing either; the check stage should reject such input before emission.
+//! into a command. Neither fits in the types the writers take: an
+//! [`EnvKey`] is a shell name (checked when the program is compiled for
+//! meshc's own keys), an [`EnvValue`] holds no NUL (the VM emitter makes
+//! them from `check`'s proven words), so [`assignment`] cannot fail.
+//! [`env_line`] is the same for unchecked text, and returns an error.
 //!
 //! [`go_json_string`] lives here too: it is the other quoting rule these
 //! files need (`ISTIO_METAJSON_LABELS`, `ISTIO_META_POD_PORTS`), and it must
 //! match Go's `encoding/json`, which escapes `<`, `>`, `&`, U+2028 and U+2029.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::check::{DnsName, Word};
 
 /// Go `shellescape.Quote`, byte for byte, including the `\\w` quirk.
 ///
@@ -115,38 +124,204 @@ pub enum Quoting {
     BareWhenPlain,
 }
 
-/// One `KEY=value` line, without its newline.
+/// A variable name an env file can assign: a POSIX shell name,
+/// `[A-Za-z_][A-Za-z0-9_]*`. meshc's own keys are the constants of
+/// [`super::env_keys`], checked when the program is compiled.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EnvKey(Cow<'static, str>);
+
+impl EnvKey {
+    /// A key written in the program: a compile error in a `const` when it
+    /// is not a shell name.
+    pub const fn of(key: &'static str) -> EnvKey {
+        assert!(is_shell_name_bytes(key.as_bytes()), "not a shell name");
+        EnvKey(Cow::Borrowed(key))
+    }
+
+    /// A key from elsewhere (a mesh config's `proxyMetadata`).
+    ///
+    /// # Errors
+    ///
+    /// When `key` is not a shell name: `KEY=value` would then be a command.
+    pub fn new(key: &str) -> Result<EnvKey, UnrepresentableValue> {
+        if is_shell_name_bytes(key.as_bytes()) {
+            Ok(EnvKey(Cow::Owned(key.to_owned())))
+        } else {
+            Err(UnrepresentableValue {
+                key: key.to_owned(),
+                kind: Unrepresentable::KeyNotAShellName,
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EnvKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A value an env file can carry: text without NUL (bash drops NUL bytes
+/// from a sourced file, so no quoting can carry one). The VM emitter makes
+/// them only from what `check` proved ([`Word`], [`DnsName`]), numbers,
+/// addresses, JSON (whose escaping writes NUL as `\u0000`) and literals
+/// of the program; [`EnvValue::new`] is for text from elsewhere.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EnvValue(Cow<'static, str>);
+
+impl EnvValue {
+    /// A value written in the program; used in `const`s, where a NUL is a
+    /// compile error.
+    pub const fn literal(value: &'static str) -> EnvValue {
+        let bytes = value.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            assert!(bytes[i] != 0, "NUL in an env value");
+            i += 1;
+        }
+        EnvValue(Cow::Borrowed(value))
+    }
+
+    /// A value from outside the checked topology (Istio's goldens, say).
+    ///
+    /// # Errors
+    ///
+    /// When `value` contains NUL.
+    pub fn new(value: &str) -> Result<EnvValue, UnrepresentableValue> {
+        if value.contains('\0') {
+            Err(UnrepresentableValue {
+                key: String::new(),
+                kind: Unrepresentable::NulInValue,
+            })
+        } else {
+            Ok(EnvValue(Cow::Owned(value.to_owned())))
+        }
+    }
+
+    /// The values one after the other.
+    pub fn concat<'a>(parts: impl IntoIterator<Item = &'a EnvValue>) -> EnvValue {
+        EnvValue(Cow::Owned(parts.into_iter().map(EnvValue::as_str).collect()))
+    }
+
+    /// The values with `separator` between them.
+    pub fn join<'a>(parts: impl IntoIterator<Item = &'a EnvValue>, separator: &EnvValue) -> EnvValue {
+        let parts: Vec<&str> = parts.into_iter().map(EnvValue::as_str).collect();
+        EnvValue(Cow::Owned(parts.join(separator.as_str())))
+    }
+
+    /// Port numbers, comma-joined.
+    pub fn numbers(ports: &[u16]) -> EnvValue {
+        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+        EnvValue(Cow::Owned(ports.join(",")))
+    }
+
+    /// [`go_json_string`] of any text: its escaping leaves no NUL.
+    pub fn go_json(text: &str) -> EnvValue {
+        EnvValue(Cow::Owned(go_json_string(text)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&Word> for EnvValue {
+    fn from(word: &Word) -> EnvValue {
+        EnvValue(Cow::Owned(word.as_str().to_owned()))
+    }
+}
+
+impl From<&DnsName> for EnvValue {
+    fn from(name: &DnsName) -> EnvValue {
+        EnvValue(Cow::Owned(name.as_str().to_owned()))
+    }
+}
+
+/// Numbers, addresses and ranges print without NUL.
+macro_rules! env_value_from_display {
+    ($($t:ty),*) => {$(
+        impl From<$t> for EnvValue {
+            fn from(value: $t) -> EnvValue {
+                EnvValue(Cow::Owned(value.to_string()))
+            }
+        }
+    )*};
+}
+env_value_from_display!(u16, u32, IpAddr, IpNet);
+
+impl PartialEq<str> for EnvValue {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for EnvValue {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Keys order as their text, so a map of them is looked up by `&str`.
+impl std::borrow::Borrow<str> for EnvKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EnvValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One `KEY=value` line, without its newline: total, since neither type
+/// can hold what a sourced file cannot carry.
+pub fn assignment(key: &EnvKey, value: &EnvValue, quoting: Quoting) -> String {
+    let quoted = match quoting {
+        Quoting::IstioCompatible => quote_env_value(value.as_str()),
+        Quoting::BareWhenPlain => quote_unless_plain(value.as_str()),
+    };
+    format!("{key}={quoted}")
+}
+
+/// One `KEY=value` line from unchecked text, without its newline.
 ///
 /// # Errors
 ///
 /// When `key` is not a shell name (`[A-Za-z_][A-Za-z0-9_]*`) or `value`
 /// contains NUL: no quoting makes either safe to source.
 pub fn env_line(key: &str, value: &str, quoting: Quoting) -> Result<String, UnrepresentableValue> {
-    if !is_shell_name(key) {
-        return Err(UnrepresentableValue {
-            key: key.to_owned(),
-            kind: Unrepresentable::KeyNotAShellName,
-        });
-    }
-    if value.contains('\0') {
-        return Err(UnrepresentableValue {
-            key: key.to_owned(),
-            kind: Unrepresentable::NulInValue,
-        });
-    }
-    let quoted = match quoting {
-        Quoting::IstioCompatible => quote_env_value(value),
-        Quoting::BareWhenPlain => quote_unless_plain(value),
-    };
-    Ok(format!("{key}={quoted}"))
+    let key = EnvKey::new(key)?;
+    let value = EnvValue::new(value).map_err(|e| UnrepresentableValue {
+        key: key.to_string(),
+        ..e
+    })?;
+    Ok(assignment(&key, &value, quoting))
 }
 
 /// A POSIX shell name, `[A-Za-z_][A-Za-z0-9_]*`: only then is `KEY=value`
 /// an assignment rather than a command to run.
-fn is_shell_name(key: &str) -> bool {
-    let mut chars = key.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+const fn is_shell_name_bytes(key: &[u8]) -> bool {
+    if key.is_empty() || key[0].is_ascii_digit() {
+        return false;
+    }
+    let mut i = 0;
+    while i < key.len() {
+        let c = key[i];
+        if !(c.is_ascii_alphanumeric() || c == b'_') {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// An env entry that no quoting can write safely.

@@ -34,56 +34,62 @@ use ipnet::IpNet;
 
 use super::env_keys;
 use super::plan::VmPlan;
-use super::quote::Quoting;
-use super::text::{comment_text, env_assignment, header};
-use crate::model::Flow;
+use super::quote::{EnvKey, EnvValue, Quoting, assignment};
+use super::text::{comment_text, header};
+use crate::model::{Flow, Interception};
 
 /// Where the file is installed.
 pub const PATH: &str = "/var/lib/istio/envoy/sidecar.env";
 
 /// The keys and values of the VM's `sidecar.env`.
-pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
+pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<EnvKey, EnvValue> {
     let vm = plan.vm;
     let mut env = BTreeMap::new();
     env.insert(
         env_keys::ISTIO_INBOUND_INTERCEPTION_MODE,
-        plan.interception().as_istio().to_owned(),
+        EnvValue::literal(plan.interception().as_istio()),
     );
     env.insert(
         env_keys::ISTIO_LOCAL_EXCLUDE_PORTS,
-        join(&plan.local_exclude_ports),
+        EnvValue::numbers(&plan.local_exclude_ports),
     );
     let legacy = plan.flow == Flow::Legacy;
     // Istio 1.0 captured IPv4 only: its script hands every CIDR to
     // `iptables`, which refuses an IPv6 one.
     let family = |net: &IpNet| !legacy || matches!(net, IpNet::V4(_));
-    let excluded: Vec<String> = vm
+    let excluded: Vec<EnvValue> = vm
         .outbound_exclude_cidrs
         .iter()
         .map(|c| c.value)
         .filter(family)
-        .map(|c| c.to_string())
+        .map(EnvValue::from)
         .collect();
     if !excluded.is_empty() {
-        env.insert(env_keys::ISTIO_SERVICE_EXCLUDE_CIDR, excluded.join(","));
+        env.insert(
+            env_keys::ISTIO_SERVICE_EXCLUDE_CIDR,
+            EnvValue::join(&excluded, &COMMA),
+        );
     }
     match plan.flow {
         Flow::Modern => {
             // meshc's iptables.sh installs the rules; the agent must not.
-            env.insert(env_keys::ISTIO_CUSTOM_IP_TABLES, "true".to_owned());
+            env.insert(env_keys::ISTIO_CUSTOM_IP_TABLES, EnvValue::literal("true"));
             // Every port when the VM serves nothing declared, as istioctl
             // writes for a WorkloadGroup without ports.
             let inbound = if plan.inbound_ports.is_empty() {
-                "*".to_owned()
+                EnvValue::literal("*")
             } else {
-                join(&plan.inbound_ports)
+                EnvValue::numbers(&plan.inbound_ports)
             };
             env.insert(env_keys::ISTIO_INBOUND_PORTS, inbound);
             // All outbound traffic: the mesh decides what is mesh-bound.
-            env.insert(env_keys::ISTIO_SERVICE_CIDR, "*".to_owned());
+            env.insert(env_keys::ISTIO_SERVICE_CIDR, EnvValue::literal("*"));
             let ports: Vec<u16> = vm.outbound_exclude_ports.iter().map(|p| p.value).collect();
             if !ports.is_empty() {
-                env.insert(env_keys::ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE, join(&ports));
+                env.insert(
+                    env_keys::ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE,
+                    EnvValue::numbers(&ports),
+                );
             }
             // Only pinned ids: otherwise istio-iptables (and meshc's
             // iptables.sh) look up user istio-proxy on the VM.
@@ -97,7 +103,10 @@ pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
             // Without ports the 1.0 script captures no inbound traffic, as
             // its docs say for a VM that only calls the mesh.
             if !plan.inbound_ports.is_empty() {
-                env.insert(env_keys::ISTIO_INBOUND_PORTS, join(&plan.inbound_ports));
+                env.insert(
+                    env_keys::ISTIO_INBOUND_PORTS,
+                    EnvValue::numbers(&plan.inbound_ports),
+                );
             }
             let cidrs = legacy_service_cidrs(plan);
             if !cidrs.is_empty() {
@@ -108,17 +117,17 @@ pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
             // `hostname --ip-address` (often the wrong NIC).
             env.insert(env_keys::ISTIO_SERVICE, plan.identity.name.clone());
             env.insert(env_keys::ISTIO_NAMESPACE, plan.identity.namespace.clone());
-            env.insert(env_keys::ISTIO_SVC_IP, vm.address.value.to_string());
+            env.insert(env_keys::ISTIO_SVC_IP, vm.address.value.into());
             // Pilot's xDS port as the 1.0 sidecar injector picks it: 15011
             // (gRPC over mTLS) with MUTUAL_TLS, 15010 (plain gRPC) without;
             // both are on the pilot ILB. 1.0.0's istio-start.sh would
             // otherwise dial 8080, Pilot's plain HTTP port, whatever
             // ISTIO_CP_AUTH says (1.0.9 changed the default to 15011).
             let auth = plan.mesh.control_plane_auth.as_ref().map(|a| a.value.as_str());
-            let port = if auth == Some("NONE") { "15010" } else { "15011" };
-            env.insert(env_keys::ISTIO_PILOT_PORT, port.to_owned());
+            let port: u16 = if auth == Some("NONE") { 15010 } else { 15011 };
+            env.insert(env_keys::ISTIO_PILOT_PORT, port.into());
             if plan.ipv6 {
-                env.insert(env_keys::ENABLE_INBOUND_IPV6, "true".to_owned());
+                env.insert(env_keys::ENABLE_INBOUND_IPV6, EnvValue::literal("true"));
             }
         }
     }
@@ -128,23 +137,35 @@ pub fn entries(plan: &VmPlan<'_>) -> BTreeMap<&'static str, String> {
 /// The uids and gids whose traffic is never captured: the proxy's. In TPROXY
 /// mode `istio-start.sh` runs the agent (and so Envoy) as root, so root is
 /// let through too, as the 1.0 script always did.
-pub fn owners(plan: &VmPlan<'_>) -> (String, String) {
-    let (uid, gid) = (plan.vm.proxy_uid(), plan.vm.proxy_gid());
+pub fn owners(plan: &VmPlan<'_>) -> (EnvValue, EnvValue) {
+    let (uid, gid) = (
+        EnvValue::from(plan.vm.proxy_uid()),
+        EnvValue::from(plan.vm.proxy_gid()),
+    );
     match plan.interception() {
-        crate::model::Interception::Tproxy => (format!("{uid},0"), format!("{gid},0")),
-        crate::model::Interception::Redirect => (uid.to_string(), gid.to_string()),
+        Interception::Tproxy => {
+            let root = EnvValue::from(0u32);
+            (
+                EnvValue::join([&uid, &root], &COMMA),
+                EnvValue::join([&gid, &root], &COMMA),
+            )
+        }
+        Interception::Redirect => (uid, gid),
     }
 }
 
+const COMMA: EnvValue = EnvValue::literal(",");
+
 /// The legacy `ISTIO_SERVICE_CIDR`: the home cluster's IPv4 service ranges,
 /// comma-joined (also the first line of the legacy `cluster.env`).
-pub fn legacy_service_cidrs(plan: &VmPlan<'_>) -> String {
-    plan.service_cidrs()
-        .iter()
+pub fn legacy_service_cidrs(plan: &VmPlan<'_>) -> EnvValue {
+    let cidrs: Vec<EnvValue> = plan
+        .service_cidrs()
+        .into_iter()
         .filter(|c| matches!(c, IpNet::V4(_)))
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+        .map(EnvValue::from)
+        .collect();
+    EnvValue::join(&cidrs, &COMMA)
 }
 
 /// The file: header, what reads it, then one `KEY=value` line per entry in
@@ -176,12 +197,8 @@ pub fn sidecar_env(plan: &VmPlan<'_>, source_name: &str) -> String {
         Flow::Legacy => Quoting::BareWhenPlain,
     };
     for (key, value) in entries(plan) {
-        out.push_str(&env_assignment(key, &value, quoting));
+        out.push_str(&assignment(&key, &value, quoting));
         out.push('\n');
     }
     out
-}
-
-fn join(ports: &[u16]) -> String {
-    ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
 }
