@@ -274,7 +274,23 @@ pub fn injected(topo: &Topology, ix: &Index, namespace: &str) -> bool {
 
 impl MeshGraph {
     pub fn build(topo: &Topology, ix: &Index) -> MeshGraph {
-        let mut g = MeshGraph::default();
+        let calls: usize = topo.services.iter().map(|s| s.calls.len()).sum();
+        let nodes = topo.networks.len()
+            + 3 * topo.clusters.len()
+            + 2 * topo.vms.len()
+            + ix.namespaces.len()
+            + topo.services.len()
+            + ix.workloads.len();
+        // Per call: calls, sidecar-egress, admits; per workload: runs-on,
+        // implements, captured-by, and about one routes-to.
+        let edges = 4 * (topo.clusters.len() + topo.vms.len())
+            + topo.services.len()
+            + 3 * calls
+            + 4 * ix.workloads.len();
+        let mut g = MeshGraph {
+            graph: DiGraph::with_capacity(nodes, edges),
+            ..MeshGraph::default()
+        };
         let gr = &mut g.graph;
         g.networks = (0..topo.networks.len())
             .map(|i| gr.add_node(NodeKind::Network(Id::new(i))))
@@ -318,11 +334,16 @@ impl MeshGraph {
             };
             g.resolvers.push((r, gr.add_node(NodeKind::Resolver(r))));
         }
-        g.least_privilege = topo
-            .services
-            .iter()
-            .map(|s| least_privilege(topo, ix, &s.namespace.value))
-            .collect();
+        // Both settings belong to the namespace: decided once for each.
+        g.least_privilege = IdVec::filled(false, topo.services.len());
+        let mut injected_service: IdVec<ServiceId, bool> = IdVec::filled(false, topo.services.len());
+        for (name, info) in &ix.namespaces {
+            let (lp, inj) = (least_privilege(topo, ix, name), injected(topo, ix, name));
+            for &s in &info.services {
+                g.least_privilege[s] = lp;
+                injected_service[s] = inj;
+            }
+        }
 
         g.vm_capture = (0..topo.vms.len())
             .map(|v| VmCapture::of(topo, ix, Id::new(v)))
@@ -393,7 +414,7 @@ impl MeshGraph {
             let service = &topo.services[w.service];
             let captured = match w.target {
                 // A pod has a sidecar when its namespace is injected.
-                Target::Cluster(_) => injected(topo, ix, &service.namespace.value),
+                Target::Cluster(_) => injected_service[w.service],
                 // A VM's iptables redirect the ports its services listen
                 // on, unless `inbound-exclude-ports` lists them.
                 Target::Vm(v) => {
@@ -440,12 +461,17 @@ impl MeshGraph {
         // AuthorizationPolicy admits each caller's identities. One edge per
         // (caller, callee), at the first `calls` entry that names it.
         for (si, s) in topo.service_ids() {
-            let mut seen = BTreeSet::new();
+            // `ix.calls` lists each callee once, in the order of its first
+            // entry: an entry is a first one exactly when it names the
+            // next callee of that list.
+            let firsts = &ix.calls[si];
+            let mut next = 0;
             for (c, target) in s.calls.iter().zip(&ix.call_targets[si]) {
                 let Some(t) = *target else { continue };
-                if !seen.insert(t) {
+                if firsts.get(next) != Some(&t) {
                     continue;
                 }
+                next += 1;
                 if g.least_privilege[si] {
                     gr.add_edge(
                         g.services[si],
@@ -499,8 +525,13 @@ impl MeshGraph {
 
     /// The cluster or VM a workload runs on.
     pub fn host_of(&self, workload: WorkloadId) -> Option<NodeKind> {
-        let runs_on = self.out_edges(NodeKind::Workload(workload), EdgeKind::RunsOn);
-        runs_on.first().map(|(n, _)| *n)
+        self.newest_first(
+            NodeKind::Workload(workload),
+            EdgeKind::RunsOn,
+            Direction::Outgoing,
+        )
+        .last()
+        .map(|(n, _)| n)
     }
 
     /// The network of a cluster or VM (or of a workload's host).
@@ -509,12 +540,12 @@ impl MeshGraph {
             NodeKind::Workload(w) => self.host_of(w)?,
             other => other,
         };
-        self.out_edges(host, EdgeKind::MemberOf)
-            .iter()
-            .find_map(|(n, _)| match n {
-                NodeKind::Network(i) => Some(*i),
+        self.newest_first(host, EdgeKind::MemberOf, Direction::Outgoing)
+            .filter_map(|(n, _)| match n {
+                NodeKind::Network(i) => Some(i),
                 _ => None,
             })
+            .last()
     }
 
     /// The east-west gateways (by cluster) that let other networks into
@@ -531,13 +562,19 @@ impl MeshGraph {
 
     /// The workloads of a service, in declaration order.
     pub fn workloads_of(&self, service: ServiceId) -> Vec<WorkloadId> {
-        self.in_edges(NodeKind::Service(service), EdgeKind::Implements)
-            .iter()
+        let mut out: Vec<WorkloadId> = self
+            .newest_first(
+                NodeKind::Service(service),
+                EdgeKind::Implements,
+                Direction::Incoming,
+            )
             .filter_map(|(w, _)| match w {
-                NodeKind::Workload(i) => Some(*i),
+                NodeKind::Workload(i) => Some(i),
                 _ => None,
             })
-            .collect()
+            .collect();
+        out.reverse();
+        out
     }
 
     /// The services whose host the Sidecar of `s` lists as egress (its
@@ -553,18 +590,21 @@ impl MeshGraph {
     }
 
     fn services_along(&self, at: NodeKind, kind: EdgeKind, dir: Direction) -> Vec<ServiceId> {
-        self.adjacent(at, kind, dir)
-            .iter()
+        let mut out: Vec<ServiceId> = self
+            .newest_first(at, kind, dir)
             .filter_map(|(n, _)| match n {
-                NodeKind::Service(i) => Some(*i),
+                NodeKind::Service(i) => Some(i),
                 _ => None,
             })
-            .collect()
+            .collect();
+        out.reverse();
+        out
     }
 
     /// Whether an edge of `kind` goes from `from` to `to`.
     pub fn has_edge(&self, from: NodeKind, to: NodeKind, kind: EdgeKind) -> bool {
-        self.out_edges(from, kind).iter().any(|(n, _)| *n == to)
+        self.newest_first(from, kind, Direction::Outgoing)
+            .any(|(n, _)| n == to)
     }
 
     /// Removes every edge of `kind` from `from` to `to` (tests sabotage the
@@ -596,24 +636,33 @@ impl MeshGraph {
     }
 
     fn adjacent(&self, at: NodeKind, kind: EdgeKind, dir: Direction) -> Vec<(NodeKind, Edge)> {
-        let Some(n) = self.node(at) else {
-            return Vec::new();
-        };
-        let mut out: Vec<_> = self
-            .graph
-            .edges_directed(n, dir)
-            .filter(|e| e.weight().kind == kind)
-            .map(|e| {
+        let mut out: Vec<_> = self.newest_first(at, kind, dir).collect();
+        out.reverse();
+        out
+    }
+
+    /// The edges of `kind` at `at`, as (other end, edge), newest first:
+    /// petgraph keeps a node's edges in a list it adds to at the front.
+    /// Reversed, that is the order added (a test holds it to the edge
+    /// index), with no sort and, for a caller that wants one edge, no
+    /// allocation.
+    fn newest_first(
+        &self,
+        at: NodeKind,
+        kind: EdgeKind,
+        dir: Direction,
+    ) -> impl Iterator<Item = (NodeKind, Edge)> + '_ {
+        self.node(at)
+            .into_iter()
+            .flat_map(move |n| self.graph.edges_directed(n, dir))
+            .filter(move |e| e.weight().kind == kind)
+            .map(move |e| {
                 let other = if dir == Direction::Outgoing {
                     e.target()
                 } else {
                     e.source()
                 };
-                (e.id(), self.graph[other], *e.weight())
+                (self.graph[other], *e.weight())
             })
-            .collect();
-        // petgraph lists a node's edges newest first.
-        out.sort_by_key(|(id, _, _)| *id);
-        out.into_iter().map(|(_, n, e)| (n, e)).collect()
     }
 }

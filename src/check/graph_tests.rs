@@ -294,3 +294,71 @@ fn captured_by_edges_follow_the_vm_capture() {
         "too few cases to prove anything: {captured_count} captured, {uncaptured_count} not"
     );
 }
+
+/// The plain view lists a node's edges in the order they were added (the
+/// edge index), which is what keeps every rule's messages and `why`'s
+/// paths deterministic: checked for every node and kind, both ways, over
+/// the examples and a synthetic mesh, and the one-edge helpers with them.
+#[test]
+fn adjacent_edges_come_in_the_order_added() {
+    let synth = match crate::synth::generate(&crate::synth::Params::new(300, 80, 3)) {
+        Ok(text) => text,
+        Err(e) => panic!("synth: {e}"),
+    };
+    let mut several = 0;
+    for text in [
+        BOOKINFO_VM.to_owned(),
+        include_str!("../../examples/multicluster/topology.kdl").to_owned(),
+        synth,
+    ] {
+        let source = Source::new("t.kdl", text);
+        let (checked, diags) = crate::check_source(&source, Syntax::Kdl, Limits::default());
+        let Some(checked) = checked else {
+            panic!("{diags:#?}");
+        };
+        let g = checked.graph();
+        // (node, kind) → the other ends, in edge index order.
+        let mut out: BTreeMap<String, Vec<NodeKind>> = BTreeMap::new();
+        let mut inc: BTreeMap<String, Vec<NodeKind>> = BTreeMap::new();
+        for (from, to, e) in g.edges() {
+            out.entry(format!("{from:?} {:?}", e.kind)).or_default().push(to);
+            inc.entry(format!("{to:?} {:?}", e.kind)).or_default().push(from);
+        }
+        for node in g.nodes() {
+            for kind in ALL_KINDS {
+                let key = format!("{node:?} {kind:?}");
+                let outgoing: Vec<NodeKind> = g.out_edges(node, kind).into_iter().map(|(n, _)| n).collect();
+                assert_eq!(outgoing, out.get(&key).cloned().unwrap_or_default(), "out {key}");
+                let incoming: Vec<NodeKind> = g.in_edges(node, kind).into_iter().map(|(n, _)| n).collect();
+                assert_eq!(incoming, inc.get(&key).cloned().unwrap_or_default(), "in {key}");
+                several += usize::from(outgoing.len() > 1) + usize::from(incoming.len() > 1);
+            }
+            if let NodeKind::Workload(w) = node {
+                let first = out
+                    .get(&format!("{node:?} {:?}", EdgeKind::RunsOn))
+                    .and_then(|v| v.first());
+                assert_eq!(g.host_of(w).as_ref(), first, "{node:?}");
+            }
+        }
+    }
+    assert!(
+        several > 100,
+        "too few lists of several edges to tell an order: {several}"
+    );
+}
+
+const ALL_KINDS: [EdgeKind; 13] = [
+    EdgeKind::MemberOf,
+    EdgeKind::RunsOn,
+    EdgeKind::InNamespace,
+    EdgeKind::Implements,
+    EdgeKind::Calls,
+    EdgeKind::RoutesTo,
+    EdgeKind::ReachesControlPlane,
+    EdgeKind::HasGateway,
+    EdgeKind::Exposes,
+    EdgeKind::ResolvesWith,
+    EdgeKind::CapturedBy,
+    EdgeKind::SidecarEgress,
+    EdgeKind::Admits,
+];
