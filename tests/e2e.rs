@@ -1387,8 +1387,7 @@ fn iptables_sh_show_is_istio_iptables_for_the_vms_resolv_conf() {
 
             // What istio-iptables writes for these facts.
             let plan = plan(&checked, v, &groups);
-            let env = meshc::emit::vm::sidecar_env::entries(&plan);
-            let capture = meshc::emit::vm::iptables_rules::capture(&plan, &env);
+            let capture = meshc::emit::vm::iptables_rules::capture(&plan);
             assert!(
                 capture.resolve_dns && capture.resolve_uid,
                 "{version}: nothing to read on the VM"

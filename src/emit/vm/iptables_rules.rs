@@ -43,11 +43,10 @@
 //! stand-in servers, so that expanding it ([`expand`]) gives exactly what
 //! istio-iptables writes for those servers; tests hold the two together.
 
-use std::collections::BTreeMap;
+use ipnet::IpNet;
 
-use super::env_keys;
 use super::plan::VmPlan;
-use super::quote::{EnvKey, EnvValue};
+use super::sidecar_env::{legacy_service_cidrs, owners};
 use super::text::{comment_text, header};
 use crate::iptables::{self, Config, Flavor, InterceptionMode, Ruleset};
 use crate::model::{DnsMode, Flow, Interception};
@@ -98,9 +97,9 @@ pub struct Table {
     pub hooks: Vec<String>,
 }
 
-/// The rules of `plan`'s VM, from its `sidecar.env` entries.
-pub fn capture(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Capture {
-    let config = config(plan, env);
+/// The rules of `plan`'s VM.
+pub fn capture(plan: &VmPlan<'_>) -> Capture {
+    let config = config(plan);
     let flavor = Flavor::for_istio(u32::from(plan.istio.major), u32::from(plan.istio.minor));
     let modern = plan.flow == Flow::Modern;
     let resolve_dns =
@@ -245,32 +244,50 @@ pub fn expand(template: &str, servers: &[&str]) -> String {
     out
 }
 
-/// istio-iptables's configuration for this VM, read from `sidecar.env`'s
-/// entries as the tool reads its environment, plus what it would learn from
-/// the machine (IPv6; resolvers: the VM's declared `dns-server`s, every
-/// port-53 packet with `capture-all-dns`, else none here: [`capture`] fills
-/// them in from resolv.conf at apply time). Ids not pinned are
-/// [`PROXY_UID`]/[`PROXY_GID`].
-pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Config {
-    let get = |key: EnvKey| env.get(&key).map(|v| v.as_str().to_owned()).unwrap_or_default();
+/// istio-iptables's configuration for this VM, built from the plan's typed
+/// values (the settings `sidecar.env` writes from the same values, as
+/// istio-iptables would read them there; `tests/vm_bundle.rs` reads the
+/// written file back and holds the two equal), plus what the tool would
+/// learn from the machine (IPv6; resolvers: the VM's declared
+/// `dns-server`s, every port-53 packet with `capture-all-dns`, else none
+/// here: [`capture`] fills them in from resolv.conf at apply time). Ids
+/// not pinned are [`PROXY_UID`]/[`PROXY_GID`].
+pub fn config(plan: &VmPlan<'_>) -> Config {
+    let vm = plan.vm;
+    let legacy = plan.flow == Flow::Legacy;
     let mut config = match plan.flow {
         Flow::Legacy => Config::legacy(),
         Flow::Modern => Config::default(),
     };
-    config.inbound_interception_mode = match get(env_keys::ISTIO_INBOUND_INTERCEPTION_MODE).as_str() {
-        "TPROXY" => InterceptionMode::Tproxy,
-        _ => InterceptionMode::Redirect,
+    config.inbound_interception_mode = match plan.interception() {
+        Interception::Tproxy => InterceptionMode::Tproxy,
+        Interception::Redirect => InterceptionMode::Redirect,
     };
-    config.inbound_ports_include = get(env_keys::ISTIO_INBOUND_PORTS);
-    config.inbound_ports_exclude = get(env_keys::ISTIO_LOCAL_EXCLUDE_PORTS);
-    config.outbound_ip_ranges_include = get(env_keys::ISTIO_SERVICE_CIDR);
-    config.outbound_ip_ranges_exclude = get(env_keys::ISTIO_SERVICE_EXCLUDE_CIDR);
-    config.outbound_ports_exclude = get(env_keys::ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE);
+    // Every port when a modern VM serves nothing declared (istioctl's `*`
+    // for a WorkloadGroup without ports); none on a legacy one, as the 1.0
+    // docs say for a VM that only calls the mesh.
+    config.inbound_ports_include = match plan.flow {
+        Flow::Modern if plan.inbound_ports.is_empty() => "*".to_owned(),
+        _ => join(&plan.inbound_ports),
+    };
+    config.inbound_ports_exclude = join(&plan.local_exclude_ports);
+    config.outbound_ip_ranges_include = match plan.flow {
+        Flow::Modern => "*".to_owned(),
+        Flow::Legacy => legacy_service_cidrs(plan).to_string(),
+    };
+    // Istio 1.0 captured IPv4 only.
+    config.outbound_ip_ranges_exclude = vm
+        .outbound_exclude_cidrs
+        .iter()
+        .filter(|c| !legacy || matches!(c.value, IpNet::V4(_)))
+        .map(|c| c.value.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     config.enable_ipv6 = plan.ipv6;
     match plan.flow {
         Flow::Modern => {
-            config.proxy_uid = vec![get(env_keys::PROXY_UID)];
-            config.proxy_gid = vec![get(env_keys::PROXY_GID)];
+            let ports: Vec<u16> = vm.outbound_exclude_ports.iter().map(|p| p.value).collect();
+            config.outbound_ports_exclude = join(&ports);
             // Not pinned: istio-proxy's ids, looked up at apply time (in
             // TPROXY mode root's too, as sidecar.env's owners say).
             let root = if plan.vm.interception() == Interception::Tproxy {
@@ -278,12 +295,15 @@ pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Config {
             } else {
                 ""
             };
-            if plan.vm.proxy_uid.is_none() {
-                config.proxy_uid = vec![format!("{PROXY_UID}{root}")];
-                if plan.vm.proxy_gid.is_none() {
-                    config.proxy_gid = vec![format!("{PROXY_GID}{root}")];
-                }
-            }
+            let (uid, gid) = owners(plan);
+            config.proxy_uid = vec![match vm.proxy_uid {
+                Some(_) => uid.to_string(),
+                None => format!("{PROXY_UID}{root}"),
+            }];
+            config.proxy_gid = vec![match (&vm.proxy_uid, &vm.proxy_gid) {
+                (None, None) => format!("{PROXY_GID}{root}"),
+                _ => gid.to_string(),
+            }];
             if plan.dns == DnsMode::Capture {
                 let (v4, v6) = plan.dns_servers();
                 config.redirect_dns = true;
@@ -303,6 +323,10 @@ pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Config {
         }
     }
     config
+}
+
+fn join(ports: &[u16]) -> String {
+    ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// `iptables.rules` / `iptables6.rules`: the header, what the file is, then
