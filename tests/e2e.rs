@@ -1387,8 +1387,7 @@ fn iptables_sh_show_is_istio_iptables_for_the_vms_resolv_conf() {
 
             // What istio-iptables writes for these facts.
             let plan = plan(&checked, v, &groups);
-            let env = meshc::emit::vm::sidecar_env::entries(&plan);
-            let capture = meshc::emit::vm::iptables_rules::capture(&plan, &env);
+            let capture = meshc::emit::vm::iptables_rules::capture(&plan);
             assert!(
                 capture.resolve_dns && capture.resolve_uid,
                 "{version}: nothing to read on the VM"
@@ -1405,9 +1404,7 @@ fn iptables_sh_show_is_istio_iptables_for_the_vms_resolv_conf() {
                 dns_servers_v6: v6.iter().map(ToString::to_string).collect(),
                 ..capture.config.clone()
             };
-            let rules = meshc::iptables::generate(&config, capture.flavor);
-            let want =
-                meshc::emit::vm::iptables_rules::payload(&rules.v4, capture.flavor, "iptables").restore;
+            let want = meshc::iptables::rulesets(&config, capture.flavor).v4.restore();
             assert_eq!(shown, want, "{version}/{}: iptables.sh show 4", vm.name.value);
         }
     }

@@ -1923,3 +1923,74 @@ fn fetched_credentials_survive_rebuilds_and_stay_out_of_git() {
         "git would track the credentials:\n{status}"
     );
 }
+
+/// The iptables rules are built from the plan's typed values, `sidecar.env`
+/// is written from them too: read the written file the way istio-iptables
+/// reads its environment, and every capture setting it gives is the one
+/// the rules were made from, for every VM of every example and fixture.
+#[test]
+fn iptables_config_is_what_sidecar_env_says() {
+    use meshc::emit::vm::iptables_rules::{PROXY_GID, PROXY_UID, capture};
+    use meshc::iptables::InterceptionMode;
+    let mut seen = 0;
+    for b in all_bundles() {
+        let topo = b.checked.topology();
+        let groups = meshc::emit::vm::plan::group_names(&b.checked);
+        for (v, vm) in topo.vm_ids() {
+            let at = format!("{}/{}", b.name, vm.name.value);
+            let env = parse_env(&get(&b.vms[&vm.name.value], "sidecar.env").unwrap().contents);
+            let get = |key: &str| env.get(key).cloned().unwrap_or_default();
+            let config = capture(&plan(&b.checked, v, &groups)).config;
+            let mode = match get("ISTIO_INBOUND_INTERCEPTION_MODE").as_str() {
+                "TPROXY" => InterceptionMode::Tproxy,
+                "REDIRECT" => InterceptionMode::Redirect,
+                other => panic!("{at}: interception mode {other:?}"),
+            };
+            assert_eq!(config.inbound_interception_mode, mode, "{at}");
+            assert_eq!(config.inbound_ports_include, get("ISTIO_INBOUND_PORTS"), "{at}");
+            assert_eq!(
+                config.inbound_ports_exclude,
+                get("ISTIO_LOCAL_EXCLUDE_PORTS"),
+                "{at}"
+            );
+            assert_eq!(
+                config.outbound_ip_ranges_include,
+                get("ISTIO_SERVICE_CIDR"),
+                "{at}"
+            );
+            assert_eq!(
+                config.outbound_ip_ranges_exclude,
+                get("ISTIO_SERVICE_EXCLUDE_CIDR"),
+                "{at}"
+            );
+            if topo.mesh.flow() == meshc::model::Flow::Modern {
+                assert_eq!(
+                    config.outbound_ports_exclude,
+                    get("ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE"),
+                    "{at}"
+                );
+                // Pinned ids are written; the others are looked up on the VM.
+                let ids = |key: &str, placeholder: &str| match env.get(key) {
+                    Some(pinned) => pinned.clone(),
+                    None => config_ids(placeholder, mode),
+                };
+                if vm.proxy_uid.is_some() || env.get("PROXY_UID").is_none() {
+                    assert_eq!(config.proxy_uid, [ids("PROXY_UID", PROXY_UID)], "{at}");
+                }
+                if vm.proxy_uid.is_some() || vm.proxy_gid.is_some() || env.get("PROXY_GID").is_none() {
+                    assert_eq!(config.proxy_gid, [ids("PROXY_GID", PROXY_GID)], "{at}");
+                }
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10, "only {seen} VMs");
+}
+
+/// The ids of a placeholder in `mode` (root's too in TPROXY mode).
+fn config_ids(placeholder: &str, mode: meshc::iptables::InterceptionMode) -> String {
+    match mode {
+        meshc::iptables::InterceptionMode::Tproxy => format!("{placeholder},0"),
+        meshc::iptables::InterceptionMode::Redirect => placeholder.to_owned(),
+    }
+}

@@ -19,6 +19,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::ruleset::{self, Ruleset};
+
 /// Names that never get a `-N`: the built-in chains, and (in the restore
 /// form's jump-target pass) the built-in targets that end a rule.
 const BUILT_IN: [&str; 8] = [
@@ -82,22 +84,11 @@ impl Log {
     }
 }
 
-/// One rule: its table and chain, and its words starting with `-A chain`
-/// or `-I chain position`, joined by single spaces.
+/// One rule and its table.
 #[derive(Clone, Debug)]
 struct Rule {
     table: String,
-    chain: String,
-    line: String,
-}
-
-impl Rule {
-    /// The target of a rule ending in `-j TARGET`.
-    fn jump_target(&self) -> Option<&str> {
-        let mut words = self.line.rsplit(' ');
-        let target = words.next()?;
-        (words.next()? == "-j").then_some(target)
-    }
+    rule: ruleset::Rule,
 }
 
 /// Which families a rule is for.
@@ -190,29 +181,16 @@ impl RuleBuilder {
         let nflog = log
             .filter(|_| self.trace)
             .and_then(|log| nflog(log, !self.plain_prefixes, &words));
-        let make = |words: &[&str]| {
-            let mut line = String::with_capacity(rule.len() + chain.len() + 16);
-            match op {
-                Op::Append => {
-                    line.push_str("-A ");
-                    line.push_str(chain);
-                }
-                Op::Insert(at) => {
-                    line.push_str("-I ");
-                    line.push_str(chain);
-                    line.push(' ');
-                    line.push_str(&at.to_string());
-                }
-            }
-            for word in words {
-                line.push(' ');
-                line.push_str(word);
-            }
-            Rule {
-                table: table.to_string(),
+        let make = |words: &[&str]| Rule {
+            table: table.to_string(),
+            rule: ruleset::Rule {
                 chain: chain.to_string(),
-                line,
-            }
+                position: match op {
+                    Op::Append => None,
+                    Op::Insert(at) => Some(at),
+                },
+                spec: words.join(" "),
+            },
         };
         // An appended rule's log line goes in front of it; an inserted one's
         // is inserted at the same position after it, which also puts it in
@@ -249,12 +227,12 @@ impl RuleBuilder {
         let mut seen = BTreeSet::new();
         let mut lines = Vec::new();
         for rule in rules {
-            if !is_built_in(&rule.chain) && seen.insert((&rule.table, &rule.chain)) {
-                lines.push(format!("-t {} -N {}", rule.table, rule.chain));
+            if !is_built_in(&rule.rule.chain) && seen.insert((&rule.table, &rule.rule.chain)) {
+                lines.push(format!("-t {} -N {}", rule.table, rule.rule.chain));
             }
         }
         for rule in rules {
-            lines.push(format!("-t {} {}", rule.table, rule.line));
+            lines.push(format!("-t {} {}", rule.table, rule.rule.line()));
         }
         lines
     }
@@ -274,44 +252,59 @@ impl RuleBuilder {
 
     /// The `iptables-restore --noflush` input, as Istio 1.24+ writes it.
     pub(crate) fn restore(&self, family: Family) -> String {
+        self.ruleset(family, true).restore()
+    }
+
+    /// The rules by table, tables in byte order. Each table's chains are
+    /// those its rules are added to, in order of first use, then (with
+    /// `jump_targets`, as the restore form does) chains that are only
+    /// jumped to; its rules stay in the order added.
+    pub(crate) fn ruleset(&self, family: Family, jump_targets: bool) -> Ruleset {
         let rules = self.rules(family);
-        // Per table: the chains it creates (`-N`), then its rules.
-        let mut tables: BTreeMap<&str, (Vec<&str>, Vec<&str>)> = BTreeMap::new();
+        let mut tables: BTreeMap<&str, ruleset::Table> = BTreeMap::new();
+        let table = |name: &str| ruleset::Table {
+            name: name.to_owned(),
+            chains: Vec::new(),
+            rules: Vec::new(),
+        };
         let mut seen = BTreeSet::new();
         for rule in rules {
-            if seen.insert((rule.table.as_str(), rule.chain.as_str())) && !is_built_in(&rule.chain) {
-                tables.entry(&rule.table).or_default().0.push(&rule.chain);
+            let (name, chain) = (rule.table.as_str(), rule.rule.chain.as_str());
+            if seen.insert((name, chain)) && !is_built_in(chain) {
+                tables
+                    .entry(name)
+                    .or_insert_with(|| table(name))
+                    .chains
+                    .push(chain.to_owned());
             }
         }
         // A chain that is jumped to but has no rules still has to exist.
-        for rule in rules {
-            let Some(target) = rule.jump_target() else {
-                continue;
-            };
-            if seen.insert((rule.table.as_str(), target)) && !is_built_in(target) {
-                tables.entry(&rule.table).or_default().0.push(target);
+        if jump_targets {
+            for rule in rules {
+                let Some(target) = rule.rule.jump_target() else {
+                    continue;
+                };
+                let name = rule.table.as_str();
+                if seen.insert((name, target)) && !is_built_in(target) {
+                    tables
+                        .entry(name)
+                        .or_insert_with(|| table(name))
+                        .chains
+                        .push(target.to_owned());
+                }
             }
         }
         for rule in rules {
-            tables.entry(&rule.table).or_default().1.push(&rule.line);
+            let name = rule.table.as_str();
+            tables
+                .entry(name)
+                .or_insert_with(|| table(name))
+                .rules
+                .push(rule.rule.clone());
         }
-        let mut out = String::new();
-        for (table, (chains, lines)) in &tables {
-            out.push_str("* ");
-            out.push_str(table);
-            out.push('\n');
-            for chain in chains {
-                out.push_str("-N ");
-                out.push_str(chain);
-                out.push('\n');
-            }
-            for line in lines {
-                out.push_str(line);
-                out.push('\n');
-            }
-            out.push_str("COMMIT\n");
+        Ruleset {
+            tables: tables.into_values().collect(),
         }
-        out
     }
 }
 

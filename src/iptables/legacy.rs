@@ -16,45 +16,64 @@
 //! inbound IPv6 down.
 
 use super::config::{Config, InterceptionMode, split, split_all};
+use super::ruleset::{Rule, Ruleset};
 
 /// The traced commands, one per line, in the script's order.
 pub(crate) fn script(config: &Config) -> String {
+    run(config).text
+}
+
+/// The script's run: its trace and its iptables rules.
+pub(crate) fn run(config: &Config) -> Script {
     let mut out = Script::default();
     let proxy = config.proxy_port.as_str();
-    out.nat("-N ISTIO_REDIRECT");
-    out.nat(&format!("-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-port {proxy}"));
-    out.nat("-N ISTIO_IN_REDIRECT");
-    out.nat(&format!(
-        "-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-port {}",
-        config.inbound_capture_port
-    ));
+    out.new_chain(NAT, "ISTIO_REDIRECT");
+    out.append(
+        NAT,
+        "ISTIO_REDIRECT",
+        &format!("-p tcp -j REDIRECT --to-port {proxy}"),
+    );
+    out.new_chain(NAT, "ISTIO_IN_REDIRECT");
+    out.append(
+        NAT,
+        "ISTIO_IN_REDIRECT",
+        &format!("-p tcp -j REDIRECT --to-port {}", config.inbound_capture_port),
+    );
     inbound(&mut out, config);
 
-    out.nat("-N ISTIO_OUTPUT");
-    out.nat("-A OUTPUT -p tcp -j ISTIO_OUTPUT");
+    out.new_chain(NAT, "ISTIO_OUTPUT");
+    out.append(NAT, "OUTPUT", "-p tcp -j ISTIO_OUTPUT");
     // Calls to a service VIP that resolve to this host come back over lo;
     // they go through the proxy, with no owner condition.
-    out.nat("-A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -j ISTIO_REDIRECT");
+    out.append(NAT, "ISTIO_OUTPUT", "-o lo ! -d 127.0.0.1/32 -j ISTIO_REDIRECT");
     // The proxy's own traffic (and root's, by default) is never redirected.
     for uid in split_all(&config.proxy_uid) {
-        out.nat(&format!("-A ISTIO_OUTPUT -m owner --uid-owner {uid} -j RETURN"));
+        out.append(
+            NAT,
+            "ISTIO_OUTPUT",
+            &format!("-m owner --uid-owner {uid} -j RETURN"),
+        );
     }
     for gid in split_all(&config.proxy_gid) {
-        out.nat(&format!("-A ISTIO_OUTPUT -m owner --gid-owner {gid} -j RETURN"));
+        out.append(
+            NAT,
+            "ISTIO_OUTPUT",
+            &format!("-m owner --gid-owner {gid} -j RETURN"),
+        );
     }
-    out.nat("-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN");
+    out.append(NAT, "ISTIO_OUTPUT", "-d 127.0.0.1/32 -j RETURN");
     // `*` is no exclusion at all (the CLI rejects it, as Istio does).
     for cidr in split(&config.outbound_ip_ranges_exclude).filter(|cidr| *cidr != "*") {
-        out.nat(&format!("-A ISTIO_OUTPUT -d {cidr} -j RETURN"));
+        out.append(NAT, "ISTIO_OUTPUT", &format!("-d {cidr} -j RETURN"));
     }
     let include = config.outbound_ip_ranges_include.as_str();
     if include == "*" {
-        out.nat("-A ISTIO_OUTPUT -j ISTIO_REDIRECT");
+        out.append(NAT, "ISTIO_OUTPUT", "-j ISTIO_REDIRECT");
     } else if !include.is_empty() {
         for cidr in split(include) {
-            out.nat(&format!("-A ISTIO_OUTPUT -d {cidr} -j ISTIO_REDIRECT"));
+            out.append(NAT, "ISTIO_OUTPUT", &format!("-d {cidr} -j ISTIO_REDIRECT"));
         }
-        out.nat("-A ISTIO_OUTPUT -j RETURN");
+        out.append(NAT, "ISTIO_OUTPUT", "-j RETURN");
     }
 
     // The 1.0 script wrote no IPv6 capture; with IPv6 off (its default) it
@@ -64,7 +83,7 @@ pub(crate) fn script(config: &Config) -> String {
         out.line("ip6tables -A INPUT -m state --state ESTABLISHED -j ACCEPT");
         out.line("ip6tables -A INPUT -j REJECT");
     }
-    out.text
+    out
 }
 
 /// `-b`/`-d`, in the chosen mode. Each `-N` comes right before its chain's
@@ -79,80 +98,109 @@ fn inbound(out: &mut Script, config: &Config) {
     if tproxy {
         let mark = config.inbound_tproxy_mark.as_str();
         let route_table = config.inbound_tproxy_route_table.as_str();
-        out.mangle("-N ISTIO_DIVERT");
-        out.mangle(&format!("-A ISTIO_DIVERT -j MARK --set-mark {mark}"));
-        out.mangle("-A ISTIO_DIVERT -j ACCEPT");
+        out.new_chain(MANGLE, "ISTIO_DIVERT");
+        out.append(MANGLE, "ISTIO_DIVERT", &format!("-j MARK --set-mark {mark}"));
+        out.append(MANGLE, "ISTIO_DIVERT", "-j ACCEPT");
         // Marked packets are routed to lo, where the proxy picks them up.
         out.line(&format!("ip -f inet rule add fwmark {mark} lookup {route_table}"));
         out.line(&format!(
             "ip -f inet route add local default dev lo table {route_table}"
         ));
-        out.mangle("-N ISTIO_TPROXY");
+        out.new_chain(MANGLE, "ISTIO_TPROXY");
         // The script sends TPROXY to the Envoy port, not to `-z`.
-        out.mangle(&format!(
-            "-A ISTIO_TPROXY ! -d 127.0.0.1/32 -p tcp -j TPROXY --tproxy-mark {mark}/0xffffffff --on-port {}",
-            config.proxy_port
-        ));
+        out.append(
+            MANGLE,
+            "ISTIO_TPROXY",
+            &format!(
+                "! -d 127.0.0.1/32 -p tcp -j TPROXY --tproxy-mark {mark}/0xffffffff --on-port {}",
+                config.proxy_port
+            ),
+        );
     }
-    out.table(table, "-N ISTIO_INBOUND");
-    out.table(table, "-A PREROUTING -p tcp -j ISTIO_INBOUND");
+    out.new_chain(table, "ISTIO_INBOUND");
+    out.append(table, "PREROUTING", "-p tcp -j ISTIO_INBOUND");
     if include == "*" {
         // SSH always stays reachable when everything else is captured.
-        out.table(table, "-A ISTIO_INBOUND -p tcp --dport 22 -j RETURN");
+        out.append(table, "ISTIO_INBOUND", "-p tcp --dport 22 -j RETURN");
         for port in split(&config.inbound_ports_exclude) {
-            out.table(
+            out.append(
                 table,
-                &format!("-A ISTIO_INBOUND -p tcp --dport {port} -j RETURN"),
+                "ISTIO_INBOUND",
+                &format!("-p tcp --dport {port} -j RETURN"),
             );
         }
         if tproxy {
-            out.mangle("-A ISTIO_INBOUND -p tcp -m socket -j ISTIO_DIVERT");
-            out.mangle("-A ISTIO_INBOUND -p tcp -j ISTIO_TPROXY");
+            out.append(MANGLE, "ISTIO_INBOUND", "-p tcp -m socket -j ISTIO_DIVERT");
+            out.append(MANGLE, "ISTIO_INBOUND", "-p tcp -j ISTIO_TPROXY");
         } else {
-            out.nat("-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT");
+            out.append(NAT, "ISTIO_INBOUND", "-p tcp -j ISTIO_IN_REDIRECT");
         }
         return;
     }
     for port in split(include) {
         if tproxy {
             // Upstream writes the socket rule twice per port; kept for fidelity.
-            out.mangle(&format!(
-                "-A ISTIO_INBOUND -p tcp --dport {port} -m socket -j ISTIO_DIVERT"
-            ));
-            out.mangle(&format!(
-                "-A ISTIO_INBOUND -p tcp --dport {port} -m socket -j ISTIO_DIVERT"
-            ));
-            out.mangle(&format!("-A ISTIO_INBOUND -p tcp --dport {port} -j ISTIO_TPROXY"));
+            out.append(
+                MANGLE,
+                "ISTIO_INBOUND",
+                &format!("-p tcp --dport {port} -m socket -j ISTIO_DIVERT"),
+            );
+            out.append(
+                MANGLE,
+                "ISTIO_INBOUND",
+                &format!("-p tcp --dport {port} -m socket -j ISTIO_DIVERT"),
+            );
+            out.append(
+                MANGLE,
+                "ISTIO_INBOUND",
+                &format!("-p tcp --dport {port} -j ISTIO_TPROXY"),
+            );
         } else {
-            out.nat(&format!(
-                "-A ISTIO_INBOUND -p tcp --dport {port} -j ISTIO_IN_REDIRECT"
-            ));
+            out.append(
+                NAT,
+                "ISTIO_INBOUND",
+                &format!("-p tcp --dport {port} -j ISTIO_IN_REDIRECT"),
+            );
         }
     }
 }
 
-/// The trace being written, one command per line.
+/// The trace being written, one command per line, and the rules of its
+/// iptables commands by table, as they are run.
 #[derive(Default)]
-struct Script {
-    text: String,
+pub(crate) struct Script {
+    pub(crate) text: String,
+    pub(crate) rules: Ruleset,
 }
 
+const NAT: &str = "nat";
+const MANGLE: &str = "mangle";
+
 impl Script {
+    /// A command that is not an iptables rule (`ip …`, the IPv6 lockdown).
     fn line(&mut self, line: &str) {
         self.text.push_str(line);
         self.text.push('\n');
     }
 
-    fn table(&mut self, table: &str, rule: &str) {
-        self.line(&format!("iptables -t {table} {rule}"));
+    /// `iptables -t TABLE -N CHAIN`.
+    fn new_chain(&mut self, table: &str, chain: &str) {
+        self.line(&format!("iptables -t {table} -N {chain}"));
+        let chains = &mut self.rules.table_mut(table).chains;
+        if !chains.iter().any(|c| c == chain) {
+            chains.push(chain.to_owned());
+        }
     }
 
-    fn nat(&mut self, rule: &str) {
-        self.table("nat", rule);
-    }
-
-    fn mangle(&mut self, rule: &str) {
-        self.table("mangle", rule);
+    /// `iptables -t TABLE -A CHAIN spec`.
+    fn append(&mut self, table: &str, chain: &str, spec: &str) {
+        let rule = Rule {
+            chain: chain.to_owned(),
+            position: None,
+            spec: spec.to_owned(),
+        };
+        self.line(&format!("iptables -t {table} {}", rule.line()));
+        self.rules.table_mut(table).rules.push(rule);
     }
 }
 

@@ -26,12 +26,14 @@ pub mod flags;
 mod inbound;
 mod legacy;
 mod outbound;
+mod ruleset;
 
 use builder::Family;
 use capture::Era;
 
 pub use config::{Config, InterceptionMode};
 pub use flags::IptablesArgs;
+pub use ruleset::{Rule, Ruleset, Table};
 
 /// Which Istio release's output to reproduce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +118,45 @@ pub fn generate(config: &Config, flavor: Flavor) -> Rules {
     }
 }
 
+/// The rules of [`generate`], structured, per family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rulesets {
+    pub v4: Ruleset,
+    /// Present only with [`Config::enable_ipv6`] (never for `Legacy`).
+    pub v6: Option<Ruleset>,
+}
+
+/// The rules istio-iptables of the given flavor installs for `config`,
+/// by table, tables in byte order, each table's rules in the release's
+/// order; [`Ruleset::restore`] renders them as restore input. For the
+/// restore flavors that is byte for byte what [`generate`] writes; the
+/// command flavors' rules are regrouped by table (tables do not interact,
+/// so the same rules are loaded), and the 1.0 script's commands that are
+/// not iptables rules (its TPROXY policy routing, its IPv6 lockdown) are
+/// not in it.
+#[must_use]
+pub fn rulesets(config: &Config, flavor: Flavor) -> Rulesets {
+    let structured = |era: Era, jump_targets: bool| {
+        let rules = capture::rules(config, era);
+        Rulesets {
+            v4: rules.ruleset(Family::V4, jump_targets),
+            v6: config
+                .enable_ipv6
+                .then(|| rules.ruleset(Family::V6, jump_targets)),
+        }
+    };
+    match flavor {
+        Flavor::Restore => structured(Era::Master, true),
+        Flavor::RestoreV1_24 => structured(Era::V1_24, true),
+        Flavor::Commands => structured(Era::V1_23, false),
+        Flavor::Legacy => {
+            let mut v4 = legacy::run(config).rules;
+            v4.tables.sort_by(|a, b| a.name.cmp(&b.name));
+            Rulesets { v4, v6: None }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +171,88 @@ mod tests {
         assert_eq!(Flavor::for_istio(1, 24), Flavor::RestoreV1_24);
         assert_eq!(Flavor::for_istio(1, 25), Flavor::Restore);
         assert_eq!(Flavor::for_istio(2, 0), Flavor::Restore);
+    }
+
+    /// The structured rules are what `generate` writes: the same bytes for
+    /// the restore flavors (one renderer), and for the command flavors the
+    /// same rules per table in the same order, every chain created once.
+    #[test]
+    fn rulesets_are_the_generated_rules() {
+        let configs = [
+            Config {
+                inbound_ports_include: "*".into(),
+                inbound_ports_exclude: "22,15090".into(),
+                outbound_ip_ranges_include: "*".into(),
+                outbound_ip_ranges_exclude: "10.0.0.0/8,fd00::/8".into(),
+                redirect_dns: true,
+                dns_servers_v4: vec!["127.0.0.53".into()],
+                dns_servers_v6: vec!["::1".into()],
+                enable_ipv6: true,
+                ..Config::default()
+            },
+            Config {
+                inbound_ports_include: "9080,3306".into(),
+                outbound_ip_ranges_include: "10.96.0.0/12".into(),
+                inbound_interception_mode: InterceptionMode::Tproxy,
+                trace_logging: true,
+                ..Config::legacy()
+            },
+        ];
+        let mut checked = 0;
+        for config in &configs {
+            for flavor in [
+                Flavor::Restore,
+                Flavor::RestoreV1_24,
+                Flavor::Commands,
+                Flavor::Legacy,
+            ] {
+                let text = generate(config, flavor);
+                let sets = rulesets(config, flavor);
+                let families = [
+                    ("iptables", Some(&text.v4), Some(&sets.v4)),
+                    ("ip6tables", text.v6.as_ref(), sets.v6.as_ref()),
+                ];
+                for (binary, text, set) in families {
+                    let (Some(text), Some(set)) = (text, set) else {
+                        assert!(text.is_none() || flavor == Flavor::Legacy, "{flavor:?} {binary}");
+                        continue;
+                    };
+                    if flavor.is_restore() {
+                        assert_eq!(&set.restore(), text, "{flavor:?} {binary}");
+                    } else {
+                        let names: Vec<&str> = set.tables.iter().map(|t| t.name.as_str()).collect();
+                        let mut sorted = names.clone();
+                        sorted.sort_unstable();
+                        assert_eq!(names, sorted, "{flavor:?}: tables in byte order");
+                        for table in &set.tables {
+                            let prefix = format!("{binary} -t {} ", table.name);
+                            let commands: Vec<&str> =
+                                text.lines().filter_map(|l| l.strip_prefix(&prefix)).collect();
+                            let rules: Vec<String> = table.rules.iter().map(Rule::line).collect();
+                            let added: Vec<&str> = commands
+                                .iter()
+                                .copied()
+                                .filter(|c| !c.starts_with("-N "))
+                                .collect();
+                            assert_eq!(rules, added, "{flavor:?} {binary} {}", table.name);
+                            let mut created: Vec<&str> =
+                                commands.iter().filter_map(|c| c.strip_prefix("-N ")).collect();
+                            created.dedup();
+                            assert_eq!(table.chains, created, "{flavor:?} {binary} {}", table.name);
+                        }
+                        let tables = text
+                            .lines()
+                            .filter(|l| l.starts_with(&format!("{binary} -t ")))
+                            .count();
+                        let structured: usize =
+                            set.tables.iter().map(|t| t.rules.len() + t.chains.len()).sum();
+                        assert!(structured <= tables, "{flavor:?} {binary}: nothing invented");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 11);
     }
 
     #[test]

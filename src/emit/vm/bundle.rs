@@ -142,7 +142,6 @@ fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
         header(source_name) + &cluster_env,
         Some(CLUSTER_ENV_PATH),
     );
-    let env = sidecar_env::entries(plan);
     bundle.add(
         "sidecar.env",
         sidecar_env(plan, source_name),
@@ -197,7 +196,7 @@ fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
         bundle.add("dnsmasq.conf", conf, Some(dnsmasq::PATH));
     }
 
-    let capture = capture(plan, &env);
+    let capture = capture(plan);
     let v4 = rules_file(plan, &capture, &capture.v4, "IPv4", source_name);
     bundle.add("iptables.rules", v4, Some(RULES_PATH));
     if let Some(v6) = &capture.v6 {

@@ -2,19 +2,22 @@
 //! `iptables-restore --noflush` input, and what `iptables.sh` needs to take
 //! them out again.
 //!
-//! The rules come from [`crate::iptables::generate`], given the [`Config`]
+//! The rules come from [`crate::iptables::rulesets`], the structured
+//! result (tables, the chains each creates, its rules) of the [`Config`]
 //! istio-iptables would build from the VM's `sidecar.env` ([`config`] reads
 //! the very entries that file is written from) in the flavor of the mesh's
-//! Istio release. Only the 1.24+ flavors render restore input; the
-//! 1.8–1.23 and 1.0 flavors render the commands those releases run, which
-//! [`payload`] regroups by table into restore input, keeping Istio's rule
-//! order within each table (tables do not interact, so this loads the same
-//! rules). Two lines of the 1.0 script are not iptables rules and are left
-//! out: its TPROXY policy routing (`ip rule`/`ip route`, which `iptables.sh`
-//! sets up itself, in every flow) and its IPv6 lockdown (`ip6tables -F
-//! INPUT`, then REJECT), which would flush rules meshc did not write and
-//! which `clean` could not undo; `istio-iptables.sh` still applies it on a
-//! legacy VM at every start unless `ENABLE_INBOUND_IPV6` is set.
+//! Istio release, rendered once by [`Ruleset::restore`]. For 1.24+ that is
+//! byte for byte the restore input the release writes; the 1.8–1.23 and
+//! 1.0 flavors run commands, whose rules it holds by table, keeping Istio's
+//! rule order within each table (tables do not interact, so this loads the
+//! same rules). Two lines of the 1.0 script are not iptables rules and are
+//! not in it: its TPROXY policy routing (`ip rule`/`ip route`, which
+//! `iptables.sh` sets up itself, in every flow) and its IPv6 lockdown
+//! (`ip6tables -F INPUT`, then REJECT), which would flush rules meshc did
+//! not write and which `clean` could not undo; `istio-iptables.sh` still
+//! applies it on a legacy VM at every start unless `ENABLE_INBOUND_IPV6`
+//! is set. What `clean` removes is read from the same structure
+//! ([`payload`]), never parsed back from text.
 //!
 //! Two inputs of istio-iptables are facts of the VM, not of the topology,
 //! and are read when `iptables.sh` applies the rules, as istio-iptables
@@ -36,17 +39,16 @@
 //!   this family), `#@when other` (none here, some of the other family) or
 //!   `#@when none`.
 //!
-//! The template is derived from [`iptables::generate`] itself, run with
+//! The template is derived from [`iptables::rulesets`] itself, run with
 //! stand-in servers, so that expanding it ([`expand`]) gives exactly what
 //! istio-iptables writes for those servers; tests hold the two together.
 
-use std::collections::BTreeMap;
+use ipnet::IpNet;
 
-use super::env_keys;
 use super::plan::VmPlan;
-use super::quote::{EnvKey, EnvValue};
+use super::sidecar_env::{legacy_service_cidrs, owners};
 use super::text::{comment_text, header};
-use crate::iptables::{self, Config, Flavor, InterceptionMode};
+use crate::iptables::{self, Config, Flavor, InterceptionMode, Ruleset};
 use crate::model::{DnsMode, Flow, Interception};
 
 /// Where the proxy's uid goes in a payload whose ids are read at apply time.
@@ -95,9 +97,9 @@ pub struct Table {
     pub hooks: Vec<String>,
 }
 
-/// The rules of `plan`'s VM, from its `sidecar.env` entries.
-pub fn capture(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Capture {
-    let config = config(plan, env);
+/// The rules of `plan`'s VM.
+pub fn capture(plan: &VmPlan<'_>) -> Capture {
+    let config = config(plan);
     let flavor = Flavor::for_istio(u32::from(plan.istio.major), u32::from(plan.istio.minor));
     let modern = plan.flow == Flow::Modern;
     let resolve_dns =
@@ -119,7 +121,6 @@ pub fn capture(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Capture {
 /// when `resolve_dns`.
 pub fn family_payload(config: &Config, flavor: Flavor, v6: bool, resolve_dns: bool) -> Payload {
     let family = |v6: bool| {
-        let binary = if v6 { "ip6tables" } else { "iptables" };
         // The payload of this family for these servers of this family and
         // of the other one.
         let render = |this: &[&str], other: &[&str]| {
@@ -129,13 +130,14 @@ pub fn family_payload(config: &Config, flavor: Flavor, v6: bool, resolve_dns: bo
                 config.dns_servers_v4 = v4.iter().map(ToString::to_string).collect();
                 config.dns_servers_v6 = v6s.iter().map(ToString::to_string).collect();
             }
-            let rules = iptables::generate(&config, flavor);
-            let text = if v6 {
+            let rules = iptables::rulesets(&config, flavor);
+            let rules = if v6 {
+                // Not a fallback: an IPv6 payload is made only with IPv6 on.
                 rules.v6.unwrap_or_default()
             } else {
                 rules.v4
             };
-            payload(&text, flavor, binary)
+            payload(&rules)
         };
         if !resolve_dns {
             return render(&[], &[]);
@@ -242,32 +244,50 @@ pub fn expand(template: &str, servers: &[&str]) -> String {
     out
 }
 
-/// istio-iptables's configuration for this VM, read from `sidecar.env`'s
-/// entries as the tool reads its environment, plus what it would learn from
-/// the machine (IPv6; resolvers: the VM's declared `dns-server`s, every
-/// port-53 packet with `capture-all-dns`, else none here: [`capture`] fills
-/// them in from resolv.conf at apply time). Ids not pinned are
-/// [`PROXY_UID`]/[`PROXY_GID`].
-pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Config {
-    let get = |key: EnvKey| env.get(&key).map(|v| v.as_str().to_owned()).unwrap_or_default();
+/// istio-iptables's configuration for this VM, built from the plan's typed
+/// values (the settings `sidecar.env` writes from the same values, as
+/// istio-iptables would read them there; `tests/vm_bundle.rs` reads the
+/// written file back and holds the two equal), plus what the tool would
+/// learn from the machine (IPv6; resolvers: the VM's declared
+/// `dns-server`s, every port-53 packet with `capture-all-dns`, else none
+/// here: [`capture`] fills them in from resolv.conf at apply time). Ids
+/// not pinned are [`PROXY_UID`]/[`PROXY_GID`].
+pub fn config(plan: &VmPlan<'_>) -> Config {
+    let vm = plan.vm;
+    let legacy = plan.flow == Flow::Legacy;
     let mut config = match plan.flow {
         Flow::Legacy => Config::legacy(),
         Flow::Modern => Config::default(),
     };
-    config.inbound_interception_mode = match get(env_keys::ISTIO_INBOUND_INTERCEPTION_MODE).as_str() {
-        "TPROXY" => InterceptionMode::Tproxy,
-        _ => InterceptionMode::Redirect,
+    config.inbound_interception_mode = match plan.interception() {
+        Interception::Tproxy => InterceptionMode::Tproxy,
+        Interception::Redirect => InterceptionMode::Redirect,
     };
-    config.inbound_ports_include = get(env_keys::ISTIO_INBOUND_PORTS);
-    config.inbound_ports_exclude = get(env_keys::ISTIO_LOCAL_EXCLUDE_PORTS);
-    config.outbound_ip_ranges_include = get(env_keys::ISTIO_SERVICE_CIDR);
-    config.outbound_ip_ranges_exclude = get(env_keys::ISTIO_SERVICE_EXCLUDE_CIDR);
-    config.outbound_ports_exclude = get(env_keys::ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE);
+    // Every port when a modern VM serves nothing declared (istioctl's `*`
+    // for a WorkloadGroup without ports); none on a legacy one, as the 1.0
+    // docs say for a VM that only calls the mesh.
+    config.inbound_ports_include = match plan.flow {
+        Flow::Modern if plan.inbound_ports.is_empty() => "*".to_owned(),
+        _ => join(&plan.inbound_ports),
+    };
+    config.inbound_ports_exclude = join(&plan.local_exclude_ports);
+    config.outbound_ip_ranges_include = match plan.flow {
+        Flow::Modern => "*".to_owned(),
+        Flow::Legacy => legacy_service_cidrs(plan).to_string(),
+    };
+    // Istio 1.0 captured IPv4 only.
+    config.outbound_ip_ranges_exclude = vm
+        .outbound_exclude_cidrs
+        .iter()
+        .filter(|c| !legacy || matches!(c.value, IpNet::V4(_)))
+        .map(|c| c.value.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     config.enable_ipv6 = plan.ipv6;
     match plan.flow {
         Flow::Modern => {
-            config.proxy_uid = vec![get(env_keys::PROXY_UID)];
-            config.proxy_gid = vec![get(env_keys::PROXY_GID)];
+            let ports: Vec<u16> = vm.outbound_exclude_ports.iter().map(|p| p.value).collect();
+            config.outbound_ports_exclude = join(&ports);
             // Not pinned: istio-proxy's ids, looked up at apply time (in
             // TPROXY mode root's too, as sidecar.env's owners say).
             let root = if plan.vm.interception() == Interception::Tproxy {
@@ -275,12 +295,15 @@ pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Config {
             } else {
                 ""
             };
-            if plan.vm.proxy_uid.is_none() {
-                config.proxy_uid = vec![format!("{PROXY_UID}{root}")];
-                if plan.vm.proxy_gid.is_none() {
-                    config.proxy_gid = vec![format!("{PROXY_GID}{root}")];
-                }
-            }
+            let (uid, gid) = owners(plan);
+            config.proxy_uid = vec![match vm.proxy_uid {
+                Some(_) => uid.to_string(),
+                None => format!("{PROXY_UID}{root}"),
+            }];
+            config.proxy_gid = vec![match (&vm.proxy_uid, &vm.proxy_gid) {
+                (None, None) => format!("{PROXY_GID}{root}"),
+                _ => gid.to_string(),
+            }];
             if plan.dns == DnsMode::Capture {
                 let (v4, v6) = plan.dns_servers();
                 config.redirect_dns = true;
@@ -300,6 +323,10 @@ pub fn config(plan: &VmPlan<'_>, env: &BTreeMap<EnvKey, EnvValue>) -> Config {
         }
     }
     config
+}
+
+fn join(ports: &[u16]) -> String {
+    ports.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// `iptables.rules` / `iptables6.rules`: the header, what the file is, then
@@ -359,125 +386,22 @@ pub fn rules_file(
     out
 }
 
-/// One family's restore input and tables, from `generate`'s text.
-pub fn payload(text: &str, flavor: Flavor, binary: &str) -> Payload {
-    match flavor {
-        Flavor::Restore | Flavor::RestoreV1_24 => Payload {
-            restore: text.to_owned(),
-            tables: parse_restore(text),
-        },
-        Flavor::Commands | Flavor::Legacy => {
-            let tables = parse_commands(text, binary);
-            Payload {
-                restore: render(&tables),
-                tables: tables.iter().map(Parsed::table).collect(),
-            }
-        }
-    }
-}
-
-/// A table as parsed: its chains and every rule (from `-A`/`-I` on).
-#[derive(Default)]
-struct Parsed {
-    name: String,
-    chains: Vec<String>,
-    rules: Vec<String>,
-}
-
-impl Parsed {
-    fn table(&self) -> Table {
-        let hooks = self
-            .rules
+/// One family's restore input, rendered once from the structured rules,
+/// and what `clean` removes: per table the chains it creates and the rules
+/// it adds to built-in chains.
+pub fn payload(rules: &Ruleset) -> Payload {
+    Payload {
+        restore: rules.restore(),
+        tables: rules
+            .tables
             .iter()
-            .filter_map(|rule| {
-                let mut words = rule.split_whitespace();
-                let verb = words.next()?;
-                let chain = words.next()?;
-                if self.chains.iter().any(|c| c == chain) {
-                    return None;
-                }
-                let mut rest: Vec<&str> = words.collect();
-                // `-I CHAIN POS …`: delete takes no position.
-                if verb == "-I" && rest.first().is_some_and(|p| p.parse::<u32>().is_ok()) {
-                    rest.remove(0);
-                }
-                Some(std::iter::once(chain).chain(rest).collect::<Vec<_>>().join(" "))
+            .map(|t| Table {
+                name: t.name.clone(),
+                chains: t.chains.clone(),
+                hooks: t.hooks(),
             })
-            .collect();
-        Table {
-            name: self.name.clone(),
-            chains: self.chains.clone(),
-            hooks,
-        }
+            .collect(),
     }
-}
-
-fn parse_restore(text: &str) -> Vec<Table> {
-    let mut tables = Vec::new();
-    let mut current: Option<Parsed> = None;
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix('*') {
-            current = Some(Parsed {
-                name: name.trim().to_owned(),
-                ..Parsed::default()
-            });
-        } else if line == "COMMIT" {
-            tables.extend(current.take().map(|t| t.table()));
-        } else if let Some(table) = current.as_mut() {
-            if let Some(chain) = line.strip_prefix("-N ") {
-                table.chains.push(chain.trim().to_owned());
-            } else if line.starts_with("-A ") || line.starts_with("-I ") {
-                table.rules.push(line.to_owned());
-            }
-        }
-    }
-    tables
-}
-
-/// `<binary> -t <table> <args>` lines, by table (sorted, as the restore
-/// form sorts them). Other lines (`ip …`, `ip6tables -F INPUT`) are dropped.
-fn parse_commands(text: &str, binary: &str) -> Vec<Parsed> {
-    let mut tables: BTreeMap<&str, Parsed> = BTreeMap::new();
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix(binary).and_then(|r| r.strip_prefix(" -t ")) else {
-            continue;
-        };
-        let Some((name, args)) = rest.split_once(' ') else {
-            continue;
-        };
-        let table = tables.entry(name).or_insert_with(|| Parsed {
-            name: name.to_owned(),
-            ..Parsed::default()
-        });
-        if let Some(chain) = args.strip_prefix("-N ") {
-            let chain = chain.trim().to_owned();
-            if !table.chains.contains(&chain) {
-                table.chains.push(chain);
-            }
-        } else if args.starts_with("-A ") || args.starts_with("-I ") {
-            table.rules.push(args.to_owned());
-        }
-    }
-    tables.into_values().collect()
-}
-
-fn render(tables: &[Parsed]) -> String {
-    let mut out = String::new();
-    for table in tables
-        .iter()
-        .filter(|t| !t.chains.is_empty() || !t.rules.is_empty())
-    {
-        out.push_str(&format!("* {}\n", table.name));
-        for chain in &table.chains {
-            out.push_str(&format!("-N {chain}\n"));
-        }
-        for rule in &table.rules {
-            out.push_str(rule);
-            out.push('\n');
-        }
-        out.push_str("COMMIT\n");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -543,15 +467,15 @@ mod tests {
                         dns_servers_v6: servers6.iter().map(ToString::to_string).collect(),
                         ..base.clone()
                     };
-                    let want = iptables::generate(&real, flavor);
-                    let want4 = payload(&want.v4, flavor, "iptables").restore;
+                    let want = iptables::rulesets(&real, flavor);
+                    let want4 = want.v4.restore();
                     let got4 = fill(&v4.restore, servers4, servers6.len(), "995", "994");
                     assert_eq!(
                         got4, want4,
                         "{flavor:?} ipv6={ipv6} tproxy={tproxy} {servers4:?} {servers6:?}"
                     );
                     if ipv6 {
-                        let want6 = payload(&want.v6.unwrap_or_default(), flavor, "ip6tables").restore;
+                        let want6 = want.v6.as_ref().map(Ruleset::restore).unwrap_or_default();
                         let got6 = fill(&v6.restore, servers6, servers4.len(), "995", "994");
                         assert_eq!(
                             got6, want6,
@@ -566,44 +490,28 @@ mod tests {
     }
 
     #[test]
-    fn commands_regroup_by_table_keeping_order() {
-        let text = "\
-iptables -t nat -N ISTIO_REDIRECT
-iptables -t nat -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-port 15001
-iptables -t mangle -N ISTIO_DIVERT
-iptables -t mangle -A ISTIO_DIVERT -j ACCEPT
-ip -f inet rule add fwmark 1337 lookup 133
-iptables -t mangle -A PREROUTING -p tcp -j ISTIO_INBOUND
-iptables -t nat -A OUTPUT -p tcp -j ISTIO_OUTPUT
-iptables -t nat -I PREROUTING 1 -i eth9 -j RETURN
-ip6tables -F INPUT
-";
-        let payload = payload(text, Flavor::Legacy, "iptables");
-        assert_eq!(
-            payload.restore,
-            "* mangle\n-N ISTIO_DIVERT\n-A ISTIO_DIVERT -j ACCEPT\n-A PREROUTING -p tcp -j ISTIO_INBOUND\nCOMMIT\n\
-             * nat\n-N ISTIO_REDIRECT\n-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-port 15001\n\
-             -A OUTPUT -p tcp -j ISTIO_OUTPUT\n-I PREROUTING 1 -i eth9 -j RETURN\nCOMMIT\n"
+    fn payload_lists_what_clean_removes() {
+        let config = Config {
+            inbound_ports_include: "9080".into(),
+            outbound_ip_ranges_include: "*".into(),
+            inbound_interception_mode: InterceptionMode::Tproxy,
+            ..Config::default()
+        };
+        let payload = payload(&iptables::rulesets(&config, Flavor::Restore).v4);
+        let mangle = payload
+            .tables
+            .iter()
+            .find(|t| t.name == "mangle")
+            .expect("TPROXY uses mangle");
+        assert!(mangle.chains.contains(&"ISTIO_INBOUND".to_owned()), "{mangle:?}");
+        assert!(
+            mangle
+                .hooks
+                .contains(&"PREROUTING -p tcp -j ISTIO_INBOUND".to_owned()),
+            "{mangle:?}"
         );
-        assert_eq!(
-            payload.tables[1].hooks,
-            ["OUTPUT -p tcp -j ISTIO_OUTPUT", "PREROUTING -i eth9 -j RETURN"]
-        );
-        assert_eq!(payload.tables[0].chains, ["ISTIO_DIVERT"]);
-    }
-
-    #[test]
-    fn restore_input_is_kept_and_parsed() {
-        let text = "* nat\n-N ISTIO_OUTPUT\n-A OUTPUT -j ISTIO_OUTPUT\n-A ISTIO_OUTPUT -j RETURN\nCOMMIT\n";
-        let payload = payload(text, Flavor::Restore, "iptables");
-        assert_eq!(payload.restore, text);
-        assert_eq!(
-            payload.tables,
-            [Table {
-                name: "nat".to_owned(),
-                chains: vec!["ISTIO_OUTPUT".to_owned()],
-                hooks: vec!["OUTPUT -j ISTIO_OUTPUT".to_owned()],
-            }]
-        );
+        let nat = payload.tables.iter().find(|t| t.name == "nat").expect("nat");
+        assert_eq!(nat.hooks, ["OUTPUT -j ISTIO_OUTPUT"]);
+        assert!(nat.chains.iter().all(|c| c.starts_with("ISTIO_")), "{nat:?}");
     }
 }

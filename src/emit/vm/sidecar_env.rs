@@ -4,9 +4,10 @@
 //! Its keys are the inputs of traffic capture (`istio-formats.md` §b.2):
 //! which inbound ports go to the proxy, which never do, which outbound
 //! ranges and ports are captured, how, and whose traffic is left alone.
-//! [`entries`] is the single source of those values: `sidecar.env` writes
-//! them, and [`super::iptables_rules`] builds the rules from them exactly as
-//! istio-iptables would read them from this file.
+//! [`entries`] writes them from the plan's typed values, from which
+//! [`super::iptables_rules::config`] builds the rules' configuration too;
+//! `tests/vm_bundle.rs` reads the written file back as istio-iptables would
+//! and holds the two equal.
 //!
 //! Who reads the file, and in which order:
 //! * modern `istio-start.sh` sources it, then `cluster.env`, under `set -a`:
