@@ -12,12 +12,21 @@
 #   MESHC=path/to/meshc bash benches/targets.sh ...   # another binary
 #
 # WORKDIR defaults to a fresh directory in /dev/shm (tmpfs); give one on a
-# real disk (ext4 here) to measure there as well: run it on both. Every run
-# that writes a tree is prepared by deleting the previous one and `sync`,
-# so no run competes with the previous run's writeback (meshc flushes its
-# tree with `syncfs` before the swap; `cp -r` does not flush). Every median
-# comes from hyperfine runs taken in this one invocation, so the ratios
-# compare like with like. Takes about five minutes on tmpfs.
+# real disk (ext4 here) to measure there as well, or run
+# `bash benches/targets-both.sh T10K T20K`, which does both. Every run that
+# writes a tree is prepared by `sync`, so no run competes with the previous
+# run's writeback (meshc flushes its tree with `syncfs` before the swap;
+# `cp -r` does not flush). The previous tree is deleted first on tmpfs, but
+# on a disk only moved aside (into WORKDIR/trash, deleted at the end): ext4
+# without a journal (this machine's) passes over every inode freed in the
+# last 60 s, one by one, each time it allocates one, so a run that follows
+# the deletion of a 56,000-inode tree spends seconds of system time in that
+# scan (PERFORMANCE.md, "A real disk"), whichever program it is. Every
+# median comes from hyperfine runs taken in this one invocation, so the
+# ratios compare like with like; the CPU time (user + system, hyperfine's
+# means) is printed beside them: on a shared machine it is the figure load
+# distorts least. Takes about five minutes on tmpfs; on a disk it needs
+# about 30 times the 10k tree's size free (about 8 GB).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 t10k=$(realpath "$1")
@@ -25,19 +34,29 @@ t20k=$(realpath "$2")
 work=${3:-/dev/shm/meshc-targets-$$}
 M=${MESHC:-$root/target/release/meshc}
 H="hyperfine -N --style none"
-mkdir -p "$work"
+mkdir -p "$work/trash"
 cd "$work"
+fs=$(df --output=fstype . | tail -1)
+# `sh aside.sh TREE`: clears the way for a run that writes TREE (see above).
+cat > aside.sh <<END
+if [ -e "\$1" ]; then
+    if [ "$fs" = tmpfs ]; then rm -rf "\$1"; else mv "\$1" "trash/\$1.\$(date +%s%N)"; fi
+fi
+sync
+END
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+load_before=$(load)
 
 median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"])' "$1"; }
 
 $H --warmup 3 --runs 15 --export-json check10.json "$M check $t10k"
 $H --warmup 2 --runs 10 --export-json check20.json "$M check $t20k"
 
-$H --warmup 1 --runs 7 --prepare "sh -c 'rm -rf out && sync'" --export-json build10.json "$M build $t10k -o out"
+$H --warmup 1 --runs 7 --prepare "sh aside.sh out" --export-json build10.json "$M build $t10k -o out"
+sh aside.sh out
 $M build "$t10k" -o out > /dev/null
-$H --warmup 1 --runs 7 --prepare "sh -c 'rm -rf copy && sync'" --export-json cp10.json "cp -r out copy"
-rm -rf copy
-sync
+$H --warmup 1 --runs 7 --prepare "sh aside.sh copy" --export-json cp10.json "cp -r out copy"
+sh aside.sh copy
 $H --warmup 1 --runs 7 --export-json noop10.json "$M build $t10k -o out"
 # GNU tar skips reading file contents when its archive is /dev/null itself;
 # the target is stated with that command, and the piped form, which reads
@@ -46,22 +65,30 @@ $H --warmup 1 --runs 7 --export-json tar10.json "bash -c 'tar cf - out > /dev/nu
 $H --warmup 1 --runs 7 --export-json tarpipe10.json "bash -c 'tar cf - out | cat > /dev/null'"
 files=$(find out -type f | wc -l)
 bytes=$(du -s --apparent-size --block-size=1 out | cut -f1)
-rm -rf out rss
-sync
+sh aside.sh out
+sh aside.sh rss
 rss10=$(/usr/bin/time -f %M "$M" build "$t10k" -o rss 2>&1 >/dev/null | tail -1)
 rss10noop=$(/usr/bin/time -f %M "$M" build "$t10k" -o rss 2>&1 >/dev/null | tail -1)
-rm -rf rss
+sh aside.sh rss
 
-$H --warmup 1 --runs 5 --prepare "sh -c 'rm -rf out20 && sync'" --export-json build20.json "$M build $t20k -o out20"
-rm -rf out20 rss
-sync
+$H --warmup 1 --runs 5 --prepare "sh aside.sh out20" --export-json build20.json "$M build $t20k -o out20"
+sh aside.sh out20
 rss20=$(/usr/bin/time -f %M "$M" build "$t20k" -o rss 2>&1 >/dev/null | tail -1)
-rm -rf rss
 
-python3 - "$files" "$bytes" "$rss10" "$rss10noop" "$rss20" "$(df -T . | awk 'NR == 2 { print $2 }')" <<'EOF'
+# ext4 keeps a journal when the kernel lists one for the device in /proc/fs/jbd2.
+dev=$(basename "$(df --output=source . | tail -1)")
+case $fs in
+tmpfs) kind=tmpfs ;;
+*) if compgen -G "/proc/fs/jbd2/$dev-*" > /dev/null; then kind="$fs on $dev, with a journal"; else kind="$fs on $dev, no journal"; fi ;;
+esac
+
+python3 - "$files" "$bytes" "$rss10" "$rss10noop" "$rss20" "$kind" "$load_before" "$(load)" <<'EOF'
 import json, sys
-files, size, rss10, rss10noop, rss20, fs = sys.argv[1:]
+files, size, rss10, rss10noop, rss20, fs, load_before, load_after = sys.argv[1:]
 m = lambda name: json.load(open(name + ".json"))["results"][0]["median"]
+def cpu(name):
+    r = json.load(open(name + ".json"))["results"][0]
+    return f"{r['user'] * 1000:.0f} + {r['system'] * 1000:.0f} ms"
 check10, check20 = m("check10"), m("check20")
 build10, build20, cp10, noop10 = m("build10"), m("build20"), m("cp10"), m("noop10")
 tar10, tarpipe10 = m("tar10"), m("tarpipe10")
@@ -83,9 +110,18 @@ rows = [
     ("fresh build 20k <= 2.1 x 10k", f"{ms(build20)} = {build20 / build10:.2f} x", build20 <= 2.1 * build10),
 ]
 print(f"on {fs}; 10k output: {files} files, {int(size) / 1e6:.1f} MB; 20k build peak RSS {int(rss20) / 1024:.0f} MB")
+print(f"load average {load_before} before, {load_after} after (above about 1.5 the wall-clock medians measure the queue)")
 print("| target | measured (medians) | met? |")
 print("|---|---|---|")
 for name, value, ok in rows:
     print(f"| {name} | {value} | {'yes' if ok else 'no'} |")
+print()
+print("| CPU time, user + system (means) | 10k | 20k |")
+print("|---|---|---|")
+print(f"| check | {cpu('check10')} | {cpu('check20')} |")
+print(f"| fresh build | {cpu('build10')} | {cpu('build20')} |")
+print(f"| cp -r | {cpu('cp10')} | |")
+print(f"| no-op build | {cpu('noop10')} | |")
+print(f"| tar cf - DIR > /dev/null | {cpu('tar10')} | |")
 EOF
 cd / && rm -rf "$work"

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::lexical::shown;
 use crate::check::graph::{EdgeKind, NodeKind};
+use crate::check::{ClusterId, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 use crate::check::{Context, Rule, Target};
-use crate::check::{IdVec, NetworkId, ServiceId, WorkloadId};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
@@ -61,13 +61,26 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             net.gateway.is_some() || !g.gateways_into(n).is_empty()
         })
         .collect();
+    // Each host's network, asked of the graph once per host rather than
+    // once per workload.
+    let cluster_network: IdVec<ClusterId, Option<NetworkId>> = t
+        .cluster_ids()
+        .map(|(c, _)| g.network_of(NodeKind::Cluster(c)))
+        .collect();
+    let vm_network: IdVec<VmId, Option<NetworkId>> =
+        t.vm_ids().map(|(v, _)| g.network_of(NodeKind::Vm(v))).collect();
+    let network_of = |workload: WorkloadId| match g.host_of(workload)? {
+        NodeKind::Cluster(c) => cluster_network[c],
+        NodeKind::Vm(v) => vm_network[v],
+        other => g.network_of(other),
+    };
     // Per service: network → the first workload on it.
     let networks: IdVec<ServiceId, BTreeMap<NetworkId, WorkloadId>> = t
         .service_ids()
         .map(|(s, _)| {
             let mut m = BTreeMap::new();
             for wi in g.workloads_of(s) {
-                if let Some(n) = g.network_of(NodeKind::Workload(wi)) {
+                if let Some(n) = network_of(wi) {
                     m.entry(n).or_insert(wi);
                 }
             }

@@ -2,7 +2,7 @@
 
 use super::lexical::shown;
 use crate::check::graph::{EdgeKind, NodeKind};
-use crate::check::{Context, Rule};
+use crate::check::{Context, IdVec, Rule, ServiceId};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 
@@ -32,10 +32,19 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     if dropped.any_setting("calls") || dropped.declaration("service") {
         return;
     }
+    // The services another service calls, from one pass over the edges
+    // rather than one search of each service's incoming edges.
+    let mut called: IdVec<ServiceId, bool> = IdVec::filled(false, cx.topo.services.len());
+    for (from, to, edge) in cx.graph.edges() {
+        if let NodeKind::Service(callee) = to
+            && edge.kind == EdgeKind::Calls
+            && from != to
+        {
+            called[callee] = true;
+        }
+    }
     for (si, s) in cx.topo.service_ids() {
-        let me = NodeKind::Service(si);
-        let callers = cx.graph.in_edges(me, EdgeKind::Calls);
-        if s.is_entry_point() || callers.iter().any(|(c, _)| *c != me) {
+        if s.is_entry_point() || called[si] {
             continue;
         }
         // A misspelt or unreadable `entry-point` is already reported.
