@@ -23,6 +23,7 @@ mod kubernetes;
 mod language;
 mod operations;
 mod plan;
+mod print;
 mod properties;
 mod resolution;
 mod schema;
