@@ -30,6 +30,7 @@ mod schema;
 mod synth;
 mod tidy;
 mod vm_bundle;
+mod vm_files;
 mod why;
 mod workflow;
 mod workload_configure_conformance;

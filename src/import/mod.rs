@@ -5,3 +5,4 @@
 //! then judge.
 
 pub mod print;
+pub mod vm_files;
