@@ -607,32 +607,53 @@ fn notes_on(t: &Topology, texts: &[String]) -> Vec<Note> {
 }
 
 /// The comment lines of a printed text (`//` or `#` at the start of a
-/// line: the printer writes no other comments), sorted.
-fn comment_lines_of(text: &str, marker: &str) -> Vec<String> {
-    let mut out: Vec<String> = text
-        .lines()
-        .filter(|l| l.starts_with(marker))
-        .map(str::to_owned)
-        .collect();
-    out.sort();
-    out
+/// line: the printer writes no other comments).
+fn comment_lines_of<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.starts_with(marker)).collect()
 }
 
-/// The comment lines each note should have become, sorted.
-fn expected_comments(notes: &[Note], marker: &str) -> Vec<String> {
-    // A bare service name matches that service in every namespace.
-    let mut out: Vec<String> = Vec::new();
-    for n in notes {
-        for l in comment_lines(&n.text) {
-            out.push(if l.is_empty() {
-                marker.to_owned()
-            } else {
-                format!("{marker} {l}")
-            });
-        }
-    }
-    out.sort();
-    out
+/// How many lines a note's text has, by this test's own reading of what
+/// ends a line in KDL or TOML (CRLF counts once).
+fn note_line_count(text: &str) -> usize {
+    let text = text.replace("\r\n", "\n");
+    1 + text
+        .chars()
+        .filter(|c| {
+            matches!(
+                c,
+                '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+            )
+        })
+        .count()
+}
+
+/// How many declarations of `t` a note is about (a note about none is
+/// printed once, at the top).
+fn note_targets(t: &Topology, on: &Decl) -> usize {
+    let n = match on {
+        Decl::Mesh => 1,
+        Decl::Network(x) => t.networks.iter().filter(|d| &d.name.value == x).count(),
+        Decl::Cluster(x) => t.clusters.iter().filter(|d| &d.name.value == x).count(),
+        Decl::Vm(x) => t.vms.iter().filter(|d| &d.name.value == x).count(),
+        Decl::Namespace(x) => t.namespaces.iter().filter(|d| &d.name.value == x).count(),
+        Decl::Service(x) => t
+            .services
+            .iter()
+            .filter(|d| &d.name.value == x || format!("{}.{}", d.name.value, d.namespace.value) == *x)
+            .count(),
+    };
+    n.max(1)
+}
+
+/// Whether a character may not appear in a comment line: it would end
+/// the line for some reader, or hide or reorder what a reviewer sees.
+fn unsafe_in_comment(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}' | '\u{feff}'
+        )
 }
 
 fn printed_is_model(
@@ -651,16 +672,36 @@ fn printed_is_model(
         "{out:?}: the model differs:\n{}\n{printed}",
         diff(&a, &b, "model")
     );
-    // Each note is matched once per declaration it names; the generator
-    // names each declaration by a unique-enough name, so compare only
-    // that every printed comment line comes from a note and every note
-    // line is printed at least once.
+    // Every note line is a comment line of its own, above each
+    // declaration the note is about, and no comment line holds a
+    // character that could end it or disguise it.
     let marker = if out == Out::Kdl { "//" } else { "#" };
-    let mut want = expected_comments(notes, marker);
-    want.dedup();
-    let mut got = comment_lines_of(&printed, marker);
-    got.dedup();
-    prop_assert_eq!(got, want, "{}", printed);
+    let got = comment_lines_of(&printed, marker);
+    let want: usize = notes
+        .iter()
+        .map(|n| note_line_count(&n.text) * note_targets(t, &n.on))
+        .sum();
+    prop_assert_eq!(got.len(), want, "{}", printed);
+    for line in &got {
+        prop_assert!(!line.chars().any(unsafe_in_comment), "{:?}", line);
+    }
+    let mut lines = got.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    lines.sort();
+    lines.dedup();
+    let mut expected: Vec<String> = notes
+        .iter()
+        .flat_map(|n| comment_lines(&n.text))
+        .map(|l| {
+            if l.is_empty() {
+                marker.to_owned()
+            } else {
+                format!("{marker} {l}")
+            }
+        })
+        .collect();
+    expected.sort();
+    expected.dedup();
+    prop_assert_eq!(lines, expected, "{}", printed);
     if out == Out::Kdl {
         let formatted = format_kdl(&Source::new("t.kdl", printed.clone()));
         prop_assert!(formatted.as_ref() == Ok(&printed), "{formatted:?}\n{printed}");
