@@ -258,6 +258,91 @@ fn istioctl_goldens_read_back_as_bash_reads_them() {
     );
 }
 
+/// Whether this test may bind-mount over `/etc/hosts` in a mount
+/// namespace of its own (root, `unshare`).
+fn can_mount_hosts() -> bool {
+    let ok = Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount --bind /dev/null /etc/hosts"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    prerequisite(ok, "cannot bind-mount over /etc/hosts (needs root and unshare)")
+}
+
+/// The addresses the C library's resolver gives each name from `text` as
+/// `/etc/hosts` (`getent -s files hosts`, in a mount namespace of its own).
+fn glibc_reads(text: &str, names: &[String]) -> BTreeMap<String, Vec<String>> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts");
+    std::fs::write(&file, text).unwrap();
+    let script = "mount --bind \"$1\" /etc/hosts || exit 7\nshift\nfor n in \"$@\"; do\n  getent -s files hosts \"$n\" | while read -r addr _; do printf '%s %s\\n' \"$n\" \"$addr\"; done\ndone\n";
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", script, "sh"])
+        .arg(&file)
+        .args(names)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let (name, addr) = line.split_once(' ').unwrap();
+        found.entry(name.to_owned()).or_default().push(addr.to_owned());
+    }
+    found
+}
+
+/// A hosts file parses to exactly the addresses glibc answers for each
+/// name (`extra` names are looked up too: those the parser skipped).
+fn hosts_agree_with_glibc(name: &str, text: &str, extra: &[&str]) {
+    let parsed = vm_files::hosts(&Source::new(name, text.to_owned()));
+    let mut mine: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in &parsed.entries {
+        for n in &e.names {
+            mine.entry(n.value.clone())
+                .or_default()
+                .push(e.address.value.to_string());
+        }
+    }
+    let mut names: Vec<String> = mine.keys().cloned().collect();
+    names.extend(extra.iter().map(|s| (*s).to_owned()));
+    assert_eq!(
+        mine,
+        glibc_reads(text, &names),
+        "{name}: the parser and glibc disagree"
+    );
+}
+
+#[test]
+fn hosts_files_read_as_glibc_reads_them() {
+    if !can_mount_hosts() {
+        return;
+    }
+    let mut seen = 0;
+    for (path, text) in example_artifacts() {
+        if file_name(&path) == "hosts" {
+            seen += 1;
+            hosts_agree_with_glibc(&path, &text, &[]);
+        }
+    }
+    if let Some(reference) = reference_dir() {
+        for f in files_under(&reference.join("istio/workload-entry-configure")) {
+            if f.file_name().is_some_and(|n| n == "hosts.golden") {
+                seen += 1;
+                hosts_agree_with_glibc(
+                    &f.display().to_string(),
+                    &std::fs::read_to_string(&f).unwrap(),
+                    &[],
+                );
+            }
+        }
+    }
+    assert!(seen >= 4, "only {seen} hosts files");
+    // What humans write: comments anywhere, tabs, CRLF, blank padding, a
+    // name on two lines, and lines the resolver skips.
+    let text = "# c\n10.0.0.1 alpha alpha.example # t\n10.0.0.2\tbeta\r\n  10.0.0.3   gamma   \n\
+                not-an-ip delta\n10.0.0.4\nfd00::5 epsilon\n10.0.0.6 zeta#x\n10.0.0.7 alpha\n";
+    hosts_agree_with_glibc("hand-written", text, &["delta", "x"]);
+}
+
 #[test]
 fn hand_written_env_files_read_as_bash_reads_them() {
     if !bash() {
