@@ -7,7 +7,9 @@
 //! - any value quoted by meshc's env quoting reads back as itself (bash
 //!   agrees);
 //! - every hosts and dnsmasq file meshc writes, and the hosts goldens,
-//!   parse with no finding, one entry per line;
+//!   parse with no finding, one entry per line, to what glibc (`getent`
+//!   over a bind-mounted `/etc/hosts`) and dnsmasq (run in a network
+//!   namespace, asked with `dig`) answer from them;
 //! - hostile input (NUL, unterminated quotes, 10 MB lines, CRLF, random
 //!   bytes) gives diagnostics, never a panic.
 
@@ -341,6 +343,130 @@ fn hosts_files_read_as_glibc_reads_them() {
     let text = "# c\n10.0.0.1 alpha alpha.example # t\n10.0.0.2\tbeta\r\n  10.0.0.3   gamma   \n\
                 not-an-ip delta\n10.0.0.4\nfd00::5 epsilon\n10.0.0.6 zeta#x\n10.0.0.7 alpha\n";
     hosts_agree_with_glibc("hand-written", text, &["delta", "x"]);
+}
+
+/// Whether dnsmasq can be run in a network namespace of the test's own.
+fn can_run_dnsmasq() -> bool {
+    let ok = have_tool("dnsmasq")
+        && have_tool("dig")
+        && Command::new("unshare")
+            .args(["-n", "ip", "link", "set", "lo", "up"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    prerequisite(
+        ok,
+        "dnsmasq, dig or network namespaces (root, unshare, ip) missing",
+    )
+}
+
+/// What dnsmasq, run on `conf` in a network namespace of its own, answers
+/// for each name (A, or AAAA for `v6` names). Each `server=` target is an
+/// upstream dnsmasq there that answers every query with its marker
+/// address, so a forwarded name comes back as its upstream's marker.
+fn dnsmasq_answers(
+    conf: &str,
+    upstreams: &BTreeMap<String, String>,
+    names: &[(String, bool)],
+) -> BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dnsmasq.conf");
+    std::fs::write(&file, conf).unwrap();
+    let common = "--no-resolv --no-hosts --bind-interfaces --port=53 --user=root --pid-file=";
+    let mut script = String::from("ip link set lo up\npids=\n");
+    for (addr, marker) in upstreams {
+        script.push_str(&format!(
+            "ip addr add '{addr}' dev lo\ndnsmasq -k -C /dev/null {common} --listen-address='{addr}' --address='/#/{marker}' 2>/dev/null & pids=\"$pids $!\"\n"
+        ));
+    }
+    script.push_str(&format!(
+        "dnsmasq -k -C \"$1\" {common} --listen-address=127.0.0.1 & pids=\"$pids $!\"\nsleep 1\n"
+    ));
+    for (name, v6) in names {
+        let record = if *v6 { "AAAA" } else { "A" };
+        script.push_str(&format!(
+            "printf '%s %s\\n' '{name}' \"$(dig +short +time=2 +tries=1 @127.0.0.1 '{name}' {record} | head -n 1)\"\n"
+        ));
+    }
+    script.push_str("kill $pids\nwait\n");
+    let out = Command::new("timeout")
+        .args(["60", "unshare", "-n", "sh", "-c", &script, "sh"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, a)| (n.to_owned(), a.to_owned()))
+        .collect()
+}
+
+/// Every `address=` domain resolves to its target, and every `server=`
+/// domain is forwarded to its target, as the parser read them: dnsmasq
+/// agrees.
+fn dnsmasq_agrees(name: &str, conf: &str) {
+    let parsed = vm_files::dnsmasq(&Source::new(name, conf.to_owned()));
+    assert!(parsed.diagnostics.is_empty(), "{name}: {:?}", parsed.diagnostics);
+    let mut upstreams = BTreeMap::new();
+    let mut want = BTreeMap::new();
+    let mut queries = Vec::new();
+    for e in &parsed.entries {
+        let target = e.target.as_ref().map(|t| t.value.clone()).unwrap_or_default();
+        for d in &e.domains {
+            match e.key.value.as_str() {
+                "address" => {
+                    queries.push((d.value.clone(), target.contains(':')));
+                    want.insert(d.value.clone(), target.clone());
+                }
+                "server" => {
+                    let n = upstreams.len() + 1;
+                    let marker = upstreams
+                        .entry(target.clone())
+                        .or_insert_with(|| format!("10.255.0.{n}"))
+                        .clone();
+                    let probe = format!("probe.{}", d.value);
+                    queries.push((probe.clone(), false));
+                    want.insert(probe, marker);
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(!want.is_empty(), "{name}: nothing to ask dnsmasq");
+    assert_eq!(
+        dnsmasq_answers(conf, &upstreams, &queries),
+        want,
+        "{name}: the parser and dnsmasq disagree"
+    );
+}
+
+#[test]
+fn dnsmasq_files_read_as_dnsmasq_reads_them() {
+    if !can_run_dnsmasq() {
+        return;
+    }
+    let mut seen = 0;
+    for (path, text) in example_artifacts() {
+        if file_name(&path) == "dnsmasq.conf" {
+            seen += 1;
+            dnsmasq_agrees(&path, &text);
+        }
+    }
+    assert!(seen >= 2, "only {seen} dnsmasq files");
+    // What humans write: padding, spaces around `=`, several domains on
+    // one line, comments after a blank.
+    let text = "# kube-dns\nserver=/svc.cluster.local/10.96.0.10  # forwarded\n  address = /a.example/b.example/10.1.2.3\n\
+                address=/c.example/fd00::7\n";
+    dnsmasq_agrees("hand-written", text);
+    let domains: Vec<String> = vm_files::dnsmasq(&Source::new("hand-written", text.to_owned()))
+        .entries
+        .iter()
+        .flat_map(|e| e.domains.iter().map(|d| d.value.clone()))
+        .collect();
+    assert_eq!(
+        domains,
+        ["svc.cluster.local", "a.example", "b.example", "c.example"]
+    );
 }
 
 #[test]
