@@ -5,11 +5,14 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-for target in kdl compile fmt; do
+for target in kdl compile fmt import_files; do
     mkdir -p "$here/corpus/$target"
     find "$root/examples" "$root/tests/ok" "$root/tests/fail" -name '*.kdl' -size -64k \
         -exec cp {} "$here/corpus/$target/" \;
 done
+# import_files: the VM files meshc writes (insta snapshots, header and all).
+find "$root/snapshots/vm" -name '*.env.snap' -o -name '*hosts.snap' -o -name '*dnsmasq.conf.snap' |
+    while read -r f; do cp "$f" "$here/corpus/import_files/$(echo "$f" | tr / _)"; done
 mkdir -p "$here/corpus/toml"
 find "$root/examples" "$root/tests/ok" "$root/tests/fail" -name '*.toml' -size -64k \
     -exec sh -c 'for f; do cp "$f" "'"$here"'/corpus/toml/$(echo "$f" | tr / _)"; done' sh {} +
