@@ -15,6 +15,7 @@ pub mod check;
 pub mod cli;
 pub mod diagnostic;
 pub mod emit;
+pub mod import;
 pub mod iptables;
 pub mod lower;
 pub mod model;

@@ -136,6 +136,7 @@ pub fn catalogue() -> Vec<&'static Code> {
         .iter()
         .copied()
         .chain(rules::ALL.iter().map(|r| r.code))
+        .chain(crate::import::CODES.iter().copied())
         .collect();
     all.sort_by_key(|c| c.code);
     all
