@@ -105,7 +105,8 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
     };
 
     let vms = vms(&facts, &cluster_of, &mut out, diags);
-    let services = services(&facts, &vms, &cluster_of, &cp_ns, &mut out, diags);
+    let ingress_ids = mesh.ingress_identities();
+    let services = services(&facts, &vms, &cluster_of, &cp_ns, &ingress_ids, &mut out, diags);
 
     // Networks: named by clusters, VMs, meshNetworks.
     let mut network_names: BTreeMap<String, Span> = BTreeMap::new();
@@ -131,7 +132,18 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
     }
     let default_network = network_names.keys().next().cloned().unwrap_or_default();
     let mut clusters = Vec::new();
-    for (name, c) in &facts.clusters {
+    let mut cluster_order: Vec<&String> = facts
+        .cluster_order
+        .iter()
+        .filter(|c| facts.clusters.contains_key(*c))
+        .collect();
+    for name in facts.clusters.keys() {
+        if !cluster_order.contains(&name) {
+            cluster_order.push(name);
+        }
+    }
+    for name in cluster_order {
+        let c = &facts.clusters[name];
         let network = c.network.clone().unwrap_or_else(|| {
             out.note(
                 Decl::Cluster(name.clone()),
@@ -262,7 +274,7 @@ fn mesh(facts: &Facts, out: &mut Out, diags: &mut Vec<Diagnostic>) -> Mesh {
         least_privilege: least_privilege.filter(|_| !facts.services.is_empty()),
         control_plane_auth: None,
         data_plane_mtls: facts.data_plane_mtls.clone().filter(|m| m.value),
-        ingresses: Vec::new(),
+        ingresses: facts.ingresses.clone(),
         span: implicit(),
     }
 }
@@ -306,6 +318,11 @@ fn vm_workloads(facts: &Facts) -> Vec<VmWorkload> {
     }
     for (vm, f) in &facts.vms {
         let env = |k: &str| f.env.get(k);
+        // A VM's cluster.env names one workload; only an auto-registered
+        // VM has no WorkloadEntry saying the same.
+        if env("ISTIO_META_AUTO_REGISTER_GROUP").is_none() {
+            continue;
+        }
         let (Some(ns), Some(svc), Some(ver)) = (
             env("POD_NAMESPACE"),
             env("CANONICAL_SERVICE"),
@@ -496,8 +513,12 @@ fn vms(
             proxy_gid,
             interception,
             dns: dns.map(|d| Spanned::new(d, span)),
-            dns_servers: Vec::new(),
-            capture_all_dns: None,
+            dns_servers: bundle.map(|b| b.dns_servers.clone()).unwrap_or_default(),
+            capture_all_dns: bundle
+                .filter(|b| {
+                    b.pinned_dns && b.dns_servers.is_empty() && env("ISTIO_META_DNS_CAPTURE").is_some()
+                })
+                .map(|b| Spanned::new(true, b.span)),
             inbound_exclude_ports,
             outbound_exclude_ports: ports("ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE"),
             outbound_exclude_cidrs,
@@ -532,6 +553,7 @@ fn services(
     vms: &[Vm],
     cluster_of: &dyn Fn(&Option<String>) -> Option<String>,
     cp_ns: &str,
+    ingress_identities: &[(String, String)],
     out: &mut Out,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Service> {
@@ -621,6 +643,7 @@ fn services(
         .filter(|(_, c)| c.control_plane)
         .map(|(n, _)| n.clone())
         .collect();
+    let ingress_ids = ingress_identities;
     let first_cluster = control_planes
         .first()
         .cloned()
@@ -810,7 +833,11 @@ fn services(
             .principals
             .iter()
             .flatten()
-            .find(|p| p.value.ends_with("/sa/istio-ingressgateway-service-account"))
+            .find(|p| {
+                ingress_ids
+                    .iter()
+                    .any(|(ns, sa)| p.value.ends_with(&format!("/ns/{ns}/sa/{sa}")))
+            })
             .map(|p| Spanned::new(true, p.span));
 
         let ports = f

@@ -22,6 +22,8 @@ pub enum VmFile {
     SidecarEnv,
     InstallSh,
     Dnsmasq,
+    IptablesRules,
+    IptablesSh,
 }
 
 impl VmFile {
@@ -31,6 +33,8 @@ impl VmFile {
             "sidecar.env" => Some(VmFile::SidecarEnv),
             "install.sh" => Some(VmFile::InstallSh),
             "dnsmasq.conf" => Some(VmFile::Dnsmasq),
+            "iptables.rules" => Some(VmFile::IptablesRules),
+            "iptables.sh" => Some(VmFile::IptablesSh),
             _ => None,
         }
     }
@@ -46,6 +50,11 @@ pub struct VmFacts {
     pub install: BTreeMap<String, S>,
     pub dnsmasq: bool,
     pub ssh: Option<S>,
+    /// Resolvers whose port-53 traffic `iptables.rules` redirects.
+    pub dns_servers: Vec<Spanned<std::net::IpAddr>>,
+    /// `iptables.sh`'s `resolv_dns=false`: the resolvers are not read from
+    /// /etc/resolv.conf.
+    pub pinned_dns: bool,
 }
 
 /// The ports meshc's bundles always exclude from inbound capture (ssh, and
@@ -66,9 +75,41 @@ pub fn read(
         f.span = Span::new(base, base);
     }
     match file {
-        VmFile::ClusterEnv | VmFile::SidecarEnv => {
+        // sidecar.env holds the capture keys meshc built the rules from;
+        // cluster.env repeats some of them: sidecar.env's win.
+        VmFile::ClusterEnv => {
             for (k, v) in assignments(text, base) {
                 f.env.entry(k).or_insert(v);
+            }
+        }
+        VmFile::SidecarEnv => f.env.extend(assignments(text, base)),
+        VmFile::IptablesSh => {
+            f.pinned_dns = assignments(text, base)
+                .iter()
+                .any(|(k, v)| k == "resolv_dns" && v.value == "false");
+        }
+        VmFile::IptablesRules => {
+            let mut offset = 0;
+            for line in text.split_inclusive('\n') {
+                let start = base + offset;
+                offset += line.len();
+                let Some(rest) = line.strip_prefix("-A ISTIO_OUTPUT -p udp --dport 53 -d ") else {
+                    continue;
+                };
+                let Some((addr, tail)) = rest.split_once(' ') else {
+                    continue;
+                };
+                if !tail.starts_with("-j REDIRECT") {
+                    continue;
+                }
+                let ip = addr.split('/').next().unwrap_or_default();
+                if let Ok(ip) = ip.parse() {
+                    let at = start + line.len() - rest.len();
+                    let server = Spanned::new(ip, Span::new(at, at + addr.len()));
+                    if !f.dns_servers.iter().any(|d| d.value == server.value) {
+                        f.dns_servers.push(server);
+                    }
+                }
             }
         }
         VmFile::InstallSh => {
@@ -134,9 +175,44 @@ fn unquote(value: &str) -> String {
 /// line that copies its bundle (`tar -C vms/VM … | ssh TARGET …`).
 pub fn read_runbook(text: &str, base: usize, facts: &mut Facts) {
     let mut offset = 0;
+    // Clusters: the network-label lines list every one in order; the
+    // apply lines those with objects; any `--context` the rest.
+    let mut labelled = Vec::new();
+    let mut applied = Vec::new();
+    let mut seen = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        while let Some(w) = words.next() {
+            if w == "--context"
+                && let Some(c) = words.next()
+                && !c.starts_with('"')
+                && !seen.iter().any(|s| s == c)
+            {
+                seen.push(c.to_owned());
+            }
+        }
+        if let Some(rest) = line.strip_prefix("kubectl --context ") {
+            let c = rest.split(' ').next().unwrap_or_default().to_owned();
+            if rest.contains(" label namespace ") && !labelled.contains(&c) {
+                labelled.push(c);
+            } else if rest.contains(" apply -R -f kubernetes/clusters/") && !applied.contains(&c) {
+                applied.push(c);
+            }
+        }
+    }
+    let mut order = if labelled.is_empty() { applied } else { labelled };
+    for c in seen {
+        if !order.contains(&c) {
+            order.push(c);
+        }
+    }
+    facts.cluster_order = order;
     for line in text.split_inclusive('\n') {
         let start = base + offset;
         offset += line.len();
+        if let Some(ingress) = ingress_line(line, start) {
+            facts.ingresses.push(ingress);
+        }
         if let Some(rest) = line.strip_prefix("# Runbook: mesh `")
             && let Some((name, rest)) = rest.split_once('`')
         {
@@ -171,6 +247,34 @@ pub fn read_runbook(text: &str, base: usize, facts: &mut Facts) {
             }
         }
     }
+}
+
+/// `- `NAME` in `NS`: HOW, running as `SA`.`, the runbook's line for a
+/// declared ingress gateway.
+fn ingress_line(line: &str, start: usize) -> Option<crate::model::Ingress> {
+    use crate::model::{Ingress, IngressKind};
+    let rest = line.strip_prefix("- `")?;
+    let (name, rest) = rest.split_once("` in `")?;
+    let (ns, how) = rest.split_once("`: ")?;
+    if !how.contains(", running as `") {
+        return None;
+    }
+    let kind = if how.starts_with("an istioctl gateway") {
+        IngressKind::Istioctl
+    } else if how.starts_with("`helm install") {
+        IngressKind::Helm
+    } else if how.starts_with("a Gateway API") {
+        IngressKind::GatewayApi
+    } else {
+        return None;
+    };
+    let span = Span::new(start + 3, start + 3 + name.len());
+    Some(Ingress {
+        name: Spanned::new(name.to_owned(), span),
+        kind: Some(Spanned::new(kind, span)),
+        namespace: Some(Spanned::new(ns.to_owned(), span)),
+        span,
+    })
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub struct Facts {
     pub vms: BTreeMap<String, super::bundle::VmFacts>,
     /// VM names in the order meshc's runbook lists them.
     pub vm_order: Vec<String>,
+    /// Cluster names in the order meshc's runbook lists them.
+    pub cluster_order: Vec<String>,
+    /// The ingress gateways meshc's runbook lists.
+    pub ingresses: Vec<crate::model::Ingress>,
     /// ServiceAccounts seen: (namespace, name).
     pub service_accounts: BTreeSet<(String, String)>,
 }
@@ -549,11 +553,15 @@ fn port(p: &Node, number_key: &str, diags: &mut Vec<Diagnostic>) -> Option<PortF
         Some(t) if matches!(t.value, Value::Scalar { .. }) => parsed(Some(t)),
         _ => None,
     };
+    // A ServiceEntry's `protocol` is Istio's; a Service's `appProtocol` is,
+    // while its `protocol` is L4 (only UDP says something then).
+    let protocol = text(p.get("appProtocol"), diags)
+        .or_else(|| text(p.get("protocol"), diags).filter(|pr| number_key == "number" || pr.value == "UDP"));
     Some(PortFacts {
         name,
         number,
         target,
-        protocol: text(p.get("protocol"), diags),
+        protocol,
     })
 }
 
