@@ -84,7 +84,7 @@ fn run_bash(script: &[u8], args: &[&Path]) -> (Vec<u8>, String, bool) {
 
 /// Strings a topology might smuggle: mostly shell and line syntax, look-
 /// alikes and invisible characters, plus any Unicode at all.
-fn nasty() -> impl Strategy<Value = String> {
+pub(crate) fn nasty() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => "[a-z][a-z0-9-]{0,12}[a-z0-9]",
         2 => "[a-z0-9._-]{0,20}",

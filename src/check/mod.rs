@@ -137,6 +137,7 @@ pub fn catalogue() -> Vec<&'static Code> {
         .copied()
         .chain(rules::ALL.iter().map(|r| r.code))
         .chain(crate::import::CODES.iter().copied())
+        .chain(crate::import::VM_FILE_CODES.iter().copied())
         .collect();
     all.sort_by_key(|c| c.code);
     all

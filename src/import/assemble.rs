@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::kubernetes::{EntryFacts, Facts, ServiceFacts};
+use super::print::{Decl, Note};
 use super::{
     ASSUMED, DUPLICATE_ADDRESS, IMPORT_WEIGHTS, NOT_EXPRESSIBLE, UNKNOWN_EGRESS_HOST, VM_FILE_DISAGREES,
 };
@@ -21,25 +22,6 @@ use crate::model::{
 use crate::source::{Span, Spanned};
 
 type S = Spanned<String>;
-
-/// The declaration a note is about.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Decl {
-    Mesh,
-    Network(String),
-    Cluster(String),
-    Vm(String),
-    Namespace(String),
-    Service(String),
-}
-
-/// A comment the printed topology carries right above a declaration:
-/// something a user must decide or check.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Note {
-    pub on: Decl,
-    pub text: String,
-}
 
 fn s(value: impl Into<String>, span: Span) -> S {
     Spanned::new(value.into(), span)

@@ -19,6 +19,8 @@
 pub mod assemble;
 pub mod bundle;
 pub mod kubernetes;
+pub mod print;
+pub mod vm_files;
 pub mod yaml;
 
 use crate::declare_code;
@@ -26,7 +28,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::model::Topology;
 use crate::source::{Source, Span};
 
-pub use assemble::{Decl, Note};
+pub use print::{Decl, Note};
 
 /// What an import produced: the topology, the notes a user must read, and
 /// every finding (errors are conflicts; warnings what the language cannot
@@ -243,3 +245,6 @@ pub static CODES: &[&Code] = &[
     &yaml::YAML11_BOOLEAN,
     &ASSUMED,
 ];
+
+/// The codes of the VM-file readers (`vm_files`).
+pub use vm_files::CODES as VM_FILE_CODES;
