@@ -522,6 +522,32 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
                 diags,
             );
         }
+        // gen-eastwest-gateway.sh's IstioOperator: the east-west gateway's
+        // address, as in the `gateway` chart's values.
+        "IstioOperator" => {
+            let gateways = spec
+                .and_then(|s| s.at(&["components", "ingressGateways"]))
+                .map(Node::seq);
+            let mut found = false;
+            for g in gateways.unwrap_or_default() {
+                if g.at(&["label", "istio"]).and_then(Node::str) != Some("eastwestgateway") {
+                    continue;
+                }
+                found = true;
+                let address = parsed(g.at(&["k8s", "service", "loadBalancerIP"]));
+                let network = text(g.at(&["label", "topology.istio.io/network"]), diags);
+                let c = self::cluster(facts, &default_cluster(path), doc.span);
+                if c.east_west_gateway.is_none() {
+                    c.east_west_gateway = address;
+                }
+                if c.network.is_none() {
+                    c.network = network;
+                }
+            }
+            if !found {
+                unexpressed(diags, doc.span, "an IstioOperator without an east-west gateway");
+            }
+        }
         "Gateway" if name.value.starts_with("istiod-gateway") || name.value == "cross-network-gateway" => {}
         other => unexpressed(diags, doc.span, &format!("a {other} object")),
     }

@@ -132,7 +132,16 @@ impl Path {
         if parts.windows(2).any(|w| w == ["kubernetes", "mesh"]) {
             path.mesh = true;
         }
-        path.kind = if path.vm.is_some()
+        // What meshc derives from the rest and nothing else reads back:
+        // the Prometheus job, and a VM's mesh.yaml (cluster.env's keys as
+        // the agent's proxy metadata).
+        let derived = parts
+            .windows(2)
+            .any(|w| w[0] == "prometheus" && w[1] == "vm-sidecars.yaml")
+            || (path.vm.is_some() && file_name == "mesh.yaml");
+        path.kind = if derived {
+            FileKind::Other
+        } else if path.vm.is_some()
             && let Some(f) = bundle::VmFile::of(&file_name)
         {
             FileKind::VmFile(f)
@@ -232,6 +241,16 @@ declare_code! {
     pub static ASSUMED = "W952", Warning, "import-assumed", "a fact the inputs do not give was assumed";
 }
 
+declare_code! {
+    /// `meshc import -o FILE` found FILE already there and did not replace it.
+    ///
+    /// An import never overwrites a file it was not asked to replace: the
+    /// file may be a topology written by hand. Pass `--force` to replace it
+    /// (atomically: a reader sees the old file or the new one, never a
+    /// part), or choose another FILE.
+    pub static OUTPUT_EXISTS = "E957", Error, "import-output-exists", "the import's output file already exists";
+}
+
 /// Every code `meshc import` raises (the catalogue gathers them).
 pub static CODES: &[&Code] = &[
     &MALFORMED_YAML,
@@ -244,6 +263,7 @@ pub static CODES: &[&Code] = &[
     &NOT_EXPRESSIBLE,
     &yaml::YAML11_BOOLEAN,
     &ASSUMED,
+    &OUTPUT_EXISTS,
 ];
 
 /// The codes of the VM-file readers (`vm_files`).
