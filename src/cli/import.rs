@@ -84,18 +84,10 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
     // Each finding goes to the input it is about.
     let mut results: Vec<(Source, Vec<Diagnostic>)> =
         inputs.iter().map(|s| (s.clone(), Vec::new())).collect();
-    for mut d in imported.diagnostics {
-        let Some((i, span)) = import::locate(&inputs, d.span()) else {
-            continue;
-        };
-        let shift = d.span().start - span.start;
-        for label in &mut d.labels {
-            label.span = Span::new(
-                label.span.start.saturating_sub(shift),
-                label.span.end.saturating_sub(shift),
-            );
+    for d in imported.diagnostics {
+        if let Some((i, d)) = import::localize(&inputs, d) {
+            results[i].1.push(d);
         }
-        results[i].1.push(d);
     }
     results.retain(|(_, d)| !d.is_empty());
     results.splice(0..0, unreadable);

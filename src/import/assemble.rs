@@ -11,9 +11,7 @@ use std::net::IpAddr;
 
 use super::kubernetes::{EntryFacts, Facts, ServiceFacts};
 use super::print::{Decl, Note};
-use super::{
-    ASSUMED, DUPLICATE_ADDRESS, IMPORT_WEIGHTS, NOT_EXPRESSIBLE, UNKNOWN_EGRESS_HOST, VM_FILE_DISAGREES,
-};
+use super::{ASSUMED, DUPLICATE_ADDRESS, IMPORT_WEIGHTS, UNKNOWN_EGRESS_HOST, VM_FILE_DISAGREES};
 use crate::diagnostic::Diagnostic;
 use crate::model::{
     Cluster, Deployment, DnsMode, Interception, IstioVersion, Labels, Mesh, Namespace, Network, Placement,
@@ -139,14 +137,40 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
             name: s(name.clone(), c.span),
             network,
             pod_cidrs: Vec::new(),
-            service_cidrs: Vec::new(),
+            // Legacy flow: the VMs' cluster.env names the service range.
+            service_cidrs: facts
+                .vms
+                .values()
+                .filter(|v| v.install.get("cluster").is_none_or(|h| h.value == *name))
+                .find_map(|v| v.env.get("ISTIO_SERVICE_CIDR"))
+                .filter(|c| c.value != "*")
+                .map(|c| {
+                    c.value
+                        .split(',')
+                        .filter_map(|n| n.trim().parse().ok())
+                        .map(|n| Spanned::new(n, c.span))
+                        .collect()
+                })
+                .unwrap_or_default(),
             cluster_domain: None,
             kube_dns: None,
             cluster_id: c.cluster_id.clone(),
             control_plane: c.control_plane.then(|| Spanned::new(true, c.span)),
             east_west_gateway: c.east_west_gateway.clone(),
-            ilbs: None,
-            ilb_annotation: None,
+            ilbs: match &c.ilbs {
+                [Some(pilot), Some(mixer), Some(citadel), Some(kube_dns)] => Some(crate::model::Ilbs {
+                    pilot: pilot.clone(),
+                    mixer: mixer.clone(),
+                    citadel: citadel.clone(),
+                    kube_dns: kube_dns.clone(),
+                    span: c.span,
+                }),
+                _ => None,
+            },
+            ilb_annotation: c
+                .ilb_annotation
+                .clone()
+                .filter(|_| c.ilbs.iter().all(Option::is_some)),
             span: c.span,
         });
     }
@@ -241,6 +265,7 @@ fn mesh(facts: &Facts, out: &mut Out, diags: &mut Vec<Diagnostic>) -> Mesh {
             Spanned::new(v, implicit())
         }
     };
+    let modern = istio.value.flow() == crate::model::Flow::Modern;
     let least_privilege = facts
         .services
         .values()
@@ -253,8 +278,13 @@ fn mesh(facts: &Facts, out: &mut Out, diags: &mut Vec<Diagnostic>) -> Mesh {
         mesh_id: facts.mesh_id.clone(),
         control_plane_namespace: None,
         revision: facts.revision.clone(),
-        least_privilege: least_privilege.filter(|_| !facts.services.is_empty()),
-        control_plane_auth: None,
+        // Sidecars and AuthorizationPolicies are the modern flow's.
+        least_privilege: least_privilege.filter(|_| !facts.services.is_empty() && modern),
+        control_plane_auth: facts
+            .vms
+            .values()
+            .find_map(|v| v.env.get("ISTIO_CP_AUTH"))
+            .cloned(),
         data_plane_mtls: facts.data_plane_mtls.clone().filter(|m| m.value),
         ingresses: facts.ingresses.clone(),
         span: implicit(),
@@ -298,6 +328,31 @@ fn vm_workloads(facts: &Facts) -> Vec<VmWorkload> {
             service_account: e.service_account.clone(),
         });
     }
+    // Legacy flow: a selector-less Service's Endpoints are its VMs, named
+    // by the bundle whose ISTIO_SVC_IP is the address.
+    for ((ns, svc), addresses) in &facts.endpoints {
+        for a in addresses {
+            let vm = facts
+                .vms
+                .iter()
+                .find(|(_, f)| {
+                    f.env
+                        .get("ISTIO_SVC_IP")
+                        .is_some_and(|ip| ip.value == a.value.to_string())
+                })
+                .map_or_else(
+                    || format!("vm-{}", a.value.to_string().replace(['.', ':'], "-")),
+                    |(n, _)| n.clone(),
+                );
+            out.push(VmWorkload {
+                namespace: ns.clone(),
+                service: svc.clone(),
+                version: s("v1", a.span),
+                vm,
+                service_account: None,
+            });
+        }
+    }
     for (vm, f) in &facts.vms {
         let env = |k: &str| f.env.get(k);
         // A VM's cluster.env names one workload; only an auto-registered
@@ -339,6 +394,19 @@ fn vms(
     let mut names: Vec<String> = facts.vm_order.clone();
     let mut rest: BTreeSet<String> = facts.vms.keys().cloned().collect();
     rest.extend(facts.entries.iter().map(vm_name_of));
+    // Legacy flow: VMs known only as an Endpoints address.
+    let mut endpoint_vms: BTreeMap<String, Spanned<IpAddr>> = BTreeMap::new();
+    for w in vm_workloads(facts) {
+        if let Some(a) = facts
+            .endpoints
+            .values()
+            .flatten()
+            .find(|a| w.vm == format!("vm-{}", a.value.to_string().replace(['.', ':'], "-")))
+        {
+            endpoint_vms.insert(w.vm.clone(), a.clone());
+        }
+    }
+    rest.extend(endpoint_vms.keys().cloned());
     names.retain(|n| rest.contains(n));
     for n in rest {
         if !names.contains(&n) {
@@ -356,7 +424,16 @@ fn vms(
         let span = entry.map_or_else(|| bundle.map_or(implicit(), |b| b.span), |e| e.span);
         let env_address =
             env("ISTIO_SVC_IP").and_then(|a| a.value.parse().ok().map(|v| Spanned::new(v, a.span)));
-        let address = entry.and_then(|e| e.address.clone()).or(env_address.clone());
+        let address = entry
+            .and_then(|e| e.address.clone())
+            .or(env_address.clone())
+            .or_else(|| endpoint_vms.get(&name).cloned());
+        if endpoint_vms.contains_key(&name) {
+            out.note(
+                Decl::Vm(name.clone()),
+                "known only as an Endpoints address: check its name, and import its VM files",
+            );
+        }
         let Some(address) = address else {
             diags.push(
                 Diagnostic::new(
@@ -733,7 +810,7 @@ fn services(
                 });
             }
             if let Some(mut c) = common {
-                for other in callers_of(&key.clone()).iter().chain(std::iter::empty()) {
+                for other in callers_of(key).iter() {
                     c.remove(&other.1);
                 }
                 if !c.contains(&key.1) {
@@ -874,6 +951,5 @@ fn services(
             span,
         });
     }
-    let _ = NOT_EXPRESSIBLE;
     services
 }

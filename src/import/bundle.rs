@@ -63,12 +63,13 @@ pub const DEFAULT_INBOUND_EXCLUDES: [u16; 4] = [22, 15090, 15021, 15020];
 
 pub fn read(
     file: VmFile,
-    text: &str,
+    source: &crate::source::Source,
     base: usize,
     path: &Path,
     facts: &mut Facts,
-    _diags: &mut [Diagnostic],
+    diags: &mut Vec<Diagnostic>,
 ) {
+    let text = source.text.as_str();
     let vm = path.vm.clone().unwrap_or_else(|| "vm".to_owned());
     let f = facts.vms.entry(vm).or_default();
     if f.span == Span::default() {
@@ -78,11 +79,11 @@ pub fn read(
         // sidecar.env holds the capture keys meshc built the rules from;
         // cluster.env repeats some of them: sidecar.env's win.
         VmFile::ClusterEnv => {
-            for (k, v) in assignments(text, base) {
+            for (k, v) in env_file(source, base, diags) {
                 f.env.entry(k).or_insert(v);
             }
         }
-        VmFile::SidecarEnv => f.env.extend(assignments(text, base)),
+        VmFile::SidecarEnv => f.env.extend(env_file(source, base, diags)),
         VmFile::IptablesSh => {
             f.pinned_dns = assignments(text, base)
                 .iter()
@@ -121,6 +122,28 @@ pub fn read(
         }
         VmFile::Dnsmasq => f.dnsmasq = true,
     }
+}
+
+/// An env file read as `istio-start.sh` reads it (bash, `set -a`), by the
+/// VM-file readers: values as bash sees them; what bash would compute or
+/// a line it would choke on is their diagnostic, shifted into import's
+/// span space.
+fn env_file(source: &crate::source::Source, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<(String, S)> {
+    let parsed = super::vm_files::cluster_env(source);
+    for mut d in parsed.diagnostics {
+        for l in &mut d.labels {
+            l.span = Span::new(l.span.start + base, l.span.end + base);
+        }
+        diags.push(d);
+    }
+    parsed
+        .entries
+        .into_iter()
+        .map(|e| {
+            let span = Span::new(e.value.span.start + base, e.value.span.end + base);
+            (e.key.value, Spanned::new(e.value.value, span))
+        })
+        .collect()
 }
 
 /// `KEY=value` lines (comments and other lines skipped), unquoted.

@@ -39,6 +39,9 @@ pub struct Facts {
     pub cluster_order: Vec<String>,
     /// The ingress gateways meshc's runbook lists.
     pub ingresses: Vec<crate::model::Ingress>,
+    /// Legacy flow: selector-less Services' Endpoints, (namespace,
+    /// service) → addresses.
+    pub endpoints: BTreeMap<(String, String), Vec<Spanned<std::net::IpAddr>>>,
     /// ServiceAccounts seen: (namespace, name).
     pub service_accounts: BTreeSet<(String, String)>,
 }
@@ -50,6 +53,10 @@ pub struct ClusterFacts {
     pub cluster_id: Option<S>,
     pub control_plane: bool,
     pub east_west_gateway: Option<Spanned<std::net::IpAddr>>,
+    /// Legacy flow: the addresses of `istio-pilot-ilb`, `mixer-ilb`,
+    /// `citadel-ilb` and `dns-ilb`, in that order.
+    pub ilbs: [Option<Spanned<std::net::IpAddr>>; 4],
+    pub ilb_annotation: Option<Spanned<crate::model::IlbAnnotation>>,
 }
 
 #[derive(Debug, Default)]
@@ -274,6 +281,9 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
         .unwrap_or_else(|| Spanned::new("default".to_owned(), name.span));
     let spec = doc.get("spec");
     let cluster = path.cluster.clone();
+    if let Some(c) = &cluster {
+        self::cluster(facts, c, doc.span);
+    }
     match kind {
         "Namespace" => {
             let ns = facts.namespaces.entry(name.value.clone()).or_default();
@@ -307,6 +317,42 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
         }
         "ServiceAccount" => {
             facts.service_accounts.insert((namespace.value, name.value));
+        }
+        "Service"
+            if ilb_role(&name.value).is_some()
+                && spec.and_then(|s| s.get("type")).and_then(Node::str) == Some("LoadBalancer") =>
+        {
+            let role = ilb_role(&name.value).unwrap_or_default();
+            let address = parsed(spec.and_then(|s| s.get("loadBalancerIP")));
+            let annotations = meta.and_then(|m| m.get("annotations"));
+            let annotation = if annotations
+                .and_then(|a| a.get("service.beta.kubernetes.io/alicloud-loadbalancer-address-type"))
+                .is_some()
+            {
+                crate::model::IlbAnnotation::Alibaba
+            } else if annotations
+                .and_then(|a| a.get("cloud.google.com/load-balancer-type"))
+                .is_some()
+            {
+                crate::model::IlbAnnotation::Gke
+            } else {
+                crate::model::IlbAnnotation::None
+            };
+            let c = self::cluster(facts, &default_cluster(path), doc.span);
+            c.ilbs[role] = address;
+            c.control_plane = true;
+            c.ilb_annotation = Some(Spanned::new(annotation, name.span));
+        }
+        "Endpoints" => {
+            let addresses = doc
+                .get("subsets")
+                .map(Node::seq)
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|s| s.get("addresses").map(Node::seq).unwrap_or_default())
+                .filter_map(|a| parsed(a.get("ip")))
+                .collect();
+            facts.endpoints.insert((namespace.value, name.value), addresses);
         }
         "Service" => {
             let s = service(facts, &namespace, &name);
@@ -551,6 +597,13 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
         "Gateway" if name.value.starts_with("istiod-gateway") || name.value == "cross-network-gateway" => {}
         other => unexpressed(diags, doc.span, &format!("a {other} object")),
     }
+}
+
+/// The index of a legacy mesh-expansion ILB in `ClusterFacts::ilbs`.
+fn ilb_role(name: &str) -> Option<usize> {
+    ["istio-pilot-ilb", "mixer-ilb", "citadel-ilb", "dns-ilb"]
+        .iter()
+        .position(|n| *n == name)
 }
 
 fn service<'a>(facts: &'a mut Facts, namespace: &S, name: &S) -> &'a mut ServiceFacts {

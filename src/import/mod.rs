@@ -54,7 +54,7 @@ pub fn import(inputs: &[Source]) -> Imported {
                     kubernetes::read(&doc, &path, &mut facts, &mut diags);
                 }
             }
-            FileKind::VmFile(file) => bundle::read(file, &source.text, base, &path, &mut facts, &mut diags),
+            FileKind::VmFile(file) => bundle::read(file, source, base, &path, &mut facts, &mut diags),
             FileKind::Runbook => bundle::read_runbook(&source.text, base, &mut facts),
             FileKind::Other => {}
         }
@@ -85,6 +85,35 @@ pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {
         base = end + 1;
     }
     None
+}
+
+/// A diagnostic of [`import`] made local to the input its primary label
+/// is in: (that input's index, the diagnostic with spans in it). A
+/// secondary label in another input cannot be drawn there, so it becomes a
+/// line of the help naming that file, line and column.
+pub fn localize(inputs: &[Source], mut d: Diagnostic) -> Option<(usize, Diagnostic)> {
+    let (index, _) = locate(inputs, d.span())?;
+    let mut elsewhere = Vec::new();
+    d.labels.retain_mut(|l| match locate(inputs, l.span) {
+        Some((i, local)) if i == index => {
+            l.span = local;
+            true
+        }
+        Some((i, local)) => {
+            let at = inputs[i].line_col(local.start);
+            elsewhere.push(format!(
+                "{} at {}:{}:{}",
+                l.message, inputs[i].name, at.line, at.column
+            ));
+            false
+        }
+        None => false,
+    });
+    if !elsewhere.is_empty() {
+        let help = d.help.take().map(|h| format!("{h}\n")).unwrap_or_default();
+        d = d.help(format!("{help}see: {}", elsewhere.join("; ")));
+    }
+    Some((index, d))
 }
 
 /// What an input's name says about it. meshc's own output tree names the
