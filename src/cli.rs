@@ -27,6 +27,7 @@ macro_rules! out {
     }};
 }
 
+mod import;
 mod plan;
 
 const EXIT_CODES: &str = "\
@@ -261,6 +262,9 @@ enum Command {
     /// (-o DIR), an older topology (--base) or a git revision (--base-rev)
     #[command(after_help = plan::PLAN_EXIT_CODES)]
     Plan(Box<plan::PlanArgs>),
+    /// Read an existing mesh's YAML and VM files (or meshc's output) and write the topology they describe
+    #[command(after_help = import::IMPORT_EXIT_CODES)]
+    Import(Box<import::ImportArgs>),
     /// Print the iptables rules istio-iptables would install for these flags
     #[command(after_help = EXIT_CODES)]
     Iptables(Box<crate::iptables::IptablesArgs>),
@@ -318,6 +322,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
         Command::Fmt { files, check } => fmt(&files, check),
         Command::Init { dir, example } => init(&dir, example),
         Command::Plan(args) => plan::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Iptables(args) => match args.to_config() {
             Ok((config, flavor)) => {
                 let rules = crate::iptables::generate(&config, flavor);

@@ -17,6 +17,7 @@ mod format;
 mod graph;
 mod guide;
 mod hostile;
+mod import;
 mod iptables_conformance;
 mod kdl_differential;
 mod kubernetes;

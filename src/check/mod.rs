@@ -145,6 +145,8 @@ pub fn catalogue() -> Vec<&'static Code> {
         .iter()
         .copied()
         .chain(rules::ALL.iter().map(|r| r.code))
+        .chain(crate::import::CODES.iter().copied())
+        .chain(crate::import::VM_FILE_CODES.iter().copied())
         .collect();
     all.sort_by_key(|c| c.code);
     all

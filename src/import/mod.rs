@@ -1,8 +1,299 @@
-//! `meshc import`: from an existing mesh's files back to a topology.
+//! `meshc import`: an existing mesh's files back to a topology.
 //!
-//! The stage reads backwards through the pipeline: files → `Topology` (the
-//! model) + notes → text (`print`), which the usual front end and `check`
-//! then judge.
+//! The stage reads backwards through the pipeline: Kubernetes/Istio YAML
+//! and VM files → facts (`kubernetes`, `bundle`) → a `Topology`
+//! (`assemble`) with notes where a user must decide → text (`print`, the
+//! printer's) → the usual `check_source`, which says whether it passes.
+//!
+//! Pure: no I/O. The CLI reads the files (directories in sorted order, `-`
+//! for standard input) and hands them over as `Source`s.
+//!
+//! # Spans
+//!
+//! One `Diagnostic` has spans but no file, and an import reads many files.
+//! So spans here are offsets into the inputs laid end to end: input `i`
+//! starts at the sum of the lengths (plus one) of the inputs before it.
+//! [`locate`] turns such a span back into (input, span in that input); the
+//! model's spans are in the same space.
 
+pub mod assemble;
+pub mod bundle;
+pub mod kubernetes;
 pub mod print;
 pub mod vm_files;
+pub mod yaml;
+
+use crate::declare_code;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::Topology;
+use crate::source::{Source, Span};
+
+pub use print::{Decl, Note};
+
+/// What an import produced: the topology, the notes a user must read, and
+/// every finding (errors are conflicts; warnings what the language cannot
+/// express).
+#[derive(Debug)]
+pub struct Imported {
+    pub topology: Topology,
+    pub notes: Vec<Note>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads every input and assembles one topology. Pure and total: any
+/// input gives a result, problems are diagnostics.
+pub fn import(inputs: &[Source]) -> Imported {
+    let mut diags = Vec::new();
+    let mut facts = kubernetes::Facts::default();
+    for (i, source) in inputs.iter().enumerate() {
+        let base = base_of(inputs, i);
+        let path = Path::of(&source.name);
+        match path.kind {
+            FileKind::Yaml => {
+                for doc in yaml::load(&source.text, base, &mut diags) {
+                    kubernetes::read(&doc, &path, &mut facts, &mut diags);
+                }
+            }
+            FileKind::VmFile(file) => bundle::read(file, source, base, &path, &mut facts, &mut diags),
+            FileKind::Runbook => bundle::read_runbook(&source.text, base, &mut facts),
+            FileKind::Other => {}
+        }
+    }
+    let (topology, notes) = assemble::assemble(facts, &mut diags);
+    crate::diagnostic::sort(&mut diags);
+    Imported {
+        topology,
+        notes,
+        diagnostics: diags,
+    }
+}
+
+/// The global offset of input `i`'s first byte.
+pub fn base_of(inputs: &[Source], i: usize) -> usize {
+    inputs[..i].iter().map(|s| s.text.len() + 1).sum()
+}
+
+/// The input a global span falls in, and the span within it.
+pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {
+    let mut base = 0;
+    for (i, s) in inputs.iter().enumerate() {
+        let end = base + s.text.len();
+        if span.start >= base && span.start <= end {
+            let local = Span::new(span.start - base, span.end.min(end).max(span.start) - base);
+            return Some((i, local));
+        }
+        base = end + 1;
+    }
+    None
+}
+
+/// A diagnostic of [`import`] made local to the input its primary label
+/// is in: (that input's index, the diagnostic with spans in it). A
+/// secondary label in another input cannot be drawn there, so it becomes a
+/// line of the help naming that file, line and column.
+pub fn localize(inputs: &[Source], mut d: Diagnostic) -> Option<(usize, Diagnostic)> {
+    let (index, _) = locate(inputs, d.span())?;
+    let mut elsewhere = Vec::new();
+    d.labels.retain_mut(|l| match locate(inputs, l.span) {
+        Some((i, local)) if i == index => {
+            l.span = local;
+            true
+        }
+        Some((i, local)) => {
+            let at = inputs[i].line_col(local.start);
+            elsewhere.push(format!(
+                "{} at {}:{}:{}",
+                l.message, inputs[i].name, at.line, at.column
+            ));
+            false
+        }
+        None => false,
+    });
+    if !elsewhere.is_empty() {
+        let help = d.help.take().map(|h| format!("{h}\n")).unwrap_or_default();
+        d = d.help(format!("{help}see: {}", elsewhere.join("; ")));
+    }
+    Some((index, d))
+}
+
+/// What an input's name says about it. meshc's own output tree names the
+/// cluster (`kubernetes/clusters/<c>/`, `control-plane/<c>/`) and the VM
+/// (`vms/<vm>/`) of a file; other files are read for what they hold.
+#[derive(Clone, Debug, Default)]
+pub struct Path {
+    pub cluster: Option<String>,
+    pub vm: Option<String>,
+    /// Under `kubernetes/mesh/`: configuration every control plane applies.
+    pub mesh: bool,
+    pub kind: FileKind,
+    pub file_name: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FileKind {
+    Yaml,
+    VmFile(bundle::VmFile),
+    Runbook,
+    #[default]
+    Other,
+}
+
+impl Path {
+    pub fn of(name: &str) -> Path {
+        let parts: Vec<&str> = name
+            .split(['/', '\\'])
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        let file_name = parts.last().copied().unwrap_or_default().to_owned();
+        let mut path = Path {
+            file_name: file_name.clone(),
+            ..Path::default()
+        };
+        for w in parts.windows(3) {
+            match w {
+                ["kubernetes", "clusters", c] | ["control-plane", c, _] => {
+                    path.cluster = Some((*c).to_owned())
+                }
+                ["vms", vm, _] => path.vm = Some((*vm).to_owned()),
+                _ => {}
+            }
+        }
+        if parts.windows(2).any(|w| w == ["kubernetes", "mesh"]) {
+            path.mesh = true;
+        }
+        // What meshc derives from the rest and nothing else reads back:
+        // the Prometheus job, and a VM's mesh.yaml (cluster.env's keys as
+        // the agent's proxy metadata).
+        let derived = parts
+            .windows(2)
+            .any(|w| w[0] == "prometheus" && w[1] == "vm-sidecars.yaml")
+            || (path.vm.is_some() && file_name == "mesh.yaml");
+        path.kind = if derived {
+            FileKind::Other
+        } else if path.vm.is_some()
+            && let Some(f) = bundle::VmFile::of(&file_name)
+        {
+            FileKind::VmFile(f)
+        } else if file_name == "RUNBOOK.md" {
+            FileKind::Runbook
+        } else if name == "-"
+            || file_name.ends_with(".yaml")
+            || file_name.ends_with(".yml")
+            || file_name.ends_with(".json")
+        {
+            FileKind::Yaml
+        } else if let Some(f) = bundle::VmFile::of(&file_name) {
+            FileKind::VmFile(f)
+        } else {
+            FileKind::Other
+        };
+        path
+    }
+}
+
+declare_code! {
+    /// An input file is not valid YAML (or a YAML node meshc cannot read:
+    /// a mapping key that is not a scalar, an alias to no anchor).
+    ///
+    /// `meshc import` reads Kubernetes manifests, `kubectl get -o yaml`
+    /// output and Helm values as YAML 1.2. The message gives the parser's
+    /// reason; documents before the error in the same file are still read.
+    pub static MALFORMED_YAML = "E950", Error, "malformed-yaml", "an input file is not valid YAML";
+}
+
+declare_code! {
+    /// An input file exceeds what `meshc import` reads: larger than 64 MiB,
+    /// nested deeper than 64 levels, or holding more than 4,000,000 YAML
+    /// nodes once aliases are expanded.
+    ///
+    /// The limits keep a hostile file (an alias "billion laughs" bomb, a
+    /// 100 MB document) from exhausting memory or time. Real manifests are
+    /// far below them; split a huge stream into several files.
+    pub static YAML_LIMIT = "E951", Error, "yaml-limit", "an input file is larger or deeper than import reads";
+}
+
+declare_code! {
+    /// Two WorkloadEntries (or a WorkloadEntry and a VM's `cluster.env`)
+    /// claim one address for different VMs.
+    ///
+    /// A topology has one VM per address; Istio would send one machine's
+    /// traffic to the other. Remove the stale entry, or fix the address.
+    pub static DUPLICATE_ADDRESS = "E953", Error, "import-duplicate-address", "two workload entries claim one address";
+}
+
+declare_code! {
+    /// A Sidecar's egress host names a service that no Service,
+    /// ServiceEntry or WorkloadEntry among the inputs defines.
+    ///
+    /// meshc turns egress hosts into `calls`; a call to a service that does
+    /// not exist cannot be expressed. Import the manifests that define it
+    /// too, or remove the host.
+    pub static UNKNOWN_EGRESS_HOST = "E954", Error, "import-unknown-egress-host", "a Sidecar egress host names no imported service";
+}
+
+declare_code! {
+    /// A VirtualService's route weights do not add up to 100.
+    ///
+    /// A topology's `route` weights must make 100 (E706); the imported
+    /// weights are kept as written, and this says which VirtualService to
+    /// fix.
+    pub static IMPORT_WEIGHTS = "E955", Error, "import-route-weights", "imported route weights do not add up to 100";
+}
+
+declare_code! {
+    /// A VM's `cluster.env` disagrees with its WorkloadEntry (address,
+    /// network, namespace or service account).
+    ///
+    /// Istio trusts both: the proxy presents what `cluster.env` says, and
+    /// the mesh routes to what the WorkloadEntry says. One of them is stale;
+    /// the WorkloadEntry's value is imported.
+    pub static VM_FILE_DISAGREES = "E956", Error, "import-vm-file-disagrees", "a VM file disagrees with its WorkloadEntry";
+}
+
+declare_code! {
+    /// An input object or field that the topology language cannot express
+    /// is left out of the imported topology.
+    ///
+    /// `meshc import` reports every such object and field with its file and
+    /// line, so that nothing is silently dropped. Decide for each whether
+    /// it matters: keep applying it beside meshc's output, or drop it.
+    pub static NOT_EXPRESSIBLE = "W950", Warning, "import-not-expressible", "an imported object or field cannot be expressed";
+}
+
+declare_code! {
+    /// The inputs do not say something the topology needs, and `meshc
+    /// import` assumed a value (written in the topology with a comment).
+    ///
+    /// Check the assumption; meshc's own output carries most of these
+    /// facts (`RUNBOOK.md`, `control-plane/`, the VM bundles): import the
+    /// whole output directory to avoid them.
+    pub static ASSUMED = "W952", Warning, "import-assumed", "a fact the inputs do not give was assumed";
+}
+
+declare_code! {
+    /// `meshc import -o FILE` found FILE already there and did not replace it.
+    ///
+    /// An import never overwrites a file it was not asked to replace: the
+    /// file may be a topology written by hand. Pass `--force` to replace it
+    /// (atomically: a reader sees the old file or the new one, never a
+    /// part), or choose another FILE.
+    pub static OUTPUT_EXISTS = "E957", Error, "import-output-exists", "the import's output file already exists";
+}
+
+/// Every code `meshc import` raises (the catalogue gathers them).
+pub static CODES: &[&Code] = &[
+    &MALFORMED_YAML,
+    &YAML_LIMIT,
+    &yaml::DUPLICATE_KEY,
+    &DUPLICATE_ADDRESS,
+    &UNKNOWN_EGRESS_HOST,
+    &IMPORT_WEIGHTS,
+    &VM_FILE_DISAGREES,
+    &NOT_EXPRESSIBLE,
+    &yaml::YAML11_BOOLEAN,
+    &ASSUMED,
+    &OUTPUT_EXISTS,
+];
+
+/// The codes of the VM-file readers (`vm_files`).
+pub use vm_files::CODES as VM_FILE_CODES;

@@ -1,0 +1,246 @@
+//! `meshc import`, the command-line side: reads the paths (files,
+//! directories walked in sorted order, `-` for standard input), hands them
+//! to the pure [`crate::import::import`], prints the topology (standard
+//! output, or `-o FILE` written atomically), then checks the printed text
+//! and reports everything in the chosen diagnostics format.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use super::{Exit, Format, ReadError, print_diagnostics, read_source, verdict};
+use crate::diagnostic::Diagnostic;
+use crate::import::{self, OUTPUT_EXISTS, print, yaml};
+use crate::source::{Source, Span};
+use crate::syntax::{Limits, Syntax};
+
+/// Exit codes of `meshc import`, as `check`'s.
+pub(super) const IMPORT_EXIT_CODES: &str = "\
+Exit codes:
+  0  imported; the topology passes `meshc check` (warnings may be shown)
+  1  errors: conflicts between the inputs, or the topology does not check
+     (it is still written, with the findings)
+  2  usage error, a path could not be read, or -o FILE exists (see --force)";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum TopologyFormat {
+    /// KDL, in `meshc fmt`'s form
+    #[default]
+    Kdl,
+    /// The TOML form of the same schema
+    Toml,
+}
+
+#[derive(clap::Args, Debug)]
+pub(super) struct ImportArgs {
+    /// Kubernetes/Istio YAML (multi-document streams, `kind: List`,
+    /// `kubectl get -o yaml`), VM files (cluster.env, sidecar.env, …), or
+    /// directories of them (meshc's own output directory included); `-`
+    /// reads YAML from standard input
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Write the topology to FILE (atomically) instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace FILE if it exists
+    #[arg(long, requires = "out")]
+    force: bool,
+    /// The topology's syntax
+    #[arg(long, value_enum, default_value_t)]
+    format: TopologyFormat,
+    /// How diagnostics are printed (machine formats go to standard output,
+    /// so they need -o FILE)
+    #[arg(long, value_enum, default_value_t)]
+    diagnostic_format: Format,
+}
+
+/// Runs `meshc import`.
+pub(super) fn run(args: &ImportArgs) -> Exit {
+    if args.out.is_none() && args.diagnostic_format != Format::Human {
+        eprintln!(
+            "meshc: import --diagnostic-format {:?} prints diagnostics on standard output, where the topology goes: add -o FILE",
+            args.diagnostic_format
+        );
+        return Exit::Usage;
+    }
+    if args.paths.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        eprintln!("meshc: PATH `-` (standard input) is given more than once; it can be read only once");
+        return Exit::Usage;
+    }
+    let mut inputs = Vec::new();
+    let mut unreadable: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
+    for path in &args.paths {
+        if let Err(msg) = gather(path, &mut inputs, &mut unreadable) {
+            eprintln!("{msg}");
+            return Exit::Usage;
+        }
+    }
+    let imported = import::import(&inputs);
+    let syntax = match args.format {
+        TopologyFormat::Kdl => print::Syntax::Kdl,
+        TopologyFormat::Toml => print::Syntax::Toml,
+    };
+    let text = print::print(&imported.topology, &imported.notes, syntax);
+
+    // Each finding goes to the input it is about.
+    let mut results: Vec<(Source, Vec<Diagnostic>)> =
+        inputs.iter().map(|s| (s.clone(), Vec::new())).collect();
+    for d in imported.diagnostics {
+        if let Some((i, d)) = import::localize(&inputs, d) {
+            results[i].1.push(d);
+        }
+    }
+    results.retain(|(_, d)| !d.is_empty());
+    results.splice(0..0, unreadable);
+
+    // The written topology, judged as `meshc check` would.
+    let (check_syntax, default_name) = match args.format {
+        TopologyFormat::Kdl => (Syntax::Kdl, "topology.kdl"),
+        TopologyFormat::Toml => (Syntax::Toml, "topology.toml"),
+    };
+    let name = args
+        .out
+        .as_ref()
+        .map_or(default_name.to_owned(), |o| o.display().to_string());
+    let printed = Source::new(name, text);
+    let (_, check_diags) = crate::check_source(&printed, check_syntax, Limits::default());
+
+    let mut exit_usage = false;
+    match &args.out {
+        None => out!("{}", printed.text),
+        Some(out) => match write_atomically(out, &printed.text, args.force) {
+            Ok(()) => {}
+            Err(WriteFailure::Exists) => {
+                let d = Diagnostic::new(
+                    &OUTPUT_EXISTS,
+                    Span::file_start(),
+                    format!("{} exists; nothing was written", out.display()),
+                )
+                .help("pass --force to replace it, or choose another -o FILE");
+                results.push((Source::new(out.display().to_string(), ""), vec![d]));
+                exit_usage = true;
+            }
+            Err(WriteFailure::Io(msg)) => {
+                eprintln!("{msg}");
+                exit_usage = true;
+            }
+        },
+    }
+    if !check_diags.is_empty() && !exit_usage {
+        results.push((printed, check_diags));
+    }
+    print_diagnostics(&results, args.diagnostic_format);
+    let all: Vec<Diagnostic> = results.into_iter().flat_map(|(_, d)| d).collect();
+    if exit_usage {
+        Exit::Usage
+    } else {
+        verdict(&all, false)
+    }
+}
+
+/// Adds the inputs under `path`: a file, every importable file of a
+/// directory (recursively, in sorted order, hidden entries skipped), or
+/// standard input for `-`.
+fn gather(
+    path: &Path,
+    inputs: &mut Vec<Source>,
+    unreadable: &mut Vec<(Source, Vec<Diagnostic>)>,
+) -> Result<(), String> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .take(yaml::MAX_INPUT as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("meshc: cannot read standard input: {e}"))?;
+        return add(
+            super::source_from_bytes("-".to_owned(), bytes, yaml::MAX_INPUT as u64),
+            inputs,
+            unreadable,
+        );
+    }
+    let meta = std::fs::metadata(path).map_err(|e| format!("meshc: cannot read {}: {e}", path.display()))?;
+    if !meta.is_dir() {
+        return add(read_source(path, yaml::MAX_INPUT as u64), inputs, unreadable);
+    }
+    let mut stack = vec![path.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| format!("meshc: cannot read {}: {e}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("meshc: cannot read {}: {e}", dir.display()))?;
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry
+                .file_type()
+                .map_err(|e| format!("meshc: cannot read {}: {e}", entry.path().display()))?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file()
+                && import::Path::of(&entry.path().to_string_lossy()).kind != import::FileKind::Other
+            {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    for file in files {
+        add(read_source(&file, yaml::MAX_INPUT as u64), inputs, unreadable)?;
+    }
+    Ok(())
+}
+
+fn add(
+    read: Result<Source, ReadError>,
+    inputs: &mut Vec<Source>,
+    unreadable: &mut Vec<(Source, Vec<Diagnostic>)>,
+) -> Result<(), String> {
+    match read {
+        Ok(source) => inputs.push(source),
+        Err(ReadError::Unreadable(b)) => {
+            let (source, d) = *b;
+            unreadable.push((source, vec![d]));
+        }
+        Err(ReadError::Io(msg)) => return Err(msg),
+    }
+    Ok(())
+}
+
+enum WriteFailure {
+    Exists,
+    Io(String),
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory,
+/// renamed over it only when complete: a reader never sees a part. Without
+/// `force`, the rename refuses an existing file (atomically: no window
+/// where a file created meanwhile is replaced).
+fn write_atomically(path: &Path, text: &str, force: bool) -> Result<(), WriteFailure> {
+    let io = |e: std::io::Error| WriteFailure::Io(format!("meshc: cannot write {}: {e}", path.display()));
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(WriteFailure::Exists);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".meshc-import")
+        .tempfile_in(&dir)
+        .map_err(io)?;
+    tmp.write_all(text.as_bytes()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    if force {
+        tmp.persist(path).map_err(|e| io(e.error))?;
+    } else {
+        match tmp.persist_noclobber(path) {
+            Ok(_) => {}
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(WriteFailure::Exists);
+            }
+            Err(e) => return Err(io(e.error)),
+        }
+    }
+    Ok(())
+}
