@@ -21,6 +21,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::ops::Bound;
 
 use crate::artifact::{Artifact, Mode};
 use crate::check::Checked;
@@ -89,8 +90,13 @@ impl<'a> Book<'a> {
     }
 
     fn has_dir(&self, dir: &str) -> bool {
+        // The paths are sorted: the first one at or after `dir/` is in the
+        // directory if any is (one lookup, not a scan per VM and cluster).
         let prefix = format!("{dir}/");
-        self.paths.iter().any(|p| p.starts_with(&prefix))
+        self.paths
+            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+            .next()
+            .is_some_and(|p| p.starts_with(&prefix))
     }
 
     fn cluster(&self, c: ClusterId) -> &'a str {
