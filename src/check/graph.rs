@@ -338,6 +338,10 @@ impl MeshGraph {
         g.least_privilege = IdVec::filled(false, topo.services.len());
         let mut injected_service: IdVec<ServiceId, bool> = IdVec::filled(false, topo.services.len());
         for (name, info) in &ix.namespaces {
+            // A namespace only declared (no service in it) decides nothing.
+            if info.services.is_empty() {
+                continue;
+            }
             let (lp, inj) = (least_privilege(topo, ix, name), injected(topo, ix, name));
             for &s in &info.services {
                 g.least_privilege[s] = lp;
