@@ -1974,10 +1974,10 @@ fn iptables_config_is_what_sidecar_env_says() {
                     Some(pinned) => pinned.clone(),
                     None => config_ids(placeholder, mode),
                 };
-                if vm.proxy_uid.is_some() || env.get("PROXY_UID").is_none() {
+                if vm.proxy_uid.is_some() || !env.contains_key("PROXY_UID") {
                     assert_eq!(config.proxy_uid, [ids("PROXY_UID", PROXY_UID)], "{at}");
                 }
-                if vm.proxy_uid.is_some() || vm.proxy_gid.is_some() || env.get("PROXY_GID").is_none() {
+                if vm.proxy_uid.is_some() || vm.proxy_gid.is_some() || !env.contains_key("PROXY_GID") {
                     assert_eq!(config.proxy_gid, [ids("PROXY_GID", PROXY_GID)], "{at}");
                 }
             }
