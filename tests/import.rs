@@ -347,7 +347,8 @@ fn meshc_cli(args: &[&str], stdin: Option<&str>) -> std::process::Output {
         .spawn()
         .unwrap();
     let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
+    // A run refused before it reads its input closes the pipe early.
+    let _ = pipe.write_all(stdin.unwrap_or_default().as_bytes());
     drop(pipe);
     child.wait_with_output().unwrap()
 }
