@@ -118,10 +118,15 @@ fn topologies() -> Vec<(String, Source, Syntax)> {
     out
 }
 
-/// The topologies whose round trip is byte-identical. Every other one is
-/// listed with its reason in the report of `round_trip_status`.
+/// The topologies whose round trip is byte-identical. The others, with
+/// why: `ok/legacy-two-clusters.toml` (the legacy flow writes no Sidecar,
+/// so a caller's cluster, which gets the callee's Service, is not in the
+/// artifacts) and `synth-1k` (cluster-only services' clusters are inferred
+/// from the Services of the VM-backed services they call, which is not
+/// always unique); `round_trip_status` prints each one's first differences.
 const GREEN: &[&str] = &[
     "bookinfo-vm",
+    "bookinfo-legacy",
     "multicluster",
     "ok/allow-warnings.kdl",
     "ok/bom.kdl",
@@ -342,7 +347,8 @@ fn meshc_cli(args: &[&str], stdin: Option<&str>) -> std::process::Output {
         .spawn()
         .unwrap();
     let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
+    // A run refused before it reads its input closes the pipe early.
+    let _ = pipe.write_all(stdin.unwrap_or_default().as_bytes());
     drop(pipe);
     child.wait_with_output().unwrap()
 }

@@ -21,6 +21,9 @@ use crate::source::{Span, Spanned};
 
 type S = Spanned<String>;
 
+/// (namespace, name) of a service.
+type ServiceKey = (String, String);
+
 fn s(value: impl Into<String>, span: Span) -> S {
     Spanned::new(value.into(), span)
 }
@@ -623,7 +626,7 @@ fn services(
     all.extend(workloads.iter().map(|w| (w.namespace.clone(), w.service.clone())));
 
     // Calls, from Sidecar egress hosts `ns/<svc>.<ns>.svc.<domain>`.
-    let mut calls: BTreeMap<(String, String), Vec<(String, String, Span)>> = BTreeMap::new();
+    let mut calls: BTreeMap<ServiceKey, Vec<(String, String, Span)>> = BTreeMap::new();
     for (key, f) in &facts.services {
         for host in f.egress.iter().flatten() {
             let Some((_, fqdn)) = host.value.split_once('/') else {

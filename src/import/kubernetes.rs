@@ -622,6 +622,15 @@ fn service<'a>(facts: &'a mut Facts, namespace: &S, name: &S) -> &'a mut Service
 fn host_service(node: Option<&Node>, diags: &mut Vec<Diagnostic>) -> Option<S> {
     let host = text(node, diags)?;
     let svc = host.value.split('.').next().unwrap_or_default().to_owned();
+    // `*` or a name no service has (a gateway-bound route): not a service.
+    if svc.is_empty() || !svc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        unexpressed(
+            diags,
+            host.span,
+            &format!("host `{}`, which names no service,", host.value),
+        );
+        return None;
+    }
     Some(Spanned::new(svc, host.span))
 }
 

@@ -528,7 +528,7 @@ mod tests {
     fn deep_nesting_and_syntax_errors_are_diagnostics() {
         for text in [
             "[".repeat(10_000),
-            "a:\n".repeat(1) + &"- ".repeat(5000) + "x",
+            "a:\n".to_owned() + &"- ".repeat(5000) + "x",
             "a: [b\n".into(),
             "a: *nothing\n".into(),
         ] {
