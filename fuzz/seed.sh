@@ -26,3 +26,8 @@ for argv in '' '-p\00015001\000-z\00015006\000-u\0001337\000-m\000REDIRECT\000-i
     i=$((i + 1))
     printf -- "$argv" > "$here/corpus/iptables/seed-$i"
 done
+# import: the YAML and VM-file fixtures of the importer, one file per seed
+# (it lands in the first slot, a cluster's YAML).
+mkdir -p "$here/corpus/import"
+find "$root/tests/import" -type f -size -64k |
+    while read -r f; do cp "$f" "$here/corpus/import/$(echo "$f" | tr / _)"; done
