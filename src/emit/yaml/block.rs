@@ -14,6 +14,10 @@
 //! doing that through serde-saphyr's general emitter took about five times
 //! the instructions.
 //!
+//! The same writer, with [`Quoting::GoYamlV2`], writes `mesh.yaml` as
+//! `istioctl` does: its strings follow go-yaml v2's rules
+//! ([`super::go_yaml`]) instead of serde-saphyr's, around the same layout.
+//!
 //! The Kubernetes emitter's test `block_writer_agrees_with_serde_saphyr`
 //! holds the two to the same bytes on every object of every example and of
 //! two synthetic meshes; the property tests of the parent module do the same

@@ -369,6 +369,25 @@ mod tests {
         v
     }
 
+    /// The one writer in go-yaml mode: keys in natural order, keys and
+    /// values quoted by [`scalar`], a sequence under its key unindented.
+    #[test]
+    fn documents_sort_naturally_and_quote_like_go_yaml() {
+        let node = Node::Map(vec![
+            ("b".to_owned(), Node::Str("-c".to_owned())),
+            ("a10".to_owned(), Node::Int(1)),
+            (
+                "a9".to_owned(),
+                Node::Seq(vec![Node::Str("on".to_owned()), Node::Map(vec![])]),
+            ),
+            (String::new(), Node::Str(String::new())),
+        ]);
+        assert_eq!(
+            super::super::go_yaml_document(&node),
+            "\"\": \"\"\na9:\n- \"on\"\n- {}\na10: 1\nb: '-c'\n"
+        );
+    }
+
     #[test]
     fn natural_order_puts_non_letters_before_letters() {
         assert_eq!(
