@@ -14,6 +14,10 @@
 //! doing that through serde-saphyr's general emitter took about five times
 //! the instructions.
 //!
+//! The same writer, with [`Quoting::GoYamlV2`], writes `mesh.yaml` as
+//! `istioctl` does: its strings follow go-yaml v2's rules
+//! ([`super::go_yaml`]) instead of serde-saphyr's, around the same layout.
+//!
 //! The Kubernetes emitter's test `block_writer_agrees_with_serde_saphyr`
 //! holds the two to the same bytes on every object of every example and of
 //! two synthetic meshes; the property tests of the parent module do the same
@@ -43,13 +47,26 @@ impl ser::Error for Error {
 
 type Result<T = ()> = std::result::Result<T, Error>;
 
+/// How strings (values and keys) are written; the layout is the same.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Quoting {
+    /// serde-saphyr's choices, for Kubernetes objects and values files:
+    /// plain when [`plain`], otherwise as serde-saphyr writes the string.
+    SerdeSaphyr,
+    /// go-yaml v2's choices as `istioctl` writes them
+    /// ([`super::go_yaml::scalar`]), for mesh.yaml.
+    GoYamlV2,
+}
+
 /// Appends `value` to `out` as one YAML document (no `---`), ending in a
-/// newline. On error `out` may hold part of the document.
-pub fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result {
+/// newline, its strings written by `quoting`. On error `out` may hold part
+/// of the document.
+pub fn write<T: Serialize + ?Sized>(out: &mut String, value: &T, quoting: Quoting) -> Result {
     value.serialize(Value {
         out,
         indent: 0,
         at: At::Top,
+        quoting,
     })
 }
 
@@ -87,9 +104,13 @@ const PLAIN_BYTES: [bool; 256] = {
     table
 };
 
-/// A string as a value: plain when [`plain`], otherwise as serde-saphyr
-/// writes it.
-fn write_str(out: &mut String, s: &str) -> Result {
+/// A string as a value: by go-yaml v2's rules, or plain when [`plain`],
+/// otherwise as serde-saphyr writes it.
+fn write_str(out: &mut String, s: &str, quoting: Quoting) -> Result {
+    if quoting == Quoting::GoYamlV2 {
+        out.push_str(&super::go_yaml::scalar(s));
+        return Ok(());
+    }
     if plain(s) {
         out.push_str(s);
         return Ok(());
@@ -104,9 +125,14 @@ fn write_str(out: &mut String, s: &str) -> Result {
     }
 }
 
-/// A string as a mapping key: plain when [`plain`], otherwise as
-/// serde-saphyr writes it as a key.
-fn write_key(out: &mut String, key: &str) -> Result {
+/// A string as a mapping key: by go-yaml v2's rules (the same as for
+/// values), or plain when [`plain`], otherwise as serde-saphyr writes it as
+/// a key.
+fn write_key(out: &mut String, key: &str, quoting: Quoting) -> Result {
+    if quoting == Quoting::GoYamlV2 {
+        out.push_str(&super::go_yaml::scalar(key));
+        return Ok(());
+    }
     if plain(key) {
         out.push_str(key);
         return Ok(());
@@ -152,6 +178,7 @@ struct Value<'o> {
     out: &'o mut String,
     indent: usize,
     at: At,
+    quoting: Quoting,
 }
 
 impl<'o> Value<'o> {
@@ -175,7 +202,7 @@ impl<'o> Value<'o> {
             At::MapValue => (self.indent + 2, Lead::Newline),
             At::SeqItem => (self.indent + 2, Lead::Inline),
         };
-        Block::new(self.out, indent, lead, "{}")
+        Block::new(self.out, indent, lead, "{}", self.quoting)
     }
 
     /// The sequence this value is: under a key, at the key's indentation.
@@ -185,7 +212,7 @@ impl<'o> Value<'o> {
             At::MapValue => (self.indent, Lead::Newline),
             At::SeqItem => (self.indent + 2, Lead::Inline),
         };
-        Block::new(self.out, indent, lead, "[]")
+        Block::new(self.out, indent, lead, "[]", self.quoting)
     }
 
     /// Writes `variant:` and returns the place of its value, as serde's
@@ -198,6 +225,7 @@ impl<'o> Value<'o> {
             out: block.out,
             indent: block.indent,
             at: At::MapValue,
+            quoting: block.quoting,
         })
     }
 }
@@ -210,16 +238,18 @@ struct Block<'o> {
     /// How the collection is written when it turns out empty.
     empty: &'static str,
     entries: usize,
+    quoting: Quoting,
 }
 
 impl<'o> Block<'o> {
-    fn new(out: &'o mut String, indent: usize, lead: Lead, empty: &'static str) -> Self {
+    fn new(out: &'o mut String, indent: usize, lead: Lead, empty: &'static str, quoting: Quoting) -> Self {
         Block {
             out,
             indent,
             lead,
             empty,
             entries: 0,
+            quoting,
         }
     }
 
@@ -238,7 +268,7 @@ impl<'o> Block<'o> {
 
     fn key(&mut self, key: &str) -> Result {
         self.next_entry();
-        write_key(self.out, key)?;
+        write_key(self.out, key, self.quoting)?;
         self.out.push(':');
         Ok(())
     }
@@ -248,6 +278,7 @@ impl<'o> Block<'o> {
             out: self.out,
             indent: self.indent,
             at: At::MapValue,
+            quoting: self.quoting,
         })
     }
 
@@ -258,6 +289,7 @@ impl<'o> Block<'o> {
             out: self.out,
             indent: self.indent,
             at: At::SeqItem,
+            quoting: self.quoting,
         })
     }
 
@@ -331,7 +363,8 @@ impl<'o> ser::Serializer for Value<'o> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
     fn serialize_str(self, v: &str) -> Result {
-        self.scalar(|out| write_str(out, v))
+        let quoting = self.quoting;
+        self.scalar(|out| write_str(out, v, quoting))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result {
         use ser::SerializeSeq as _;

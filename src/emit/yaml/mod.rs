@@ -18,10 +18,12 @@
 //! serde-saphyr.
 
 mod block;
+pub mod go_yaml;
 
 use serde::Serialize;
 
-pub use block::plain;
+pub use block::{Quoting, plain};
+pub use go_yaml::Node;
 
 /// The serde-saphyr settings every generated YAML file uses.
 pub fn options() -> serde_saphyr::SerializerOptions {
@@ -32,8 +34,19 @@ pub fn options() -> serde_saphyr::SerializerOptions {
 
 /// One object as a YAML document (no `---`, ending in a newline).
 pub fn document<T: Serialize>(object: &T) -> String {
+    document_with(object, Quoting::SerdeSaphyr)
+}
+
+/// One value as a YAML document that go-yaml v2 (`sigs.k8s.io/yaml`, what
+/// `istioctl` prints with) would write the same: its scalar quoting, and
+/// natural key order for the maps of a [`Node`].
+pub fn go_yaml_document(value: &Node) -> String {
+    document_with(value, Quoting::GoYamlV2)
+}
+
+fn document_with<T: Serialize + ?Sized>(object: &T, quoting: Quoting) -> String {
     let mut text = String::new();
-    match block::write(&mut text, object) {
+    match block::write(&mut text, object, quoting) {
         Ok(()) => text,
         // Unreachable for the plain structs meshc renders (string maps,
         // strings, integers): writing fails only on shapes YAML cannot
