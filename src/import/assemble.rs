@@ -411,16 +411,18 @@ fn vms(
     }
     rest.extend(endpoint_vms.keys().cloned());
     names.retain(|n| rest.contains(n));
-    for n in rest {
-        if !names.contains(&n) {
-            names.push(n);
-        }
+    let ordered: BTreeSet<String> = names.iter().cloned().collect();
+    names.extend(rest.into_iter().filter(|n| !ordered.contains(n)));
+    // Each VM's entries, found once (not a scan of every entry per VM).
+    let mut entries_of: BTreeMap<String, Vec<&EntryFacts>> = BTreeMap::new();
+    for e in &facts.entries {
+        entries_of.entry(vm_name_of(e)).or_default().push(e);
     }
     let mut by_address: BTreeMap<IpAddr, (String, Span)> = BTreeMap::new();
     let mut vms = Vec::new();
     let several_clusters = facts.clusters.len() > 1;
     for name in names {
-        let entries: Vec<&EntryFacts> = facts.entries.iter().filter(|e| vm_name_of(e) == name).collect();
+        let entries: Vec<&EntryFacts> = entries_of.get(&name).cloned().unwrap_or_default();
         let bundle = facts.vms.get(&name);
         let env = |k: &str| bundle.and_then(|b| b.env.get(k));
         let entry = entries.first();

@@ -45,8 +45,10 @@ pub struct Imported {
 pub fn import(inputs: &[Source]) -> Imported {
     let mut diags = Vec::new();
     let mut facts = kubernetes::Facts::default();
-    for (i, source) in inputs.iter().enumerate() {
-        let base = base_of(inputs, i);
+    // Input `i` starts at `base_of(inputs, i)`, counted as we go (asking
+    // `base_of` for each input would be quadratic in the number of files).
+    let mut base = 0;
+    for source in inputs {
         let path = Path::of(&source.name);
         match path.kind {
             FileKind::Yaml => {
@@ -58,6 +60,7 @@ pub fn import(inputs: &[Source]) -> Imported {
             FileKind::Runbook => bundle::read_runbook(&source.text, base, &mut facts),
             FileKind::Other => {}
         }
+        base += source.text.len() + 1;
     }
     let (topology, notes) = assemble::assemble(facts, &mut diags);
     crate::diagnostic::sort(&mut diags);
