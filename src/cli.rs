@@ -351,6 +351,35 @@ enum ReadError {
     Io(String),
 }
 
+/// The most bytes an input may have, and what a user can do about a file
+/// that is refused.
+#[derive(Clone, Copy)]
+struct Limit {
+    bytes: u64,
+    /// Help for a file over the limit.
+    too_large: &'static str,
+    /// Help for a file that is not UTF-8.
+    not_utf8: &'static str,
+}
+
+impl Limit {
+    /// A topology, under `--max-input-size`.
+    fn topology(bytes: u64) -> Limit {
+        Limit {
+            bytes,
+            too_large: "raise the limit with --max-input-size BYTES if the file really is a topology",
+            not_utf8: "save the topology as UTF-8 text",
+        }
+    }
+
+    /// A topology that `meshc fmt` reads (it has no `--max-input-size`).
+    const FMT: Limit = Limit {
+        bytes: 64 * 1024 * 1024,
+        too_large: "a topology this large is not one to format by hand; check it with `meshc check --max-input-size BYTES`",
+        not_utf8: "save the topology as UTF-8 text",
+    };
+}
+
 /// FILE `-`: standard input.
 fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
@@ -376,7 +405,7 @@ fn stdin_usage(files: &[PathBuf], input: &InputArgs) -> Result<(), String> {
 /// `--stdin-filename`), else from the file.
 fn read_input(path: &Path, input: &InputArgs) -> Result<Source, ReadError> {
     if !is_stdin(path) {
-        return read_source(path, input.max_input_size);
+        return read_source(path, Limit::topology(input.max_input_size));
     }
     let name = input
         .stdin_filename
@@ -389,10 +418,10 @@ fn read_input(path: &Path, input: &InputArgs) -> Result<Source, ReadError> {
         .take(input.max_input_size.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| ReadError::Io(format!("meshc: cannot read standard input: {e}")))?;
-    source_from_bytes(name, bytes, input.max_input_size)
+    source_from_bytes(name, bytes, Limit::topology(input.max_input_size))
 }
 
-fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
+fn read_source(path: &Path, limit: Limit) -> Result<Source, ReadError> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| ReadError::Io(format!("meshc: cannot read {name}: {e}"));
     let not_regular = |meta: &std::fs::Metadata| {
@@ -415,24 +444,35 @@ fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
     if !meta.is_file() {
         return Err(not_regular(&meta));
     }
-    let mut bytes = Vec::new();
-    file.take(max.saturating_add(1))
+    // A file over the limit is refused before it is read: reading it would
+    // hold as many bytes as it has, whatever the limit says.
+    if meta.len() > limit.bytes {
+        return Err(too_large(name, limit));
+    }
+    // Room for what the file holds now; `take` still bounds one that grows.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).map_or(0, |n| n.saturating_add(1)));
+    file.take(limit.bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    source_from_bytes(name, bytes, max)
+    source_from_bytes(name, bytes, limit)
+}
+
+/// The diagnostic for an input over `limit`.
+fn too_large(name: String, limit: Limit) -> ReadError {
+    let diag = Diagnostic::new(
+        &codes::UNREADABLE_INPUT,
+        Span::file_start(),
+        format!("the file is larger than the limit of {} bytes", limit.bytes),
+    )
+    .help(limit.too_large);
+    ReadError::Unreadable(Box::new((Source::new(name, ""), diag)))
 }
 
 /// The bytes read as a `Source`, or the diagnostic that says why not (too
 /// large, not UTF-8).
-fn source_from_bytes(name: String, bytes: Vec<u8>, max: u64) -> Result<Source, ReadError> {
-    if bytes.len() as u64 > max {
-        let diag = Diagnostic::new(
-            &codes::UNREADABLE_INPUT,
-            Span::file_start(),
-            format!("the file is larger than the limit of {max} bytes"),
-        )
-        .help("raise the limit with --max-input-size BYTES if the file really is a topology");
-        return Err(ReadError::Unreadable(Box::new((Source::new(name, ""), diag))));
+fn source_from_bytes(name: String, bytes: Vec<u8>, limit: Limit) -> Result<Source, ReadError> {
+    if bytes.len() as u64 > limit.bytes {
+        return Err(too_large(name, limit));
     }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source::new(name, text)),
@@ -447,7 +487,7 @@ fn source_from_bytes(name: String, bytes: Vec<u8>, max: u64) -> Result<Source, R
                 "the file is not valid UTF-8",
             )
             .label("invalid byte here")
-            .help("save the topology as UTF-8 text");
+            .help(limit.not_utf8);
             Err(ReadError::Unreadable(Box::new((Source::new(name, text), diag))))
         }
     }
@@ -642,7 +682,7 @@ fn explain(code: Option<&str>) -> Exit {
 }
 
 fn why(path: &Path, from: &str, to: &str, format: crate::why::Format, input: &InputArgs) -> Exit {
-    let source = match read_source(path, input.max_input_size) {
+    let source = match read_source(path, Limit::topology(input.max_input_size)) {
         Ok(source) => source,
         Err(ReadError::Unreadable(b)) => {
             print_diagnostics(&[(b.0, vec![b.1])], Format::Human);
@@ -738,7 +778,7 @@ fn fmt(files: &[PathBuf], check: bool) -> Exit {
             exit = Exit::Usage;
             continue;
         }
-        let source = match read_source(path, 64 * 1024 * 1024) {
+        let source = match read_source(path, Limit::FMT) {
             Ok(s) => s,
             Err(ReadError::Unreadable(b)) => {
                 print_diagnostics(&[(b.0, vec![b.1])], Format::Human);

@@ -7,7 +7,7 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::{Exit, Format, ReadError, print_diagnostics, read_source, verdict};
+use super::{Exit, Format, Limit, ReadError, print_diagnostics, read_source, verdict};
 use crate::diagnostic::Diagnostic;
 use crate::import::{self, OUTPUT_EXISTS, print, yaml};
 use crate::source::{Source, Span};
@@ -137,6 +137,13 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
     }
 }
 
+/// The most an input file may hold: the YAML reader's own limit.
+const IMPORT_LIMIT: Limit = Limit {
+    bytes: yaml::MAX_INPUT as u64,
+    too_large: "split it: export one namespace or one kind at a time (`kubectl get … -n NS -o yaml`)",
+    not_utf8: "save it as UTF-8: Kubernetes YAML and the VM files meshc reads are UTF-8 text",
+};
+
 /// Adds the inputs under `path`: a file, every importable file of a
 /// directory (recursively, in sorted order, hidden entries skipped), or
 /// standard input for `-`.
@@ -153,14 +160,14 @@ fn gather(
             .read_to_end(&mut bytes)
             .map_err(|e| format!("meshc: cannot read standard input: {e}"))?;
         return add(
-            super::source_from_bytes("-".to_owned(), bytes, yaml::MAX_INPUT as u64),
+            super::source_from_bytes("-".to_owned(), bytes, IMPORT_LIMIT),
             inputs,
             unreadable,
         );
     }
     let meta = std::fs::metadata(path).map_err(|e| format!("meshc: cannot read {}: {e}", path.display()))?;
     if !meta.is_dir() {
-        return add(read_source(path, yaml::MAX_INPUT as u64), inputs, unreadable);
+        return add(read_source(path, IMPORT_LIMIT), inputs, unreadable);
     }
     let mut stack = vec![path.to_path_buf()];
     let mut files = Vec::new();
@@ -186,7 +193,7 @@ fn gather(
     }
     files.sort();
     for file in files {
-        add(read_source(&file, yaml::MAX_INPUT as u64), inputs, unreadable)?;
+        add(read_source(&file, IMPORT_LIMIT), inputs, unreadable)?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{Exit, InputArgs, ReadError, print_diagnostics, read_source, verdict};
+use super::{Exit, InputArgs, Limit, ReadError, print_diagnostics, read_source, verdict};
 use crate::diagnostic::Diagnostic;
 use crate::plan::{self, Files};
 use crate::source::Source;
@@ -61,7 +61,7 @@ pub(super) struct PlanArgs {
 
 /// Runs `meshc plan`.
 pub(super) fn run(args: &PlanArgs) -> Exit {
-    let source = match read_source(&args.file, args.input.max_input_size) {
+    let source = match read_source(&args.file, Limit::topology(args.input.max_input_size)) {
         Ok(source) => source,
         Err(ReadError::Unreadable(b)) => {
             print_diagnostics(&[(b.0, vec![b.1])], super::Format::Human);
@@ -125,7 +125,7 @@ fn base(args: &PlanArgs, base_name: &str) -> Result<Files, String> {
         };
     }
     let source = if let Some(path) = &args.base {
-        match read_source(path, args.input.max_input_size) {
+        match read_source(path, Limit::topology(args.input.max_input_size)) {
             Ok(source) => source,
             Err(ReadError::Unreadable(b)) => {
                 print_diagnostics(&[(b.0, vec![b.1])], super::Format::Human);
