@@ -11,6 +11,11 @@
 //! megabytes in every clone, and a generator states what the case *is*
 //! ("10,000 `[`") better than a blob does.
 //!
+//! `meshc import` reads YAML from clusters and pull requests alike: alias
+//! bombs, a 100 MB document, deep nesting, duplicate keys and YAML 1.1
+//! booleans as names are read or refused within the same CPU budget and a
+//! 256 MiB address space, and an input read in part yields no topology.
+//!
 //! The second half proves the input limits (E104 size, E105 depth and node
 //! count) and that the writer cannot be tricked into writing outside DIR.
 
@@ -540,6 +545,200 @@ fn bom_and_crlf_compile_to_the_same_artifacts() {
     assert_eq!(compile("tests/ok/bom.kdl", Syntax::Kdl), plain);
     assert_eq!(compile("tests/ok/crlf.kdl", Syntax::Kdl), plain);
     assert_eq!(compile("tests/ok/crlf.toml", Syntax::Toml), plain);
+}
+
+// ---------------------------------------------------------------------
+// Hostile YAML given to `meshc import`.
+
+/// Address space a hostile import may use (`ulimit -v`): enough for the
+/// debug binary reading a 64 MiB file, far less than an alias bomb expanded
+/// to its budget would take if the budget were in nodes alone.
+const IMPORT_MEMORY_KIB: u64 = 256 * 1024;
+
+/// What `meshc import FILE -o OUT` should do with a hostile file.
+enum Expect {
+    /// The file cannot be read in full: the finding `code`, exit 1, and
+    /// no topology written (a topology missing that file's objects would
+    /// be a partial output).
+    Unread(&'static str),
+    /// The file is read, with the finding `code`; the topology is written
+    /// and judged by check, so the exit is 0 or 1.
+    Read(&'static str),
+}
+
+/// Every way the import of `text` falls short of a clean answer: within the
+/// CPU budget and `IMPORT_MEMORY_KIB`, no panic or abort, the expected
+/// code printed, output proportionate, no terminal control echoed, and the
+/// topology written or not as `expect` says.
+fn import_problems(name: &str, text: &[u8], expect: Expect) -> Vec<String> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join(name);
+    std::fs::write(&file, text).expect("write case");
+    let out = tmp.path().join("topology.kdl");
+    let mut cmd = Command::new("sh");
+    // `exec` keeps the pid, so the CPU time read is meshc's own.
+    cmd.arg("-c")
+        .arg(format!(
+            "ulimit -v {IMPORT_MEMORY_KIB} && exec \"$0\" import \"$1\" -o \"$2\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_meshc"))
+        .arg(&file)
+        .arg(&out);
+    let r = run(cmd);
+    let stderr = r.stderr_text();
+    let mut problems = Vec::new();
+    if r.killed {
+        problems.push(format!("still running after {KILL_AFTER:?}, killed"));
+    } else if r.cpu >= BUDGET {
+        problems.push(format!("used {:.2?} of CPU time (budget {BUDGET:?})", r.cpu));
+    }
+    let (code, written, exits): (&str, bool, &[i32]) = match expect {
+        Expect::Unread(code) => (code, false, &[1]),
+        Expect::Read(code) => (code, true, &[0, 1]),
+    };
+    match r.code {
+        Some(c) if exits.contains(&c) => {}
+        other => problems.push(format!(
+            "exit {other:?}, expected one of {exits:?} (None = a signal: out of memory?)"
+        )),
+    }
+    for crash in [
+        "panicked",
+        "overflowed its stack",
+        "fatal runtime error",
+        "memory allocation",
+    ] {
+        if stderr.contains(crash) {
+            problems.push(format!("stderr says `{crash}`"));
+        }
+    }
+    if !stderr.contains(&format!("{code}(")) {
+        problems.push(format!(
+            "no {code} printed: {}",
+            stderr.chars().take(400).collect::<String>()
+        ));
+    }
+    match (written, out.exists()) {
+        (true, false) => problems.push("no topology written".to_owned()),
+        (false, true) => problems.push("a topology was written from an input read in part".to_owned()),
+        _ => {}
+    }
+    let allowed = 4 * text.len() + (256 << 10);
+    if r.stderr_len + r.stdout_len > allowed {
+        problems.push(format!(
+            "printed {} bytes for a {}-byte input (allowed {allowed})",
+            r.stderr_len + r.stdout_len,
+            text.len()
+        ));
+    }
+    if let Some(c) = stderr.chars().find(|&c| terminal_hazard(c)) {
+        problems.push(format!("echoed the terminal control character {c:?} to stderr"));
+    }
+    problems
+}
+
+/// The billion laughs: nine levels of ten aliases each, 10^9 scalars if
+/// expanded.
+fn alias_bomb() -> String {
+    let mut s = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: laughs}\ndata:\n");
+    s.push_str("  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        s.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
+    }
+    s
+}
+
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: reviews\n  namespace: shop\nspec:\n  ports:\n  - port: 9080\n    name: http\n";
+
+#[test]
+fn hostile_yaml_is_imported_or_refused_cleanly() {
+    let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
+        (
+            "alias-bomb.yaml",
+            alias_bomb().into_bytes(),
+            Expect::Unread("E951"),
+        ),
+        (
+            "hundred-megabytes.yaml",
+            format!(
+                "{SERVICE}---\nkind: ConfigMap\ndata:\n  k: {}\n",
+                "a".repeat(100 * MB)
+            )
+            .into_bytes(),
+            Expect::Unread("E104"),
+        ),
+        (
+            "deep-flow.yaml",
+            format!("{}{}\n", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+            Expect::Unread("E950"),
+        ),
+        (
+            "deep-block.yaml",
+            (0..2_000)
+                .map(|i| format!("{}- \n", " ".repeat(i)))
+                .collect::<String>()
+                .into_bytes(),
+            Expect::Unread("E950"),
+        ),
+        (
+            "one-megabyte-key.yaml",
+            format!("{SERVICE}{}: 1\n", "k".repeat(MB)).into_bytes(),
+            Expect::Unread("E950"),
+        ),
+        (
+            "not-utf8.yaml",
+            b"apiVersion: v1\nkind: Service\nmetadata:\n  name: \xff\xfe\x00\n".to_vec(),
+            Expect::Unread("E104"),
+        ),
+        (
+            "hundred-thousand-duplicate-keys.yaml",
+            format!("{SERVICE}{}", "  name: reviews\n".repeat(100_000)).into_bytes(),
+            Expect::Read("E952"),
+        ),
+        (
+            "yaml11-booleans-as-names.yaml",
+            SERVICE
+                .replace("reviews", "on")
+                .replace("shop", "no")
+                .replace("http", "yes")
+                .into_bytes(),
+            Expect::Read("W951"),
+        ),
+        (
+            "hundred-thousand-documents.yaml",
+            format!("{SERVICE}{}", "---\n".repeat(100_000)).into_bytes(),
+            Expect::Read("W952"),
+        ),
+        (
+            "two-hundred-thousand-aliases.yaml",
+            format!(
+                "{SERVICE}---\nkind: ConfigMap\ndata:\n  a: &x v\n  b: [{}]\n",
+                vec!["*x"; 200_000].join(",")
+            )
+            .into_bytes(),
+            Expect::Read("W950"),
+        ),
+        (
+            "terminal-controls-in-names.yaml",
+            SERVICE
+                .replace("reviews", "\"\\e]0;owned\\a\\e[31mred\\u202e\"")
+                .into_bytes(),
+            Expect::Read("W952"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, text, expect) in cases {
+        let problems = import_problems(name, &text, expect);
+        if !problems.is_empty() {
+            failures.push(format!("{name}: {}", problems.join("; ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "hostile YAML not handled cleanly:\n{}",
+        failures.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------

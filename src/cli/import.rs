@@ -18,7 +18,8 @@ pub(super) const IMPORT_EXIT_CODES: &str = "\
 Exit codes:
   0  imported; the topology passes `meshc check` (warnings may be shown)
   1  errors: conflicts between the inputs, or the topology does not check
-     (it is still written, with the findings)
+     (it is still written, with the findings); or an input could not be
+     read in full (then nothing is written)
   2  usage error, a path could not be read, or -o FILE exists (see --force)";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -75,11 +76,6 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
         }
     }
     let imported = import::import(&inputs);
-    let syntax = match args.format {
-        TopologyFormat::Kdl => print::Syntax::Kdl,
-        TopologyFormat::Toml => print::Syntax::Toml,
-    };
-    let text = print::print(&imported.topology, &imported.notes, syntax);
 
     // Each finding goes to the input it is about.
     let mut results: Vec<(Source, Vec<Diagnostic>)> =
@@ -91,6 +87,28 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
     }
     results.retain(|(_, d)| !d.is_empty());
     results.splice(0..0, unreadable);
+
+    // A topology missing what an unread input holds would be a partial
+    // output, however well it checks: write none, as `build` writes no tree.
+    let unread = results
+        .iter()
+        .filter(|(_, diags)| diags.iter().any(|d| READ_FAILURES.contains(&d.code.code)))
+        .count();
+    if unread > 0 {
+        print_diagnostics(&results, args.diagnostic_format);
+        eprintln!(
+            "meshc: nothing was written: {unread} input{} could not be read in full; fix {} and import again",
+            if unread == 1 { "" } else { "s" },
+            if unread == 1 { "it" } else { "them" },
+        );
+        return Exit::Findings;
+    }
+
+    let syntax = match args.format {
+        TopologyFormat::Kdl => print::Syntax::Kdl,
+        TopologyFormat::Toml => print::Syntax::Toml,
+    };
+    let text = print::print(&imported.topology, &imported.notes, syntax);
 
     // The written topology, judged as `meshc check` would.
     let (check_syntax, default_name) = match args.format {
@@ -136,6 +154,17 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
         verdict(&all, false)
     }
 }
+
+/// The findings that mean an input was not read in full: the file as a
+/// whole (too large, not UTF-8), its YAML (malformed, over a budget), or a
+/// line of a VM file.
+const READ_FAILURES: [&str; 5] = [
+    crate::diagnostic::codes::UNREADABLE_INPUT.code,
+    import::MALFORMED_YAML.code,
+    import::YAML_LIMIT.code,
+    import::vm_files::UNREADABLE.code,
+    import::vm_files::TOO_LARGE.code,
+];
 
 /// The most an input file may hold: the YAML reader's own limit.
 const IMPORT_LIMIT: Limit = Limit {

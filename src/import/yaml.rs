@@ -8,9 +8,11 @@
 //!
 //! - nesting is limited to [`MAX_DEPTH`] (the parser refuses deeper flow and
 //!   block collections itself, and the loader counts too);
-//! - a file holds at most [`MAX_NODES`] nodes *after* alias expansion: an
-//!   alias costs the size of what it repeats, so a billion-laughs bomb stops
-//!   at the budget with E951, having built at most that many nodes;
+//! - a file holds at most [`MAX_NODES`] nodes *after* alias expansion, and
+//!   its aliases repeat at most [`MAX_ALIASED`] of them: an alias costs the
+//!   size of what it repeats, so a billion-laughs bomb stops at the second
+//!   budget with E951, having copied at most that many nodes (a file's own
+//!   nodes cost the bytes that write them; copies cost nothing to write);
 //! - a file larger than [`MAX_INPUT`] is refused before parsing (E951).
 //!
 //! Duplicate keys are E952 (the first one is kept): Kubernetes' own reader
@@ -35,6 +37,9 @@ use crate::source::Span;
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes one file may hold, aliases expanded.
 pub const MAX_NODES: usize = 4_000_000;
+/// Most nodes the aliases of one file may repeat: `kubectl` writes no
+/// aliases, and hand-written YAML repeats a template a few times.
+pub const MAX_ALIASED: usize = 1_000_000;
 /// Largest input file read (the front end's default limit too).
 pub const MAX_INPUT: usize = 64 * 1024 * 1024;
 
@@ -199,6 +204,7 @@ pub fn load(text: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
         stack: Vec::new(),
         anchors: BTreeMap::new(),
         nodes: 0,
+        aliased: 0,
     };
     for event in Parser::new_from_str_with_options(text, options) {
         match event {
@@ -254,6 +260,8 @@ struct Loader {
     /// Anchor id → the node and how many nodes it holds.
     anchors: BTreeMap<usize, (Node, usize)>,
     nodes: usize,
+    /// Nodes copied by aliases so far.
+    aliased: usize,
 }
 
 impl Loader {
@@ -271,6 +279,16 @@ impl Loader {
                     return Err(self.malformed(span, "an alias to no anchor"));
                 };
                 self.spend(count, span)?;
+                self.aliased = self.aliased.saturating_add(count);
+                if self.aliased > MAX_ALIASED {
+                    return Err(Diagnostic::new(
+                        &YAML_LIMIT,
+                        span,
+                        format!("the aliases of this file repeat more than {MAX_ALIASED} YAML nodes"),
+                    )
+                    .label("the budget ends here")
+                    .help("an alias repeats what its anchor holds, and a chain of aliases multiplies it: write the objects out"));
+                }
                 // The copy points at the alias, where the user reads it.
                 let node = Node {
                     span,
@@ -515,6 +533,8 @@ mod tests {
         assert!(docs.is_empty());
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].code.code, "E951", "{diags:?}");
+        // The alias budget, which copies a quarter of the node budget at most.
+        assert!(diags[0].message.contains("aliases"), "{diags:?}");
         assert!(started.elapsed().as_secs() < 20);
     }
 
