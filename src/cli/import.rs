@@ -81,16 +81,18 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
     };
     let text = print::print(&imported.topology, &imported.notes, syntax);
 
-    // Each finding goes to the input it is about.
-    let mut results: Vec<(Source, Vec<Diagnostic>)> =
-        inputs.iter().map(|s| (s.clone(), Vec::new())).collect();
+    // Each finding goes to the input it is about; the inputs with findings
+    // are kept for printing them (moved, not copied: a 10k mesh's inputs
+    // are 80 MB).
+    let mut found: Vec<Vec<Diagnostic>> = vec![Vec::new(); inputs.len()];
+    let located = import::Located::new(&inputs);
     for d in imported.diagnostics {
-        if let Some((i, d)) = import::localize(&inputs, d) {
-            results[i].1.push(d);
+        if let Some((i, d)) = located.localize(d) {
+            found[i].push(d);
         }
     }
-    results.retain(|(_, d)| !d.is_empty());
-    results.splice(0..0, unreadable);
+    let mut results = unreadable;
+    results.extend(inputs.into_iter().zip(found).filter(|(_, d)| !d.is_empty()));
 
     // The written topology, judged as `meshc check` would.
     let (check_syntax, default_name) = match args.format {
