@@ -394,31 +394,44 @@ fn read_input(path: &Path, input: &InputArgs) -> Result<Source, ReadError> {
 
 fn read_source(path: &Path, max: u64) -> Result<Source, ReadError> {
     let name = path.display().to_string();
-    let io = |e: std::io::Error| ReadError::Io(format!("meshc: cannot read {name}: {e}"));
-    let not_regular = |meta: &std::fs::Metadata| {
-        let what = if meta.is_dir() {
-            "it is a directory"
-        } else {
-            "it is not a regular file (a FIFO, socket or device would block or never end)"
-        };
-        ReadError::Io(format!("meshc: cannot read {name}: {what}"))
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| ReadError::Io(format!("meshc: cannot read {name}: {e}")))?;
     if !meta.is_file() {
-        return Err(not_regular(&meta));
+        return Err(not_regular(&name, &meta));
     }
+    read_regular_source(path, max)
+}
+
+fn not_regular(name: &str, meta: &std::fs::Metadata) -> ReadError {
+    let what = if meta.is_dir() {
+        "it is a directory"
+    } else {
+        "it is not a regular file (a FIFO, socket or device would block or never end)"
+    };
+    ReadError::Io(format!("meshc: cannot read {name}: {what}"))
+}
+
+/// [`read_source`] for a path already known to be a regular file (a
+/// directory entry's type said so): one `open`, one `fstat`, and a read
+/// into a buffer of the file's size.
+fn read_regular_source(path: &Path, max: u64) -> Result<Source, ReadError> {
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| ReadError::Io(format!("meshc: cannot read {name}: {e}"));
     // Opened without blocking, in case the path was replaced by a FIFO since
     // the check (opening a FIFO with no writer waits forever otherwise), and
     // checked again on the open file, which is what is read.
     let file = open_nonblocking(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
-        return Err(not_regular(&meta));
+        return Err(not_regular(&name, &meta));
     }
-    let mut bytes = Vec::new();
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
+    // Room for the whole file and one byte more, so that the read that
+    // finds the end needs no growth: the text keeps no spare capacity (up
+    // to half of each file, doubling from empty) and is copied once.
+    let limit = max.saturating_add(1);
+    let size = usize::try_from(meta.len().min(limit)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(size.saturating_add(1));
+    file.take(limit).read_to_end(&mut bytes).map_err(io)?;
     source_from_bytes(name, bytes, max)
 }
 

@@ -188,7 +188,11 @@ fn gather(
     }
     files.sort();
     for file in files {
-        add(read_source(&file, yaml::MAX_INPUT as u64), inputs, unreadable)?;
+        add(
+            super::read_regular_source(&file, yaml::MAX_INPUT as u64),
+            inputs,
+            unreadable,
+        )?;
     }
     Ok(())
 }
