@@ -27,6 +27,7 @@ macro_rules! out {
     }};
 }
 
+mod atomic_file;
 mod import;
 mod plan;
 
@@ -775,7 +776,7 @@ fn fmt(files: &[PathBuf], check: bool) -> Exit {
                 exit = exit.max(Exit::Findings);
             }
             Ok(formatted) => {
-                if let Err(e) = replace_file(path, &formatted) {
+                if let Err(e) = atomic_file::write(path, &formatted, atomic_file::Existing::Replace) {
                     eprintln!("meshc: cannot write {}: {e}", path.display());
                     exit = Exit::Usage;
                 } else {
@@ -789,22 +790,6 @@ fn fmt(files: &[PathBuf], check: bool) -> Exit {
         }
     }
     exit
-}
-
-/// Replaces a file's contents atomically (temp file + rename), keeping its
-/// permissions.
-fn replace_file(path: &Path, contents: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let perms = std::fs::metadata(path)?.permissions();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(contents.as_bytes())?;
-    tmp.as_file().set_permissions(perms)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// pre-commit sets `PRE_COMMIT=1` in the environment of every hook it runs.
