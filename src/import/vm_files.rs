@@ -199,6 +199,10 @@ fn sizes(text: &str) -> Result<(), Vec<Diagnostic>> {
             .help("a VM file is a few kilobytes: check that this is the file you meant"),
         ]);
     }
+    if text.len() <= MAX_LINE {
+        // No line of it can be longer.
+        return Ok(());
+    }
     let mut out = Vec::new();
     let mut start = 0;
     for line in text.split_inclusive('\n') {
