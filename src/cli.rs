@@ -27,6 +27,7 @@ macro_rules! out {
     }};
 }
 
+mod atomic_file;
 mod import;
 mod plan;
 
@@ -423,34 +424,48 @@ fn read_input(path: &Path, input: &InputArgs) -> Result<Source, ReadError> {
 
 fn read_source(path: &Path, limit: Limit) -> Result<Source, ReadError> {
     let name = path.display().to_string();
-    let io = |e: std::io::Error| ReadError::Io(format!("meshc: cannot read {name}: {e}"));
-    let not_regular = |meta: &std::fs::Metadata| {
-        let what = if meta.is_dir() {
-            "it is a directory"
-        } else {
-            "it is not a regular file (a FIFO, socket or device would block or never end)"
-        };
-        ReadError::Io(format!("meshc: cannot read {name}: {what}"))
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| ReadError::Io(format!("meshc: cannot read {name}: {e}")))?;
     if !meta.is_file() {
-        return Err(not_regular(&meta));
+        return Err(not_regular(&name, &meta));
     }
+    read_regular_source(path, limit)
+}
+
+fn not_regular(name: &str, meta: &std::fs::Metadata) -> ReadError {
+    let what = if meta.is_dir() {
+        "it is a directory"
+    } else {
+        "it is not a regular file (a FIFO, socket or device would block or never end)"
+    };
+    ReadError::Io(format!("meshc: cannot read {name}: {what}"))
+}
+
+/// [`read_source`] for a path already known to be a regular file (a
+/// directory entry's type said so): one `open`, one `fstat`, and a read
+/// into a buffer of the file's size.
+fn read_regular_source(path: &Path, limit: Limit) -> Result<Source, ReadError> {
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| ReadError::Io(format!("meshc: cannot read {name}: {e}"));
     // Opened without blocking, in case the path was replaced by a FIFO since
     // the check (opening a FIFO with no writer waits forever otherwise), and
     // checked again on the open file, which is what is read.
     let file = open_nonblocking(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
-        return Err(not_regular(&meta));
+        return Err(not_regular(&name, &meta));
     }
     // A file over the limit is refused before it is read: reading it would
     // hold as many bytes as it has, whatever the limit says.
     if meta.len() > limit.bytes {
         return Err(too_large(name, limit));
     }
-    // Room for what the file holds now; `take` still bounds one that grows.
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).map_or(0, |n| n.saturating_add(1)));
+    // Room for the whole file and one byte more, so that the read that
+    // finds the end needs no growth: the text keeps no spare capacity (up
+    // to half of each file, doubling from empty) and is copied once; `take`
+    // still bounds a file that grows meanwhile.
+    let size = usize::try_from(meta.len()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(size.saturating_add(1));
     file.take(limit.bytes.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;
@@ -802,7 +817,7 @@ fn fmt(files: &[PathBuf], check: bool) -> Exit {
                 exit = exit.max(Exit::Findings);
             }
             Ok(formatted) => {
-                if let Err(e) = replace_file(path, &formatted) {
+                if let Err(e) = atomic_file::write(path, &formatted, atomic_file::Existing::Replace) {
                     eprintln!("meshc: cannot write {}: {e}", path.display());
                     exit = Exit::Usage;
                 } else {
@@ -816,22 +831,6 @@ fn fmt(files: &[PathBuf], check: bool) -> Exit {
         }
     }
     exit
-}
-
-/// Replaces a file's contents atomically (temp file + rename), keeping its
-/// permissions.
-fn replace_file(path: &Path, contents: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let perms = std::fs::metadata(path)?.permissions();
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(contents.as_bytes())?;
-    tmp.as_file().set_permissions(perms)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// pre-commit sets `PRE_COMMIT=1` in the environment of every hook it runs.

@@ -64,11 +64,19 @@ impl<T> std::ops::Deref for Spanned<T> {
 pub struct Source {
     pub name: String,
     pub text: String,
-    line_starts: Vec<usize>,
+    /// Built on the first [`Source::line_col`]: most sources are never
+    /// asked (`meshc import` reads 47k files of a 10k mesh and reports on
+    /// a few thousand), and the index costs a scan and 9 bytes a line.
+    lines: std::sync::OnceLock<Lines>,
+}
+
+#[derive(Clone, Debug)]
+struct Lines {
+    starts: Vec<usize>,
     /// Per line: whether it is all ASCII, so that a column is a byte
     /// difference. Without it, thousands of diagnostics on one long line
     /// would each count characters from the line's start.
-    line_ascii: Vec<bool>,
+    ascii: Vec<bool>,
 }
 
 /// A 1-based line and column (columns count characters, not bytes).
@@ -80,33 +88,39 @@ pub struct LineCol {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        let text = text.into();
-        let line_starts: Vec<usize> = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        let line_ascii = line_starts
-            .iter()
-            .enumerate()
-            .map(|(i, &start)| {
-                let end = line_starts.get(i + 1).copied().unwrap_or(text.len());
-                text.as_bytes()[start..end].is_ascii()
-            })
-            .collect();
         Source {
             name: name.into(),
-            text,
-            line_starts,
-            line_ascii,
+            text: text.into(),
+            lines: std::sync::OnceLock::new(),
         }
+    }
+
+    fn lines(&self) -> &Lines {
+        self.lines.get_or_init(|| {
+            let text = &self.text;
+            let starts: Vec<usize> = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+            let ascii = starts
+                .iter()
+                .enumerate()
+                .map(|(i, &start)| {
+                    let end = starts.get(i + 1).copied().unwrap_or(text.len());
+                    text.as_bytes()[start..end].is_ascii()
+                })
+                .collect();
+            Lines { starts, ascii }
+        })
     }
 
     /// Line and column of a byte offset; offsets past the end or inside a
     /// UTF-8 sequence are clamped rather than trusted.
     pub fn line_col(&self, offset: usize) -> LineCol {
         let offset = offset.min(self.text.len());
-        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.line_starts[line - 1];
-        let column = if self.line_ascii[line - 1] {
+        let lines = self.lines();
+        let line = lines.starts.partition_point(|&s| s <= offset).max(1);
+        let start = lines.starts[line - 1];
+        let column = if lines.ascii[line - 1] {
             offset - start
         } else {
             self.text

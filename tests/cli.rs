@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::{have_tool, prerequisite};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -981,4 +983,97 @@ fn a_closed_standard_output_is_not_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
+
+/// Runs meshc in `dir` under a 1 KiB file size limit (bash's `ulimit -f
+/// 1`), with SIGXFSZ ignored so that a write past it fails with EFBIG, as
+/// on a full disk, instead of killing meshc.
+fn meshc_with_file_size_limit(dir: &Path, args: &[&str]) -> Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 1 && exec \"$@\"")
+        .arg("bash")
+        .arg(env!("CARGO_BIN_EXE_meshc"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("bash runs")
+}
+
+/// The entries of `dir` but the ones listed.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `meshc fmt` and `meshc import -o` share one atomic single-file writer:
+/// a replaced file keeps its permissions, a new one gets the umask's, and
+/// a write that fails half-way (here a file size limit) leaves the target
+/// as it was, with no partial file and no temporary file behind.
+#[test]
+fn fmt_and_import_write_their_file_whole_or_not_at_all() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    // Unformatted, and formatted longer than 1 KiB.
+    let mut text = String::from("mesh   m {istio \"1.24\"}\n");
+    for i in 0..40 {
+        text.push_str(&format!("network   n{i} {{cidr \"10.{i}.0.0/16\"}}\n"));
+    }
+    let file = dir.path().join("t.kdl");
+    std::fs::write(&file, &text).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+    if prerequisite(have_tool("bash"), "bash is not installed") {
+        let o = meshc_with_file_size_limit(dir.path(), &["fmt", "t.kdl"]);
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text, "a partial file");
+        assert_eq!(names_in(dir.path()), ["t.kdl"]);
+    }
+    let o = meshc_in(dir.path(), &["fmt", "t.kdl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let formatted = std::fs::read_to_string(&file).unwrap();
+    assert!(formatted.len() > 1024 && formatted != text);
+    assert_eq!(mode(&file), 0o640, "fmt changed the file's permissions");
+
+    // import -o: the same writer, refusing to replace unless --force. The
+    // multicluster example's topology is over 1 KiB.
+    let example = root().join("examples/multicluster/topology.kdl");
+    let o = meshc_in(dir.path(), &["build", example.to_str().unwrap(), "-o", "out"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    if prerequisite(have_tool("bash"), "bash is not installed") {
+        let o = meshc_with_file_size_limit(dir.path(), &["import", "out", "-o", "new.kdl"]);
+        let shown = stderr(&o);
+        assert_eq!(code(&o), 2, "{shown}");
+        assert!(shown.contains("File too large"), "{shown}");
+        assert!(!dir.path().join("new.kdl").exists(), "a partial file: {shown}");
+        assert_eq!(names_in(dir.path()), ["out", "t.kdl"]);
+    }
+    let o = meshc_in(dir.path(), &["import", "out", "-o", "t.kdl"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("E957"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), formatted);
+    let o = meshc_in(dir.path(), &["import", "out", "-o", "t.kdl", "--force"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&file).unwrap().starts_with("mesh shop {"));
+    assert_eq!(
+        mode(&file),
+        0o640,
+        "import --force changed the file's permissions"
+    );
+    let o = meshc_in(dir.path(), &["import", "out", "-o", "new.kdl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, "").unwrap();
+    assert_eq!(
+        mode(&dir.path().join("new.kdl")),
+        mode(&probe),
+        "not the umask's mode"
+    );
+    std::fs::remove_file(&probe).unwrap();
+    assert_eq!(names_in(dir.path()), ["new.kdl", "out", "t.kdl"]);
 }

@@ -10,6 +10,9 @@
 //!   parse with no finding, one entry per line, to what glibc (`getent`
 //!   over a bind-mounted `/etc/hosts`) and dnsmasq (run in a network
 //!   namespace, asked with `dig`) answer from them;
+//! - the variables of meshc's `install.sh` and `iptables.sh`, of
+//!   hand-written and of generated scripts, read back as bash sets them
+//!   running the script;
 //! - hostile input (NUL, unterminated quotes, 10 MB lines, CRLF, random
 //!   bytes) gives diagnostics, never a panic.
 
@@ -491,6 +494,153 @@ fn hand_written_env_files_read_as_bash_reads_them() {
     env_agrees_with_bash("hand.env", text);
 }
 
+/// What bash has set in `names` after sourcing `script` from an empty
+/// environment: name → value, names it leaves unset absent.
+fn bash_runs(script: &str, names: &[&str]) -> Result<BTreeMap<String, String>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("script.sh");
+    std::fs::write(&file, script).unwrap();
+    let out = Command::new("env")
+        .args([
+            "-i",
+            "bash",
+            "-c",
+            "f=$1; shift; . \"$f\" >/dev/null || exit 9; for n; do if [[ -v $n ]]; then printf '%s=%s\\0' \"$n\" \"${!n}\"; fi; done",
+            "bash",
+        ])
+        .arg(&file)
+        .args(names)
+        .output()
+        .unwrap();
+    if !out.status.success() || !out.stderr.is_empty() {
+        return Err(format!(
+            "bash failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mut vars = BTreeMap::new();
+    for rec in out.stdout.split(|&b| b == 0).filter(|r| !r.is_empty()) {
+        let rec = String::from_utf8(rec.to_vec()).map_err(|e| e.to_string())?;
+        let (k, v) = rec
+            .split_once('=')
+            .ok_or_else(|| format!("not an assignment: {rec:?}"))?;
+        vars.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(vars)
+}
+
+/// A script's variables, as `script_variables` reads them, with no
+/// finding, are what bash sets when it runs the script.
+fn script_agrees_with_bash(name: &str, script: &str, names: &[&str]) {
+    let parsed = vm_files::script_variables(&Source::new(name, script.to_owned()), names);
+    assert!(parsed.diagnostics.is_empty(), "{name}: {:?}", parsed.diagnostics);
+    let bash = bash_runs(script, names).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(as_map(&parsed), bash, "{name}: the reader and bash disagree");
+}
+
+/// The first function definition of a meshc script: its settings are the
+/// lines before it, which run nothing but assignments and `set`.
+fn settings_block(script: &str) -> &str {
+    let end = script
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .find(|&i| {
+            let line = script[i..].lines().next().unwrap_or_default();
+            line.ends_with("() {")
+        })
+        .unwrap_or(script.len());
+    &script[..end]
+}
+
+/// meshc's `install.sh` and `iptables.sh` of every example: the variables
+/// `meshc import` reads from them (and their neighbours), read over the
+/// whole script, are what bash sets running the scripts' settings blocks
+/// (a script itself cannot run here: it installs things).
+#[test]
+fn meshc_scripts_variables_read_as_bash_sets_them() {
+    if !bash() {
+        return;
+    }
+    let mut seen = 0;
+    for (path, text) in example_artifacts() {
+        let names: &[&str] = match file_name(&path) {
+            "install.sh" => &[
+                "cluster",
+                "proxy_uid",
+                "proxy_gid",
+                "vm",
+                "namespace",
+                "service_account",
+                "lib",
+                "block_begin",
+            ],
+            "iptables.sh" => &["resolv_dns", "vm", "proxy_uid", "proxy_gid", "uid_token"],
+            _ => continue,
+        };
+        seen += 1;
+        let block = settings_block(&text);
+        assert!(
+            block.len() < text.len() && block.contains("proxy_uid="),
+            "{path}: {block}"
+        );
+        let whole = vm_files::script_variables(&Source::new(path.clone(), text.clone()), names);
+        assert!(whole.diagnostics.is_empty(), "{path}: {:?}", whole.diagnostics);
+        let bash = bash_runs(block, names).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(as_map(&whole), bash, "{path}: the reader and bash disagree");
+        assert!(bash.contains_key("proxy_uid"), "{path}: {bash:?}");
+    }
+    assert!(seen >= 8, "only {seen} scripts in the examples");
+}
+
+#[test]
+fn hand_written_scripts_read_as_bash_runs_them() {
+    if !bash() {
+        return;
+    }
+    // What a script holds beside its settings: commands, functions and
+    // blocks with indented assignments, arrays, assignments for one
+    // command, other variables computed; and settings in every quoting.
+    let text = "#!/usr/bin/env bash\n\
+                set -euo pipefail\n\
+                here=$(cd -- \"$(dirname -- \"${BASH_SOURCE[0]}\")\" && pwd)\n\
+                # A=commented\n\
+                A='x y'\n\
+                export B=bare\n\
+                C='it'\\''s and '\"'\"'q'\n\
+                D=\"a \\\"q\\\" \\$\"  # after\n\
+                E=a\\ b;F=\n\
+                families=(4)\n\
+                other=x true\n\
+                set_a() {\n\
+                \tA=inner\n\
+                }\n\
+                if false; then\n\
+                \tB=never\n\
+                fi\n\
+                G='multi\n\
+                line'\n\
+                A=again\n";
+    script_agrees_with_bash("hand.sh", text, &["A", "B", "C", "D", "E", "F", "G", "H"]);
+    // What bash would not simply set is reported for a wanted variable
+    // and has no value; for another one it is nobody's business.
+    for line in [
+        "H=\"$HOME\"\n",
+        "H=$(hostname)\n",
+        "H=~/x\n",
+        "H=x true\n",
+        "H=x | cat\n",
+        "H=(a b)\n",
+        "H='x'\r\n",
+    ] {
+        let p = vm_files::script_variables(&Source::new("s", line.to_owned()), &["H"]);
+        assert!(p.entries.is_empty(), "{line:?}: {:?}", p.entries);
+        assert_eq!(p.diagnostics.len(), 1, "{line:?}: {:?}", p.diagnostics);
+        let p = vm_files::script_variables(&Source::new("s", line.to_owned()), &["A"]);
+        assert!(p.entries.is_empty() && p.diagnostics.is_empty(), "{line:?}");
+    }
+}
+
 #[test]
 fn hostile_input_gives_diagnostics_never_a_panic() {
     let long = "A='".to_owned() + &"x".repeat(10 << 20) + "'\n";
@@ -559,6 +709,29 @@ proptest! {
         }
     }
 
+    /// Any value meshc's quoting writes, set in a script among commands,
+    /// functions and other variables, reads back as bash sets it.
+    #[test]
+    fn script_values_read_back(values in proptest::collection::vec(crate::properties::nasty(), 1..6)) {
+        let values: Vec<String> = values.into_iter().map(|v| v.replace('\0', "")).collect();
+        let mut text = String::from("set -euo pipefail\nhere=$(pwd)\n");
+        for (i, v) in values.iter().enumerate() {
+            let quoting = if i % 2 == 0 { Quoting::IstioCompatible } else { Quoting::BareWhenPlain };
+            text.push_str(&env_line(&format!("K{i}"), v, quoting).unwrap());
+            text.push_str(&format!("\nf{i}() {{\n\tK{i}=inner\n}}\nother{i}=$K{i} true\n"));
+        }
+        let names: Vec<String> = (0..values.len()).map(|i| format!("K{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let want: BTreeMap<String, String> =
+            values.iter().enumerate().map(|(i, v)| (format!("K{i}"), v.clone())).collect();
+        let parsed = vm_files::script_variables(&Source::new("t", text.clone()), &names);
+        prop_assert!(parsed.diagnostics.is_empty(), "{:?}\n{}", parsed.diagnostics, text);
+        prop_assert_eq!(&as_map(&parsed), &want, "{}", text);
+        if have_tool("bash") {
+            prop_assert_eq!(&bash_runs(&text, &names).map_err(TestCaseError::fail)?, &want, "{}", text);
+        }
+    }
+
     /// Arbitrary bytes: every parser returns, whatever it finds.
     #[test]
     fn any_input_is_read_or_reported(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -567,5 +740,6 @@ proptest! {
         let _ = vm_files::env_file(&source, EnvReader::Systemd);
         let _ = vm_files::hosts(&source);
         let _ = vm_files::dnsmasq(&source);
+        let _ = vm_files::script_variables(&source, &["A", "cluster"]);
     }
 }

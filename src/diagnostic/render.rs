@@ -48,7 +48,7 @@ struct Snippets<'s> {
     source: &'s Source,
     /// The text with hidden characters replaced ([`printable`]), byte for
     /// byte as long as the original.
-    text: String,
+    text: std::borrow::Cow<'s, str>,
     /// Offsets of carriage returns not followed by a line feed: miette
     /// counts those as line breaks too, the line index does not.
     lone_cr: Vec<usize>,
@@ -171,7 +171,16 @@ const LONG_LINE: usize = 400;
 /// so that byte offsets still line up and a hostile file cannot drive the
 /// terminal (escape sequences) or reorder what the reader sees ("Trojan
 /// Source" bidi overrides).
-fn printable(text: &str) -> String {
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    // Plain ASCII text with no control character but line feed, tab and
+    // carriage return hides nothing: shown as it is, not copied (`meshc
+    // import` shows snippets of thousands of files).
+    if text
+        .bytes()
+        .all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t' | b'\r'))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
@@ -184,7 +193,7 @@ fn printable(text: &str) -> String {
             out.extend(std::iter::repeat_n('?', c.len_utf8()));
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 impl fmt::Debug for Report<'_> {
@@ -508,8 +517,8 @@ mod tests {
     /// Renders with miette's own `SourceCode` over the whole text, as
     /// `human` did before [`Snippets`].
     fn reference(diags: &[Diagnostic], source: &Source, color: bool) -> String {
-        let named =
-            miette::NamedSource::new(source.name.clone(), printable(&source.text)).with_language("kdl");
+        let named = miette::NamedSource::new(source.name.clone(), printable(&source.text).into_owned())
+            .with_language("kdl");
         human_from(diags, source, color, &named)
     }
 

@@ -356,6 +356,13 @@ fn vm_workloads(facts: &Facts) -> Vec<VmWorkload> {
             });
         }
     }
+    // The workloads found so far, to skip an auto-registered VM's that an
+    // entry already gives (a set, not a scan of them per VM).
+    let seen: BTreeSet<(&str, &str, &str)> = out
+        .iter()
+        .map(|w| (w.vm.as_str(), w.service.as_str(), w.version.value.as_str()))
+        .collect();
+    let mut registered = Vec::new();
     for (vm, f) in &facts.vms {
         let env = |k: &str| f.env.get(k);
         // A VM's cluster.env names one workload; only an auto-registered
@@ -370,13 +377,10 @@ fn vm_workloads(facts: &Facts) -> Vec<VmWorkload> {
         ) else {
             continue;
         };
-        if out
-            .iter()
-            .any(|w| &w.vm == vm && w.service == svc.value && w.version.value == ver.value)
-        {
+        if seen.contains(&(vm.as_str(), svc.value.as_str(), ver.value.as_str())) {
             continue;
         }
-        out.push(VmWorkload {
+        registered.push(VmWorkload {
             namespace: ns.value.clone(),
             service: svc.value.clone(),
             version: ver.clone(),
@@ -384,6 +388,7 @@ fn vm_workloads(facts: &Facts) -> Vec<VmWorkload> {
             service_account: env("SERVICE_ACCOUNT").cloned(),
         });
     }
+    out.extend(registered);
     out
 }
 
@@ -659,12 +664,22 @@ fn services(
                 .push((ns.to_owned(), svc.to_owned(), host.span));
         }
     }
-    let callers_of = |key: &(String, String)| -> Vec<(String, String)> {
-        calls
-            .iter()
-            .filter(|(_, cs)| cs.iter().any(|(n, s, _)| (n, s) == (&key.0, &key.1)))
-            .map(|(k, _)| k.clone())
-            .collect()
+    // Each service's callers, gathered once (not a scan of every call
+    // per service).
+    let mut callers: BTreeMap<(&str, &str), BTreeSet<&ServiceKey>> = BTreeMap::new();
+    for (caller, cs) in &calls {
+        for (n, s, _) in cs {
+            callers
+                .entry((n.as_str(), s.as_str()))
+                .or_default()
+                .insert(caller);
+        }
+    }
+    let callers_of = |key: &(String, String)| -> Vec<&ServiceKey> {
+        callers
+            .get(&(key.0.as_str(), key.1.as_str()))
+            .map(|c| c.iter().copied().collect())
+            .unwrap_or_default()
     };
 
     // Service accounts of cluster workloads, from the principals of what
@@ -692,14 +707,21 @@ fn services(
             .map(|f| f.clusters.clone())
             .unwrap_or_default()
     };
+    // The first VM of each name, and the first entry of each VM name,
+    // found once.
+    let mut vm_by_name: BTreeMap<&str, &Vm> = BTreeMap::new();
+    for v in vms {
+        vm_by_name.entry(v.name.value.as_str()).or_insert(v);
+    }
+    let mut first_entry: BTreeMap<String, &EntryFacts> = BTreeMap::new();
+    for e in &facts.entries {
+        first_entry.entry(vm_name_of(e)).or_insert(e);
+    }
     let vm_home = |vm: &str| -> Option<String> {
-        vms.iter()
-            .find(|v| v.name.value == vm)
+        vm_by_name
+            .get(vm)
             .and_then(|v| v.cluster.as_ref().map(|c| c.value.clone()))
-            .or_else(|| {
-                let e = facts.entries.iter().find(|e| vm_name_of(e) == vm)?;
-                cluster_of(&e.cluster)
-            })
+            .or_else(|| cluster_of(&first_entry.get(vm)?.cluster))
     };
     let control_planes: Vec<String> = facts
         .clusters
@@ -713,6 +735,18 @@ fn services(
         .cloned()
         .or_else(|| facts.clusters.keys().next().cloned());
 
+    // Each service's VM workloads (on a VM that was kept), in order,
+    // grouped once (not a scan of every workload per service).
+    let mut workloads_of: BTreeMap<(&str, &str), Vec<&VmWorkload>> = BTreeMap::new();
+    for w in &workloads {
+        if vm_names.contains(w.vm.as_str()) {
+            workloads_of
+                .entry((w.namespace.as_str(), w.service.as_str()))
+                .or_default()
+                .push(w);
+        }
+    }
+
     let mut services = Vec::new();
     for key in &all {
         let f = facts.services.get(key);
@@ -722,10 +756,9 @@ fn services(
         let name = s(key.1.clone(), span);
         let namespace = s(key.0.clone(), f.namespace.span);
         let decl = Decl::Service(format!("{}.{}", key.1, key.0));
-        let mine: Vec<&VmWorkload> = workloads
-            .iter()
-            .filter(|w| (&w.namespace, &w.service) == (&key.0, &key.1) && vm_names.contains(w.vm.as_str()))
-            .collect();
+        let mine: &[&VmWorkload] = workloads_of
+            .get(&(key.0.as_str(), key.1.as_str()))
+            .map_or(&[], Vec::as_slice);
         let vm_versions: BTreeSet<&str> = mine.iter().map(|w| w.version.value.as_str()).collect();
 
         // Versions in clusters: DestinationRule subsets no VM runs.
@@ -780,7 +813,7 @@ fn services(
                 });
             }
         }
-        for w in &mine {
+        for w in mine {
             deployments.push(Deployment {
                 versions: vec![w.version.clone()],
                 placement: Placement::Vm(imp(w.vm.clone())),

@@ -4,8 +4,10 @@
 //! Istio release line, each VM's `ssh` target and the VMs' order).
 //!
 //! These files are shell-style `KEY=value` (values single-quoted by meshc,
-//! bare by `istioctl x workload entry configure`); only the keys below are
-//! read, and a value is taken as written, never evaluated.
+//! bare by `istioctl x workload entry configure`), read by the bash reader
+//! of `vm_files` (env files whole, scripts for the variables below only):
+//! a value is what bash makes of it, and one bash would compute is
+//! reported, never evaluated nor taken as written.
 
 use std::collections::BTreeMap;
 
@@ -79,15 +81,18 @@ pub fn read(
         // sidecar.env holds the capture keys meshc built the rules from;
         // cluster.env repeats some of them: sidecar.env's win.
         VmFile::ClusterEnv => {
-            for (k, v) in env_file(source, base, diags) {
+            for (k, v) in shifted(super::vm_files::cluster_env(source), base, diags) {
                 f.env.entry(k).or_insert(v);
             }
         }
-        VmFile::SidecarEnv => f.env.extend(env_file(source, base, diags)),
+        VmFile::SidecarEnv => f
+            .env
+            .extend(shifted(super::vm_files::cluster_env(source), base, diags)),
         VmFile::IptablesSh => {
-            f.pinned_dns = assignments(text, base)
-                .iter()
-                .any(|(k, v)| k == "resolv_dns" && v.value == "false");
+            let vars = super::vm_files::script_variables(source, &["resolv_dns"]);
+            f.pinned_dns = shifted(vars, base, diags)
+                .last()
+                .is_some_and(|(_, v)| v.value == "false");
         }
         VmFile::IptablesRules => {
             let mut offset = 0;
@@ -114,22 +119,22 @@ pub fn read(
             }
         }
         VmFile::InstallSh => {
-            for (k, v) in assignments(text, base) {
-                if matches!(k.as_str(), "cluster" | "proxy_uid" | "proxy_gid") {
-                    f.install.insert(k, v);
-                }
-            }
+            let vars = super::vm_files::script_variables(source, &["cluster", "proxy_uid", "proxy_gid"]);
+            f.install.extend(shifted(vars, base, diags));
         }
         VmFile::Dnsmasq => f.dnsmasq = true,
     }
 }
 
-/// An env file read as `istio-start.sh` reads it (bash, `set -a`), by the
-/// VM-file readers: values as bash sees them; what bash would compute or
-/// a line it would choke on is their diagnostic, shifted into import's
-/// span space.
-fn env_file(source: &crate::source::Source, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<(String, S)> {
-    let parsed = super::vm_files::cluster_env(source);
+/// A VM file as the VM-file readers read it (an env file as
+/// `istio-start.sh` sources it, a script's variables as bash sets them):
+/// values as bash sees them; what bash would compute or a line it would
+/// choke on is their diagnostic, shifted into import's span space.
+fn shifted(
+    parsed: super::vm_files::Parsed<super::vm_files::EnvEntry>,
+    base: usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, S)> {
     for mut d in parsed.diagnostics {
         for l in &mut d.labels {
             l.span = Span::new(l.span.start + base, l.span.end + base);
@@ -144,54 +149,6 @@ fn env_file(source: &crate::source::Source, base: usize, diags: &mut Vec<Diagnos
             (e.key.value, Spanned::new(e.value.value, span))
         })
         .collect()
-}
-
-/// `KEY=value` lines (comments and other lines skipped), unquoted.
-fn assignments(text: &str, base: usize) -> Vec<(String, S)> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let start = offset;
-        offset += line.len();
-        let line = line.trim_end_matches(['\n', '\r']);
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
-        };
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            continue;
-        }
-        let value_start = start + key.len() + 1;
-        let span = Span::new(base + value_start, base + value_start + value.len());
-        out.push((key.to_owned(), Spanned::new(unquote(value), span)));
-    }
-    out
-}
-
-/// Shell single quotes (`'it'\''s'`) and double quotes without escapes;
-/// a bare word as written.
-fn unquote(value: &str) -> String {
-    let mut out = String::new();
-    let mut rest = value;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('\'') {
-            let end = r.find('\'').unwrap_or(r.len());
-            out.push_str(&r[..end]);
-            rest = r.get(end + 1..).unwrap_or_default();
-        } else if let Some(r) = rest.strip_prefix("\\'") {
-            out.push('\'');
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix('"') {
-            let end = r.find('"').unwrap_or(r.len());
-            out.push_str(&r[..end]);
-            rest = r.get(end + 1..).unwrap_or_default();
-        } else {
-            let end = rest.find(['\'', '"', '\\']).unwrap_or(rest.len());
-            let end = if end == 0 { 1 } else { end };
-            out.push_str(&rest[..end]);
-            rest = &rest[end..];
-        }
-    }
-    out
 }
 
 /// meshc's runbook: `# Runbook: mesh `NAME`, Istio X.Y`, and per VM the
@@ -303,16 +260,6 @@ fn ingress_line(line: &str, start: usize) -> Option<crate::model::Ingress> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shell_values_are_unquoted_not_evaluated() {
-        let got = assignments(
-            "# c\nA='x y'\nB=bare\nC='it'\\''s'\nD=\"$HOME\"\nnot a line\n",
-            10,
-        );
-        let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.value.as_str())).collect();
-        assert_eq!(got, [("A", "x y"), ("B", "bare"), ("C", "it's"), ("D", "$HOME")]);
-    }
 
     #[test]
     fn the_runbook_gives_name_version_order_and_ssh() {

@@ -73,45 +73,82 @@ pub fn import(inputs: &[Source]) -> Imported {
 
 /// The input a global span falls in, and the span within it.
 pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {
-    let mut base = 0;
-    for (i, s) in inputs.iter().enumerate() {
-        let end = base + s.text.len();
-        if span.start >= base && span.start <= end {
-            let local = Span::new(span.start - base, span.end.min(end).max(span.start) - base);
-            return Some((i, local));
-        }
-        base = end + 1;
-    }
-    None
+    Located::new(inputs).locate(span)
 }
 
 /// A diagnostic of [`import`] made local to the input its primary label
 /// is in: (that input's index, the diagnostic with spans in it). A
 /// secondary label in another input cannot be drawn there, so it becomes a
 /// line of the help naming that file, line and column.
-pub fn localize(inputs: &[Source], mut d: Diagnostic) -> Option<(usize, Diagnostic)> {
-    let (index, _) = locate(inputs, d.span())?;
-    let mut elsewhere = Vec::new();
-    d.labels.retain_mut(|l| match locate(inputs, l.span) {
-        Some((i, local)) if i == index => {
-            l.span = local;
-            true
-        }
-        Some((i, local)) => {
-            let at = inputs[i].line_col(local.start);
-            elsewhere.push(format!(
-                "{} at {}:{}:{}",
-                l.message, inputs[i].name, at.line, at.column
-            ));
-            false
-        }
-        None => false,
-    });
-    if !elsewhere.is_empty() {
-        let help = d.help.take().map(|h| format!("{h}\n")).unwrap_or_default();
-        d = d.help(format!("{help}see: {}", elsewhere.join("; ")));
+pub fn localize(inputs: &[Source], d: Diagnostic) -> Option<(usize, Diagnostic)> {
+    Located::new(inputs).localize(d)
+}
+
+/// The inputs with where each starts in the shared span space, counted
+/// once: finding a span's input is a binary search, not a walk over every
+/// input before it (a 10k mesh's output is 47k files, and as many
+/// diagnostics can be localized).
+pub struct Located<'a> {
+    inputs: &'a [Source],
+    /// The global offset of each input's first byte, increasing.
+    starts: Vec<usize>,
+}
+
+impl<'a> Located<'a> {
+    pub fn new(inputs: &'a [Source]) -> Located<'a> {
+        let mut base = 0;
+        let starts = inputs
+            .iter()
+            .map(|s| {
+                let start = base;
+                base += s.text.len() + 1;
+                start
+            })
+            .collect();
+        Located { inputs, starts }
     }
-    Some((index, d))
+
+    /// See [`locate`].
+    pub fn locate(&self, span: Span) -> Option<(usize, Span)> {
+        // The last input starting at or before the span; it holds the span
+        // if the span starts at or before its end.
+        let i = self.starts.partition_point(|&b| b <= span.start).checked_sub(1)?;
+        let base = self.starts[i];
+        let end = base + self.inputs[i].text.len();
+        if span.start > end {
+            return None;
+        }
+        Some((
+            i,
+            Span::new(span.start - base, span.end.min(end).max(span.start) - base),
+        ))
+    }
+
+    /// See [`localize`].
+    pub fn localize(&self, mut d: Diagnostic) -> Option<(usize, Diagnostic)> {
+        let (index, _) = self.locate(d.span())?;
+        let mut elsewhere = Vec::new();
+        d.labels.retain_mut(|l| match self.locate(l.span) {
+            Some((i, local)) if i == index => {
+                l.span = local;
+                true
+            }
+            Some((i, local)) => {
+                let at = self.inputs[i].line_col(local.start);
+                elsewhere.push(format!(
+                    "{} at {}:{}:{}",
+                    l.message, self.inputs[i].name, at.line, at.column
+                ));
+                false
+            }
+            None => false,
+        });
+        if !elsewhere.is_empty() {
+            let help = d.help.take().map(|h| format!("{h}\n")).unwrap_or_default();
+            d = d.help(format!("{help}see: {}", elsewhere.join("; ")));
+        }
+        Some((index, d))
+    }
 }
 
 /// What an input's name says about it. meshc's own output tree names the

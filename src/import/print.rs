@@ -29,6 +29,8 @@
 //! An `allow` is printed in the declaration whose name it covers (the
 //! model keeps allows apart, each with the span of its declaration).
 
+use std::collections::BTreeMap;
+
 use crate::lower::language::{
     self, CLUSTER, Choice, DEPLOY, ILB, INGRESS, LABELS, MESH, NAMESPACE, NETWORK, PORT, PROBE,
     ProbeKindWord, ROUTE, SERVICE, Shape, VM,
@@ -69,17 +71,28 @@ pub struct Note {
 /// The topology as text in `syntax`, with `notes` above their declarations.
 pub fn print(topology: &Topology, notes: &[Note], syntax: Syntax) -> String {
     let decls = declarations(topology);
+    // Notes by what they are on, in their order (a lookup per
+    // declaration, not a scan of every note).
+    let mut by_decl: BTreeMap<&Decl, Vec<usize>> = BTreeMap::new();
+    for (i, note) in notes.iter().enumerate() {
+        by_decl.entry(&note.on).or_default().push(i);
+    }
     let mut used = vec![false; notes.len()];
     let mut placed: Vec<Vec<&str>> = Vec::with_capacity(decls.len());
     for (decl, _) in &decls {
-        let mut mine = Vec::new();
-        for (i, note) in notes.iter().enumerate() {
-            if decl.matches(&note.on) {
-                used[i] = true;
-                mine.push(note.text.as_str());
-            }
+        let mut mine: Vec<usize> = decl
+            .decls()
+            .iter()
+            .filter_map(|on| by_decl.get(on))
+            .flatten()
+            .copied()
+            .collect();
+        mine.sort_unstable();
+        debug_assert!(mine.iter().all(|&i| decl.matches(&notes[i].on)));
+        for &i in &mine {
+            used[i] = true;
         }
-        placed.push(mine);
+        placed.push(mine.iter().map(|&i| notes[i].text.as_str()).collect());
     }
     let mut out = String::new();
     let orphans: Vec<&str> = notes
@@ -115,6 +128,22 @@ enum Key {
 }
 
 impl Key {
+    /// Every `Decl` that [`Key::matches`] (a service's: its name, and its
+    /// name with its namespace).
+    fn decls(&self) -> Vec<Decl> {
+        match self {
+            Key::Mesh => vec![Decl::Mesh],
+            Key::Network(a) => vec![Decl::Network(a.clone())],
+            Key::Cluster(a) => vec![Decl::Cluster(a.clone())],
+            Key::Vm(a) => vec![Decl::Vm(a.clone())],
+            Key::Namespace(a) => vec![Decl::Namespace(a.clone())],
+            Key::Service { name, namespace } => vec![
+                Decl::Service(name.clone()),
+                Decl::Service(format!("{name}.{namespace}")),
+            ],
+        }
+    }
+
     fn matches(&self, on: &Decl) -> bool {
         match (self, on) {
             (Key::Mesh, Decl::Mesh) => true,

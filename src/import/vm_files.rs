@@ -136,11 +136,50 @@ pub fn env_file(source: &Source, reader: EnvReader) -> Parsed<EnvEntry> {
         at: 0,
         entries: Vec::new(),
         diags: Vec::new(),
+        fatal: false,
     };
     match reader {
         EnvReader::Bash => p.bash(),
         EnvReader::Systemd => p.systemd(),
     }
+    Parsed {
+        entries: p.entries,
+        diagnostics: p.diags,
+    }
+}
+
+/// The variables a bash script sets with plain assignments at its top
+/// level, for `names` only: meshc's `install.sh` and `iptables.sh` state
+/// their settings so (`cluster='eu-west-1'`), and `meshc import` reads
+/// them back. Values are read by the bash reader of env files, one line at
+/// a time.
+///
+/// A script is not an env file: only unindented `[export ]NAME=WORD`
+/// lines are read (an indented one is inside a function or a block, which
+/// runs later or never), and every other line, a command, a function or
+/// another variable's assignment, is skipped without a word. An
+/// assignment to one of `names` that bash would not simply perform is
+/// reported as in an env file and has no entry: a computed value (`$HOME`,
+/// `$(…)`, E991), since what bash sets depends on the machine and taking
+/// the text as written would import a value no VM has; an operator, a
+/// second word, a carriage return or an unterminated quote (E990, E992).
+/// Not followed: here-documents and multi-line strings of commands (a line
+/// in them that looks like an assignment is read as one), and `declare`,
+/// `local`, `readonly`, `read` or `eval`.
+///
+/// Entries in file order: the last of a name is the value bash leaves.
+pub fn script_variables(source: &Source, names: &[&str]) -> Parsed<EnvEntry> {
+    if let Err(diags) = sizes(&source.text) {
+        return Parsed::empty(diags);
+    }
+    let mut p = Scanner {
+        text: &source.text,
+        at: 0,
+        entries: Vec::new(),
+        diags: Vec::new(),
+        fatal: false,
+    };
+    p.script(names);
     Parsed {
         entries: p.entries,
         diagnostics: p.diags,
@@ -159,6 +198,10 @@ fn sizes(text: &str) -> Result<(), Vec<Diagnostic>> {
             .label("this file")
             .help("a VM file is a few kilobytes: check that this is the file you meant"),
         ]);
+    }
+    if text.len() <= MAX_LINE {
+        // No line of it can be longer.
+        return Ok(());
     }
     let mut out = Vec::new();
     let mut start = 0;
@@ -192,6 +235,8 @@ struct Scanner<'t> {
     at: usize,
     entries: Vec<EnvEntry>,
     diags: Vec<Diagnostic>,
+    /// An unterminated quote was met: nothing after it can be read.
+    fatal: bool,
 }
 
 /// How a value ended.
@@ -281,50 +326,78 @@ impl Scanner<'_> {
                 }
                 _ => {}
             }
-            if self.text[self.at..].starts_with("export")
-                && matches!(self.text[self.at + 6..].chars().next(), Some(' ' | '\t'))
-            {
-                self.at += 6;
-                self.skip_blanks();
-            }
-            let start = self.at;
-            let key = self.name();
-            let Some(key) = key.filter(|_| self.peek() == Some('=')) else {
-                let end = self.line_end();
-                self.report(
-                    &UNREADABLE,
-                    Span::new(start, end.max(start + 1).min(self.text.len())),
-                    "not a `KEY=value` assignment: bash would run this line as a command".to_owned(),
-                    "not an assignment",
-                    "write each setting as `KEY=value` (no spaces around `=`), or make the line a `#` comment",
-                );
-                self.skip_line();
-                continue;
-            };
-            self.at += 1; // '='
-            let value_start = self.at;
-            match self.bash_word() {
-                End::Value(v) => {
-                    let span = Span::new(value_start, self.at);
-                    self.bash_after_value();
-                    self.entries.push(EnvEntry {
-                        key,
-                        value: Spanned::new(v, span),
-                    });
+            match self.assignment() {
+                Err(start) => {
+                    let end = self.line_end();
+                    self.report(
+                        &UNREADABLE,
+                        Span::new(start, end.max(start + 1).min(self.text.len())),
+                        "not a `KEY=value` assignment: bash would run this line as a command".to_owned(),
+                        "not an assignment",
+                        "write each setting as `KEY=value` (no spaces around `=`), or make the line a `#` comment",
+                    );
+                    self.skip_line();
                 }
-                End::Bad => self.skip_line(),
-                End::Fatal => return,
+                Ok((key, Some(value))) => self.entries.push(EnvEntry { key, value }),
+                Ok((_, None)) => {}
+            }
+            if self.fatal {
+                return;
+            }
+        }
+    }
+
+    /// The bash reader's entry point for one line, shared by env files and
+    /// scripts: `[export ]NAME=WORD` at the scanner's position, read as
+    /// bash performs it: the name and its value. `Err(at)`: no `NAME=`
+    /// there (the name ends or fails at `at`), nothing reported. A value
+    /// of `None`: an assignment bash would not simply perform (a computed
+    /// value, an operator, a second word, a carriage return, an
+    /// unterminated quote), reported. After it the scanner is at the end
+    /// of what was read: a `;`, the line's end, or past it.
+    fn assignment(&mut self) -> Result<(Spanned<String>, Option<Spanned<String>>), usize> {
+        if self.text[self.at..].starts_with("export")
+            && matches!(self.text[self.at + 6..].chars().next(), Some(' ' | '\t'))
+        {
+            self.at += 6;
+            self.skip_blanks();
+        }
+        let start = self.at;
+        let key = self.name();
+        let Some(key) = key.filter(|_| self.peek() == Some('=')) else {
+            return Err(start);
+        };
+        self.at += 1; // '='
+        let value_start = self.at;
+        match self.bash_word() {
+            End::Value(v) => {
+                let span = Span::new(value_start, self.at);
+                let value = self.bash_after_value().then(|| Spanned::new(v, span));
+                Ok((key, value))
+            }
+            End::Bad => {
+                self.skip_line();
+                Ok((key, None))
+            }
+            End::Fatal => {
+                self.fatal = true;
+                Ok((key, None))
             }
         }
     }
 
     /// After a value: blanks, then the end of the line, a `;`, or a
-    /// comment; anything else is a command bash would run.
-    fn bash_after_value(&mut self) {
+    /// comment; anything else is a command bash would run, with the
+    /// assignment in its environment only: reported, and `false` (bash
+    /// sets no variable).
+    fn bash_after_value(&mut self) -> bool {
         self.skip_blanks();
         match self.peek() {
-            None | Some('\n' | ';') => {}
-            Some('#') => self.skip_line(),
+            None | Some('\n' | ';') => true,
+            Some('#') => {
+                self.skip_line();
+                true
+            }
             Some(_) => {
                 let (start, end) = (self.at, self.line_end());
                 self.report(
@@ -334,6 +407,48 @@ impl Scanner<'_> {
                     "runs as a command",
                     "quote the whole value (`KEY='a b'`), or put the second setting on its own line",
                 );
+                self.skip_line();
+                false
+            }
+        }
+    }
+
+    /// A script's top-level plain assignments to `names` (see
+    /// [`script_variables`]).
+    fn script(&mut self, names: &[&str]) {
+        while self.at < self.text.len() {
+            // Only an unindented line can be a top-level assignment here.
+            if !self.peek().is_some_and(is_name_start) {
+                self.skip_line();
+                continue;
+            }
+            // Assignments, `;`-separated; a command ends what is read of
+            // the line.
+            loop {
+                let reported = self.diags.len();
+                match self.assignment() {
+                    Ok((key, value)) if names.contains(&key.value.as_str()) => {
+                        if let Some(value) = value {
+                            self.entries.push(EnvEntry { key, value });
+                        }
+                    }
+                    // Another variable, a command, a function: not the
+                    // reader's business, whatever bash does with it.
+                    _ => self.diags.truncate(reported),
+                }
+                if self.fatal {
+                    return;
+                }
+                if self.peek() == Some(';') {
+                    self.at += 1;
+                    self.skip_blanks();
+                    if self.peek().is_some_and(is_name_start) {
+                        continue;
+                    }
+                }
+                break;
+            }
+            if !self.text[..self.at].ends_with('\n') {
                 self.skip_line();
             }
         }
@@ -846,6 +961,42 @@ mod tests {
         // A mistake costs its own line only.
         let (entries, _) = env("A=$X\nB=ok\n", EnvReader::Bash);
         assert_eq!(entries, kv(&[("B", "ok")]));
+    }
+
+    #[test]
+    fn scripts_give_their_plain_top_level_assignments_only() {
+        let text = "#!/bin/bash\nset -eu\nhere=$(cd -- \"$(dirname -- \"$0\")\" && pwd)\nA='x y'\nB=bare; export C='it'\\''s'\nfamilies=(4)\nf() {\n\tA=inner\n}\nother='a' true\n# A=comment\nA=again # last\n";
+        let p = script_variables(&Source::new("s.sh", text.to_owned()), &["A", "B", "C", "D"]);
+        let got: Vec<(&str, &str)> = p
+            .entries
+            .iter()
+            .map(|e| (e.key.value.as_str(), e.value.value.as_str()))
+            .collect();
+        assert_eq!(got, [("A", "x y"), ("B", "bare"), ("C", "it's"), ("A", "again")]);
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let a = &p.entries[0].value.span;
+        assert_eq!(&text[a.start..a.end], "'x y'");
+    }
+
+    #[test]
+    fn a_script_value_bash_would_compute_or_not_set_is_reported_for_a_wanted_name_only() {
+        for (line, code) in [
+            ("D=\"$HOME\"\n", "E991"),
+            ("D=$(hostname)\n", "E991"),
+            ("D=x y\n", "E990"),
+            ("D=x|y\n", "E990"),
+            ("D=(a b)\n", "E990"),
+            ("D='x'\r\n", "E992"),
+            ("D='x\n", "E990"),
+        ] {
+            let source = Source::new("s.sh", line.to_owned());
+            let p = script_variables(&source, &["D"]);
+            assert!(p.entries.is_empty(), "{line:?}");
+            let codes: Vec<&str> = p.diagnostics.iter().map(|d| d.code.code).collect();
+            assert_eq!(codes, [code], "{line:?}");
+            let p = script_variables(&source, &["E"]);
+            assert!(p.entries.is_empty() && p.diagnostics.is_empty(), "{line:?}");
+        }
     }
 
     #[test]
