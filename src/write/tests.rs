@@ -440,6 +440,18 @@ fn modes_ignore_the_umask() {
             _ => 2,
         };
         assert_eq!(chmods.len(), expected, "umask {umask}: {chmods:?}");
+        // A new directory is made with its final mode, and so is chmodded
+        // only where the umask takes bits from it too, once.
+        let dir_chmods: Vec<_> = ops
+            .test
+            .log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|m| m.starts_with("set mode of") && m.ends_with("/d"))
+            .cloned()
+            .collect();
+        assert_eq!(dir_chmods.len(), expected / 2, "umask {umask}: {dir_chmods:?}");
         return;
     }
     let name = concat!(module_path!(), "::modes_ignore_the_umask");
@@ -1026,6 +1038,29 @@ fn large_trees_are_written_and_compared_on_two_threads_alike() {
     write(&dir, &v3).expect("recovery write");
     assert_eq!(read(&dir.join("d6/f699.txt")), "v3 699\n");
     assert_eq!(names(tmp.path()), ["out"]);
+}
+
+/// The second thread that fills a large staging tree may start deep
+/// inside directories of the first one's half: they are made first.
+#[test]
+fn a_half_that_starts_deep_inside_the_other_halfs_directories_is_written() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    // Sorted: top, top/m0, top/m0/deep, its 300 files, top/m1, ...: the
+    // second half starts among top/m0/deep's files.
+    let artifacts: Vec<Artifact> = (0..600)
+        .map(|i| file(&format!("top/m{}/deep/f{i:03}.txt", i % 2), &format!("{i}\n")))
+        .collect();
+    assert_eq!(
+        write(&dir, &artifacts).expect("write").to_string(),
+        "wrote 600, unchanged 0, removed 0"
+    );
+    for artifact in &artifacts {
+        assert_eq!(read(&dir.join(&artifact.path)), artifact.contents);
+    }
+    for d in ["top", "top/m0", "top/m0/deep", "top/m1/deep"] {
+        assert_eq!(mode(&dir.join(d)), 0o755, "{d}");
+    }
 }
 
 #[test]
