@@ -1041,24 +1041,27 @@ fn large_trees_are_written_and_compared_on_two_threads_alike() {
 }
 
 /// The second thread that fills a large staging tree may start deep
-/// inside directories of the first one's half: they are made first.
+/// inside directories that fall in the first thread's half: they are made
+/// before either starts.
 #[test]
 fn a_half_that_starts_deep_inside_the_other_halfs_directories_is_written() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("out");
-    // Sorted: top, top/m0, top/m0/deep, its 300 files, top/m1, ...: the
-    // second half starts among top/m0/deep's files.
-    let artifacts: Vec<Artifact> = (0..600)
-        .map(|i| file(&format!("top/m{}/deep/f{i:03}.txt", i % 2), &format!("{i}\n")))
+    // Sorted: a, its 296 files, z, z/m, z/m/deep, its 300 files: the second
+    // half starts at z/m/deep's first file, and the first half would reach
+    // z/m/deep only after 296 files.
+    let artifacts: Vec<Artifact> = (0..296)
+        .map(|i| file(&format!("a/f{i:03}.txt"), &format!("a {i}\n")))
+        .chain((0..300).map(|i| file(&format!("z/m/deep/f{i:03}.txt"), &format!("z {i}\n"))))
         .collect();
     assert_eq!(
         write(&dir, &artifacts).expect("write").to_string(),
-        "wrote 600, unchanged 0, removed 0"
+        "wrote 596, unchanged 0, removed 0"
     );
     for artifact in &artifacts {
         assert_eq!(read(&dir.join(&artifact.path)), artifact.contents);
     }
-    for d in ["top", "top/m0", "top/m0/deep", "top/m1/deep"] {
+    for d in ["a", "z", "z/m", "z/m/deep"] {
         assert_eq!(mode(&dir.join(d)), 0o755, "{d}");
     }
 }
