@@ -202,8 +202,7 @@ impl Ops {
 pub(super) struct CreateModes {
     /// Mode → whether `open` reduced it.
     reduced: RefCell<BTreeMap<u32, bool>>,
-    /// Mode → whether `mkdir` reduced it (directories take the same
-    /// default ACL as files, but each kind its own entries of it).
+    /// Mode → whether `mkdir` reduced it.
     reduced_dirs: RefCell<BTreeMap<u32, bool>>,
 }
 
