@@ -100,9 +100,9 @@ rows = [
     ("no-op build 10k <= 2 x (tar + check)",
      f"{ms(noop10)} / 2 x ({ms(tar10)} + {ms(check10)}) = {noop10 / (2 * (tar10 + check10)):.2f} of the budget",
      noop10 <= 2 * (tar10 + check10)),
-    ("  (with tar piped, reading every byte)",
+    ("  (with tar piped, reading every byte; not the target)",
      f"{ms(noop10)} / 2 x ({ms(tarpipe10)} + {ms(check10)}) = {noop10 / (2 * (tarpipe10 + check10)):.2f} of the budget",
-     noop10 <= 2 * (tarpipe10 + check10)),
+     None),
     ("peak RSS 10k build < 256 MB",
      f"fresh {int(rss10) / 1024:.0f} MB, no-op {int(rss10noop) / 1024:.0f} MB",
      max(int(rss10), int(rss10noop)) < 256 * 1024),
@@ -114,7 +114,11 @@ print(f"load average {load_before} before, {load_after} after (above about 1.5 t
 print("| target | measured (medians) | met? |")
 print("|---|---|---|")
 for name, value, ok in rows:
-    print(f"| {name} | {value} | {'yes' if ok else 'no'} |")
+    print(f"| {name} | {value} | {'-' if ok is None else 'yes' if ok else 'NO'} |")
+targets = [ok for _, _, ok in rows if ok is not None]
+missed = [name for name, _, ok in rows if ok is False]
+print()
+print(f"{sum(targets)} of {len(targets)} targets met" + (f"; missed: {'; '.join(missed)}" if missed else ""))
 print()
 print("| CPU time, user + system (means) | 10k | 20k |")
 print("|---|---|---|")

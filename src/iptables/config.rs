@@ -7,7 +7,7 @@
 //! renderer goes through it.
 
 /// How inbound traffic is handed to the proxy (`-m`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum InterceptionMode {
     /// nat-table `REDIRECT`; Istio's default (an empty `-m` means this too).
     #[default]
@@ -17,7 +17,7 @@ pub enum InterceptionMode {
 }
 
 /// One istio-iptables run, field for field with Istio's `config.Config`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Config {
     /// `-p`: where outbound traffic is redirected (Envoy's virtualOutbound).
     pub proxy_port: String,

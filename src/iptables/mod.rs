@@ -36,7 +36,7 @@ pub use flags::IptablesArgs;
 pub use ruleset::{Rule, Ruleset, Table};
 
 /// Which Istio release's output to reproduce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Flavor {
     /// `iptables-restore --noflush` input, as Istio ≥ 1.25 (checked against
     /// 1.25.5 and master) writes it: `-A OUTPUT -j ISTIO_OUTPUT`, DNS in

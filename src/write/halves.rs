@@ -9,6 +9,12 @@ use super::WriteError;
 /// Below this many items, a second thread costs more than it saves.
 pub(super) const PARALLEL_FROM: usize = 512;
 
+/// Where [`in_halves`] starts the second half of `len` items, or `None`
+/// when it keeps them whole on one thread.
+pub(super) fn second_half(len: usize) -> Option<usize> {
+    (len >= PARALLEL_FROM).then_some(len / 2)
+}
+
 /// Runs `work` on `items`: whole on this thread below [`PARALLEL_FROM`]
 /// items, else on two contiguous halves, the second on a scoped thread.
 /// Returns the results in order (one or two of them). An error of the
@@ -20,10 +26,10 @@ where
     R: Send,
     F: Fn(&[T]) -> Result<R, WriteError> + Sync,
 {
-    if items.len() < PARALLEL_FROM {
+    let Some(at) = second_half(items.len()) else {
         return Ok(vec![work(items)?]);
-    }
-    let (first, second) = items.split_at(items.len() / 2);
+    };
+    let (first, second) = items.split_at(at);
     std::thread::scope(|scope| {
         let second = scope.spawn(|| work(second));
         let first = work(first);

@@ -75,15 +75,17 @@ impl Ops {
             .map_err(|e| WriteError::io("write", path, e))
     }
 
-    /// Creates the directory `path`, private (0700) until [`Ops::set_mode`]
-    /// gives it its final mode.
-    pub fn create_dir(&self, path: &Path) -> Result<(), WriteError> {
+    /// Creates the directory `path` with exactly `mode`: as for
+    /// [`Ops::write_file`], `modes` tells whether the kernel keeps that mode
+    /// whole, and a chmod repairs it where it does not.
+    pub fn create_dir(&self, path: &Path, mode: u32, modes: &CreateModes) -> Result<(), WriteError> {
+        let fail = |e| WriteError::io("create directory", path, e);
         self.tick("create directory", path)?;
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(path)
-            .map_err(|e| WriteError::io("create directory", path, e))?;
-        self.set_mode(path, 0o700)
+        fs::DirBuilder::new().mode(mode).create(path).map_err(fail)?;
+        if modes.dir_needs_chmod(path, mode).map_err(fail)? {
+            self.set_mode(path, mode)?;
+        }
+        Ok(())
     }
 
     /// Creates the new file `path` (never an existing one, never through a
@@ -200,9 +202,22 @@ impl Ops {
 pub(super) struct CreateModes {
     /// Mode → whether `open` reduced it.
     reduced: RefCell<BTreeMap<u32, bool>>,
+    /// Mode → whether `mkdir` reduced it.
+    reduced_dirs: RefCell<BTreeMap<u32, bool>>,
 }
 
 impl CreateModes {
+    /// The same question for a directory just made at `path` (`lstat`: the
+    /// writer made it and nothing else can reach it, see `stage`).
+    fn dir_needs_chmod(&self, path: &Path, mode: u32) -> io::Result<bool> {
+        if let Some(&reduced) = self.reduced_dirs.borrow().get(&mode) {
+            return Ok(reduced);
+        }
+        let reduced = fs::symlink_metadata(path)?.mode() & 0o7777 != mode;
+        self.reduced_dirs.borrow_mut().insert(mode, reduced);
+        Ok(reduced)
+    }
+
     fn needs_chmod(&self, file: &File, mode: u32) -> io::Result<bool> {
         if let Some(&reduced) = self.reduced.borrow().get(&mode) {
             return Ok(reduced);

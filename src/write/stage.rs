@@ -4,9 +4,12 @@
 //! filesystem) before anything can see it:
 //! the swap that follows is the only step that changes the output directory.
 //! While it is built, the tree's top is mode 0700, so no other user can plant
-//! a symlink in it, and every directory inside stays 0700 until its contents
-//! are in place; then each gets its final mode and owner, deepest first.
+//! a symlink in it. A new directory is made with its final mode; a copy of an
+//! old one (whose owner it takes), or one whose mode would keep the writer
+//! out, stays 0700 until its contents are in place, then gets its final mode
+//! and owner, deepest first, and the top last.
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -47,26 +50,48 @@ fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<()
     ops.set_mode(staging, 0o700)?;
     // The manifest goes first, so that a tree left behind by a crash always
     // lists which of its files meshc generated (the cleanup relies on it).
-    // Then every directory, parents first, and then every other entry.
     let manifest = MANIFEST.as_bytes();
     let modes = CreateModes::default();
     if let Some((path, action)) = plan.entries.get_key_value(manifest) {
         place(dir, staging, path, action, ops, &modes)?;
     }
-    let mut others = Vec::with_capacity(plan.entries.len());
-    for (path, action) in &plan.entries {
-        match action {
-            Action::Dir { .. } => place(dir, staging, path, action, ops, &modes)?,
-            _ if path.as_bytes() == manifest => {}
-            _ => others.push((path, action)),
+    // Then every other entry in path order, so that a directory is made
+    // before what it holds. On a large tree two threads share them, each
+    // taking one contiguous half (the order of creation inside the private
+    // staging tree matters to no one); of the directories the second half
+    // needs, only those its first entry lies in can be in the first half,
+    // and those are made before either half starts.
+    let others: Vec<(&Key, &Action<'_>)> = plan
+        .entries
+        .iter()
+        .filter(|(path, _)| path.as_bytes() != manifest)
+        .collect();
+    let early: BTreeSet<&[u8]> = halves::second_half(others.len())
+        .and_then(|at| others.get(at))
+        .map(|(path, _)| path.parents().collect())
+        .unwrap_or_default();
+    for parent in &early {
+        if let Some((path, action)) = plan.entries.get_key_value(*parent) {
+            place(dir, staging, path, action, ops, &modes)?;
         }
     }
-    place_all(dir, staging, &others, ops)?;
+    halves::in_halves(&others, |entries| {
+        let modes = CreateModes::default();
+        entries
+            .iter()
+            .filter(|(path, _)| !early.contains(path.as_bytes()))
+            .try_for_each(|(path, action)| place(dir, staging, path, action, ops, &modes))
+    })?;
 
-    // A read-only directory must receive its contents before its mode, so
-    // modes are set deepest first, and the top last.
+    // A directory made with its final mode is done. The others (copies of
+    // the old tree's directories, which take its owner, and modes without
+    // the owner's rwx, since a read-only directory must receive its
+    // contents before its mode) get their owner and mode now, deepest
+    // first, and the top last.
     for (path, action) in plan.entries.iter().rev() {
-        if let Action::Dir { mode, owner } = action {
+        if let Action::Dir { mode, owner } = action
+            && !made_final(*mode, *owner)
+        {
             finish_dir(&path.under(staging), *mode, *owner, ops)?;
         }
     }
@@ -80,23 +105,12 @@ fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<()
     ops.sync_filesystem(staging)
 }
 
-/// Creates the files and links of `entries`, whose directories exist. On a
-/// large tree two threads share the work, each taking one contiguous half:
-/// the order of creation inside the private staging tree matters to no one,
-/// since nothing sees it before the swap.
-fn place_all(
-    dir: &Path,
-    staging: &Path,
-    entries: &[(&Key, &Action<'_>)],
-    ops: &Ops,
-) -> Result<(), WriteError> {
-    halves::in_halves(entries, |entries| {
-        let modes = CreateModes::default();
-        entries
-            .iter()
-            .try_for_each(|(path, action)| place(dir, staging, path, action, ops, &modes))
-    })
-    .map(drop)
+/// Whether a directory is made with its final mode at once: a new one (no
+/// owner to copy) whose mode lets the writer fill it. No other user can
+/// reach it meanwhile: the top of the staging tree stays 0700 until
+/// everything is in place.
+fn made_final(mode: u32, owner: Option<(u32, u32)>) -> bool {
+    owner.is_none() && mode & 0o700 == 0o700
 }
 
 fn place(
@@ -109,7 +123,8 @@ fn place(
 ) -> Result<(), WriteError> {
     let target = path.under(staging);
     match action {
-        Action::Dir { .. } => ops.create_dir(&target),
+        Action::Dir { mode, owner } if made_final(*mode, *owner) => ops.create_dir(&target, *mode, modes),
+        Action::Dir { .. } => ops.create_dir(&target, 0o700, modes),
         // A hard link keeps the inode: bytes, mode, owner and mtime stay
         // exactly as they were, and nothing of the original is modified.
         Action::Link => ops.hard_link(&path.under(dir), &target),

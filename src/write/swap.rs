@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use super::WriteError;
 use super::manifest::{self, MANIFEST};
-use super::ops::Ops;
+use super::ops::{CreateModes, Ops};
 use super::tree;
 
 /// The output directory as an absolute path with no symlink in it, so that
@@ -154,7 +154,8 @@ pub(super) fn create_staging(
 ) -> Result<PathBuf, WriteError> {
     let (marker, file) = ops.create_marker(parent, prefix, MARKER_SUFFIX, MARKER_MAGIC)?;
     let staging = strip_marker_suffix(&marker);
-    let made = ops.create_dir(&staging).and_then(|()| {
+    let modes = CreateModes::default();
+    let made = ops.create_dir(&staging, 0o700, &modes).and_then(|()| {
         let meta = tree::lstat(&staging)?.ok_or_else(|| WriteError::Raced { dir: staging.clone() })?;
         let ids: String = [Some(identity(&meta)), dir_identity]
             .into_iter()

@@ -440,6 +440,18 @@ fn modes_ignore_the_umask() {
             _ => 2,
         };
         assert_eq!(chmods.len(), expected, "umask {umask}: {chmods:?}");
+        // A new directory is made with its final mode, and so is chmodded
+        // only where the umask takes bits from it too, once.
+        let dir_chmods: Vec<_> = ops
+            .test
+            .log
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|m| m.starts_with("set mode of") && m.ends_with("/d"))
+            .cloned()
+            .collect();
+        assert_eq!(dir_chmods.len(), expected / 2, "umask {umask}: {dir_chmods:?}");
         return;
     }
     let name = concat!(module_path!(), "::modes_ignore_the_umask");
@@ -1026,6 +1038,32 @@ fn large_trees_are_written_and_compared_on_two_threads_alike() {
     write(&dir, &v3).expect("recovery write");
     assert_eq!(read(&dir.join("d6/f699.txt")), "v3 699\n");
     assert_eq!(names(tmp.path()), ["out"]);
+}
+
+/// The second thread that fills a large staging tree may start deep
+/// inside directories that fall in the first thread's half: they are made
+/// before either starts.
+#[test]
+fn a_half_that_starts_deep_inside_the_other_halfs_directories_is_written() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    // Sorted: a, its 296 files, z, z/m, z/m/deep, its 300 files: the second
+    // half starts at z/m/deep's first file, and the first half would reach
+    // z/m/deep only after 296 files.
+    let artifacts: Vec<Artifact> = (0..296)
+        .map(|i| file(&format!("a/f{i:03}.txt"), &format!("a {i}\n")))
+        .chain((0..300).map(|i| file(&format!("z/m/deep/f{i:03}.txt"), &format!("z {i}\n"))))
+        .collect();
+    assert_eq!(
+        write(&dir, &artifacts).expect("write").to_string(),
+        "wrote 596, unchanged 0, removed 0"
+    );
+    for artifact in &artifacts {
+        assert_eq!(read(&dir.join(&artifact.path)), artifact.contents);
+    }
+    for d in ["a", "z", "z/m", "z/m/deep"] {
+        assert_eq!(mode(&dir.join(d)), 0o755, "{d}");
+    }
 }
 
 #[test]

@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 use super::cluster_env::{WorkloadAddress, WorkloadEnv, cluster_env, legacy_cluster_env};
 use super::env_keys;
 use super::install_sh::{DROP_IN, Extras, IPTABLES_SH_PATH, Placement, RULES_PATH, RULES6_PATH, install_sh};
-use super::iptables_rules::{capture, rules_file};
+use super::iptables_rules::{Payloads, capture_with, rules_file};
 use super::iptables_sh::iptables_sh;
 use super::mesh_yaml::mesh_yaml;
 use super::plan::{VmPlan, plan};
@@ -74,6 +74,9 @@ pub struct Bundles<'a> {
     /// Computed once for all VMs: a VM with one workload is named after its
     /// WorkloadGroup.
     group_of: BTreeMap<WorkloadId, EnvValue>,
+    /// The iptables payloads made so far, shared by VMs with the same
+    /// capture settings.
+    payloads: Payloads,
 }
 
 impl<'a> Bundles<'a> {
@@ -81,6 +84,7 @@ impl<'a> Bundles<'a> {
         Bundles {
             checked,
             group_of: super::plan::group_names(checked),
+            payloads: Payloads::default(),
         }
     }
 
@@ -95,7 +99,11 @@ impl<'a> Bundles<'a> {
 
     /// The bundle of VM `v`, in no particular order.
     pub fn bundle(&self, v: VmId, source_name: &str) -> Vec<Artifact> {
-        vm_bundle(&plan(self.checked, v, &self.group_of), source_name)
+        vm_bundle(
+            &plan(self.checked, v, &self.group_of),
+            source_name,
+            &self.payloads,
+        )
     }
 }
 
@@ -126,7 +134,7 @@ impl Bundle {
     }
 }
 
-fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
+fn vm_bundle(plan: &VmPlan<'_>, source_name: &str, payloads: &Payloads) -> Vec<Artifact> {
     let mut bundle = Bundle {
         dir: format!("vms/{}", plan.vm.name.value),
         artifacts: Vec::new(),
@@ -196,7 +204,7 @@ fn vm_bundle(plan: &VmPlan<'_>, source_name: &str) -> Vec<Artifact> {
         bundle.add("dnsmasq.conf", conf, Some(dnsmasq::PATH));
     }
 
-    let capture = capture(plan);
+    let capture = capture_with(plan, payloads);
     let v4 = rules_file(plan, &capture, &capture.v4, "IPv4", source_name);
     bundle.add("iptables.rules", v4, Some(RULES_PATH));
     if let Some(v6) = &capture.v6 {

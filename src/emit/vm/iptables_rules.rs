@@ -43,6 +43,9 @@
 //! stand-in servers, so that expanding it ([`expand`]) gives exactly what
 //! istio-iptables writes for those servers; tests hold the two together.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
 use ipnet::IpNet;
 
 use super::plan::VmPlan;
@@ -97,8 +100,45 @@ pub struct Table {
     pub hooks: Vec<String>,
 }
 
+/// Payloads already made, by everything [`family_payload`] reads: many VMs
+/// share their capture settings (a service's VMs, say), and making a payload
+/// runs istio-iptables's rule builder up to four times, once per stand-in
+/// DNS case. A payload is a pure function of its key, so which VM (or
+/// thread) makes it first cannot change any output.
+#[derive(Default)]
+pub struct Payloads(Mutex<BTreeMap<PayloadKey, Payload>>);
+
+/// [`family_payload`]'s arguments.
+type PayloadKey = (Config, Flavor, bool, bool);
+
+impl Payloads {
+    /// [`family_payload`] of these arguments, made once.
+    fn get(&self, config: &Config, flavor: Flavor, v6: bool, resolve_dns: bool) -> Payload {
+        let key = (config.clone(), flavor, v6, resolve_dns);
+        // A panic elsewhere cannot leave a half-made entry: entries are
+        // inserted whole, so a poisoned map is still a correct one.
+        if let Some(made) = self.0.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return made.clone();
+        }
+        // Made outside the lock, so the other thread's VMs do not wait; two
+        // threads making the same payload at once make equal ones.
+        let made = family_payload(config, flavor, v6, resolve_dns);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, made.clone());
+        made
+    }
+}
+
 /// The rules of `plan`'s VM.
 pub fn capture(plan: &VmPlan<'_>) -> Capture {
+    capture_with(plan, &Payloads::default())
+}
+
+/// [`capture`], with `payloads` keeping the payloads made for VMs before
+/// this one (see [`Payloads`]).
+pub fn capture_with(plan: &VmPlan<'_>, payloads: &Payloads) -> Capture {
     let config = config(plan);
     let flavor = Flavor::for_istio(u32::from(plan.istio.major), u32::from(plan.istio.minor));
     let modern = plan.flow == Flow::Modern;
@@ -109,10 +149,10 @@ pub fn capture(plan: &VmPlan<'_>) -> Capture {
         resolve_uid: modern && plan.vm.proxy_uid.is_none(),
         resolve_gid: modern && plan.vm.proxy_uid.is_none() && plan.vm.proxy_gid.is_none(),
         resolve_dns,
-        v4: family_payload(&config, flavor, false, resolve_dns),
+        v4: payloads.get(&config, flavor, false, resolve_dns),
         v6: config
             .enable_ipv6
-            .then(|| family_payload(&config, flavor, true, resolve_dns)),
+            .then(|| payloads.get(&config, flavor, true, resolve_dns)),
         config,
     }
 }
@@ -142,8 +182,9 @@ pub fn family_payload(config: &Config, flavor: Flavor, v6: bool, resolve_dns: bo
         if !resolve_dns {
             return render(&[], &[]);
         }
+        let one = render(&[SERVER_1], &[SERVER_OTHER]);
         let some = template(
-            &render(&[SERVER_1], &[SERVER_OTHER]).restore,
+            &one.restore,
             &render(&[SERVER_1, SERVER_2], &[SERVER_OTHER]).restore,
         );
         let other = render(&[], &[SERVER_OTHER]);
@@ -159,7 +200,7 @@ pub fn family_payload(config: &Config, flavor: Flavor, v6: bool, resolve_dns: bo
             other.restore, none.restore
         );
         // clean removes the chains of every case.
-        let mut tables = render(&[SERVER_1], &[SERVER_OTHER]).tables;
+        let mut tables = one.tables;
         for table in other.tables.into_iter().chain(none.tables) {
             match tables.iter_mut().find(|t| t.name == table.name) {
                 Some(t) => {
@@ -487,6 +528,44 @@ mod tests {
             }
         }
         assert_eq!(checked, 45);
+    }
+
+    /// A payload made once serves only calls with every argument equal:
+    /// each of them, changed alone, gets its own payload.
+    #[test]
+    fn payloads_are_shared_only_by_equal_arguments() {
+        let config = Config {
+            redirect_dns: true,
+            inbound_ports_include: "9080".into(),
+            outbound_ip_ranges_include: "*".into(),
+            enable_ipv6: true,
+            ..Config::default()
+        };
+        let other_ports = Config {
+            inbound_ports_include: "9081".into(),
+            ..config.clone()
+        };
+        let calls = [
+            (&config, Flavor::Restore, false, true),
+            (&config, Flavor::Restore, true, true),
+            (&config, Flavor::Restore, false, false),
+            (&config, Flavor::RestoreV1_24, false, true),
+            (&other_ports, Flavor::Restore, false, true),
+        ];
+        let payloads = Payloads::default();
+        let mut made = Vec::new();
+        // Twice over: the second round is served from what the first made.
+        for _ in 0..2 {
+            for (config, flavor, v6, resolve_dns) in calls {
+                let got = payloads.get(config, flavor, v6, resolve_dns);
+                assert_eq!(got, family_payload(config, flavor, v6, resolve_dns));
+                made.push(got.restore);
+            }
+        }
+        made.truncate(calls.len());
+        made.sort();
+        made.dedup();
+        assert_eq!(made.len(), calls.len(), "every call differs from the others");
     }
 
     #[test]
