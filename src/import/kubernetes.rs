@@ -44,6 +44,10 @@ pub struct Facts {
     pub endpoints: BTreeMap<(String, String), Vec<Spanned<std::net::IpAddr>>>,
     /// ServiceAccounts seen: (namespace, name).
     pub service_accounts: BTreeSet<(String, String)>,
+    /// The runbook's list of VM workloads, in its order: (VM,
+    /// `<service>-<version>`, namespace). It follows the order services
+    /// are declared in.
+    pub runbook_workloads: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -87,13 +91,17 @@ pub struct ServiceFacts {
     pub name: S,
     pub namespace: S,
     pub ports: Vec<PortFacts>,
-    /// Clusters with a Kubernetes Service of it.
-    pub clusters: BTreeSet<String>,
+    /// Clusters with a Kubernetes Service of it, each with the span of
+    /// the first such Service's name.
+    pub clusters: BTreeMap<String, Span>,
     pub service_entry: bool,
     /// Versions named by DestinationRule subsets.
     pub subsets: Vec<S>,
     /// (version, weight, span) from the VirtualService.
     pub routes: Vec<(S, Option<Spanned<u32>>)>,
+    /// Which route lists the VirtualService has, `http` and `tcp`, with
+    /// their spans: meshc writes each for the ports Istio reads as such.
+    pub route_lists: [Option<Span>; 2],
     /// Egress hosts of its Sidecar (`ns/host`), when it has one.
     pub egress: Option<Vec<S>>,
     /// Principals its AuthorizationPolicy admits.
@@ -357,7 +365,7 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
         "Service" => {
             let s = service(facts, &namespace, &name);
             if let Some(c) = cluster {
-                s.clusters.insert(c);
+                s.clusters.entry(c).or_insert(name.span);
             }
             if s.ports.is_empty() {
                 for p in spec
@@ -517,7 +525,10 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
                 }
                 rest(Some(r), &["route"], "VirtualService route", diags);
             }
-            service(facts, &namespace, &svc).routes = routes;
+            let lists = ["http", "tcp"].map(|k| spec.and_then(|s| s.get(k)).map(|n| n.span));
+            let s = service(facts, &namespace, &svc);
+            s.routes = routes;
+            s.route_lists = lists;
             rest(spec, &["hosts", "http", "tcp"], "VirtualService spec", diags);
         }
         "Sidecar" => {
