@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::kubernetes::{EntryFacts, Facts, ServiceFacts};
+use super::kubernetes::{DeploymentFacts, EntryFacts, Facts, ServiceFacts};
 use super::print::{Decl, Note};
 use super::{ASSUMED, DUPLICATE_ADDRESS, IMPORT_WEIGHTS, UNKNOWN_EGRESS_HOST, VM_FILE_DISAGREES};
 use crate::diagnostic::Diagnostic;
@@ -68,6 +68,11 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
                 name
             }
         };
+        for d in &mut facts.deployments {
+            if d.cluster.is_empty() {
+                d.cluster = target.clone();
+            }
+        }
         let c = facts.clusters.entry(target).or_default();
         c.control_plane |= anon.control_plane;
         c.network = c.network.take().or(anon.network);
@@ -636,6 +641,21 @@ fn services(
     let keys: BTreeSet<(String, String)> = facts.services.keys().cloned().collect();
     let mut all = keys.clone();
     all.extend(workloads.iter().map(|w| (w.namespace.clone(), w.service.clone())));
+    // Deployments' pods, each (version, cluster) once.
+    let mut pods: BTreeMap<ServiceKey, Vec<&DeploymentFacts>> = BTreeMap::new();
+    for d in &facts.deployments {
+        let list = pods
+            .entry((d.namespace.value.clone(), d.app.value.clone()))
+            .or_default();
+        let version = |d: &DeploymentFacts| d.version.as_ref().map(|v| v.value.clone());
+        if !list
+            .iter()
+            .any(|o| version(o) == version(d) && o.cluster == d.cluster)
+        {
+            list.push(d);
+        }
+    }
+    all.extend(pods.keys().cloned());
 
     // Calls, from Sidecar egress hosts `ns/<svc>.<ns>.svc.<domain>`.
     let mut calls: BTreeMap<ServiceKey, Vec<(String, String, Span)>> = BTreeMap::new();
@@ -669,12 +689,6 @@ fn services(
                 .push((ns.to_owned(), svc.to_owned(), host.span));
         }
     }
-    let first_cluster = facts
-        .clusters
-        .iter()
-        .find(|(_, c)| c.control_plane)
-        .or_else(|| facts.clusters.iter().next())
-        .map(|(n, _)| n.clone());
     let mut mine_of: BTreeMap<ServiceKey, Vec<&VmWorkload>> = BTreeMap::new();
     for w in workloads.iter().filter(|w| vm_names.contains(w.vm.as_str())) {
         mine_of
@@ -689,7 +703,7 @@ fn services(
         &calls,
         vm_accounts(facts, &mine_of),
         ingress_identities,
-        first_cluster,
+        &pods,
     );
 
     let mut services = Vec::new();
@@ -711,15 +725,19 @@ fn services(
             .filter(|v| !vm_versions.contains(v.value.as_str()))
             .cloned()
             .collect();
-        if cluster_versions.is_empty() && mine.is_empty() {
+        if pods.contains_key(key) {
+            cluster_versions.clear();
+        } else if cluster_versions.is_empty() && mine.is_empty() {
             cluster_versions.push(imp("v1"));
             out.note(
                 decl.clone(),
                 "the inputs name no version of this service: `v1` assumed",
             );
         }
-        let (mut deployments, service_account) =
-            cluster_side.deployments(key, &cluster_versions, &mine, &decl, span, out);
+        let (mut deployments, service_account) = match pods.get(key) {
+            Some(list) => cluster_side.declared(key, list, &decl, out),
+            None => cluster_side.deployments(key, &cluster_versions, &mine, &decl, span, out),
+        };
         for w in &mine {
             deployments.push(Deployment {
                 versions: vec![w.version.clone()],
@@ -999,12 +1017,18 @@ impl ClusterSide {
         calls: &Calls,
         accounts: Accounts,
         ingress: &[(String, String)],
-        first_cluster: Option<String>,
+        pods: &BTreeMap<ServiceKey, Vec<&DeploymentFacts>>,
     ) -> ClusterSide {
+        let first_cluster = facts
+            .clusters
+            .iter()
+            .find(|(_, c)| c.control_plane)
+            .or_else(|| facts.clusters.iter().next())
+            .map(|(n, _)| n.clone());
         let mine = |k: &ServiceKey| mine_of.get(k).map_or(&[][..], Vec::as_slice);
         let with_cluster: Vec<&ServiceKey> = all
             .iter()
-            .filter(|k| has_cluster_versions(facts, k, mine(k)))
+            .filter(|k| !pods.contains_key(*k) && has_cluster_versions(facts, k, mine(k)))
             .collect();
         let registered = |k: &ServiceKey| -> Option<BTreeSet<String>> {
             facts
@@ -1085,6 +1109,13 @@ impl ClusterSide {
             };
             need.retain(|(n, sa)| !ingress.iter().any(|(i, a)| i == n && a == sa));
             for z in cs {
+                for d in pods.get(*z).into_iter().flatten() {
+                    let sa = d
+                        .service_account
+                        .as_ref()
+                        .map_or_else(|| default_of(z), |s| s.value.clone());
+                    need.remove(&(z.0.clone(), sa));
+                }
                 for w in mine(z) {
                     let sa = accounts
                         .vm
@@ -1150,6 +1181,60 @@ impl ClusterSide {
             chosen,
             accounts,
         }
+    }
+
+    /// The `deploy` lines of a service whose Deployments are among the
+    /// inputs, and its service account: one line per cluster and account.
+    fn declared(
+        &self,
+        key: &ServiceKey,
+        pods: &[&DeploymentFacts],
+        decl: &Decl,
+        out: &mut Out,
+    ) -> (Vec<Deployment>, Option<S>) {
+        let mut service_account = self.accounts.service.get(key).cloned();
+        // Every pod runs as one account: the service's, unless its VMs
+        // already say another.
+        let mut accounts = pods.iter().map(|d| d.service_account.as_ref().map(|s| &s.value));
+        let first = accounts.next().flatten();
+        if let Some(sa) = first
+            && accounts.all(|a| a == Some(sa))
+            && service_account.as_ref().is_none_or(|s| s.value == *sa)
+        {
+            service_account = pods.first().and_then(|d| d.service_account.clone());
+        }
+        let own = service_account
+            .as_ref()
+            .map_or_else(|| key.1.clone(), |s| s.value.clone());
+        let mut lines: Vec<Deployment> = Vec::new();
+        for d in pods {
+            let version = d.version.clone().unwrap_or_else(|| {
+                out.note(
+                    decl.clone(),
+                    format!(
+                        "Deployment `{}`'s pods have no `version` label: `v1` assumed",
+                        d.app.value
+                    ),
+                );
+                Spanned::new("v1".to_owned(), d.span)
+            });
+            let account = d.service_account.clone().filter(|sa| sa.value != own);
+            let same = |l: &Deployment| {
+                matches!(&l.placement, Placement::Cluster(c) if c.value == d.cluster)
+                    && l.service_account.as_ref().map(|s| &s.value) == account.as_ref().map(|s| &s.value)
+            };
+            match lines.iter_mut().find(|l| same(l)) {
+                Some(l) if !l.versions.iter().any(|v| v.value == version.value) => l.versions.push(version),
+                Some(_) => {}
+                None => lines.push(Deployment {
+                    versions: vec![version],
+                    placement: Placement::Cluster(imp(d.cluster.clone())),
+                    service_account: account,
+                    span: d.span,
+                }),
+            }
+        }
+        (lines, service_account)
     }
 
     /// The cluster `deploy` lines of a service and its service account.
