@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::kubernetes::{EntryFacts, Facts, ServiceFacts};
+use super::kubernetes::{DeploymentFacts, EntryFacts, Facts, ServiceFacts};
 use super::print::{Decl, Note};
 use super::{ASSUMED, DUPLICATE_ADDRESS, IMPORT_WEIGHTS, UNKNOWN_EGRESS_HOST, VM_FILE_DISAGREES};
 use crate::diagnostic::Diagnostic;
@@ -68,6 +68,11 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
                 name
             }
         };
+        for d in &mut facts.deployments {
+            if d.cluster.is_empty() {
+                d.cluster = target.clone();
+            }
+        }
         let c = facts.clusters.entry(target).or_default();
         c.control_plane |= anon.control_plane;
         c.network = c.network.take().or(anon.network);
@@ -87,9 +92,14 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
             .or_else(|| only_cluster.clone())
     };
 
-    let vms = vms(&facts, &cluster_of, &mut out, diags);
+    let mut vms = vms(&facts, &cluster_of, &mut out, diags);
     let ingress_ids = mesh.ingress_identities();
-    let services = services(&facts, &vms, &cluster_of, &cp_ns, &ingress_ids, &mut out, diags);
+    let (mut services, vm_accounts) = services(&facts, &vms, &cp_ns, &ingress_ids, &mut out, diags);
+    for vm in &mut vms {
+        vm.service_account = vm_accounts.get(&vm.name.value).cloned();
+    }
+    unseen_callers(&facts, &vms, &mut services, &mut out, diags);
+    order_services(&mut services, &facts.runbook_workloads);
 
     // Networks: named by clusters, VMs, meshNetworks.
     let mut network_names: BTreeMap<String, Span> = BTreeMap::new();
@@ -347,12 +357,18 @@ fn vm_workloads(facts: &Facts) -> Vec<VmWorkload> {
                     || format!("vm-{}", a.value.to_string().replace(['.', ':'], "-")),
                     |(n, _)| n.clone(),
                 );
+            // The account the VM's bundle fetches credentials for.
+            let service_account = facts
+                .vms
+                .get(&vm)
+                .and_then(|f| f.install.get("service_account"))
+                .cloned();
             out.push(VmWorkload {
                 namespace: ns.clone(),
                 service: svc.clone(),
                 version: s("v1", a.span),
                 vm,
-                service_account: None,
+                service_account,
             });
         }
     }
@@ -620,17 +636,31 @@ fn metajson_labels(value: Option<&S>) -> Vec<(S, S)> {
 fn services(
     facts: &Facts,
     vms: &[Vm],
-    cluster_of: &dyn Fn(&Option<String>) -> Option<String>,
     cp_ns: &str,
     ingress_identities: &[(String, String)],
     out: &mut Out,
     diags: &mut Vec<Diagnostic>,
-) -> Vec<Service> {
+) -> (Vec<Service>, BTreeMap<String, S>) {
     let workloads = vm_workloads(facts);
     let vm_names: BTreeSet<&str> = vms.iter().map(|v| v.name.value.as_str()).collect();
     let keys: BTreeSet<(String, String)> = facts.services.keys().cloned().collect();
     let mut all = keys.clone();
     all.extend(workloads.iter().map(|w| (w.namespace.clone(), w.service.clone())));
+    // Deployments' pods, each (version, cluster) once.
+    let mut pods: BTreeMap<ServiceKey, Vec<&DeploymentFacts>> = BTreeMap::new();
+    for d in &facts.deployments {
+        let list = pods
+            .entry((d.namespace.value.clone(), d.app.value.clone()))
+            .or_default();
+        let version = |d: &DeploymentFacts| d.version.as_ref().map(|v| v.value.clone());
+        if !list
+            .iter()
+            .any(|o| version(o) == version(d) && o.cluster == d.cluster)
+        {
+            list.push(d);
+        }
+    }
+    all.extend(pods.keys().cloned());
 
     // Calls, from Sidecar egress hosts `ns/<svc>.<ns>.svc.<domain>`.
     let mut calls: BTreeMap<ServiceKey, Vec<(String, String, Span)>> = BTreeMap::new();
@@ -664,76 +694,22 @@ fn services(
                 .push((ns.to_owned(), svc.to_owned(), host.span));
         }
     }
-    // Each service's callers, gathered once (not a scan of every call
-    // per service).
-    let mut callers: BTreeMap<(&str, &str), BTreeSet<&ServiceKey>> = BTreeMap::new();
-    for (caller, cs) in &calls {
-        for (n, s, _) in cs {
-            callers
-                .entry((n.as_str(), s.as_str()))
-                .or_default()
-                .insert(caller);
-        }
+    let mut mine_of: BTreeMap<ServiceKey, Vec<&VmWorkload>> = BTreeMap::new();
+    for w in workloads.iter().filter(|w| vm_names.contains(w.vm.as_str())) {
+        mine_of
+            .entry((w.namespace.clone(), w.service.clone()))
+            .or_default()
+            .push(w);
     }
-    let callers_of = |key: &(String, String)| -> Vec<&ServiceKey> {
-        callers
-            .get(&(key.0.as_str(), key.1.as_str()))
-            .map(|c| c.iter().copied().collect())
-            .unwrap_or_default()
-    };
-
-    // Service accounts of cluster workloads, from the principals of what
-    // they call: a caller's account is in every callee's policy.
-    let principals_of = |key: &(String, String)| -> Option<BTreeSet<(String, String)>> {
-        let f = facts.services.get(key)?;
-        Some(
-            f.principals
-                .iter()
-                .flatten()
-                .filter_map(|p| {
-                    let rest = p.value.split_once("/ns/")?.1;
-                    let (ns, sa) = rest.split_once("/sa/")?;
-                    Some((ns.to_owned(), sa.to_owned()))
-                })
-                .collect(),
-        )
-    };
-
-    // Clusters with a Kubernetes Service of each service.
-    let service_clusters = |key: &(String, String)| -> BTreeSet<String> {
-        facts
-            .services
-            .get(key)
-            .map(|f| f.clusters.clone())
-            .unwrap_or_default()
-    };
-    // The first VM of each name, and the first entry of each VM name,
-    // found once.
-    let mut vm_by_name: BTreeMap<&str, &Vm> = BTreeMap::new();
-    for v in vms {
-        vm_by_name.entry(v.name.value.as_str()).or_insert(v);
-    }
-    let mut first_entry: BTreeMap<String, &EntryFacts> = BTreeMap::new();
-    for e in &facts.entries {
-        first_entry.entry(vm_name_of(e)).or_insert(e);
-    }
-    let vm_home = |vm: &str| -> Option<String> {
-        vm_by_name
-            .get(vm)
-            .and_then(|v| v.cluster.as_ref().map(|c| c.value.clone()))
-            .or_else(|| cluster_of(&first_entry.get(vm)?.cluster))
-    };
-    let control_planes: Vec<String> = facts
-        .clusters
-        .iter()
-        .filter(|(_, c)| c.control_plane)
-        .map(|(n, _)| n.clone())
-        .collect();
-    let ingress_ids = ingress_identities;
-    let first_cluster = control_planes
-        .first()
-        .cloned()
-        .or_else(|| facts.clusters.keys().next().cloned());
+    let cluster_side = ClusterSide::infer(
+        facts,
+        &all,
+        &mine_of,
+        &calls,
+        vm_accounts(facts, &mine_of),
+        ingress_identities,
+        &pods,
+    );
 
     // Each service's VM workloads (on a VM that was kept), in order,
     // grouped once (not a scan of every workload per service).
@@ -756,9 +732,7 @@ fn services(
         let name = s(key.1.clone(), span);
         let namespace = s(key.0.clone(), f.namespace.span);
         let decl = Decl::Service(format!("{}.{}", key.1, key.0));
-        let mine: &[&VmWorkload] = workloads_of
-            .get(&(key.0.as_str(), key.1.as_str()))
-            .map_or(&[], Vec::as_slice);
+        let mine: Vec<&VmWorkload> = mine_of.get(key).cloned().unwrap_or_default();
         let vm_versions: BTreeSet<&str> = mine.iter().map(|w| w.version.value.as_str()).collect();
 
         // Versions in clusters: DestinationRule subsets no VM runs.
@@ -768,128 +742,26 @@ fn services(
             .filter(|v| !vm_versions.contains(v.value.as_str()))
             .cloned()
             .collect();
-        if cluster_versions.is_empty() && mine.is_empty() {
+        if pods.contains_key(key) {
+            cluster_versions.clear();
+        } else if cluster_versions.is_empty() && mine.is_empty() {
             cluster_versions.push(imp("v1"));
             out.note(
                 decl.clone(),
                 "the inputs name no version of this service: `v1` assumed",
             );
         }
-        let mut deployments = Vec::new();
-        if !cluster_versions.is_empty() {
-            // Where its pods run: every cluster with a Service of each
-            // VM-backed service it calls; else its VMs' home clusters that
-            // have its Service; else the first control plane.
-            let mut places: Option<BTreeSet<String>> = None;
-            for (ns, svc, _) in calls.get(key).into_iter().flatten() {
-                let callee = (ns.clone(), svc.clone());
-                let with_service = service_clusters(&callee);
-                if with_service.is_empty() {
-                    continue;
-                }
-                places = Some(match places {
-                    None => with_service,
-                    Some(p) => p.intersection(&with_service).cloned().collect(),
-                });
-            }
-            let mut places: BTreeSet<String> = places.unwrap_or_default();
-            if places.is_empty() {
-                let own = service_clusters(key);
-                places = mine
-                    .iter()
-                    .filter_map(|w| vm_home(&w.vm))
-                    .filter(|c| own.contains(c))
-                    .collect();
-            }
-            if places.is_empty() {
-                places.extend(first_cluster.clone());
-            }
-            for cluster in places {
-                deployments.push(Deployment {
-                    versions: cluster_versions.clone(),
-                    placement: Placement::Cluster(imp(cluster)),
-                    service_account: None,
-                    span,
-                });
-            }
-        }
-        for w in mine {
+        let (mut deployments, service_account) = match pods.get(key) {
+            Some(list) => cluster_side.declared(key, list, &decl, out),
+            None => cluster_side.deployments(key, &cluster_versions, &mine, &decl, span, out),
+        };
+        for w in &mine {
             deployments.push(Deployment {
                 versions: vec![w.version.clone()],
                 placement: Placement::Vm(imp(w.vm.clone())),
                 service_account: None,
                 span,
             });
-        }
-
-        // Its service account: the WorkloadGroups', else the one every
-        // callee's policy admits.
-        let mut service_account = f
-            .groups
-            .values()
-            .find_map(|g| g.service_account.clone())
-            .or_else(|| mine.iter().find_map(|w| w.service_account.clone()));
-        let mut extra_accounts: Vec<String> = Vec::new();
-        if service_account.is_none() && !cluster_versions.is_empty() {
-            let mut common: Option<BTreeSet<String>> = None;
-            for (ns, svc, _) in calls.get(key).into_iter().flatten() {
-                let Some(p) = principals_of(&(ns.clone(), svc.clone())) else {
-                    continue;
-                };
-                let mine: BTreeSet<String> = p
-                    .into_iter()
-                    .filter(|(n, _)| *n == key.0)
-                    .map(|(_, sa)| sa)
-                    .collect();
-                // Accounts of the callee's other callers are theirs.
-                common = Some(match common {
-                    None => mine,
-                    Some(c) => c.intersection(&mine).cloned().collect(),
-                });
-            }
-            if let Some(mut c) = common {
-                for other in callers_of(key).iter() {
-                    c.remove(&other.1);
-                }
-                if !c.contains(&key.1) {
-                    let picked = c
-                        .iter()
-                        .find(|sa| sa.contains(key.1.as_str()))
-                        .or(c.iter().next())
-                        .cloned();
-                    if let Some(sa) = &picked {
-                        service_account = Some(imp(sa.clone()));
-                    }
-                    extra_accounts = c.into_iter().filter(|sa| Some(sa) != picked.as_ref()).collect();
-                } else {
-                    extra_accounts = c.into_iter().filter(|sa| *sa != key.1).collect();
-                }
-            }
-        }
-        if let Some(extra) = extra_accounts.first()
-            && let Some(d) = deployments
-                .iter_mut()
-                .rev()
-                .find(|d| matches!(d.placement, Placement::Cluster(_)))
-        {
-            let last = d.versions.pop();
-            if let Some(last) = last {
-                let mut split = d.clone();
-                split.versions = vec![last.clone()];
-                split.service_account = Some(imp(extra.clone()));
-                out.note(
-                    decl.clone(),
-                    format!(
-                        "policies admit `{extra}` as this service too; which version runs as it is not in the inputs: `{}` assumed",
-                        last.value
-                    ),
-                );
-                if d.versions.is_empty() {
-                    *d = split;
-                } else {
-                    deployments.push(split);
-                }
-            }
         }
         let service_account = service_account.filter(|sa| sa.value != key.1);
 
@@ -931,13 +803,13 @@ fn services(
             .iter()
             .flatten()
             .find(|p| {
-                ingress_ids
+                ingress_identities
                     .iter()
                     .any(|(ns, sa)| p.value.ends_with(&format!("/ns/{ns}/sa/{sa}")))
             })
             .map(|p| Spanned::new(true, p.span));
 
-        let ports = f
+        let mut ports: Vec<Port> = f
             .ports
             .iter()
             .map(|p| {
@@ -955,6 +827,26 @@ fn services(
                 }
             })
             .collect();
+        // A VirtualService routes TCP only for ports Istio reads as TCP.
+        if let (true, [http, Some(tcp)]) = (f.ports.is_empty(), f.route_lists) {
+            let mut assume = |name: &str, number: u16, at: Span| {
+                ports.push(Port {
+                    name: s(name, at),
+                    number: Spanned::new(number, at),
+                    protocol: None,
+                    target_port: None,
+                    span: at,
+                });
+                out.note(
+                    decl.clone(),
+                    format!("its VirtualService routes {name} traffic, so it has such a port; which is not in the inputs: `port {name} {number}` assumed"),
+                );
+            };
+            if let Some(http) = http {
+                assume("http", 80, http);
+            }
+            assume("tcp", 1, tcp);
+        }
         if f.ports.is_empty() {
             diags.push(
                 Diagnostic::new(&ASSUMED, span, format!("no input gives the ports of `{}`", key.1))
@@ -989,5 +881,669 @@ fn services(
             span,
         });
     }
-    services
+    (services, cluster_side.accounts.vm)
+}
+
+/// The service accounts VM workloads run as, said back the way a topology
+/// says them. A VM running several services has one identity, so one
+/// account: its own `service-account`. A service's account is the one most
+/// of its other VMs run as; a VM whose workload runs as another account
+/// gets that one as its own.
+struct Accounts {
+    vm: BTreeMap<String, S>,
+    service: BTreeMap<ServiceKey, S>,
+}
+
+/// The account a VM workload runs as: its WorkloadEntry's (or, when
+/// auto-registered, its `cluster.env`'s), else its WorkloadGroup's.
+fn workload_account(facts: &Facts, w: &VmWorkload) -> Option<S> {
+    w.service_account.clone().or_else(|| {
+        facts
+            .services
+            .get(&(w.namespace.clone(), w.service.clone()))?
+            .groups
+            .get(&w.version.value)?
+            .service_account
+            .clone()
+    })
+}
+
+fn vm_accounts(facts: &Facts, mine_of: &BTreeMap<ServiceKey, Vec<&VmWorkload>>) -> Accounts {
+    // (service, VM, account) of every VM workload whose account is known.
+    let mut observed: Vec<(&ServiceKey, &str, S)> = Vec::new();
+    for (key, mine) in mine_of {
+        for w in mine {
+            if let Some(sa) = workload_account(facts, w) {
+                observed.push((key, w.vm.as_str(), sa));
+            }
+        }
+    }
+    let mut accounts_on: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut services_on: BTreeMap<&str, BTreeSet<&ServiceKey>> = BTreeMap::new();
+    for (key, vm, sa) in &observed {
+        accounts_on.entry(vm).or_default().insert(sa.value.as_str());
+        services_on.entry(vm).or_default().insert(key);
+    }
+    let mut vm: BTreeMap<String, S> = BTreeMap::new();
+    for (_, name, sa) in &observed {
+        if services_on[name].len() > 1 && accounts_on[name].len() == 1 {
+            vm.entry((*name).to_owned()).or_insert_with(|| sa.clone());
+        }
+    }
+    // Per service, over its VMs without an account of their own: the
+    // account most run as (the first in name order on a tie).
+    let mut counts: BTreeMap<&ServiceKey, BTreeMap<&str, (usize, &S)>> = BTreeMap::new();
+    for (key, name, sa) in &observed {
+        if !vm.contains_key(*name) {
+            let c = counts
+                .entry(key)
+                .or_default()
+                .entry(sa.value.as_str())
+                .or_insert((0, sa));
+            c.0 += 1;
+        }
+    }
+    let mut service: BTreeMap<ServiceKey, S> = BTreeMap::new();
+    for (key, c) in &counts {
+        let mut best: Option<(usize, &S)> = None;
+        for &(n, sa) in c.values() {
+            if best.is_none_or(|(m, _)| n > m) {
+                best = Some((n, sa));
+            }
+        }
+        if let Some((_, sa)) = best {
+            service.insert((*key).clone(), sa.clone());
+        }
+    }
+    for (key, name, sa) in &observed {
+        if !vm.contains_key(*name) && service.get(*key).is_some_and(|s| s.value != sa.value) {
+            vm.insert((*name).to_owned(), sa.clone());
+        }
+    }
+    Accounts { vm, service }
+}
+
+/// Whether a service has versions that run in clusters: subsets no VM
+/// runs, or no VM at all.
+fn has_cluster_versions(facts: &Facts, key: &ServiceKey, mine: &[&VmWorkload]) -> bool {
+    mine.is_empty()
+        || facts.services.get(key).is_some_and(|f| {
+            f.subsets
+                .iter()
+                .any(|v| !mine.iter().any(|w| w.version.value == v.value))
+        })
+}
+
+/// The principals a service's AuthorizationPolicy admits, as (namespace,
+/// service account); `None` without a policy.
+fn admitted(facts: &Facts, key: &ServiceKey) -> Option<BTreeSet<(String, String)>> {
+    let f = facts.services.get(key)?;
+    Some(
+        f.principals
+            .as_ref()?
+            .iter()
+            .filter_map(|p| {
+                let rest = p.value.split_once("/ns/")?.1;
+                let (ns, sa) = rest.split_once("/sa/")?;
+                Some((ns.to_owned(), sa.to_owned()))
+            })
+            .collect(),
+    )
+}
+
+/// Whether `sa` reads as service `name`'s own account (`name`, or a
+/// prefix and `-name`).
+fn account_of(sa: &str, name: &str) -> bool {
+    sa == name || sa.strip_suffix(name).is_some_and(|p| p.ends_with('-'))
+}
+
+/// Where each service's cluster workloads run, and as which accounts: the
+/// Kubernetes Services and the AuthorizationPolicies' principals, read
+/// back.
+///
+/// Placement: meshc writes the Service of a VM-backed service to every
+/// cluster where it or one of its callers runs. So a workload's cluster
+/// holds the Service of its own service (when VM-backed) and of every
+/// VM-backed service it calls; the largest placement with that property
+/// builds every Service again (each lies inside what the Services allow,
+/// and the original placement lies inside it).
+///
+/// Accounts: a callee's policy admits the account of every workload of
+/// every caller. A caller's cluster workloads may run only as accounts
+/// every callee admits; an account a callee admits that no VM workload
+/// explains must be some caller's, and when only one caller may run as
+/// it, that one does.
+struct ClusterSide {
+    places: BTreeMap<ServiceKey, BTreeSet<String>>,
+    /// Services whose placement no Service constrains.
+    unconstrained: BTreeSet<ServiceKey>,
+    clusters: Vec<String>,
+    /// The accounts of each service's cluster workloads.
+    chosen: BTreeMap<ServiceKey, BTreeSet<String>>,
+    /// The accounts of VM workloads.
+    accounts: Accounts,
+}
+
+type Calls = BTreeMap<ServiceKey, Vec<(String, String, Span)>>;
+
+impl ClusterSide {
+    fn infer(
+        facts: &Facts,
+        all: &BTreeSet<ServiceKey>,
+        mine_of: &BTreeMap<ServiceKey, Vec<&VmWorkload>>,
+        calls: &Calls,
+        accounts: Accounts,
+        ingress: &[(String, String)],
+        pods: &BTreeMap<ServiceKey, Vec<&DeploymentFacts>>,
+    ) -> ClusterSide {
+        let first_cluster = facts
+            .clusters
+            .iter()
+            .find(|(_, c)| c.control_plane)
+            .or_else(|| facts.clusters.iter().next())
+            .map(|(n, _)| n.clone());
+        let mine = |k: &ServiceKey| mine_of.get(k).map_or(&[][..], Vec::as_slice);
+        let with_cluster: Vec<&ServiceKey> = all
+            .iter()
+            .filter(|k| !pods.contains_key(*k) && has_cluster_versions(facts, k, mine(k)))
+            .collect();
+        let registered = |k: &ServiceKey| -> Option<BTreeSet<String>> {
+            facts
+                .services
+                .get(k)
+                .filter(|f| !f.clusters.is_empty())
+                .map(|f| f.clusters.keys().cloned().collect())
+        };
+        let callees = |k: &ServiceKey| -> Vec<ServiceKey> {
+            calls
+                .get(k)
+                .into_iter()
+                .flatten()
+                .map(|(n, s, _)| (n.clone(), s.clone()))
+                .collect()
+        };
+
+        let mut places = BTreeMap::new();
+        let mut unconstrained = BTreeSet::new();
+        for &k in &with_cluster {
+            let mut p: Option<BTreeSet<String>> = None;
+            for c in std::iter::once(k.clone()).chain(callees(k)) {
+                if let Some(r) = registered(&c) {
+                    p = Some(match p {
+                        None => r,
+                        Some(p) => p.intersection(&r).cloned().collect(),
+                    });
+                }
+            }
+            let p = p.filter(|p| !p.is_empty()).or_else(|| registered(k));
+            if p.is_none() {
+                unconstrained.insert(k.clone());
+            }
+            places.insert(
+                k.clone(),
+                p.unwrap_or_else(|| first_cluster.iter().cloned().collect()),
+            );
+        }
+
+        // The accounts each caller's cluster workloads may run as.
+        let mut allowed: BTreeMap<&ServiceKey, BTreeSet<String>> = BTreeMap::new();
+        for &z in &with_cluster {
+            let mut m: Option<BTreeSet<String>> = None;
+            for y in callees(z) {
+                let Some(p) = admitted(facts, &y) else { continue };
+                let theirs: BTreeSet<String> = p
+                    .into_iter()
+                    .filter(|(n, _)| *n == z.0)
+                    .map(|(_, sa)| sa)
+                    .collect();
+                m = Some(match m {
+                    None => theirs,
+                    Some(m) => m.intersection(&theirs).cloned().collect(),
+                });
+            }
+            if let Some(m) = m {
+                allowed.insert(z, m);
+            }
+        }
+        let default_of = |k: &ServiceKey| {
+            accounts
+                .service
+                .get(k)
+                .map_or_else(|| k.1.clone(), |s| s.value.clone())
+        };
+        let mut callers: BTreeMap<ServiceKey, Vec<&ServiceKey>> = BTreeMap::new();
+        for (caller, cs) in calls {
+            for (n, s, _) in cs {
+                callers.entry((n.clone(), s.clone())).or_default().push(caller);
+            }
+        }
+        // Each admitted account no VM workload explains, with the callers
+        // whose cluster workloads may run as it.
+        let mut needs: Vec<(String, Vec<&ServiceKey>)> = Vec::new();
+        for (y, cs) in &callers {
+            let Some(mut need) = admitted(facts, y) else {
+                continue;
+            };
+            need.retain(|(n, sa)| !ingress.iter().any(|(i, a)| i == n && a == sa));
+            for z in cs {
+                for d in pods.get(*z).into_iter().flatten() {
+                    let sa = d
+                        .service_account
+                        .as_ref()
+                        .map_or_else(|| default_of(z), |s| s.value.clone());
+                    need.remove(&(z.0.clone(), sa));
+                }
+                for w in mine(z) {
+                    let sa = accounts
+                        .vm
+                        .get(&w.vm)
+                        .map_or_else(|| default_of(z), |s| s.value.clone());
+                    need.remove(&(z.0.clone(), sa));
+                }
+            }
+            for (n, sa) in need {
+                let candidates = cs
+                    .iter()
+                    .copied()
+                    .filter(|z| z.0 == n && allowed.get(z).is_some_and(|m| m.contains(&sa)))
+                    .collect();
+                needs.push((sa, candidates));
+            }
+        }
+        let mut chosen: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
+        for (sa, candidates) in &needs {
+            if let [only] = candidates.as_slice() {
+                chosen.entry((*only).clone()).or_default().insert(sa.clone());
+            }
+        }
+        for (sa, candidates) in &needs {
+            if candidates
+                .iter()
+                .any(|z| chosen.get(*z).is_some_and(|c| c.contains(sa)))
+            {
+                continue;
+            }
+            let pick = candidates
+                .iter()
+                .find(|z| default_of(z) == *sa)
+                .or_else(|| candidates.iter().find(|z| account_of(sa, &z.1)))
+                .or(candidates.first());
+            if let Some(z) = pick {
+                chosen.entry((*z).clone()).or_default().insert(sa.clone());
+            }
+        }
+        // A caller no admitted account needed runs as one every callee
+        // admits: its own when that is one.
+        for (z, m) in &allowed {
+            if chosen.get(*z).is_some_and(|c| !c.is_empty()) {
+                continue;
+            }
+            let own = default_of(z);
+            let pick = if m.contains(&own) {
+                Some(own)
+            } else {
+                m.iter()
+                    .find(|sa| account_of(sa, &z.1))
+                    .or(m.iter().next())
+                    .cloned()
+            };
+            if let Some(sa) = pick {
+                chosen.entry((*z).clone()).or_default().insert(sa);
+            }
+        }
+        ClusterSide {
+            places,
+            unconstrained,
+            clusters: facts.clusters.keys().cloned().collect(),
+            chosen,
+            accounts,
+        }
+    }
+
+    /// The `deploy` lines of a service whose Deployments are among the
+    /// inputs, and its service account: one line per cluster and account.
+    fn declared(
+        &self,
+        key: &ServiceKey,
+        pods: &[&DeploymentFacts],
+        decl: &Decl,
+        out: &mut Out,
+    ) -> (Vec<Deployment>, Option<S>) {
+        let mut service_account = self.accounts.service.get(key).cloned();
+        // Every pod runs as one account: the service's, unless its VMs
+        // already say another.
+        let mut accounts = pods.iter().map(|d| d.service_account.as_ref().map(|s| &s.value));
+        let first = accounts.next().flatten();
+        if let Some(sa) = first
+            && accounts.all(|a| a == Some(sa))
+            && service_account.as_ref().is_none_or(|s| s.value == *sa)
+        {
+            service_account = pods.first().and_then(|d| d.service_account.clone());
+        }
+        let own = service_account
+            .as_ref()
+            .map_or_else(|| key.1.clone(), |s| s.value.clone());
+        let mut lines: Vec<Deployment> = Vec::new();
+        for d in pods {
+            let version = d.version.clone().unwrap_or_else(|| {
+                out.note(
+                    decl.clone(),
+                    format!(
+                        "Deployment `{}`'s pods have no `version` label: `v1` assumed",
+                        d.app.value
+                    ),
+                );
+                Spanned::new("v1".to_owned(), d.span)
+            });
+            let account = d.service_account.clone().filter(|sa| sa.value != own);
+            let same = |l: &Deployment| {
+                matches!(&l.placement, Placement::Cluster(c) if c.value == d.cluster)
+                    && l.service_account.as_ref().map(|s| &s.value) == account.as_ref().map(|s| &s.value)
+            };
+            match lines.iter_mut().find(|l| same(l)) {
+                Some(l) if !l.versions.iter().any(|v| v.value == version.value) => l.versions.push(version),
+                Some(_) => {}
+                None => lines.push(Deployment {
+                    versions: vec![version],
+                    placement: Placement::Cluster(imp(d.cluster.clone())),
+                    service_account: account,
+                    span: d.span,
+                }),
+            }
+        }
+        (lines, service_account)
+    }
+
+    /// The cluster `deploy` lines of a service and its service account.
+    fn deployments(
+        &self,
+        key: &ServiceKey,
+        cluster_versions: &[S],
+        mine: &[&VmWorkload],
+        decl: &Decl,
+        span: Span,
+        out: &mut Out,
+    ) -> (Vec<Deployment>, Option<S>) {
+        let accounts = &self.accounts;
+        let mut service_account = accounts.service.get(key).cloned();
+        if cluster_versions.is_empty() {
+            return (Vec::new(), service_account);
+        }
+        // The service's account is its VM workloads' when one runs on a
+        // VM without an account of its own.
+        let pinned = mine.iter().any(|w| !accounts.vm.contains_key(&w.vm));
+        let base = service_account
+            .as_ref()
+            .map_or_else(|| key.1.clone(), |s| s.value.clone());
+        let chosen = self.chosen.get(key).cloned().unwrap_or_default();
+        let mut deploy_account = None;
+        let main = if chosen.is_empty() || chosen.contains(&base) {
+            base
+        } else {
+            let pick = chosen
+                .iter()
+                .find(|sa| account_of(sa, &key.1))
+                .or(chosen.iter().next())
+                .cloned()
+                .unwrap_or(base);
+            if pinned {
+                deploy_account = Some(imp(pick.clone()));
+            } else {
+                service_account = Some(imp(pick.clone()));
+            }
+            pick
+        };
+        let mut lines: Vec<Deployment> = self
+            .places
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|c| Deployment {
+                versions: cluster_versions.to_vec(),
+                placement: Placement::Cluster(imp(c.clone())),
+                service_account: deploy_account.clone(),
+                span,
+            })
+            .collect();
+        // Other accounts: a line of their own each, from the last cluster
+        // backwards, then the last version split off a line.
+        let mut free = lines.len();
+        for extra in chosen.iter().filter(|sa| **sa != main) {
+            if free > 1 {
+                free -= 1;
+                lines[free].service_account = Some(imp(extra.clone()));
+            } else if self.unconstrained.contains(key)
+                && let Some(c) = self.clusters.iter().find(|c| {
+                    !lines
+                        .iter()
+                        .any(|d| matches!(&d.placement, Placement::Cluster(p) if p.value == **c))
+                })
+            {
+                lines.push(Deployment {
+                    versions: cluster_versions.to_vec(),
+                    placement: Placement::Cluster(imp(c.clone())),
+                    service_account: Some(imp(extra.clone())),
+                    span,
+                });
+            } else if let Some(i) = lines.iter().rposition(|d| d.versions.len() > 1)
+                && let Some(last) = lines[i].versions.pop()
+            {
+                let mut split = lines[i].clone();
+                split.versions = vec![last];
+                split.service_account = Some(imp(extra.clone()));
+                lines.insert(i + 1, split);
+            } else {
+                out.note(
+                    decl.clone(),
+                    format!("policies admit `{extra}` as this service too, but no workload of it is left to run as it"),
+                );
+                continue;
+            }
+            out.note(
+                decl.clone(),
+                format!(
+                    "policies admit `{extra}` as this service too; which of its cluster workloads run as it is not in the inputs: one is assumed"
+                ),
+            );
+        }
+        (lines, service_account)
+    }
+}
+
+crate::declare_code! {
+    /// A VM-backed service's Kubernetes Service is in a cluster where
+    /// nothing among the inputs runs it or calls it.
+    ///
+    /// meshc writes such a Service only to the clusters where the service
+    /// or one of its callers runs, so something in that cluster calls it.
+    /// The legacy flow (and a namespace without least privilege) writes no
+    /// Sidecar, so the artifacts do not say which service that is. `meshc
+    /// import` declares a stand-in caller there, with a comment: rename it
+    /// to the real caller (and give it its ports), or move its `calls` to
+    /// the real caller's declaration.
+    pub static UNSEEN_CALLER = "W953", Warning, "import-unseen-caller", "a Service's cluster says an unnamed caller runs there";
+}
+
+/// Stand-in callers for the Services no known workload explains (W953).
+fn unseen_callers(
+    facts: &Facts,
+    vms: &[Vm],
+    services: &mut Vec<Service>,
+    out: &mut Out,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let only = match facts.clusters.keys().collect::<Vec<_>>().as_slice() {
+        [only] => Some((*only).clone()),
+        _ => None,
+    };
+    let home: BTreeMap<&str, String> = vms
+        .iter()
+        .filter_map(|v| {
+            let c = v.cluster.as_ref().map(|c| c.value.clone()).or(only.clone())?;
+            Some((v.name.value.as_str(), c))
+        })
+        .collect();
+    let index: BTreeMap<ServiceKey, usize> = services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.namespace.value.clone(), s.name.value.clone()), i))
+        .collect();
+    let mut explained: Vec<BTreeSet<String>> = services
+        .iter()
+        .map(|s| {
+            s.deployments
+                .iter()
+                .filter_map(|d| match &d.placement {
+                    Placement::Cluster(c) => Some(c.value.clone()),
+                    Placement::Vm(v) => home.get(v.value.as_str()).cloned(),
+                })
+                .collect()
+        })
+        .collect();
+    let own = explained.clone();
+    for s in services.iter() {
+        for call in &s.calls {
+            let (name, ns) = call
+                .value
+                .split_once('.')
+                .unwrap_or((&call.value, &s.namespace.value));
+            if let Some(&callee) = index.get(&(ns.to_owned(), name.to_owned())) {
+                explained[callee].extend(
+                    own[index[&(s.namespace.value.clone(), s.name.value.clone())]]
+                        .iter()
+                        .cloned(),
+                );
+            }
+        }
+    }
+    // Per cluster: the services whose Service there nothing explains.
+    let mut unseen: BTreeMap<&str, Vec<(ServiceKey, Span)>> = BTreeMap::new();
+    for (key, f) in &facts.services {
+        let Some(&i) = index.get(key) else { continue };
+        for (cluster, span) in &f.clusters {
+            if !explained[i].contains(cluster) {
+                unseen.entry(cluster).or_default().push((key.clone(), *span));
+            }
+        }
+    }
+    for (cluster, callees) in unseen {
+        let Some(((ns, _), _)) = callees.first() else {
+            continue;
+        };
+        let ns = ns.clone();
+        let mut name: String = format!("caller-in-{cluster}").chars().take(63).collect();
+        let mut n = 2;
+        while index.contains_key(&(ns.clone(), name.clone())) {
+            let suffix = format!("-{n}");
+            name = format!(
+                "{}{suffix}",
+                name.chars().take(63 - suffix.len()).collect::<String>()
+            );
+            n += 1;
+        }
+        let listed: Vec<String> = callees.iter().map(|((_, s), _)| format!("`{s}`")).collect();
+        for ((_, svc), span) in &callees {
+            diags.push(
+                Diagnostic::new(
+                    &UNSEEN_CALLER,
+                    *span,
+                    format!("something in cluster `{cluster}` calls `{svc}`, but no input says what"),
+                )
+                .label("its Service in that cluster")
+                .help(format!(
+                    "the imported topology declares `{name}` there as a stand-in: rename it to the real caller, or move its `calls` to it"
+                )),
+            );
+        }
+        out.note(
+            Decl::Service(format!("{name}.{ns}")),
+            format!(
+                "a stand-in: {} in cluster `{cluster}` say{} something there calls {}, and no input says what (W953); rename it to the real caller, or move its `calls` there",
+                if callees.len() == 1 { "the Service" } else { "the Services" },
+                if callees.len() == 1 { "s" } else { "" },
+                listed.join(", ")
+            ),
+        );
+        services.push(Service {
+            name: imp(name),
+            namespace: imp(ns.clone()),
+            ports: Vec::new(),
+            deployments: vec![Deployment {
+                versions: vec![imp("v1")],
+                placement: Placement::Cluster(imp(cluster)),
+                service_account: None,
+                span: implicit(),
+            }],
+            calls: callees
+                .iter()
+                .map(|((n, s), _)| imp(if *n == ns { s.clone() } else { format!("{s}.{n}") }))
+                .collect(),
+            routes: Vec::new(),
+            service_account: None,
+            registration: None,
+            entry_point: None,
+            probe: None,
+            span: implicit(),
+        });
+    }
+}
+
+/// Orders the services as the runbook lists their VM workloads (a VM's
+/// workloads follow the order services are declared in); the rest keep
+/// their order.
+fn order_services(services: &mut Vec<Service>, runbook: &[(String, String, String)]) {
+    // (VM, namespace, `<service>-<version>`) → service index.
+    let mut at: BTreeMap<(&str, &str, String), usize> = BTreeMap::new();
+    for (i, s) in services.iter().enumerate() {
+        for d in &s.deployments {
+            if let Placement::Vm(vm) = &d.placement {
+                for v in &d.versions {
+                    at.insert(
+                        (
+                            vm.value.as_str(),
+                            s.namespace.value.as_str(),
+                            format!("{}-{}", s.name.value, v.value),
+                        ),
+                        i,
+                    );
+                }
+            }
+        }
+    }
+    // i before j when one VM lists a workload of i right before one of j.
+    let mut after: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); services.len()];
+    let mut before = vec![0usize; services.len()];
+    let mut last: Option<(&str, usize)> = None;
+    for (vm, workload, ns) in runbook {
+        let Some(&i) = at.get(&(vm.as_str(), ns.as_str(), workload.clone())) else {
+            continue;
+        };
+        if let Some((prev_vm, p)) = last
+            && prev_vm == vm
+            && p != i
+            && after[p].insert(i)
+        {
+            before[i] += 1;
+        }
+        last = Some((vm.as_str(), i));
+    }
+    if before.iter().all(|&b| b == 0) {
+        return;
+    }
+    let mut ready: BTreeSet<usize> = (0..services.len()).filter(|&i| before[i] == 0).collect();
+    let mut order = Vec::with_capacity(services.len());
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in &after[i] {
+            before[j] -= 1;
+            if before[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    // A cycle (inputs not from one build): the rest as they were.
+    let placed: BTreeSet<usize> = order.iter().copied().collect();
+    order.extend((0..services.len()).filter(|i| !placed.contains(i)));
+    let mut slots: Vec<Option<Service>> = std::mem::take(services).into_iter().map(Some).collect();
+    services.extend(order.into_iter().filter_map(|i| slots[i].take()));
 }

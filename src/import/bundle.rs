@@ -48,7 +48,8 @@ pub struct VmFacts {
     pub span: Span,
     /// Every key of `cluster.env` and `sidecar.env`, with its value's span.
     pub env: BTreeMap<String, S>,
-    /// `install.sh`'s `cluster=`, `proxy_uid=`, `proxy_gid=`.
+    /// `install.sh`'s `cluster=`, `proxy_uid=`, `proxy_gid=`,
+    /// `service_account=`.
     pub install: BTreeMap<String, S>,
     pub dnsmasq: bool,
     pub ssh: Option<S>,
@@ -119,7 +120,10 @@ pub fn read(
             }
         }
         VmFile::InstallSh => {
-            let vars = super::vm_files::script_variables(source, &["cluster", "proxy_uid", "proxy_gid"]);
+            let vars = super::vm_files::script_variables(
+                source,
+                &["cluster", "proxy_uid", "proxy_gid", "service_account"],
+            );
             f.install.extend(shifted(vars, base, diags));
         }
         VmFile::Dnsmasq => f.dnsmasq = true,
@@ -193,6 +197,9 @@ pub fn read_runbook(text: &str, base: usize, facts: &mut Facts) {
         if let Some(ingress) = ingress_line(line, start) {
             facts.ingresses.push(ingress);
         }
+        if let Some(w) = workload_line(line) {
+            facts.runbook_workloads.push(w);
+        }
         if let Some(rest) = line.strip_prefix("# Runbook: mesh `")
             && let Some((name, rest)) = rest.split_once('`')
         {
@@ -227,6 +234,16 @@ pub fn read_runbook(text: &str, base: usize, facts: &mut Facts) {
             }
         }
     }
+}
+
+/// `- `VM` (SERVICE-VERSION in `NS`), from ADDRESS`, the runbook's line
+/// for a VM workload: (VM, `SERVICE-VERSION`, NS).
+fn workload_line(line: &str) -> Option<(String, String, String)> {
+    let rest = line.strip_prefix("- `")?;
+    let (vm, rest) = rest.split_once("` (")?;
+    let (workload, rest) = rest.split_once(" in `")?;
+    let (ns, _) = rest.split_once("`), from ")?;
+    Some((vm.to_owned(), workload.to_owned(), ns.to_owned()))
 }
 
 /// `- `NAME` in `NS`: HOW, running as `SA`.`, the runbook's line for a
@@ -265,13 +282,16 @@ mod tests {
     fn the_runbook_gives_name_version_order_and_ssh() {
         let mut facts = Facts::default();
         read_runbook(
-            "# Runbook: mesh `shop`, Istio 1.24\n\ntar -C vms/b -cf - . | ssh root@10.0.0.1 'x'\ntar -C vms/a -cf - . | ssh <the VM> 'x'\n",
+            "# Runbook: mesh `shop`, Istio 1.24\n\ntar -C vms/b -cf - . | ssh root@10.0.0.1 'x'\ntar -C vms/a -cf - . | ssh <the VM> 'x'\n\
+             - `b` (web-v1 in `shop`), from 10.0.0.1\n- `b` (db-cache-v2 in `shop`), from 10.0.0.1\n",
             0,
             &mut facts,
         );
         assert_eq!(facts.mesh_name.map(|n| n.value), Some("shop".to_owned()));
         assert_eq!(facts.istio.map(|n| n.value), Some("1.24".to_owned()));
         assert_eq!(facts.vm_order, ["b", "a"]);
+        let w = |vm: &str, wl: &str| (vm.to_owned(), wl.to_owned(), "shop".to_owned());
+        assert_eq!(facts.runbook_workloads, [w("b", "web-v1"), w("b", "db-cache-v2")]);
         assert_eq!(
             facts.vms["b"].ssh.as_ref().map(|s| s.value.as_str()),
             Some("root@10.0.0.1")

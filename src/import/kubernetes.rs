@@ -44,6 +44,12 @@ pub struct Facts {
     pub endpoints: BTreeMap<(String, String), Vec<Spanned<std::net::IpAddr>>>,
     /// ServiceAccounts seen: (namespace, name).
     pub service_accounts: BTreeSet<(String, String)>,
+    /// The pods of Deployments: a service's versions in clusters.
+    pub deployments: Vec<DeploymentFacts>,
+    /// The runbook's list of VM workloads, in its order: (VM,
+    /// `<service>-<version>`, namespace). It follows the order services
+    /// are declared in.
+    pub runbook_workloads: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -87,13 +93,17 @@ pub struct ServiceFacts {
     pub name: S,
     pub namespace: S,
     pub ports: Vec<PortFacts>,
-    /// Clusters with a Kubernetes Service of it.
-    pub clusters: BTreeSet<String>,
+    /// Clusters with a Kubernetes Service of it, each with the span of
+    /// the first such Service's name.
+    pub clusters: BTreeMap<String, Span>,
     pub service_entry: bool,
     /// Versions named by DestinationRule subsets.
     pub subsets: Vec<S>,
     /// (version, weight, span) from the VirtualService.
     pub routes: Vec<(S, Option<Spanned<u32>>)>,
+    /// Which route lists the VirtualService has, `http` and `tcp`, with
+    /// their spans: meshc writes each for the ports Istio reads as such.
+    pub route_lists: [Option<Span>; 2],
     /// Egress hosts of its Sidecar (`ns/host`), when it has one.
     pub egress: Option<Vec<S>>,
     /// Principals its AuthorizationPolicy admits.
@@ -109,6 +119,22 @@ pub struct GroupFacts {
     pub network: Option<S>,
     pub probe: Option<crate::model::Probe>,
     pub cluster: Option<String>,
+}
+
+/// A Deployment's pods: the service (`app` label), version (`version`
+/// label) and service account they run as, in a cluster.
+#[derive(Debug, Default, Clone)]
+pub struct DeploymentFacts {
+    pub span: Span,
+    pub name: S,
+    pub namespace: S,
+    pub app: S,
+    pub version: Option<S>,
+    /// `serviceAccountName`, else `default`.
+    pub service_account: Option<S>,
+    /// The cluster of its file in meshc's tree, else `""` (the one cluster
+    /// the inputs imply).
+    pub cluster: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -357,7 +383,7 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
         "Service" => {
             let s = service(facts, &namespace, &name);
             if let Some(c) = cluster {
-                s.clusters.insert(c);
+                s.clusters.entry(c).or_insert(name.span);
             }
             if s.ports.is_empty() {
                 for p in spec
@@ -471,6 +497,57 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
                 diags,
             );
         }
+        "Deployment" => {
+            let template = spec.and_then(|s| s.get("template"));
+            let labels = template.and_then(|t| t.at(&["metadata", "labels"]));
+            let Some(app) = text(labels.and_then(|l| l.get("app")), diags) else {
+                unexpressed(diags, doc.span, "a Deployment without an `app` pod label");
+                return;
+            };
+            let cluster = default_cluster(path);
+            self::cluster(facts, &cluster, doc.span);
+            let pod = template.and_then(|t| t.get("spec"));
+            // One object per name: a later copy replaces an earlier one.
+            facts.deployments.retain(|d| {
+                (&d.name.value, &d.namespace.value, &d.cluster) != (&name.value, &namespace.value, &cluster)
+            });
+            facts.deployments.push(DeploymentFacts {
+                span: name.span,
+                name: name.clone(),
+                namespace,
+                app,
+                version: text(labels.and_then(|l| l.get("version")), diags),
+                // A pod that names no account runs as its namespace's
+                // `default`.
+                service_account: text(
+                    pod.and_then(|p| p.get("serviceAccountName").or_else(|| p.get("serviceAccount"))),
+                    diags,
+                )
+                .or_else(|| Some(Spanned::new("default".to_owned(), name.span))),
+                cluster,
+            });
+            // What a topology says of pods is their service, version,
+            // cluster and account; the rest is the application's.
+            rest(spec, &["selector", "template"], "Deployment spec", diags);
+            rest(template, &["metadata", "spec"], "Deployment pod template", diags);
+            rest(
+                template.and_then(|t| t.get("metadata")),
+                &["labels"],
+                "Deployment pod template metadata",
+                diags,
+            );
+            for (k, _) in labels.map(Node::entries).unwrap_or_default() {
+                if !matches!(k.text.as_str(), "app" | "version") {
+                    unexpressed(diags, k.span, &format!("Deployment pod label `{}`", k.text));
+                }
+            }
+            rest(
+                pod,
+                &["serviceAccountName", "serviceAccount"],
+                "Deployment pod spec",
+                diags,
+            );
+        }
         "DestinationRule" => {
             let Some(svc) = host_service(spec.and_then(|s| s.get("host")), diags) else {
                 return;
@@ -517,7 +594,10 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
                 }
                 rest(Some(r), &["route"], "VirtualService route", diags);
             }
-            service(facts, &namespace, &svc).routes = routes;
+            let lists = ["http", "tcp"].map(|k| spec.and_then(|s| s.get(k)).map(|n| n.span));
+            let s = service(facts, &namespace, &svc);
+            s.routes = routes;
+            s.route_lists = lists;
             rest(spec, &["hosts", "http", "tcp"], "VirtualService spec", diags);
         }
         "Sidecar" => {

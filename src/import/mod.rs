@@ -327,6 +327,7 @@ pub static CODES: &[&Code] = &[
     &NOT_EXPRESSIBLE,
     &yaml::YAML11_BOOLEAN,
     &ASSUMED,
+    &assemble::UNSEEN_CALLER,
     &OUTPUT_EXISTS,
 ];
 

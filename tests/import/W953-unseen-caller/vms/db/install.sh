@@ -1,0 +1,3 @@
+# meshc's bundle of VM db (its home cluster and identity)
+cluster='hub'
+service_account='mysql'
