@@ -45,23 +45,49 @@ pub struct Imported {
 pub fn import(inputs: &[Source]) -> Imported {
     let mut diags = Vec::new();
     let mut facts = kubernetes::Facts::default();
-    // Spans of all inputs share one space: each input starts one byte past
-    // the end of the one before (what `locate` undoes).
-    let mut base = 0;
-    for source in inputs {
-        let path = Path::of(&source.name);
-        match path.kind {
-            FileKind::Yaml => {
-                for doc in yaml::load(&source.text, base, &mut diags) {
-                    kubernetes::read(&doc, &path, &mut facts, &mut diags);
+    // YAML is parsed on a second thread, a few files ahead of the reading of
+    // its objects here: parsing is half of a large import's work, and the
+    // channel's bound keeps only those few files' trees in memory. Each
+    // file's findings and objects are taken in input order, as if parsed
+    // here.
+    std::thread::scope(|scope| {
+        let (parsed, trees) =
+            std::sync::mpsc::sync_channel::<(Vec<yaml::Node>, Vec<Diagnostic>)>(PARSED_AHEAD);
+        scope.spawn(move || {
+            let mut base = 0;
+            for source in inputs {
+                if Path::of(&source.name).kind == FileKind::Yaml {
+                    let mut found = Vec::new();
+                    let docs = yaml::load(&source.text, base, &mut found);
+                    if parsed.send((docs, found)).is_err() {
+                        return;
+                    }
                 }
+                base += source.text.len() + 1;
             }
-            FileKind::VmFile(file) => bundle::read(file, source, base, &path, &mut facts, &mut diags),
-            FileKind::Runbook => bundle::read_runbook(&source.text, base, &mut facts),
-            FileKind::Other => {}
+        });
+        // Spans of all inputs share one space: each input starts one byte
+        // past the end of the one before (what `locate` undoes).
+        let mut base = 0;
+        for source in inputs {
+            let path = Path::of(&source.name);
+            match path.kind {
+                FileKind::Yaml => {
+                    // One tree per YAML input, in order; none only if the
+                    // parser died, whose panic the scope then carries on.
+                    let (docs, found) = trees.recv().unwrap_or_default();
+                    diags.extend(found);
+                    for doc in docs {
+                        kubernetes::read(&doc, &path, &mut facts, &mut diags);
+                    }
+                }
+                FileKind::VmFile(file) => bundle::read(file, source, base, &path, &mut facts, &mut diags),
+                FileKind::Runbook => bundle::read_runbook(&source.text, base, &mut facts),
+                FileKind::Other => {}
+            }
+            base += source.text.len() + 1;
         }
-        base += source.text.len() + 1;
-    }
+    });
     let (topology, notes) = assemble::assemble(facts, &mut diags);
     crate::diagnostic::sort(&mut diags);
     Imported {
@@ -70,6 +96,9 @@ pub fn import(inputs: &[Source]) -> Imported {
         diagnostics: diags,
     }
 }
+
+/// How many YAML files the parser thread may run ahead of the reader.
+const PARSED_AHEAD: usize = 16;
 
 /// The input a global span falls in, and the span within it.
 pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {
