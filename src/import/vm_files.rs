@@ -131,13 +131,7 @@ pub fn env_file(source: &Source, reader: EnvReader) -> Parsed<EnvEntry> {
     if let Err(diags) = sizes(&source.text) {
         return Parsed::empty(diags);
     }
-    let mut p = Scanner {
-        text: &source.text,
-        at: 0,
-        entries: Vec::new(),
-        diags: Vec::new(),
-        fatal: false,
-    };
+    let mut p = Scanner::new(&source.text);
     match reader {
         EnvReader::Bash => p.bash(),
         EnvReader::Systemd => p.systemd(),
@@ -172,13 +166,7 @@ pub fn script_variables(source: &Source, names: &[&str]) -> Parsed<EnvEntry> {
     if let Err(diags) = sizes(&source.text) {
         return Parsed::empty(diags);
     }
-    let mut p = Scanner {
-        text: &source.text,
-        at: 0,
-        entries: Vec::new(),
-        diags: Vec::new(),
-        fatal: false,
-    };
+    let mut p = Scanner::new(&source.text);
     p.script(names);
     Parsed {
         entries: p.entries,
@@ -249,7 +237,17 @@ enum End {
     Fatal,
 }
 
-impl Scanner<'_> {
+impl<'t> Scanner<'t> {
+    fn new(text: &'t str) -> Scanner<'t> {
+        Scanner {
+            text,
+            at: 0,
+            entries: Vec::new(),
+            diags: Vec::new(),
+            fatal: false,
+        }
+    }
+
     fn peek(&self) -> Option<char> {
         self.text[self.at..].chars().next()
     }
