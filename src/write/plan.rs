@@ -144,7 +144,8 @@ pub(super) fn plan<'a>(
         });
     }
 
-    let mut reader = Reader::new(dir, before);
+    let root = old.map(|tree| tree.root);
+    let mut reader = Reader::new(dir, before, root);
 
     // The new tree's directories and generated files are collected first and
     // sorted once into the map; what the old tree adds is looked up after.
@@ -191,7 +192,7 @@ pub(super) fn plan<'a>(
             (path, contents, mode, entry)
         })
         .collect();
-    let unchanged = unchanged(dir, before, &files)?;
+    let unchanged = unchanged(dir, before, root, &files)?;
     for ((path, contents, mode, entry), same) in files.into_iter().zip(unchanged) {
         // The manifest is bookkeeping, not one of the files the summary counts.
         let counted = usize::from(path != MANIFEST);
@@ -285,7 +286,7 @@ pub(super) fn plan<'a>(
 pub(super) fn owned(dir: &Path, old: Option<&Tree>) -> Result<BTreeSet<Key>, WriteError> {
     match old.and_then(|tree| tree.entries.get(MANIFEST.as_bytes()).map(|entry| (tree, entry))) {
         Some((tree, entry)) if entry.kind == Kind::File => {
-            let bytes = Reader::new(dir, &tree.entries).read(MANIFEST, entry)?;
+            let bytes = Reader::new(dir, &tree.entries, Some(tree.root)).read(MANIFEST, entry)?;
             manifest::parse_strict(&bytes, &dir.join(MANIFEST))
         }
         _ => Ok(BTreeSet::new()),
@@ -312,10 +313,11 @@ type Generated<'a, 'e> = (&'a str, Cow<'a, str>, u32, Option<&'e Entry>);
 fn unchanged(
     dir: &Path,
     scanned: &BTreeMap<Key, Entry>,
+    root: Option<Entry>,
     files: &[Generated<'_, '_>],
 ) -> Result<Vec<bool>, WriteError> {
     let check = |files: &[Generated<'_, '_>]| -> Result<Vec<bool>, WriteError> {
-        let mut reader = Reader::new(dir, scanned);
+        let mut reader = Reader::new(dir, scanned, root);
         files
             .iter()
             .map(|(path, contents, mode, entry)| match entry {

@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read as _};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::WriteError;
 use super::key::Key;
@@ -69,6 +68,25 @@ impl PartialEq for Entry {
 impl Eq for Entry {}
 
 impl Entry {
+    /// The entry `lstat` (or `fstat`) described as `stat`.
+    fn of_stat(stat: &rustix::fs::Stat) -> Self {
+        let kind = match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => Kind::Dir,
+            FileType::RegularFile => Kind::File,
+            FileType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        Entry {
+            kind,
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            mode: stat.st_mode & 0o7777,
+            uid: stat.st_uid,
+            gid: stat.st_gid,
+            size: u64::try_from(stat.st_size).unwrap_or(0),
+        }
+    }
+
     pub fn of(meta: &Metadata) -> Self {
         let file_type = meta.file_type();
         let kind = if file_type.is_dir() {
@@ -123,20 +141,32 @@ pub(super) fn scan(dir: &Path) -> Result<Option<Tree>, WriteError> {
         });
     }
     // Collected, then sorted once: building the map from sorted entries
-    // costs less than inserting them one by one.
+    // costs less than inserting them one by one. Each directory is listed
+    // through its own descriptor (no symlink followed at its last name),
+    // and each entry `lstat`ed relative to it, so the kernel does not walk
+    // the full path again for every entry.
     let mut entries = Vec::new();
     let mut pending = vec![Key::default()];
     while let Some(relative) = pending.pop() {
         let path = relative.under(dir);
-        let listing = fs::read_dir(&path).map_err(|e| WriteError::io("list", &path, e))?;
-        for item in listing {
-            let item = item.map_err(|e| WriteError::io("list", &path, e))?;
-            let child = relative.child(item.file_name().as_bytes());
-            // DirEntry::metadata does not follow symlinks.
-            let meta = item
-                .metadata()
-                .map_err(|e| WriteError::io("inspect", child.under(dir), e))?;
-            let entry = Entry::of(&meta);
+        let list_error = |e: rustix::io::Errno| WriteError::io("list", &path, e.into());
+        let mut listing =
+            rustix::fs::Dir::new(open_directory(&path).map_err(|e| WriteError::io("list", &path, e))?)
+                .map_err(list_error)?;
+        while let Some(item) = listing.read() {
+            let item = item.map_err(list_error)?;
+            let name = item.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let child = relative.child(name);
+            let stat = rustix::fs::statat(
+                listing.fd().map_err(list_error)?,
+                item.file_name(),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| WriteError::io("inspect", child.under(dir), e.into()))?;
+            let entry = Entry::of_stat(&stat);
             if entry.kind == Kind::Dir {
                 pending.push(child.clone());
             }
@@ -149,33 +179,45 @@ pub(super) fn scan(dir: &Path) -> Result<Option<Tree>, WriteError> {
     }))
 }
 
-/// Reads the old files of one directory tree for comparison. Files are
-/// opened relative to their directory, which stays open while the next file
-/// is in the same one (the plan visits files in path order), rather than by
-/// full path, which the kernel would walk again each time; one byte buffer
-/// serves every file.
+/// Reads the old files of one directory tree for comparison. Each directory
+/// is opened relative to its parent, which is already open (`openat` of one
+/// name, never a symlink), and stays open while the files read next lie
+/// below it (the plan visits files in path order, so each directory of a
+/// tree is opened once): the kernel never walks a full path, and no path is
+/// looked up twice. One byte buffer serves every file.
 ///
-/// What is read must be what the scan saw: each directory on the way
-/// (`lstat`, never followed) and each file (`fstat` of the open file) must
-/// be the scanned entry, same inode, kind and permissions, or reading fails
-/// with [`WriteError::Raced`]. The scan may be a survey taken while the
-/// topology compiled, and a plan must not mix that survey with a tree that
-/// changed since (a file replaced by one with other permissions, a
-/// directory replaced by a symlink to a copy).
+/// What is read must be what the scan saw: the top (when the reader is
+/// given it), each directory on the way and each file must be the scanned
+/// entry, same inode, kind and permissions, as `fstat` of the open
+/// directory or file gives it, or reading fails with [`WriteError::Raced`].
+/// The scan may be a survey taken while the topology compiled, and a plan
+/// must not mix that survey with a tree that changed since (a file replaced
+/// by one with other permissions, a directory replaced by a symlink to a
+/// copy). An open directory is the very one that was checked, so what is
+/// read below it is what the scan saw there even if its path is renamed
+/// away meanwhile; a write notices that change in its second scan, before
+/// the swap.
 pub(super) struct Reader<'d> {
     dir: &'d Path,
     scanned: &'d BTreeMap<Key, Entry>,
-    /// The relative path of the open directory, and the directory.
-    open: Option<(String, File)>,
+    /// The top as the scan saw it; `None` checks nothing (the caller did).
+    root: Option<Entry>,
+    /// The relative path of the deepest open directory.
+    open_path: String,
+    /// The open directories from the top down to `open_path`, each with the
+    /// length of its own relative path in `open_path` (0 for the top).
+    open: Vec<(usize, File)>,
     bytes: Vec<u8>,
 }
 
 impl<'d> Reader<'d> {
-    pub fn new(dir: &'d Path, scanned: &'d BTreeMap<Key, Entry>) -> Self {
+    pub fn new(dir: &'d Path, scanned: &'d BTreeMap<Key, Entry>, root: Option<Entry>) -> Self {
         Reader {
             dir,
             scanned,
-            open: None,
+            root,
+            open_path: String::new(),
+            open: Vec::new(),
             bytes: Vec::new(),
         }
     }
@@ -191,44 +233,74 @@ impl<'d> Reader<'d> {
         }
     }
 
-    /// Fails unless every directory from the top down to `parent` is still
-    /// the one the scan saw.
-    fn verify_directories(&self, parent: &str) -> Result<(), WriteError> {
-        if parent.is_empty() {
-            // The top itself is checked by whoever took the scan.
-            return Ok(());
-        }
-        let ends = parent.match_indices('/').map(|(at, _)| at).chain([parent.len()]);
-        for end in ends {
-            let relative = &parent[..end];
-            let now = lstat(&self.dir.join(relative))?.map(|meta| Entry::of(&meta));
-            let scanned = self.scanned.get(Key::new(relative.as_bytes()).as_bytes());
-            if now.as_ref() != scanned || now.is_none_or(|entry| entry.kind != Kind::Dir) {
+    /// The open directory at `parent` (a relative path, `""` for the top):
+    /// the open directories that lead to it are kept, the others closed,
+    /// and the missing ones opened one name at a time below the deepest
+    /// kept one, each checked against the scan.
+    fn directory(&mut self, parent: &str) -> Result<&File, WriteError> {
+        // How many of the open directories lie on the way to `parent`.
+        let kept = self
+            .open
+            .iter()
+            .take_while(|(end, _)| {
+                let end = *end;
+                end == 0
+                    || (parent.len() >= end
+                        && parent.as_bytes()[..end] == self.open_path.as_bytes()[..end]
+                        && parent.as_bytes().get(end).is_none_or(|&b| b == b'/'))
+            })
+            .count();
+        self.open.truncate(kept);
+        if self.open.is_empty() {
+            let top = open_directory(self.dir).map_err(|e| WriteError::io("list", self.dir, e))?;
+            let now = Entry::of(
+                &top.metadata()
+                    .map_err(|e| WriteError::io("inspect", self.dir, e))?,
+            );
+            if self.root.is_some_and(|root| root != now) {
                 return Err(self.raced());
             }
+            self.open.push((0, top));
         }
-        Ok(())
+        let from = self.open.last().map_or(0, |(end, _)| *end);
+        self.open_path.clear();
+        self.open_path.push_str(parent);
+        let mut start = from + usize::from(from > 0);
+        while start < parent.len() {
+            let end = parent[start..].find('/').map_or(parent.len(), |at| start + at);
+            let relative = &parent[..end];
+            let fail = |e| WriteError::io("list", self.dir.join(relative), e);
+            let Some((_, above)) = self.open.last() else {
+                return Err(self.raced());
+            };
+            let directory = open_directory_in(above, &parent[start..end]).map_err(fail)?;
+            let now = Entry::of(&directory.metadata().map_err(fail)?);
+            let scanned = self.scanned.get(Key::new(relative.as_bytes()).as_bytes());
+            if scanned != Some(&now) || now.kind != Kind::Dir {
+                return Err(self.raced());
+            }
+            self.open.push((end, directory));
+            start = end + 1;
+        }
+        match self.open.last() {
+            Some((_, directory)) => Ok(directory),
+            None => Err(self.raced()),
+        }
     }
 
     /// Opens the regular file at `relative` for reading, never through a
-    /// symlink in its last component, and only if it is the file the scan saw
-    /// there (`scanned`).
+    /// symlink, and only if it is the file the scan saw there (`scanned`).
     fn open(&mut self, relative: &str, scanned: &Entry) -> Result<(File, Entry), WriteError> {
-        let fail = |e| WriteError::io("read", self.dir.join(relative), e);
         let (parent, name) = relative.rsplit_once('/').unwrap_or(("", relative));
-        if self.open.as_ref().is_none_or(|open| open.0 != parent) {
-            self.verify_directories(parent)?;
-            let path = self.dir.join(parent);
-            let directory = open_directory(&path).map_err(|e| WriteError::io("list", &path, e))?;
-            self.open = Some((parent.to_owned(), directory));
-        }
-        let Some((_, directory)) = &self.open else {
-            return Err(self.raced());
-        };
+        let dir = self.dir;
+        let directory = self.directory(parent)?;
+        let fail = |e| WriteError::io("read", dir.join(relative), e);
         let file = open_in(directory, name).map_err(fail)?;
         let now = Entry::of(&file.metadata().map_err(fail)?);
         if now != *scanned {
-            return Err(self.raced());
+            return Err(WriteError::Raced {
+                dir: dir.to_path_buf(),
+            });
         }
         Ok((file, now))
     }
@@ -289,12 +361,22 @@ fn open_in(directory: &File, name: &str) -> io::Result<File> {
 }
 
 /// Opens the directory at `path` for [`open_in`]; fails if its last
-/// component is a symlink or not a directory (the caller has just checked
-/// with `lstat` that it is the scanned directory, and this keeps a symlink
-/// swapped in since from being followed).
+/// component is a symlink or not a directory.
 fn open_directory(path: &Path) -> io::Result<File> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::DIRECTORY;
     Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
+}
+
+/// `openat(2)` of the directory `name` in `directory`, for [`open_in`];
+/// fails if it is a symlink or not a directory.
+fn open_directory_in(directory: &File, name: &str) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::DIRECTORY;
+    Ok(File::from(rustix::fs::openat(
+        directory,
+        name,
+        flags,
+        Mode::empty(),
+    )?))
 }
 
 #[cfg(test)]
@@ -304,7 +386,8 @@ mod tests {
     use std::os::unix::fs::symlink;
     use std::path::Path;
 
-    use super::{open_directory, open_in};
+    use super::{Reader, open_directory, open_in, scan};
+    use crate::write::WriteError;
 
     /// `d/f` holding "x", `d/link` -> `f`, and `dlink` -> `d`.
     fn world(root: &Path) {
@@ -344,5 +427,93 @@ mod tests {
             open_directory(&tmp.path().join("d/f")).is_err(),
             "a file is not a directory"
         );
+    }
+
+    /// Moves every entry of `from` into a new directory made at `from`
+    /// with `mode`: the same files (inodes), in another directory.
+    fn remake(from: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let aside = from.with_extension("aside");
+        fs::rename(from, &aside).expect("mv");
+        fs::create_dir(from).expect("mkdir");
+        fs::set_permissions(from, fs::Permissions::from_mode(mode)).expect("chmod");
+        for item in fs::read_dir(&aside).expect("ls") {
+            let item = item.expect("entry");
+            fs::rename(item.path(), from.join(item.file_name())).expect("mv");
+        }
+        fs::remove_dir(&aside).expect("rmdir");
+    }
+
+    /// Whether a reader of `top`'s scan finds `a/b/f` holding "x".
+    fn holds_after(top: &Path, change: impl FnOnce()) -> Result<bool, WriteError> {
+        let tree = scan(top).expect("scan").expect("a tree");
+        change();
+        let file = tree
+            .entries
+            .get(crate::write::key::Key::new(b"a/b/f").as_bytes())
+            .expect("scanned");
+        Reader::new(top, &tree.entries, Some(tree.root)).holds("a/b/f", file, b"x")
+    }
+
+    fn nested(root: &Path) -> std::path::PathBuf {
+        let top = root.join("top");
+        fs::create_dir_all(top.join("a/b")).expect("mkdir");
+        fs::write(top.join("a/b/f"), "x").expect("write");
+        top
+    }
+
+    #[test]
+    fn every_directory_on_the_way_must_be_the_scanned_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let top = nested(tmp.path());
+        assert!(holds_after(&top, || {}).expect("unchanged"));
+        // The same file, in a new directory at each level in turn (the
+        // file's own identity check passes: only the directory tells).
+        for (i, level) in ["top", "top/a", "top/a/b"].into_iter().enumerate() {
+            let root = tmp.path().join(format!("{i}"));
+            fs::create_dir(&root).expect("mkdir");
+            let top = nested(&root);
+            let result = holds_after(&top, || remake(&root.join(level), 0o755));
+            assert!(
+                matches!(result, Err(WriteError::Raced { .. })),
+                "{level} replaced: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_open_directory_serves_the_files_below_it() {
+        // Files visited in path order, in and out of nested directories.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let top = tmp.path().join("top");
+        let paths = [
+            "a/b/c.txt",
+            "a/b/c/x",
+            "a/b/c/y/z",
+            "a/b/d",
+            "a/bc/q",
+            "a/e",
+            "b",
+            "c/a/b",
+        ];
+        for path in paths {
+            let path = top.join(path);
+            fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            fs::write(&path, path.to_string_lossy().as_bytes()).expect("write");
+        }
+        let tree = scan(&top).expect("scan").expect("a tree");
+        let mut reader = Reader::new(&top, &tree.entries, Some(tree.root));
+        for path in paths {
+            let entry = tree
+                .entries
+                .get(crate::write::key::Key::new(path.as_bytes()).as_bytes())
+                .expect("scanned");
+            let expected = top.join(path).to_string_lossy().into_owned();
+            assert!(
+                reader.holds(path, entry, expected.as_bytes()).expect("read"),
+                "{path}"
+            );
+            assert!(!reader.holds(path, entry, b"other").expect("read"), "{path}");
+        }
     }
 }
