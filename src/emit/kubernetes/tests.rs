@@ -432,3 +432,18 @@ fn entry_points_admit_exactly_the_declared_ingresses() {
         assert_eq!(principals, want, "{ingresses:?}\n{policy}");
     }
 }
+
+#[test]
+fn a_files_documents_are_sorted_and_an_object_added_twice_is_written_once() {
+    let key = |rank: u8, name: &str| (rank, "ns".to_owned(), name.to_owned());
+    let mut documents = vec![
+        (key(2, "b"), "b first".to_owned()),
+        (key(1, "z"), "z".to_owned()),
+        (key(2, "a"), "a".to_owned()),
+        (key(2, "b"), "b again".to_owned()),
+        (key(1, "z"), "z again".to_owned()),
+    ];
+    super::in_order(&mut documents);
+    let texts: Vec<&str> = documents.iter().map(|(_, d)| d.as_str()).collect();
+    assert_eq!(texts, ["z", "a", "b first"]);
+}
