@@ -232,3 +232,67 @@ fn toml_files_get_help_in_toml() {
         failures.join("\n")
     );
 }
+
+/// `front_end` lowers each top-level node as it is parsed and frees it
+/// (`syntax::parse_each`); it must give exactly what lowering the whole
+/// tree gives (`syntax::parse`, then `lower::lower`), and nothing when
+/// the tree would not come back, on every fixture and example and on the
+/// edge cases of the hand-over: an unquoted address (recoverable, so the
+/// nodes after it count) and a syntax error after nodes already lowered.
+#[test]
+fn front_end_streams_what_the_whole_tree_lowers() {
+    let mut cases: Vec<Source> = ["tests/fail", "tests/ok", "examples"]
+        .iter()
+        .flat_map(|d| topology_files(&root().join(d)))
+        // (A file that is not UTF-8 never reaches a parser.)
+        .filter_map(|p| {
+            Some(Source::new(
+                p.display().to_string(),
+                std::fs::read_to_string(&p).ok()?,
+            ))
+        })
+        .collect();
+    let head = "mesh m { istio \"1.24\" }\nnetwork vpc { cidr \"10.0.0.0/16\" }\n";
+    for (name, tail) in [
+        (
+            "address-then-more.kdl",
+            "vm db { address 10.0.1.5; network vpc }\nservice s { port http 80; bogus 1 }\n",
+        ),
+        (
+            "late-syntax-error.kdl",
+            "service s { port http 80 }\nservice t { port \"x\n",
+        ),
+        (
+            "late-stray-brace.kdl",
+            "service s { port http 80; deploy v1 vm=nowhere }\n}\n",
+        ),
+    ] {
+        cases.push(Source::new(name, format!("{head}{tail}")));
+    }
+    let mut differ = Vec::new();
+    for source in &cases {
+        let syntax = Syntax::from_path(&source.name);
+        let (topology, diags) = meshc::front_end(source, syntax, Limits::default());
+        let (doc, mut expected_diags) = meshc::syntax::parse(source, syntax, Limits::default());
+        let expected = doc.map(|doc| {
+            let (topology, lower_diags) = meshc::lower::lower(&doc);
+            expected_diags.extend(lower_diags);
+            topology
+        });
+        if format!("{topology:?}\n{diags:?}") != format!("{expected:?}\n{expected_diags:?}") {
+            differ.push(source.name.clone());
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "streamed and whole-tree lowering differ: {differ:?}"
+    );
+    // Both sides above share the parser's hand-over, so say what an
+    // unquoted address must leave: the nodes after it, lowered.
+    let address = cases.iter().find(|s| s.name == "address-then-more.kdl").unwrap();
+    let (topology, diags) = meshc::front_end(address, Syntax::Kdl, Limits::default());
+    let topology = topology.expect("an unquoted address leaves a topology");
+    assert_eq!((topology.vms.len(), topology.services.len()), (1, 1));
+    let codes: Vec<&str> = diags.iter().map(|d| d.code.code).collect();
+    assert_eq!(codes, ["E103", "E202"]);
+}

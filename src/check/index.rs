@@ -8,7 +8,7 @@
 //! Unresolved references resolve to `None`; the `unknown-reference` rule
 //! reports them, and every other rule skips what it cannot resolve.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 use crate::model::{Placement, Topology};
@@ -184,16 +184,18 @@ impl Index {
                 s.calls.iter().map(|c| ix.resolve(local, &c.value)).collect()
             })
             .collect();
+        // Duplicates are dropped with one stamp per service (the caller
+        // that last listed it) instead of a set per caller.
+        let mut listed_by: IdVec<ServiceId, Option<ServiceId>> = IdVec::filled(None, topo.services.len());
         ix.calls = ix
             .call_targets
-            .iter()
-            .map(|targets| {
-                let mut seen = BTreeSet::new();
+            .iter_enumerated()
+            .map(|(caller, targets)| {
                 targets
                     .iter()
                     .flatten()
                     .copied()
-                    .filter(|i| seen.insert(*i))
+                    .filter(|&callee| listed_by[callee].replace(caller) != Some(caller))
                     .collect()
             })
             .collect();
@@ -254,5 +256,30 @@ impl Index {
             Some([only]) => Some(*only),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+    use crate::syntax::{Limits, Syntax};
+
+    /// Each caller's calls, resolved once each and in the order first
+    /// written, whoever else calls the same services.
+    #[test]
+    fn calls_are_deduplicated_per_caller() {
+        let text = "mesh m { istio \"1.24\" }\n\
+            service a { calls b c b.default b }\n\
+            service b\n\
+            service c\n\
+            service d { calls c b c }\n";
+        let (topology, _) = crate::front_end(&Source::new("t.kdl", text), Syntax::Kdl, Limits::default());
+        let ix = Index::build(&topology.expect("a topology"));
+        let id = ServiceId::new;
+        assert_eq!(ix.calls[id(0)], [id(1), id(2)]);
+        assert_eq!(ix.calls[id(3)], [id(2), id(1)]);
+        assert_eq!(ix.callers[id(1)], [id(0), id(3)]);
+        assert_eq!(ix.callers[id(2)], [id(0), id(3)]);
     }
 }

@@ -208,6 +208,31 @@ pub fn parse(source: &Source, syntax: Syntax, limits: Limits) -> (Option<Documen
     }
 }
 
+/// [`parse`] without the tree: each top-level node goes to `top` as soon
+/// as it is parsed (KDL; TOML's come once the whole file is read), so that
+/// lowering can take it and let it go before the next is built. A 10k
+/// mesh's tree was 20 MB, held whole beside the model lowered from it.
+/// Returns whether a document would have come back: only then was `top`
+/// handed all of it (and nothing is handed over after a problem that
+/// leaves no document, so a broken file costs no lowering past it).
+pub fn parse_each(
+    source: &Source,
+    syntax: Syntax,
+    limits: Limits,
+    top: &mut dyn FnMut(Node<'_>),
+) -> (bool, Vec<Diagnostic>) {
+    let text = source.text.as_str();
+    if text.contains('\0') || text.starts_with('\u{feff}') || syntax == Syntax::Toml {
+        // The rare and the whole-file cases, as `parse` does them.
+        let (doc, diagnostics) = parse(source, syntax, limits);
+        let whole = doc.is_some();
+        doc.into_iter().flat_map(|d| d.nodes).for_each(top);
+        return (whole, diagnostics);
+    }
+    let (whole, errors) = kdl_v2::parse_each(text, limits, top);
+    (whole, kdl_diagnostics(errors))
+}
+
 fn parse_text(text: &str, syntax: Syntax, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnostic>) {
     match syntax {
         Syntax::Kdl => parse_kdl(text, limits),
@@ -241,7 +266,12 @@ fn check_node_count(doc: &Document<'_>, limits: Limits) -> Result<(), Vec<Diagno
 /// turned into diagnostics here.
 fn parse_kdl(text: &str, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnostic>) {
     let (doc, errors) = kdl_v2::parse_recovering(text, limits);
-    let diagnostics = errors
+    (doc, kdl_diagnostics(errors))
+}
+
+/// The KDL parser's errors as diagnostics.
+fn kdl_diagnostics(errors: Vec<kdl_v2::ParseError>) -> Vec<Diagnostic> {
+    errors
         .into_iter()
         .map(|e| {
             let code = match e.kind {
@@ -253,6 +283,5 @@ fn parse_kdl(text: &str, limits: Limits) -> (Option<Document<'_>>, Vec<Diagnosti
             d.help = e.help;
             d
         })
-        .collect();
-    (doc, diagnostics)
+        .collect()
 }

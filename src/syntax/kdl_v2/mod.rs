@@ -33,7 +33,7 @@ mod trivia;
 
 pub use error::{ErrorKind, ParseError};
 
-use super::{Document, Limits};
+use super::{Document, Limits, Node};
 
 /// Parses a KDL v2 document. Any error, even one the parser could recover
 /// from, makes this fail: see [`parse_recovering`] to keep the tree when
@@ -51,13 +51,28 @@ pub fn parse(text: &str, limits: Limits) -> Result<Document<'_>, Vec<ParseError>
 /// findings in the same run. Errors come sorted by position; there is at
 /// least one whenever the tree is missing.
 pub fn parse_recovering(text: &str, limits: Limits) -> (Option<Document<'_>>, Vec<ParseError>) {
+    let mut nodes = Vec::new();
+    let (whole, errors) = parse_each(text, limits, &mut |node| nodes.push(node));
+    (whole.then_some(Document { nodes }), errors)
+}
+
+/// [`parse_recovering`] without the tree: each top-level node goes to `top`
+/// as soon as it is parsed, so that a caller can use it and let it go
+/// before the next one is built. `true` when the tree would have come
+/// back, that is when `top` was handed the whole document; when `false`,
+/// it may have been handed a part of it, which means nothing.
+pub fn parse_each<'t>(
+    text: &'t str,
+    limits: Limits,
+    top: &mut dyn FnMut(Node<'t>),
+) -> (bool, Vec<ParseError>) {
     let mut parser = parser::Parser::new(text, limits);
-    let nodes = parser.document();
+    let parsed = parser.document_each(top);
     let mut errors = parser.errors;
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     let recoverable = errors.iter().all(|e| e.kind == ErrorKind::UnquotedAddress);
-    match nodes {
-        Some(nodes) if recoverable => (Some(Document { nodes }), errors),
+    match parsed {
+        Some(()) if recoverable => (true, errors),
         _ => {
             if errors.is_empty() {
                 // Unreachable by construction (parsing stops only after
@@ -68,7 +83,7 @@ pub fn parse_recovering(text: &str, limits: Limits) -> (Option<Document<'_>>, Ve
                     "here",
                 ));
             }
-            (None, errors)
+            (false, errors)
         }
     }
 }

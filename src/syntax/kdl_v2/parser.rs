@@ -49,6 +49,9 @@ pub struct Parser<'t> {
     children: Vec<Node<'t>>,
 }
 
+/// Where the top-level nodes go, each with the errors recorded so far.
+type TopSink<'s, 't> = &'s mut dyn FnMut(Node<'t>, &[ParseError]);
+
 /// A scanned value: what it is and where.
 pub struct Token<'t> {
     pub value: Value<'t>,
@@ -81,14 +84,29 @@ impl<'t> Parser<'t> {
         }
     }
 
-    /// `document := bom? nodes`. `None` when parsing had to stop.
-    pub fn document(&mut self) -> Option<Vec<Node<'t>>> {
+    /// `document := bom? nodes`, each top-level node handed to `top` as
+    /// soon as it is parsed, for as long as every error so far is one the
+    /// tree survives (an unquoted address); after any other error the
+    /// nodes are dropped, since there will be no tree. `None` when parsing
+    /// had to stop.
+    pub fn document_each(&mut self, top: &mut dyn FnMut(Node<'t>)) -> Option<()> {
         // The byte-order mark is allowed only here (spec "Disallowed
         // Literal Code Points"); anywhere else it is an error.
         if self.text.starts_with('\u{FEFF}') {
             self.pos = '\u{FEFF}'.len_utf8();
         }
-        self.nodes(0).ok()
+        // Errors already known to be recoverable, and whether all are.
+        let (mut seen, mut recoverable) = (0, true);
+        let mut sink = |node: Node<'t>, errors: &[ParseError]| {
+            recoverable &= errors[seen..]
+                .iter()
+                .all(|e| e.kind == ErrorKind::UnquotedAddress);
+            seen = errors.len();
+            if recoverable {
+                top(node);
+            }
+        };
+        self.nodes(0, &mut sink).ok().map(drop)
     }
 
     pub(super) fn peek(&self) -> Option<u8> {
@@ -127,17 +145,17 @@ impl<'t> Parser<'t> {
     /// `nodes`: the nodes of the document (`depth` 0) or of a children
     /// block, up to the end of the file or the `}` closing the block (left
     /// for the caller).
-    fn nodes(&mut self, depth: usize) -> PResult<Vec<Node<'t>>> {
-        // The top level collects into its own vector; a block's nodes go on
-        // `self.children` above `mark` and are moved off when it ends.
-        let mut top = Vec::new();
+    fn nodes(&mut self, depth: usize, top: TopSink<'_, 't>) -> PResult<Vec<Node<'t>>> {
+        // The top level hands each node to `top` (with the errors so far);
+        // a block's nodes go on `self.children` above `mark` and are moved
+        // off when it ends.
         let mark = self.children.len();
         loop {
             self.skip_line_space()?;
             let before = self.pos;
             match self.peek() {
                 None | Some(b'}') if depth > 0 => return Ok(self.children.drain(mark..).collect()),
-                None => return Ok(top),
+                None => return Ok(Vec::new()),
                 Some(b'}') => {
                     self.error(
                         ParseError::new(
@@ -181,7 +199,7 @@ impl<'t> Parser<'t> {
                         if depth > 0 {
                             self.children.push(node);
                         } else {
-                            top.push(node);
+                            top(node, &self.errors);
                         }
                     }
                 }
@@ -416,7 +434,7 @@ impl<'t> Parser<'t> {
             );
         }
         self.pos += 1;
-        let nodes = self.nodes(depth + 1)?;
+        let nodes = self.nodes(depth + 1, &mut |_, _| {})?;
         if self.peek() == Some(b'}') {
             self.pos += 1;
             return Ok(nodes);
