@@ -22,6 +22,7 @@ pub mod kubernetes;
 pub mod print;
 pub mod vm_files;
 pub mod yaml;
+pub mod yaml_block;
 
 use crate::declare_code;
 use crate::diagnostic::{Code, Diagnostic};
