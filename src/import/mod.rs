@@ -46,6 +46,9 @@ pub struct Imported {
 pub fn import(inputs: &[Source]) -> Imported {
     let mut diags = Vec::new();
     let mut facts = kubernetes::Facts::default();
+    // What each input's name says, worked out once for both threads.
+    let paths: Vec<Path> = inputs.iter().map(|s| Path::of(&s.name)).collect();
+    let paths = &paths;
     // YAML is parsed on a second thread, a few files ahead of the reading of
     // its objects here: parsing is half of a large import's work, and the
     // channel's bound keeps only those few files' trees in memory. Each
@@ -56,8 +59,8 @@ pub fn import(inputs: &[Source]) -> Imported {
             std::sync::mpsc::sync_channel::<(Vec<yaml::Node>, Vec<Diagnostic>)>(PARSED_AHEAD);
         scope.spawn(move || {
             let mut base = 0;
-            for source in inputs {
-                if Path::of(&source.name).kind == FileKind::Yaml {
+            for (source, path) in inputs.iter().zip(paths) {
+                if path.kind == FileKind::Yaml {
                     let mut found = Vec::new();
                     let docs = yaml::load(&source.text, base, &mut found);
                     if parsed.send((docs, found)).is_err() {
@@ -70,8 +73,7 @@ pub fn import(inputs: &[Source]) -> Imported {
         // Spans of all inputs share one space: each input starts one byte
         // past the end of the one before (what `locate` undoes).
         let mut base = 0;
-        for source in inputs {
-            let path = Path::of(&source.name);
+        for (source, path) in inputs.iter().zip(paths) {
             match path.kind {
                 FileKind::Yaml => {
                     // One tree per YAML input, in order; none only if the
@@ -79,10 +81,10 @@ pub fn import(inputs: &[Source]) -> Imported {
                     let (docs, found) = trees.recv().unwrap_or_default();
                     diags.extend(found);
                     for doc in docs {
-                        kubernetes::read(&doc, &path, &mut facts, &mut diags);
+                        kubernetes::read(&doc, path, &mut facts, &mut diags);
                     }
                 }
-                FileKind::VmFile(file) => bundle::read(file, source, base, &path, &mut facts, &mut diags),
+                FileKind::VmFile(file) => bundle::read(file, source, base, path, &mut facts, &mut diags),
                 FileKind::Runbook => bundle::read_runbook(&source.text, base, &mut facts),
                 FileKind::Other => {}
             }
@@ -331,7 +333,9 @@ declare_code! {
     ///
     /// Check the assumption; meshc's own output carries most of these
     /// facts (`RUNBOOK.md`, `control-plane/`, the VM bundles): import the
-    /// whole output directory to avoid them.
+    /// whole output directory to avoid them. More than five services whose
+    /// ports no input gives are one finding, with their count and first
+    /// names.
     pub static ASSUMED = "W952", Warning, "import-assumed", "a fact the inputs do not give was assumed";
 }
 
