@@ -55,21 +55,30 @@ pub fn import(inputs: &[Source]) -> Imported {
     // file's findings and objects are taken in input order, as if parsed
     // here.
     std::thread::scope(|scope| {
-        let (parsed, trees) =
-            std::sync::mpsc::sync_channel::<(Vec<yaml::Node>, Vec<Diagnostic>)>(PARSED_AHEAD);
+        // Files go over in batches: one hand-over per file cost a wake-up
+        // (a `futex` call or two) per file.
+        let (parsed, batches) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(PARSED_AHEAD / BATCH);
         scope.spawn(move || {
             let mut base = 0;
+            let mut batch = Vec::with_capacity(BATCH);
             for (source, path) in inputs.iter().zip(paths) {
                 if path.kind == FileKind::Yaml {
                     let mut found = Vec::new();
                     let docs = yaml::load(&source.text, base, &mut found);
-                    if parsed.send((docs, found)).is_err() {
+                    batch.push((docs, found));
+                    if batch.len() == BATCH
+                        && parsed
+                            .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                            .is_err()
+                    {
                         return;
                     }
                 }
                 base += source.text.len() + 1;
             }
+            let _ = parsed.send(batch);
         });
+        let mut trees = batches.into_iter().flatten();
         // Spans of all inputs share one space: each input starts one byte
         // past the end of the one before (what `locate` undoes).
         let mut base = 0;
@@ -78,7 +87,7 @@ pub fn import(inputs: &[Source]) -> Imported {
                 FileKind::Yaml => {
                     // One tree per YAML input, in order; none only if the
                     // parser died, whose panic the scope then carries on.
-                    let (docs, found) = trees.recv().unwrap_or_default();
+                    let (docs, found) = trees.next().unwrap_or_default();
                     diags.extend(found);
                     for doc in docs {
                         kubernetes::read(&doc, path, &mut facts, &mut diags);
@@ -101,7 +110,12 @@ pub fn import(inputs: &[Source]) -> Imported {
 }
 
 /// How many YAML files the parser thread may run ahead of the reader.
-const PARSED_AHEAD: usize = 16;
+const PARSED_AHEAD: usize = 32;
+/// How many parsed files it hands over at once.
+const BATCH: usize = 8;
+
+/// One YAML file's documents and findings.
+type Parsed = (Vec<yaml::Node>, Vec<Diagnostic>);
 
 /// The input a global span falls in, and the span within it.
 pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {
