@@ -190,12 +190,11 @@ fn edge_cases_read_alike() {
         "a:\n\n  # c\n\n  b: 1\n\n# end\n",
         "k: \"\"\n'q': x\n",
     ];
-    for text in taken {
-        match compare(text) {
-            Ok(_) => {}
-            Err(e) => panic!("{text:?}: {e}"),
-        }
-    }
+    let wrong: Vec<String> = taken
+        .iter()
+        .filter_map(|text| compare(text).err().map(|e| format!("{text:?}: {e}")))
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // These must be read by the fast reader itself.
     for text in [
         taken[0], taken[2], taken[3], taken[4], taken[5], taken[6], taken[7], taken[8], taken[10],
@@ -277,8 +276,10 @@ fn written(s: &str, style: u8) -> String {
                     {
                         out.push_str(&format!("\\u{:04x}", c as u32))
                     }
-                    c if !c.is_ascii() && i % 2 == 0 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                    '/' if i % 3 == 0 => out.push_str("\\/"),
+                    c if !c.is_ascii() && i.is_multiple_of(2) => {
+                        out.push_str(&format!("\\u{:04x}", c as u32))
+                    }
+                    '/' if i.is_multiple_of(3) => out.push_str("\\/"),
                     c => out.push(c),
                 }
             }
@@ -327,11 +328,11 @@ struct Layout {
 }
 
 fn comment(out: &mut String, layout: Layout, depth: usize, seed: usize) {
-    if layout.comments && seed % 3 == 0 {
+    if layout.comments && seed.is_multiple_of(3) {
         out.push_str(&" ".repeat(depth * 3 % 7));
         out.push_str("# a comment: with 'quotes' and - dashes\n");
     }
-    if layout.comments && seed % 5 == 0 {
+    if layout.comments && seed.is_multiple_of(5) {
         out.push('\n');
     }
 }
@@ -342,7 +343,7 @@ fn render(tree: &Tree, col: usize, layout: Layout, out: &mut String, in_item: bo
         Tree::Scalar(s, style) => {
             out.push(' ');
             out.push_str(&written(s, *style));
-            if style % 7 == 0 {
+            if style.is_multiple_of(7) {
                 out.push_str("  # trailing");
             }
             out.push('\n');
