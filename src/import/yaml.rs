@@ -2,7 +2,9 @@
 //! node (mapping, sequence, scalar, key) keeps the span it was written at.
 //!
 //! Built on `granit-parser`'s event stream (the parser `serde-saphyr` uses),
-//! which gives byte offsets for every event. The loader is an explicit stack
+//! which gives byte offsets for every event. [`load`] first offers the text
+//! to `yaml_block`, a reader of the block style meshc and `kubectl` write
+//! that gives the same nodes or gives up (then granit reads it). The loader is an explicit stack
 //! (no recursion) with budgets, so no input can exhaust stack, memory or
 //! time:
 //!
