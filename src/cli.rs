@@ -465,10 +465,23 @@ fn read_regular_source(path: &Path, limit: Limit) -> Result<Source, ReadError> {
     // to half of each file, doubling from empty) and is copied once; `take`
     // still bounds a file that grows meanwhile.
     let size = usize::try_from(meta.len()).unwrap_or(0);
-    let mut bytes = Vec::with_capacity(size.saturating_add(1));
-    file.take(limit.bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
+    let mut bytes = vec![0; size.saturating_add(1)];
+    // One `read` asking for a byte more than `fstat` gave: a read that ends
+    // at that size is the file's end (no second read to find it: 47k files
+    // at 10k). A file that changed meanwhile is read on to its end.
+    let n = loop {
+        match (&file).read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            read => break read.map_err(io)?,
+        }
+    };
+    bytes.truncate(n);
+    if n != size {
+        (&file)
+            .take(limit.bytes.saturating_add(1).saturating_sub(n as u64))
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    }
     source_from_bytes(name, bytes, limit)
 }
 

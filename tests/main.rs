@@ -35,3 +35,4 @@ mod vm_files;
 mod why;
 mod workflow;
 mod workload_configure_conformance;
+mod yaml_block;

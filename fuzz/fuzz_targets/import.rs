@@ -5,12 +5,15 @@
 //! position it has. `import` must return (never panic), every diagnostic's
 //! labels must fall inside the inputs, and the imported topology must
 //! print, in both syntaxes, as text that parses with no syntax finding.
+//! Each file is also read by both YAML readers: the fast block reader
+//! (`yaml_block`) must give granit's nodes, spans and findings, or give up.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use meshc::import::print::{Syntax as Out, print};
-use meshc::import::{import, locate};
+use meshc::import::yaml::load_granit;
+use meshc::import::{import, locate, yaml_block};
 use meshc::source::Source;
 use meshc::syntax::{Limits, Syntax};
 
@@ -32,6 +35,14 @@ fuzz_target!(|data: &[u8]| {
         .zip(NAMES)
         .map(|(bytes, name)| Source::new(name, String::from_utf8_lossy(bytes).into_owned()))
         .collect();
+    for input in &inputs {
+        if let Some((fast, fast_diags)) = yaml_block::load(&input.text, 3) {
+            let mut diags = Vec::new();
+            let granit = load_granit(&input.text, 3, &mut diags);
+            assert_eq!(fast, granit, "the readers disagree on {:?}", input.text);
+            assert_eq!(format!("{fast_diags:?}"), format!("{diags:?}"), "on {:?}", input.text);
+        }
+    }
     let imported = import(&inputs);
     for d in &imported.diagnostics {
         for label in &d.labels {

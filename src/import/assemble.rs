@@ -724,6 +724,7 @@ fn services(
     }
 
     let mut services = Vec::new();
+    let mut portless = Vec::new();
     for key in &all {
         let f = facts.services.get(key);
         let default_f = ServiceFacts::default();
@@ -848,10 +849,7 @@ fn services(
             assume("tcp", 1, tcp);
         }
         if f.ports.is_empty() {
-            diags.push(
-                Diagnostic::new(&ASSUMED, span, format!("no input gives the ports of `{}`", key.1))
-                    .help("import its Kubernetes Service or ServiceEntry too"),
-            );
+            portless.push((key.1.as_str(), span));
         }
 
         services.push(Service {
@@ -881,7 +879,49 @@ fn services(
             span,
         });
     }
+    diags.extend(portless_findings(portless));
     (services, cluster_side.accounts.vm)
+}
+
+/// Up to this many services without ports, each is a finding of its own;
+/// more are one finding that names this many.
+const PORTLESS_ONE_BY_ONE: usize = 5;
+
+/// W952 for the services no input gives the ports of: one finding each for
+/// a few, but one for all of them when there are more. A reviewer wants
+/// the fact once, with a count and the first names, not one finding per
+/// service (8,000 of them for a 10k mesh's output, whose cluster-only
+/// services have no Service object); each one is in the imported topology
+/// as a `service` without `port` lines.
+fn portless_findings(mut portless: Vec<(&str, Span)>) -> Vec<Diagnostic> {
+    let one = |name: &str, span: Span| {
+        Diagnostic::new(&ASSUMED, span, format!("no input gives the ports of `{name}`"))
+            .help("import its Kubernetes Service or ServiceEntry too")
+    };
+    if portless.len() <= PORTLESS_ONE_BY_ONE {
+        return portless.into_iter().map(|(n, s)| one(n, s)).collect();
+    }
+    portless.sort_by_key(|(name, span)| (span.start, *name));
+    let named: Vec<String> = portless
+        .iter()
+        .take(PORTLESS_ONE_BY_ONE)
+        .map(|(n, _)| format!("`{n}`"))
+        .collect();
+    let first = portless[0];
+    vec![
+        Diagnostic::new(
+            &ASSUMED,
+            first.1,
+            format!(
+                "no input gives the ports of {} services: {} and {} more; each is written without `port`",
+                portless.len(),
+                named.join(", "),
+                portless.len() - named.len(),
+            ),
+        )
+        .label(format!("the first: `{}`", first.0))
+        .help("import their Kubernetes Services or ServiceEntries too"),
+    ]
 }
 
 /// The service accounts VM workloads run as, said back the way a topology

@@ -22,6 +22,7 @@ pub mod kubernetes;
 pub mod print;
 pub mod vm_files;
 pub mod yaml;
+pub mod yaml_block;
 
 use crate::declare_code;
 use crate::diagnostic::{Code, Diagnostic};
@@ -45,43 +46,54 @@ pub struct Imported {
 pub fn import(inputs: &[Source]) -> Imported {
     let mut diags = Vec::new();
     let mut facts = kubernetes::Facts::default();
+    // What each input's name says, worked out once for both threads.
+    let paths: Vec<Path> = inputs.iter().map(|s| Path::of(&s.name)).collect();
+    let paths = &paths;
     // YAML is parsed on a second thread, a few files ahead of the reading of
     // its objects here: parsing is half of a large import's work, and the
     // channel's bound keeps only those few files' trees in memory. Each
     // file's findings and objects are taken in input order, as if parsed
     // here.
     std::thread::scope(|scope| {
-        let (parsed, trees) =
-            std::sync::mpsc::sync_channel::<(Vec<yaml::Node>, Vec<Diagnostic>)>(PARSED_AHEAD);
+        // Files go over in batches: one hand-over per file cost a wake-up
+        // (a `futex` call or two) per file.
+        let (parsed, batches) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(PARSED_AHEAD / BATCH);
         scope.spawn(move || {
             let mut base = 0;
-            for source in inputs {
-                if Path::of(&source.name).kind == FileKind::Yaml {
+            let mut batch = Vec::with_capacity(BATCH);
+            for (source, path) in inputs.iter().zip(paths) {
+                if path.kind == FileKind::Yaml {
                     let mut found = Vec::new();
                     let docs = yaml::load(&source.text, base, &mut found);
-                    if parsed.send((docs, found)).is_err() {
+                    batch.push((docs, found));
+                    if batch.len() == BATCH
+                        && parsed
+                            .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                            .is_err()
+                    {
                         return;
                     }
                 }
                 base += source.text.len() + 1;
             }
+            let _ = parsed.send(batch);
         });
+        let mut trees = batches.into_iter().flatten();
         // Spans of all inputs share one space: each input starts one byte
         // past the end of the one before (what `locate` undoes).
         let mut base = 0;
-        for source in inputs {
-            let path = Path::of(&source.name);
+        for (source, path) in inputs.iter().zip(paths) {
             match path.kind {
                 FileKind::Yaml => {
                     // One tree per YAML input, in order; none only if the
                     // parser died, whose panic the scope then carries on.
-                    let (docs, found) = trees.recv().unwrap_or_default();
+                    let (docs, found) = trees.next().unwrap_or_default();
                     diags.extend(found);
                     for doc in docs {
-                        kubernetes::read(&doc, &path, &mut facts, &mut diags);
+                        kubernetes::read(&doc, path, &mut facts, &mut diags);
                     }
                 }
-                FileKind::VmFile(file) => bundle::read(file, source, base, &path, &mut facts, &mut diags),
+                FileKind::VmFile(file) => bundle::read(file, source, base, path, &mut facts, &mut diags),
                 FileKind::Runbook => bundle::read_runbook(&source.text, base, &mut facts),
                 FileKind::Other => {}
             }
@@ -98,7 +110,12 @@ pub fn import(inputs: &[Source]) -> Imported {
 }
 
 /// How many YAML files the parser thread may run ahead of the reader.
-const PARSED_AHEAD: usize = 16;
+const PARSED_AHEAD: usize = 32;
+/// How many parsed files it hands over at once.
+const BATCH: usize = 8;
+
+/// One YAML file's documents and findings.
+type Parsed = (Vec<yaml::Node>, Vec<Diagnostic>);
 
 /// The input a global span falls in, and the span within it.
 pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {
@@ -330,7 +347,9 @@ declare_code! {
     ///
     /// Check the assumption; meshc's own output carries most of these
     /// facts (`RUNBOOK.md`, `control-plane/`, the VM bundles): import the
-    /// whole output directory to avoid them.
+    /// whole output directory to avoid them. More than five services whose
+    /// ports no input gives are one finding, with their count and first
+    /// names.
     pub static ASSUMED = "W952", Warning, "import-assumed", "a fact the inputs do not give was assumed";
 }
 

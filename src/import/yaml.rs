@@ -2,7 +2,9 @@
 //! node (mapping, sequence, scalar, key) keeps the span it was written at.
 //!
 //! Built on `granit-parser`'s event stream (the parser `serde-saphyr` uses),
-//! which gives byte offsets for every event. The loader is an explicit stack
+//! which gives byte offsets for every event. [`load`] first offers the text
+//! to `yaml_block`, a reader of the block style meshc and `kubectl` write
+//! that gives the same nodes or gives up (then granit reads it). The loader is an explicit stack
 //! (no recursion) with budgets, so no input can exhaust stack, memory or
 //! time:
 //!
@@ -179,7 +181,23 @@ impl Node {
 /// Reads every document of one YAML stream. `base` is the global offset of
 /// the text's first byte; spans come back shifted by it. Documents read
 /// before a syntax error are kept; the error is a diagnostic.
+///
+/// Block-style YAML (what meshc and `kubectl` write) is read by the fast
+/// reader of `yaml_block`, which gives the same nodes; anything else by
+/// granit ([`load_granit`]).
 pub fn load(text: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
+    if text.len() <= MAX_INPUT
+        && let Some((docs, found)) = super::yaml_block::load(text, base)
+    {
+        diags.extend(found);
+        return docs;
+    }
+    load_granit(text, base, diags)
+}
+
+/// [`load`] by `granit-parser`'s events alone: the reference the fast
+/// reader is held to.
+pub fn load_granit(text: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
     if text.len() > MAX_INPUT {
         diags.push(
             Diagnostic::new(
@@ -234,6 +252,18 @@ pub fn load(text: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
         }
     }
     loader.docs
+}
+
+/// E952 for `key`, a second time after `first`.
+pub(super) fn duplicate_key(key: &Key, first: &Key) -> Diagnostic {
+    Diagnostic::new(
+        &DUPLICATE_KEY,
+        key.span,
+        format!("key `{}` appears twice", key.text),
+    )
+    .label("second time")
+    .with_secondary(first.span, "first time (kept)")
+    .help("remove the one you did not mean")
 }
 
 enum Frame {
@@ -443,16 +473,7 @@ impl Loader {
                     }
                     Some(k) => {
                         if let Some((first, _)) = entries.iter().find(|(e, _)| e.text == k.text) {
-                            diags.push(
-                                Diagnostic::new(
-                                    &DUPLICATE_KEY,
-                                    k.span,
-                                    format!("key `{}` appears twice", k.text),
-                                )
-                                .label("second time")
-                                .with_secondary(first.span, "first time (kept)")
-                                .help("remove the one you did not mean"),
-                            );
+                            diags.push(duplicate_key(&k, first));
                         } else {
                             entries.push((k, node));
                         }
