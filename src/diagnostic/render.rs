@@ -163,8 +163,22 @@ impl SourceCode for Snippets<'_> {
 }
 
 /// Lines longer than this are not quoted in a snippet: a one-megabyte line
-/// would be printed once per diagnostic on it.
+/// would be printed once per diagnostic on it or beside it.
 const LONG_LINE: usize = 400;
+
+/// Lines of context a snippet shows before and after its span's lines.
+const CONTEXT_LINES: usize = 1;
+
+/// Whether the snippet of `span` would quote a line over [`LONG_LINE`]:
+/// its own lines, or the context lines around them.
+fn quotes_long_line(bytes: &[u8], span: crate::source::Span) -> bool {
+    let start = lines_back(bytes, span.start, CONTEXT_LINES);
+    let end = lines_forward(bytes, span.end.max(span.start), CONTEXT_LINES + 1);
+    span.len() > LONG_LINE
+        || bytes
+            .get(start..end)
+            .is_none_or(|quoted| quoted.split(|&b| b == b'\n').any(|line| line.len() > LONG_LINE))
+}
 
 /// The text as shown in snippets: every control, bidi and invisible
 /// formatting character replaced by `?` or U+FFFD of the same byte length,
@@ -274,18 +288,14 @@ fn human_from(diags: &[Diagnostic], source: &Source, color: bool, code: &dyn Sou
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_context_lines(CONTEXT_LINES);
     let mut out = String::new();
     for diag in diags {
         let span = diag.span();
         let bytes = source.text.as_bytes();
-        let at = span.start.min(bytes.len());
-        let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let line_end = bytes[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| at + i);
-        let long = line_end - line_start > LONG_LINE || span.len() > LONG_LINE;
+        let long = diag.labels.iter().any(|l| quotes_long_line(bytes, l.span));
         let report = if long {
             let at = source.line_col(span.start);
             Report {
@@ -530,6 +540,33 @@ mod tests {
             Some(s) => d.with_secondary(s, "and there"),
             None => d,
         }
+    }
+
+    /// A long line is never quoted, whether the span is on it or on the
+    /// line before or after it (context), for a primary or a secondary
+    /// label; the position is given instead.
+    #[test]
+    fn no_snippet_quotes_a_long_line() {
+        let long = "x".repeat(LONG_LINE + 1);
+        let text = format!("first\n{long}\nthird\nfourth\nfifth\n");
+        let source = Source::new("t.kdl", text.clone());
+        let at = |line: &str| {
+            let start = text.find(line).expect("line");
+            Span::new(start, start + 1)
+        };
+        for d in [
+            diag(at("first"), None),
+            diag(at("third"), None),
+            diag(at(&long), None),
+            diag(at("fifth"), Some(at("third"))),
+        ] {
+            let out = human(std::slice::from_ref(&d), &source, false);
+            assert!(out.lines().all(|l| l.len() < LONG_LINE), "{out}");
+            assert!(out.contains("(at t.kdl:"), "{out}");
+        }
+        // A snippet away from the long line is still quoted.
+        let out = human(&[diag(at("fifth"), None)], &source, false);
+        assert!(out.contains("5 │ fifth"), "{out}");
     }
 
     #[test]
