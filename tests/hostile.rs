@@ -679,6 +679,30 @@ fn hostile_yaml_is_imported_or_refused_cleanly() {
             format!("{SERVICE}{}", "  name: reviews\n".repeat(100_000)).into_bytes(),
             Expect::Read("E952"),
         ),
+        // Distinct keys, read by each YAML reader: finding a repeated key
+        // by a search of the keys so far made these quadratic (200k keys
+        // took 72 s).
+        (
+            "hundred-thousand-keys-block.yaml",
+            format!(
+                "kind: ConfigMap\ndata:\n{}",
+                (0..100_000).map(|i| format!("  k{i}: v\n")).collect::<String>()
+            )
+            .into_bytes(),
+            Expect::Read("W950"),
+        ),
+        (
+            "hundred-thousand-keys-flow.yaml",
+            format!(
+                "kind: ConfigMap\ndata: {{{}}}\n",
+                (0..100_000)
+                    .map(|i| format!("k{i}: v"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into_bytes(),
+            Expect::Read("W950"),
+        ),
         (
             "yaml11-booleans-as-names.yaml",
             SERVICE

@@ -25,7 +25,7 @@
 //! holds the two readers to the same nodes over every YAML file of the
 //! project and over random block YAML of hostile scalars.
 
-use super::yaml::{Key, MAX_NODES, Node, Value, duplicate_key};
+use super::yaml::{Entries, Key, MAX_NODES, Node, Value};
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 
@@ -82,7 +82,7 @@ enum Frame {
     Map {
         indent: usize,
         start: usize,
-        entries: Vec<(Key, Node)>,
+        entries: Entries,
         /// The key whose value is open (on the lines below).
         key: Option<Key>,
         /// Its colon, while the line after it has not been seen.
@@ -171,7 +171,7 @@ impl Reader<'_> {
         let node = match self.stack.pop()? {
             Frame::Map { start, entries, .. } => Node {
                 span: self.span(start, at),
-                value: Value::Map(entries),
+                value: entries.into_value(),
             },
             Frame::Seq { start, items, .. } => Node {
                 span: self.span(start, at),
@@ -209,12 +209,7 @@ impl Reader<'_> {
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map { entries, key, .. }) => {
-                let k = key.take()?;
-                if let Some((first, _)) = entries.iter().find(|(e, _)| e.text == k.text) {
-                    self.diags.push(duplicate_key(&k, first));
-                } else {
-                    entries.push((k, node));
-                }
+                entries.insert(key.take()?, node, &mut self.diags);
             }
         }
         Some(())
@@ -261,7 +256,7 @@ impl Reader<'_> {
                         self.open(Frame::Map {
                             indent: 0,
                             start: c,
-                            entries: Vec::new(),
+                            entries: Entries::default(),
                             key: None,
                             awaiting: None,
                         })?;
@@ -288,7 +283,7 @@ impl Reader<'_> {
                             self.open(Frame::Map {
                                 indent: ind,
                                 start: c,
-                                entries: Vec::new(),
+                                entries: Entries::default(),
                                 key: None,
                                 awaiting: None,
                             })?;
@@ -348,7 +343,7 @@ impl Reader<'_> {
             self.open(Frame::Map {
                 indent: ind + (content - c),
                 start: content,
-                entries: Vec::new(),
+                entries: Entries::default(),
                 key: None,
                 awaiting: None,
             })?;
