@@ -70,7 +70,27 @@ impl Eq for Entry {}
 impl Entry {
     /// The entry `lstat` (or `fstat`) described as `stat`.
     fn of_stat(stat: &rustix::fs::Stat) -> Self {
-        let kind = match FileType::from_raw_mode(stat.st_mode) {
+        Entry::of_raw(
+            stat.st_mode,
+            (stat.st_dev, stat.st_ino),
+            (stat.st_uid, stat.st_gid),
+            u64::try_from(stat.st_size).unwrap_or(0),
+        )
+    }
+
+    pub fn of(meta: &Metadata) -> Self {
+        Entry::of_raw(
+            meta.mode(),
+            (meta.dev(), meta.ino()),
+            (meta.uid(), meta.gid()),
+            meta.len(),
+        )
+    }
+
+    /// The entry of a raw `st_mode` (file type and permission bits), device
+    /// and inode, owner and group, and size.
+    fn of_raw(mode: u32, (dev, ino): (u64, u64), (uid, gid): (u32, u32), size: u64) -> Self {
+        let kind = match FileType::from_raw_mode(mode) {
             FileType::Directory => Kind::Dir,
             FileType::RegularFile => Kind::File,
             FileType::Symlink => Kind::Symlink,
@@ -78,34 +98,12 @@ impl Entry {
         };
         Entry {
             kind,
-            dev: stat.st_dev,
-            ino: stat.st_ino,
-            mode: stat.st_mode & 0o7777,
-            uid: stat.st_uid,
-            gid: stat.st_gid,
-            size: u64::try_from(stat.st_size).unwrap_or(0),
-        }
-    }
-
-    pub fn of(meta: &Metadata) -> Self {
-        let file_type = meta.file_type();
-        let kind = if file_type.is_dir() {
-            Kind::Dir
-        } else if file_type.is_file() {
-            Kind::File
-        } else if file_type.is_symlink() {
-            Kind::Symlink
-        } else {
-            Kind::Other
-        };
-        Entry {
-            kind,
-            dev: meta.dev(),
-            ino: meta.ino(),
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
-            size: meta.len(),
+            dev,
+            ino,
+            mode: mode & 0o7777,
+            uid,
+            gid,
+            size,
         }
     }
 }
@@ -298,9 +296,7 @@ impl<'d> Reader<'d> {
         let file = open_in(directory, name).map_err(fail)?;
         let now = Entry::of(&file.metadata().map_err(fail)?);
         if now != *scanned {
-            return Err(WriteError::Raced {
-                dir: dir.to_path_buf(),
-            });
+            return Err(self.raced());
         }
         Ok((file, now))
     }
@@ -351,13 +347,7 @@ impl<'d> Reader<'d> {
 /// failing on a symlink (`O_NOFOLLOW`), relative to the open directory so
 /// that the kernel does not walk the full path again for every file.
 fn open_in(directory: &File, name: &str) -> io::Result<File> {
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    Ok(File::from(rustix::fs::openat(
-        directory,
-        name,
-        flags,
-        Mode::empty(),
-    )?))
+    open_nofollow_in(directory, name, OFlags::empty())
 }
 
 /// Opens the directory at `path` for [`open_in`]; fails if its last
@@ -370,7 +360,13 @@ fn open_directory(path: &Path) -> io::Result<File> {
 /// `openat(2)` of the directory `name` in `directory`, for [`open_in`];
 /// fails if it is a symlink or not a directory.
 fn open_directory_in(directory: &File, name: &str) -> io::Result<File> {
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::DIRECTORY;
+    open_nofollow_in(directory, name, OFlags::DIRECTORY)
+}
+
+/// `openat(2)` of `name` in `directory`, read-only, close-on-exec, never
+/// through a symlink, with the `extra` flags.
+fn open_nofollow_in(directory: &File, name: &str, extra: OFlags) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | extra;
     Ok(File::from(rustix::fs::openat(
         directory,
         name,
