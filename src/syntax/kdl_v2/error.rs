@@ -30,6 +30,14 @@ pub enum ErrorKind {
     Limit,
 }
 
+impl ErrorKind {
+    /// Whether the tree survives an error of this kind (and the nodes
+    /// parsed are handed on as if it were not there).
+    pub fn keeps_tree(self) -> bool {
+        self == ErrorKind::UnquotedAddress
+    }
+}
+
 /// Source text quoted in a message, cut short: a message names a token, it
 /// does not reproduce a megabyte of it.
 pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {

@@ -70,7 +70,7 @@ pub fn parse_each<'t>(
     let parsed = parser.document_each(top);
     let mut errors = parser.errors;
     errors.sort_by_key(|e| (e.span.start, e.span.end));
-    let recoverable = errors.iter().all(|e| e.kind == ErrorKind::UnquotedAddress);
+    let recoverable = errors.iter().all(|e| e.kind.keeps_tree());
     match parsed {
         Some(()) if recoverable => (true, errors),
         _ => {

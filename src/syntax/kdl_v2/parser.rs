@@ -98,9 +98,7 @@ impl<'t> Parser<'t> {
         // Errors already known to be recoverable, and whether all are.
         let (mut seen, mut recoverable) = (0, true);
         let mut sink = |node: Node<'t>, errors: &[ParseError]| {
-            recoverable &= errors[seen..]
-                .iter()
-                .all(|e| e.kind == ErrorKind::UnquotedAddress);
+            recoverable &= errors[seen..].iter().all(|e| e.kind.keeps_tree());
             seen = errors.len();
             if recoverable {
                 top(node);
