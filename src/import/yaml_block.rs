@@ -97,6 +97,29 @@ enum Frame {
     },
 }
 
+impl Frame {
+    /// An empty block mapping whose keys are at column `indent`, starting at `start`.
+    fn map(indent: usize, start: usize) -> Frame {
+        Frame::Map {
+            indent,
+            start,
+            entries: Entries::default(),
+            key: None,
+            awaiting: None,
+        }
+    }
+
+    /// An empty block sequence whose `-` are at column `indent`, starting at `start`.
+    fn seq(indent: usize, start: usize, indentless: bool) -> Frame {
+        Frame::Seq {
+            indent,
+            start,
+            items: Vec::new(),
+            indentless,
+        }
+    }
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     text: &'a str,
@@ -224,6 +247,28 @@ impl Reader<'_> {
         Some(())
     }
 
+    /// Opens the block collection a line at column `indent` starts at `c`:
+    /// a sequence if it is an entry (`item`), else a mapping.
+    fn open_block(&mut self, item: bool, indent: usize, c: usize) -> Option<()> {
+        self.open(if item {
+            Frame::seq(indent, c, false)
+        } else {
+            Frame::map(indent, c)
+        })
+    }
+
+    /// Adds the one-line scalar value from `start` to `end`, which only
+    /// spaces and a comment may follow on its line.
+    fn scalar_value(&mut self, scalar: Value, start: usize, end: usize, eol: usize) -> Option<()> {
+        self.line_end(end, eol)?;
+        self.spend()?;
+        let node = Node {
+            span: self.span(start, end),
+            value: scalar,
+        };
+        self.add(node)
+    }
+
     /// Whether the content at `c` is a sequence entry (`-` then a space or
     /// the end of the line).
     fn is_item(&self, c: usize, eol: usize) -> bool {
@@ -245,22 +290,7 @@ impl Reader<'_> {
                     if self.root_done || ind != 0 {
                         return None;
                     }
-                    if item {
-                        self.open(Frame::Seq {
-                            indent: 0,
-                            start: c,
-                            items: Vec::new(),
-                            indentless: false,
-                        })?;
-                    } else {
-                        self.open(Frame::Map {
-                            indent: 0,
-                            start: c,
-                            entries: Entries::default(),
-                            key: None,
-                            awaiting: None,
-                        })?;
-                    }
+                    self.open_block(item, 0, c)?;
                 }
                 Some(Frame::Map {
                     indent,
@@ -272,33 +302,13 @@ impl Reader<'_> {
                         if let Some(Frame::Map { awaiting, .. }) = self.stack.last_mut() {
                             *awaiting = None;
                         }
-                        if item {
-                            self.open(Frame::Seq {
-                                indent: ind,
-                                start: c,
-                                items: Vec::new(),
-                                indentless: false,
-                            })?;
-                        } else {
-                            self.open(Frame::Map {
-                                indent: ind,
-                                start: c,
-                                entries: Entries::default(),
-                                key: None,
-                                awaiting: None,
-                            })?;
-                        }
+                        self.open_block(item, ind, c)?;
                     } else if ind == m && item {
                         let content = self.item_content(c, eol)?;
                         if let Some(Frame::Map { awaiting, .. }) = self.stack.last_mut() {
                             *awaiting = None;
                         }
-                        self.open(Frame::Seq {
-                            indent: m,
-                            start: content,
-                            items: Vec::new(),
-                            indentless: true,
-                        })?;
+                        self.open(Frame::seq(m, content, true))?;
                     } else {
                         self.null_value()?;
                     }
@@ -340,22 +350,10 @@ impl Reader<'_> {
         let (scalar, end) = self.scalar(content, eol)?;
         if self.b.get(end) == Some(&b':') {
             // `- key: …`: a mapping at the key's column.
-            self.open(Frame::Map {
-                indent: ind + (content - c),
-                start: content,
-                entries: Entries::default(),
-                key: None,
-                awaiting: None,
-            })?;
+            self.open(Frame::map(ind + (content - c), content))?;
             return self.entry(content, eol);
         }
-        self.line_end(end, eol)?;
-        self.spend()?;
-        let node = Node {
-            span: self.span(content, end),
-            value: scalar,
-        };
-        self.add(node)
+        self.scalar_value(scalar, content, end, eol)
     }
 
     /// A mapping entry `key: …` at `c` (the mapping is open, on top).
@@ -391,13 +389,7 @@ impl Reader<'_> {
             return None;
         }
         let (scalar, end) = self.scalar(v, eol)?;
-        self.line_end(end, eol)?;
-        self.spend()?;
-        let node = Node {
-            span: self.span(v, end),
-            value: scalar,
-        };
-        self.add(node)
+        self.scalar_value(scalar, v, end, eol)
     }
 
     /// Nothing but spaces and a comment from `end` to the end of the line.
