@@ -55,7 +55,7 @@ pub fn endpoint(checked: &Checked, text: &str) -> Result<Endpoint, String> {
         return ix
             .vms
             .get(vm)
-            .map(|&v| Endpoint::Vm(v))
+            .map(Endpoint::Vm)
             .ok_or_else(|| format!("no VM `{vm}` in the topology"));
     }
     let (name, version) = match text.split_once('@') {
@@ -83,14 +83,14 @@ pub fn endpoint(checked: &Checked, text: &str) -> Result<Endpoint, String> {
             version: version.map(str::to_owned),
         });
     }
-    if let (Some(&v), None) = (ix.vms.get(name), version) {
+    if let (Some(v), None) = (ix.vms.get(name), version) {
         return Ok(Endpoint::Vm(v));
     }
-    match ix.services_by_name.get(name).map(Vec::as_slice) {
-        Some([_, _, ..]) => {
-            let mut spelled: Vec<String> = ix.services_by_name[name]
-                .iter()
-                .map(|&s| format!("{name}.{}", topo.services[s].namespace.value))
+    match ix.services_by_name.get(name) {
+        Some(first) if ix.name_in_several_namespaces[first] => {
+            let mut spelled: Vec<String> = (topo.service_ids())
+                .filter(|(s, svc)| ix.service_named(&svc.namespace.value, name) == Some(*s))
+                .map(|(_, s)| format!("{name}.{}", s.namespace.value))
                 .collect();
             spelled.sort();
             Err(format!(

@@ -39,7 +39,7 @@ fn service(checked: &Checked, name: &str) -> ServiceId {
 
 fn vm(checked: &Checked, name: &str) -> VmId {
     match checked.index().vms.get(name) {
-        Some(&v) => v,
+        Some(v) => v,
         None => panic!("no VM {name}"),
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
+use super::names::Names;
 use crate::model::{Placement, Topology};
 use crate::source::Span;
 
@@ -47,16 +48,20 @@ pub struct NamespaceInfo {
 /// All names and resolved references of a topology.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
-    pub networks: BTreeMap<String, NetworkId>,
-    pub clusters: BTreeMap<String, ClusterId>,
-    pub vms: BTreeMap<String, VmId>,
-    /// Namespace → service name → service: a map of maps, so that a lookup
-    /// borrows its keys instead of building a `(String, String)`.
-    pub services: BTreeMap<String, BTreeMap<String, ServiceId>>,
-    /// Service name → every service with that name, in declaration order:
+    /// Name → the network first declared with it (so for the others below).
+    pub networks: Names<NetworkId>,
+    pub clusters: Names<ClusterId>,
+    pub vms: Names<VmId>,
+    /// (namespace, service name) → service.
+    pub services: Names<ServiceId>,
+    /// Service name → the first service with that name, of all namespaces:
     /// resolves an unqualified reference to another namespace without
     /// scanning every service.
-    pub services_by_name: BTreeMap<String, Vec<ServiceId>>,
+    pub services_by_name: Names<ServiceId>,
+    /// Per service first with its name (`services_by_name`): whether a
+    /// service of another namespace has that name too.
+    pub name_in_several_namespaces: IdVec<ServiceId, bool>,
+    /// Namespaces by name: few, and iterated in this order.
     pub namespaces: BTreeMap<String, NamespaceInfo>,
     /// Per cluster: its network.
     pub cluster_network: IdVec<ClusterId, Option<NetworkId>>,
@@ -89,60 +94,67 @@ pub struct Index {
 
 impl Index {
     pub fn build(topo: &Topology) -> Index {
-        let mut ix = Index::default();
+        let mut ix = Index {
+            networks: Names::with_capacity(topo.networks.len()),
+            clusters: Names::with_capacity(topo.clusters.len()),
+            vms: Names::with_capacity(topo.vms.len()),
+            services: Names::with_capacity(topo.services.len()),
+            services_by_name: Names::with_capacity(topo.services.len()),
+            name_in_several_namespaces: IdVec::filled(false, topo.services.len()),
+            ..Index::default()
+        };
         for (i, n) in topo.network_ids() {
-            ix.networks.entry(n.name.value.clone()).or_insert(i);
+            ix.networks.insert(&n.name.value, i);
         }
         for (i, c) in topo.cluster_ids() {
-            ix.clusters.entry(c.name.value.clone()).or_insert(i);
+            ix.clusters.insert(&c.name.value, i);
         }
         for (i, v) in topo.vm_ids() {
-            ix.vms.entry(v.name.value.clone()).or_insert(i);
+            ix.vms.insert(&v.name.value, i);
         }
+        // Namespaces in order of first mention, sorted by name at the end.
+        let mut namespace_slots: Names<Slot> = Names::with_capacity(topo.namespaces.len());
+        let mut namespaces: Vec<NamespaceInfo> = Vec::new();
         for (i, ns) in topo.namespaces.iter().enumerate() {
-            ix.namespaces
-                .entry(ns.name.value.clone())
-                .or_insert(NamespaceInfo {
+            if namespace_slots.insert(&ns.name.value, Slot(namespaces.len())) {
+                namespaces.push(NamespaceInfo {
                     name: ns.name.value.clone(),
                     declared: Some(i),
                     services: Vec::new(),
                 });
+            }
         }
         for (i, s) in topo.service_ids() {
-            let in_namespace = match ix.services.get_mut(s.namespace.value.as_str()) {
-                Some(m) => m,
-                None => ix.services.entry(s.namespace.value.clone()).or_default(),
-            };
-            if let std::collections::btree_map::Entry::Vacant(e) = in_namespace.entry(s.name.value.clone()) {
-                e.insert(i);
-                ix.services_by_name
-                    .entry(s.name.value.clone())
-                    .or_default()
-                    .push(i);
-            }
-            match ix.namespaces.get_mut(s.namespace.value.as_str()) {
-                Some(info) => info.services.push(i),
-                None => {
-                    ix.namespaces.insert(
-                        s.namespace.value.clone(),
-                        NamespaceInfo {
-                            name: s.namespace.value.clone(),
-                            declared: None,
-                            services: vec![i],
-                        },
-                    );
+            let (namespace, name) = (s.namespace.value.as_str(), s.name.value.as_str());
+            if ix.services.insert_in(namespace, name, i) && !ix.services_by_name.insert(name, i) {
+                if let Some(first) = ix.services_by_name.get(name) {
+                    ix.name_in_several_namespaces[first] = true;
                 }
             }
+            let slot = match namespace_slots.get(namespace) {
+                Some(Slot(slot)) => slot,
+                None => {
+                    namespace_slots.insert(namespace, Slot(namespaces.len()));
+                    namespaces.push(NamespaceInfo {
+                        name: namespace.to_owned(),
+                        declared: None,
+                        services: Vec::new(),
+                    });
+                    namespaces.len() - 1
+                }
+            };
+            namespaces[slot].services.push(i);
         }
+        ix.namespaces = namespaces.into_iter().map(|n| (n.name.clone(), n)).collect();
         ix.cluster_network = topo
             .clusters
             .iter()
-            .map(|c| ix.networks.get(&c.network.value).copied())
+            .map(|c| ix.networks.get(&c.network.value))
             .collect();
         ix.vm_network = topo
             .vms
             .iter()
-            .map(|v| ix.networks.get(&v.network.value).copied())
+            .map(|v| ix.networks.get(&v.network.value))
             .collect();
         ix.network_clusters = IdVec::filled(Vec::new(), topo.networks.len());
         for (c, n) in ix.cluster_network.iter_enumerated() {
@@ -165,7 +177,7 @@ impl Index {
             .vms
             .iter()
             .map(|v| match &v.cluster {
-                Some(c) => ix.clusters.get(&c.value).copied(),
+                Some(c) => ix.clusters.get(&c.value),
                 None => match ix.control_planes.as_slice() {
                     [only] => Some(*only),
                     // With one cluster and no control-plane flag, that
@@ -179,9 +191,10 @@ impl Index {
             .services
             .iter()
             .map(|s| {
-                // The caller's namespace is looked up once, not per call.
-                let local = ix.services.get(s.namespace.value.as_str());
-                s.calls.iter().map(|c| ix.resolve(local, &c.value)).collect()
+                s.calls
+                    .iter()
+                    .map(|c| ix.service(&s.namespace.value, &c.value))
+                    .collect()
             })
             .collect();
         // Duplicates are dropped with one stamp per service (the caller
@@ -210,8 +223,8 @@ impl Index {
         for (si, s) in topo.service_ids() {
             for d in &s.deployments {
                 let target = match &d.placement {
-                    Placement::Cluster(c) => ix.clusters.get(&c.value).map(|&i| Target::Cluster(i)),
-                    Placement::Vm(v) => ix.vms.get(&v.value).map(|&i| Target::Vm(i)),
+                    Placement::Cluster(c) => ix.clusters.get(&c.value).map(Target::Cluster),
+                    Placement::Vm(v) => ix.vms.get(&v.value).map(Target::Vm),
                 };
                 let Some(target) = target else { continue };
                 for v in &d.versions {
@@ -235,27 +248,33 @@ impl Index {
 
     /// The service declared first as `name` in `namespace`.
     pub fn service_named(&self, namespace: &str, name: &str) -> Option<ServiceId> {
-        self.services.get(namespace)?.get(name).copied()
+        self.services.get_in(namespace, name)
     }
 
     /// Resolves a service reference written in `from_namespace`.
     pub fn service(&self, from_namespace: &str, reference: &str) -> Option<ServiceId> {
-        self.resolve(self.services.get(from_namespace), reference)
-    }
-
-    /// `service`, with the services of the referring namespace (`local`)
-    /// already looked up.
-    fn resolve(&self, local: Option<&BTreeMap<String, ServiceId>>, reference: &str) -> Option<ServiceId> {
-        if let Some(&i) = local.and_then(|m| m.get(reference)) {
+        if let Some(i) = self.service_named(from_namespace, reference) {
             return Some(i);
         }
         if let Some((name, ns)) = reference.split_once('.') {
             return self.service_named(ns, name);
         }
-        match self.services_by_name.get(reference).map(Vec::as_slice) {
-            Some([only]) => Some(*only),
-            _ => None,
-        }
+        self.services_by_name
+            .get(reference)
+            .filter(|&first| !self.name_in_several_namespaces[first])
+    }
+}
+
+/// A namespace's place in the list `Index::build` makes before sorting it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot(usize);
+
+impl Id for Slot {
+    fn new(index: usize) -> Self {
+        Slot(index)
+    }
+    fn index(self) -> usize {
+        self.0
     }
 }
 

@@ -15,6 +15,7 @@ pub mod allow;
 pub mod graph;
 pub mod id;
 pub mod index;
+pub mod names;
 pub mod proven;
 pub mod rules;
 
@@ -26,6 +27,7 @@ use crate::model::Topology;
 pub use graph::MeshGraph;
 pub use id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
 pub use index::{Index, NamespaceInfo, Target, Workload};
+pub use names::Names;
 pub use proven::{DnsName, Proven, ServiceWords, SshTarget, VmWords, Word};
 
 /// What a rule sees.

@@ -40,7 +40,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let mut first: BTreeMap<&str, ClusterId> = BTreeMap::new();
     for (i, c) in cx.topo.cluster_ids() {
         // A cluster declared twice is E302's finding.
-        if cx.index.clusters.get(&c.name.value) != Some(&i) {
+        if cx.index.clusters.get(&c.name.value) != Some(i) {
             continue;
         }
         let id = c.cluster_id();

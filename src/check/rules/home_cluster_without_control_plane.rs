@@ -35,7 +35,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         .collect();
     for vm in &cx.topo.vms {
         let Some(r) = &vm.cluster else { continue };
-        let Some(&c) = cx.index.clusters.get(&r.value) else {
+        let Some(c) = cx.index.clusters.get(&r.value) else {
             continue;
         };
         let cluster = &cx.topo.clusters[c];

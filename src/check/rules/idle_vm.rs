@@ -28,7 +28,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for s in &cx.topo.services {
         for d in &s.deployments {
             if let Placement::Vm(r) = &d.placement
-                && let Some(&v) = cx.index.vms.get(&r.value)
+                && let Some(v) = cx.index.vms.get(&r.value)
             {
                 used[v] = true;
             }
@@ -42,7 +42,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for (v, vm) in cx.topo.vm_ids() {
         // A second declaration of a name (E302) is not the one deployments
         // resolve to.
-        if used[v] || cx.index.vms.get(&vm.name.value) != Some(&v) {
+        if used[v] || cx.index.vms.get(&vm.name.value) != Some(v) {
             continue;
         }
         diags.push(

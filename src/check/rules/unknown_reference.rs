@@ -1,6 +1,8 @@
 //! E301: a reference to something that is not declared.
 
-use crate::check::{Context, Rule};
+use std::cell::OnceCell;
+
+use crate::check::{Context, Id, Names, Rule};
 use crate::declare_code;
 use crate::diagnostic::{Diagnostic, suggest};
 use crate::model::Placement;
@@ -46,6 +48,13 @@ fn unknown(
     );
 }
 
+/// A table's names, sorted.
+fn sorted<I: Id>(names: &Names<I>) -> Vec<&str> {
+    let mut v: Vec<&str> = names.keys().collect();
+    v.sort_unstable();
+    v
+}
+
 /// At most eight names, so a huge topology does not produce a huge help.
 fn abbreviated(names: &[&str]) -> String {
     let mut s = names.iter().take(8).copied().collect::<Vec<_>>().join(", ");
@@ -67,36 +76,49 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             unknown(kind, r, names, diags);
         }
     };
-    let networks = || ix.networks.keys().map(String::as_str);
-    let clusters = || ix.clusters.keys().map(String::as_str);
-    let vms = || ix.vms.keys().map(String::as_str);
+    // The names offered in help, sorted; made once, and only if a
+    // reference is unknown.
+    let (networks, clusters, vms, services) =
+        (OnceCell::new(), OnceCell::new(), OnceCell::new(), OnceCell::new());
     for c in &cx.topo.clusters {
         if !ix.networks.contains_key(&c.network.value) {
-            unknown("network", &c.network, &mut networks(), diags);
+            let names = networks.get_or_init(|| sorted(&ix.networks));
+            unknown("network", &c.network, &mut names.iter().copied(), diags);
         }
     }
     for v in &cx.topo.vms {
         if !ix.networks.contains_key(&v.network.value) {
-            unknown("network", &v.network, &mut networks(), diags);
+            let names = networks.get_or_init(|| sorted(&ix.networks));
+            unknown("network", &v.network, &mut names.iter().copied(), diags);
         }
         if let Some(c) = v.cluster.as_ref().filter(|c| !ix.clusters.contains_key(&c.value)) {
-            unknown("cluster", c, &mut clusters(), diags);
+            let names = clusters.get_or_init(|| sorted(&ix.clusters));
+            unknown("cluster", c, &mut names.iter().copied(), diags);
         }
     }
     for (s, targets) in cx.topo.services.iter().zip(&ix.call_targets) {
         for d in &s.deployments {
             match &d.placement {
                 Placement::Cluster(c) if !ix.clusters.contains_key(&c.value) => {
-                    unknown("cluster", c, &mut clusters(), diags)
+                    let names = clusters.get_or_init(|| sorted(&ix.clusters));
+                    unknown("cluster", c, &mut names.iter().copied(), diags)
                 }
-                Placement::Vm(v) if !ix.vms.contains_key(&v.value) => unknown("VM", v, &mut vms(), diags),
+                Placement::Vm(v) if !ix.vms.contains_key(&v.value) => {
+                    let names = vms.get_or_init(|| sorted(&ix.vms));
+                    unknown("VM", v, &mut names.iter().copied(), diags)
+                }
                 _ => {}
             }
         }
         for (c, target) in s.calls.iter().zip(targets) {
             if target.is_none() {
-                let mut names = ix.services.values().flat_map(|m| m.keys().map(String::as_str));
-                unknown("service", c, &mut names, diags);
+                // By namespace, then name, as the namespaces' maps gave them.
+                let names = services.get_or_init(|| {
+                    let mut v: Vec<(&str, &str)> = ix.services.scoped_keys().collect();
+                    v.sort_unstable();
+                    v
+                });
+                unknown("service", c, &mut names.iter().map(|&(_, name)| name), diags);
             }
         }
     }
