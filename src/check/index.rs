@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::id::{ClusterId, Id, IdVec, NetworkId, ServiceId, VmId, WorkloadId};
-use super::names::Names;
+use super::names::{Names, Position};
 use crate::model::{Placement, Topology};
 use crate::source::Span;
 
@@ -113,10 +113,10 @@ impl Index {
             ix.vms.insert(&v.name.value, i);
         }
         // Namespaces in order of first mention, sorted by name at the end.
-        let mut namespace_slots: Names<Slot> = Names::with_capacity(topo.namespaces.len());
+        let mut namespace_slots: Names<Position> = Names::with_capacity(topo.namespaces.len());
         let mut namespaces: Vec<NamespaceInfo> = Vec::new();
         for (i, ns) in topo.namespaces.iter().enumerate() {
-            if namespace_slots.insert(&ns.name.value, Slot(namespaces.len())) {
+            if namespace_slots.insert(&ns.name.value, Position(namespaces.len())) {
                 namespaces.push(NamespaceInfo {
                     name: ns.name.value.clone(),
                     declared: Some(i),
@@ -132,9 +132,9 @@ impl Index {
                 }
             }
             let slot = match namespace_slots.get(namespace) {
-                Some(Slot(slot)) => slot,
+                Some(Position(slot)) => slot,
                 None => {
-                    namespace_slots.insert(namespace, Slot(namespaces.len()));
+                    namespace_slots.insert(namespace, Position(namespaces.len()));
                     namespaces.push(NamespaceInfo {
                         name: namespace.to_owned(),
                         declared: None,
@@ -262,19 +262,6 @@ impl Index {
         self.services_by_name
             .get(reference)
             .filter(|&first| !self.name_in_several_namespaces[first])
-    }
-}
-
-/// A namespace's place in the list `Index::build` makes before sorting it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Slot(usize);
-
-impl Id for Slot {
-    fn new(index: usize) -> Self {
-        Slot(index)
-    }
-    fn index(self) -> usize {
-        self.0
     }
 }
 

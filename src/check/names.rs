@@ -86,6 +86,19 @@ fn fold_bytes(mut h: u64, bytes: &[u8], k: u64) -> u64 {
     fold(h ^ last, k)
 }
 
+/// A position in a list of one's own, as a `Names` id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position(pub usize);
+
+impl Id for Position {
+    fn new(index: usize) -> Self {
+        Position(index)
+    }
+    fn index(self) -> usize {
+        self.0
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Key<I> {
     start: usize,

@@ -1,10 +1,9 @@
 //! E302: two declarations with one name in one scope.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 
-use crate::check::{Context, Rule};
+use crate::check::names::Position;
+use crate::check::{Context, Names, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
@@ -26,42 +25,44 @@ declare_code! {
 
 pub static RULE: Rule = Rule { code: &CODE, run };
 
-fn report<K: Ord + std::fmt::Display>(
-    kind: &str,
-    items: impl Iterator<Item = (K, Span)>,
-    diags: &mut Vec<Diagnostic>,
-) {
-    let mut first: BTreeMap<K, Span> = BTreeMap::new();
+/// Reports every name seen before, in order, against its first
+/// declaration. A name is (scope, head): services' qualified names split as
+/// `Qualified` does; the other kinds have one scope.
+fn report<'t>(kind: &str, items: impl Iterator<Item = (Qualified<'t>, Span)>, diags: &mut Vec<Diagnostic>) {
+    let mut first: Names<Position> = Names::default();
+    let mut spans: Vec<Span> = Vec::new();
     for (name, span) in items {
-        match first.entry(name) {
-            Entry::Occupied(original) => diags.push(
-                Diagnostic::new(
-                    &CODE,
-                    span,
-                    format!("{kind} `{}` is declared twice", original.key()),
-                )
-                .label("declared again here")
-                .with_secondary(*original.get(), "first declared here")
-                .help(format!(
-                    "rename one of them, or merge the two {kind} declarations"
-                )),
-            ),
-            Entry::Vacant(e) => {
-                e.insert(span);
-            }
+        if let Some(Position(i)) = first.get_in(&name.tail, name.head) {
+            diags.push(
+                Diagnostic::new(&CODE, span, format!("{kind} `{name}` is declared twice"))
+                    .label("declared again here")
+                    .with_secondary(spans[i], "first declared here")
+                    .help(format!(
+                        "rename one of them, or merge the two {kind} declarations"
+                    )),
+            );
+        } else {
+            first.insert_in(&name.tail, name.head, Position(spans.len()));
+            spans.push(span);
         }
     }
 }
 
-/// A service's scoped name, `name.namespace`, as a key equal exactly when
-/// the joined strings are equal (`a.b` in namespace `c` is the same as `a`
-/// in namespace `b.c`) without joining them: the joined string split at
-/// its first `.`. That is `(name, namespace)` unless the name has a `.`,
-/// which a valid name never has.
+/// A name of one global scope: its own display.
+fn global<'t>(name: &'t str) -> Qualified<'t> {
+    Qualified {
+        head: name,
+        tail: Cow::Borrowed(""),
+        qualified: false,
+    }
+}
+
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Qualified<'t> {
     head: &'t str,
     tail: Cow<'t, str>,
+    /// Shown as `head.tail` (a service), or as `head` alone.
+    qualified: bool,
 }
 
 impl<'t> Qualified<'t> {
@@ -70,10 +71,12 @@ impl<'t> Qualified<'t> {
             None => Qualified {
                 head: name,
                 tail: Cow::Borrowed(namespace),
+                qualified: true,
             },
             Some((head, rest)) => Qualified {
                 head,
                 tail: Cow::Owned(format!("{rest}.{namespace}")),
+                qualified: true,
             },
         }
     }
@@ -81,7 +84,10 @@ impl<'t> Qualified<'t> {
 
 impl std::fmt::Display for Qualified<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.head, self.tail)
+        match self.qualified {
+            true => write!(f, "{}.{}", self.head, self.tail),
+            false => f.write_str(self.head),
+        }
     }
 }
 
@@ -89,22 +95,22 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     let t = cx.topo;
     report(
         "network",
-        t.networks.iter().map(|n| (n.name.value.as_str(), n.name.span)),
+        t.networks.iter().map(|n| (global(&n.name.value), n.name.span)),
         diags,
     );
     report(
         "cluster",
-        t.clusters.iter().map(|n| (n.name.value.as_str(), n.name.span)),
+        t.clusters.iter().map(|n| (global(&n.name.value), n.name.span)),
         diags,
     );
     report(
         "VM",
-        t.vms.iter().map(|n| (n.name.value.as_str(), n.name.span)),
+        t.vms.iter().map(|n| (global(&n.name.value), n.name.span)),
         diags,
     );
     report(
         "namespace",
-        t.namespaces.iter().map(|n| (n.name.value.as_str(), n.name.span)),
+        t.namespaces.iter().map(|n| (global(&n.name.value), n.name.span)),
         diags,
     );
     report(

@@ -151,8 +151,27 @@ fn too_long(s: &str, max: usize) -> Option<String> {
     (n > max).then(|| format!("is {n} characters long, more than {max}"))
 }
 
+/// Whether `s` is a DNS-1123 label (DNS-1035 when `letter_first`): one
+/// pass over its bytes, for the common case of a valid name (the problem
+/// functions below find what is wrong with the others).
+fn is_label(s: &[u8], max: usize, letter_first: bool) -> bool {
+    match (s.first(), s.last()) {
+        (Some(&first), Some(&last)) => {
+            s.len() <= max
+                && first != b'-'
+                && last != b'-'
+                && !(letter_first && first.is_ascii_digit())
+                && s.iter().all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+        }
+        _ => false,
+    }
+}
+
 /// A DNS-1123 label (or DNS-1035 when `letter_first`).
 fn label_problem(s: &str, max: usize, letter_first: bool) -> Option<String> {
+    if is_label(s.as_bytes(), max, letter_first) {
+        return None;
+    }
     if s.is_empty() {
         return Some("is empty".to_owned());
     }
@@ -176,6 +195,9 @@ fn label_problem(s: &str, max: usize, letter_first: bool) -> Option<String> {
 }
 
 fn subdomain_problem(s: &str) -> Option<String> {
+    if s.len() <= 253 && s.split('.').all(|part| is_label(part.as_bytes(), 63, false)) {
+        return None;
+    }
     if s.is_empty() {
         return Some("is empty".to_owned());
     }

@@ -1,7 +1,5 @@
 //! E706: route weights that do not add up to 100.
 
-use std::collections::BTreeSet;
-
 use super::lexical::shown;
 use crate::check::{Context, Rule};
 use crate::declare_code;
@@ -32,7 +30,8 @@ pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     for s in &cx.topo.services {
-        let name = shown(&s.name.value);
+        // Made only for a message: most services have nothing to report.
+        let name = || shown(&s.name.value);
         // A weight or route that could not be read is already reported.
         let dropped = &cx.topo.dropped;
         if s.routes.is_empty()
@@ -43,8 +42,9 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         }
         // Two routes to one version are E707's finding; their weights
         // cannot be judged until one of them goes.
-        let mut versions = BTreeSet::new();
-        if !s.routes.iter().all(|r| versions.insert(r.version.value.as_str())) {
+        let mut versions: Vec<&str> = s.routes.iter().map(|r| r.version.value.as_str()).collect();
+        versions.sort_unstable();
+        if versions.windows(2).any(|pair| pair[0] == pair[1]) {
             continue;
         }
         if let [only] = s.routes.as_slice() {
@@ -53,7 +53,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                     Diagnostic::new(
                         &CODE,
                         w.span,
-                        format!("the only route of `{name}` has weight {}, not 100", w.value),
+                        format!("the only route of `{}` has weight {}, not 100", name(), w.value),
                     )
                     .label("the only route")
                     .help(format!(
@@ -70,7 +70,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                 &CODE,
                 m.version.span,
                 format!(
-                    "`{name}` has {} routes, but the one to `{}` has no weight",
+                    "`{}` has {} routes, but the one to `{}` has no weight",
+                    name(),
                     s.routes.len(),
                     shown(&m.version.value)
                 ),
@@ -105,7 +106,8 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
             &CODE,
             first.span,
             format!(
-                "the route weights of `{name}` add up to {total}, not 100 ({})",
+                "the route weights of `{}` add up to {total}, not 100 ({})",
+                name(),
                 parts.join(" + ")
             ),
         )
