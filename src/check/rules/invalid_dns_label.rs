@@ -1,6 +1,6 @@
 //! E401: a name that must be a DNS-1123 label is not one.
 
-use std::collections::BTreeSet;
+use crate::check::names::{Names, Position};
 
 use super::lexical::{Class, check_name};
 use crate::check::{Context, Rule};
@@ -101,9 +101,12 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
     }
     // A namespace only named by services is checked once, where it is first
     // named; a declared one was checked at its declaration.
-    let mut seen: BTreeSet<&str> = t.namespaces.iter().map(|n| n.name.value.as_str()).collect();
+    let mut seen: Names<Position> = Names::with_capacity(t.namespaces.len());
+    for n in &t.namespaces {
+        seen.insert(&n.name.value, Position(0));
+    }
     for s in &t.services {
-        if seen.insert(s.namespace.value.as_str()) {
+        if seen.insert(&s.namespace.value, Position(0)) {
             push("namespace", &s.namespace, why_ns);
         }
         for p in &s.ports {

@@ -30,9 +30,11 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
+    // One set, emptied per service (its nodes reused).
+    let mut seen = BTreeSet::new();
     for s in &cx.topo.services {
         // One report per version of a service, where it is first deployed.
-        let mut seen = BTreeSet::new();
+        seen.clear();
         for v in s.deployments.iter().flat_map(|d| &d.versions) {
             if seen.insert(v.value.as_str()) {
                 diags.extend(check_name(

@@ -94,9 +94,11 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         })
         .collect();
     let mut crossings: BTreeMap<(ServiceId, NetworkId), Crossing> = BTreeMap::new();
+    // One set, emptied per caller (its nodes reused).
+    let mut seen = BTreeSet::new();
     for (a, _) in t.service_ids() {
         let from = &networks[a];
-        let mut seen = BTreeSet::new();
+        seen.clear();
         for (target, call) in g.out_edges(NodeKind::Service(a), EdgeKind::Calls) {
             let NodeKind::Service(b) = target else {
                 continue;
