@@ -33,7 +33,7 @@ pub struct Names<I> {
     keys: Vec<Key<I>>,
     /// Open addressing: a key's hash (its high half, compared before the
     /// text) and 0 for an empty slot or `k + 1` for `keys[k]`. Its length
-    /// is a power of two, at least twice the number of keys.
+    /// is a power of two; at most three quarters of it are taken.
     slots: Vec<(u32, u32)>,
     /// The hash's secret: odd, so no multiply by it loses bits.
     secret: u64,
@@ -113,7 +113,7 @@ impl<I: Id> Names<I> {
         Names {
             text: String::new(),
             keys: Vec::with_capacity(n),
-            slots: vec![(0, 0); (2 * n).next_power_of_two().max(8)],
+            slots: vec![(0, 0); (n + n / 3 + 1).next_power_of_two().max(8)],
             secret: secret(),
         }
     }
@@ -145,7 +145,7 @@ impl<I: Id> Names<I> {
 
     /// Adds `name` in `scope` unless it is there already; true when added.
     pub fn insert_in(&mut self, scope: &str, name: &str, id: I) -> bool {
-        if 2 * (self.keys.len() + 1) > self.slots.len() {
+        if 4 * (self.keys.len() + 1) > 3 * self.slots.len() {
             self.grow();
         }
         let (slot, tag) = self.find(scope, name);
@@ -162,7 +162,7 @@ impl<I: Id> Names<I> {
             end: self.text.len(),
             id,
         });
-        // At most half the slots are taken, and a topology holds far fewer
+        // At most three quarters of the slots are taken, and a topology holds far fewer
         // than 2³¹ names (its text is at most a few hundred MB).
         self.slots[slot] = (tag, u32::try_from(self.keys.len()).unwrap_or(u32::MAX));
         true
