@@ -73,6 +73,13 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
         eprintln!("meshc: PATH `-` (standard input) is given more than once; it can be read only once");
         return Exit::Usage;
     }
+    // No transparent huge pages for this process: mimalloc asks for them,
+    // and the kernel zeroes each whole (2 MiB) at its first touch, again
+    // after every purge of a part of it. An import allocates and frees
+    // about its inputs' size twice over (texts, trees, facts, the check of
+    // the printed topology): with them, zeroing was a quarter to a third of
+    // its CPU time (PERFORMANCE.md). Only a hint: an error changes nothing.
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let mut inputs = Vec::new();
     let mut unreadable: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
     for path in &args.paths {
@@ -117,6 +124,9 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
         TopologyFormat::Toml => print::Syntax::Toml,
     };
     let text = print::print(&imported.topology, &imported.notes, syntax);
+    // Freed before the check, which can reuse their memory.
+    drop(imported.topology);
+    drop(imported.notes);
 
     // The written topology, judged as `meshc check` would.
     let (check_syntax, default_name) = match args.format {
