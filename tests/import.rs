@@ -453,3 +453,63 @@ fn the_cli_writes_once_atomically_and_reports_in_every_format() {
         assert!(stdout.contains(needle), "{format}: {stdout}");
     }
 }
+
+/// A directory's files are read relative to it with one reused buffer and
+/// no `fstat` for the small ones: every file, whatever its size around the
+/// first read's 256 KiB, must give what importing it by name gives (the
+/// single-file reader `stat`s and reads it whole), and one over the limit
+/// is refused before it is read, as by name.
+#[test]
+fn a_directory_reads_each_file_as_the_file_given_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    let objects =
+        std::fs::read_to_string(root().join("tests/import/E953-two-entries-one-address/entries.yaml"))
+            .unwrap();
+    let (services, entries) = objects.split_at(objects.find("kind: WorkloadEntry").unwrap());
+    let services = services.rsplit_once("---").unwrap().0;
+    let entries = format!("---\napiVersion: networking.istio.io/v1\n{entries}");
+    // Padded so that the objects that matter sit past the first read (and
+    // past its doubling), or end exactly at its size.
+    let padded = |to: usize, tail: &str| {
+        let mut text = String::new();
+        while text.len() + tail.len() + 16 < to {
+            text.push_str("# padding\n");
+        }
+        text.push_str(&"#".repeat(to - tail.len() - text.len() - 1));
+        text.push('\n');
+        text.push_str(tail);
+        assert_eq!(text.len(), to);
+        text
+    };
+    std::fs::write(dir.join("a.yaml"), padded(256 << 10, services)).unwrap();
+    std::fs::write(dir.join("b/c.yaml"), padded(700 << 10, &entries)).unwrap();
+    std::fs::write(dir.join("d.yaml"), padded((256 << 10) + 1, "")).unwrap();
+    std::fs::write(dir.join(".hidden.yaml"), "not: [valid").unwrap();
+    let by_name = |names: &[&str]| {
+        let paths: Vec<String> = names.iter().map(|n| dir.join(n).display().to_string()).collect();
+        let mut args = vec!["import"];
+        args.extend(paths.iter().map(String::as_str));
+        let out = meshc_cli(&args, None);
+        (
+            out.status.code(),
+            out.stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let whole = by_name(&["a.yaml", "b/c.yaml", "d.yaml"]);
+    assert_eq!(whole.0, Some(1), "{}", whole.2);
+    assert!(whole.2.contains("E953"), "{}", whole.2);
+    assert_eq!(by_name(&[""]), whole);
+
+    // Over the limit (64 MiB): refused unread, as by name. Sparse, so the
+    // test writes nothing.
+    let huge = std::fs::File::create(dir.join("e.yaml")).unwrap();
+    huge.set_len((64 << 20) + 1).unwrap();
+    drop(huge);
+    let refused = by_name(&["a.yaml", "b/c.yaml", "d.yaml", "e.yaml"]);
+    assert_eq!(refused.0, Some(1), "{}", refused.2);
+    assert!(refused.2.contains("larger than the limit"), "{}", refused.2);
+    assert_eq!(by_name(&[""]), refused);
+}

@@ -4,8 +4,13 @@
 //! output, or `-o FILE` written atomically), then checks the printed text
 //! and reports everything in the chosen diagnostics format.
 
+use std::ffi::CStr;
 use std::io::Read as _;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::atomic_file::{self, Existing, WriteError};
 use super::{Exit, Format, Limit, ReadError, print_diagnostics, read_source, verdict};
@@ -68,6 +73,13 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
         eprintln!("meshc: PATH `-` (standard input) is given more than once; it can be read only once");
         return Exit::Usage;
     }
+    // No transparent huge pages for this process: mimalloc asks for them,
+    // and the kernel zeroes each whole (2 MiB) at its first touch, again
+    // after every purge of a part of it. An import allocates and frees
+    // about its inputs' size twice over (texts, trees, facts, the check of
+    // the printed topology): with them, zeroing was a quarter to a third of
+    // its CPU time (PERFORMANCE.md). Only a hint: an error changes nothing.
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let mut inputs = Vec::new();
     let mut unreadable: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
     for path in &args.paths {
@@ -112,6 +124,9 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
         TopologyFormat::Toml => print::Syntax::Toml,
     };
     let text = print::print(&imported.topology, &imported.notes, syntax);
+    // Freed before the check, which can reuse their memory.
+    drop(imported.topology);
+    drop(imported.notes);
 
     // The written topology, judged as `meshc check` would.
     let (check_syntax, default_name) = match args.format {
@@ -209,48 +224,137 @@ fn gather(
     // Each directory's entries sorted by name, a directory's tree at its
     // name's place: the order of the paths sorted (component by component)
     // without comparing whole paths (a 10k mesh's output is 47k files).
-    let mut stack = vec![(path.to_path_buf(), true)];
+    // A directory's files are read when it is listed, each opened relative
+    // to the directory's descriptor (the kernel does not walk the full path
+    // again), and wait on the stack for their turn; what reading them found
+    // is taken in that order once the walk is over, as if read then.
+    let mut stack = vec![Entry::Dir(path.to_path_buf())];
     let mut files = Vec::new();
-    while let Some((at, is_dir)) = stack.pop() {
-        if !is_dir {
-            files.push(at);
-            continue;
-        }
-        let dir = at;
-        let entries =
-            std::fs::read_dir(&dir).map_err(|e| format!("meshc: cannot read {}: {e}", dir.display()))?;
-        let mut here = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("meshc: cannot read {}: {e}", dir.display()))?;
-            let name = entry.file_name();
-            if name.as_encoded_bytes().starts_with(b".") {
+    let mut buffer = Vec::new();
+    // One buffer for every directory's `getdents64`, large enough for most
+    // directories in one call.
+    let mut listing_buffer: Vec<u8> = Vec::with_capacity(LISTING_BUFFER);
+    while let Some(entry) = stack.pop() {
+        let dir = match entry {
+            Entry::File(read) => {
+                files.push(read);
                 continue;
             }
-            let kind = entry
-                .file_type()
-                .map_err(|e| format!("meshc: cannot read {}: {e}", entry.path().display()))?;
-            if kind.is_dir() {
-                here.push((name, true));
-            } else if kind.is_file() {
-                here.push((name, false));
+            Entry::Dir(dir) => dir,
+        };
+        let cannot = |e: rustix::io::Errno| {
+            format!(
+                "meshc: cannot read {}: {}",
+                dir.display(),
+                std::io::Error::from(e)
+            )
+        };
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::DIRECTORY;
+        let fd = rustix::fs::open(&dir, flags, Mode::empty()).map_err(cannot)?;
+        let mut listing = rustix::fs::RawDir::new(&fd, listing_buffer.spare_capacity_mut());
+        let mut here = Vec::new();
+        while let Some(item) = listing.next() {
+            let item = item.map_err(cannot)?;
+            let name = item.file_name();
+            if name.to_bytes().starts_with(b".") {
+                continue;
+            }
+            let mut kind = item.file_type();
+            if kind == FileType::Unknown {
+                // The file system does not say in its listing.
+                let stat = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| {
+                    let at = dir.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+                    format!("meshc: cannot read {}: {}", at.display(), std::io::Error::from(e))
+                })?;
+                kind = FileType::from_raw_mode(stat.st_mode);
+            }
+            if kind == FileType::Directory || kind == FileType::RegularFile {
+                here.push((name.to_owned(), kind == FileType::Directory));
             }
         }
         here.sort_unstable();
         for (name, is_dir) in here.into_iter().rev() {
-            let at = dir.join(name);
-            if is_dir || import::Path::of(&at.to_string_lossy()).kind != import::FileKind::Other {
-                stack.push((at, is_dir));
+            let at = dir.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
+            if is_dir {
+                stack.push(Entry::Dir(at));
+            } else if import::Path::of(&at.to_string_lossy()).kind != import::FileKind::Other {
+                let read = read_file_in(&fd, &name, &at, &mut buffer);
+                stack.push(Entry::File(read));
             }
         }
     }
-    for file in files {
-        add(
-            super::read_regular_source(&file, IMPORT_LIMIT),
-            inputs,
-            unreadable,
-        )?;
+    for read in files {
+        add(read, inputs, unreadable)?;
     }
     Ok(())
+}
+
+/// A directory entry on the walk's stack: a directory still to list, or a
+/// file already read, waiting for its place in the sorted order.
+enum Entry {
+    Dir(PathBuf),
+    File(Result<Source, ReadError>),
+}
+
+/// The bytes of directory entries asked for by one `getdents64`.
+const LISTING_BUFFER: usize = 64 << 10;
+
+/// The first read of a file asks for this much; a file that fills it is
+/// larger than almost every file import reads, and its size is asked for.
+const FIRST_READ: usize = 256 << 10;
+
+/// Reads the regular file `name` of the open directory `dir` (`path` is
+/// its whole path, the source's name): one `openat` relative to `dir`
+/// (without following a symlink, without blocking in case it was replaced
+/// by a FIFO since the listing said it is a regular file), reads into
+/// `buffer`, which is reused for every file, and `close`. No `fstat`: a
+/// read that returns less than it asked for is a regular file's end. Only
+/// a file that fills [`FIRST_READ`] is `fstat`ed, so that one over the
+/// limit is refused before it is read; the reads stay bounded by the limit
+/// whatever the file does meanwhile.
+fn read_file_in(dir: &OwnedFd, name: &CStr, path: &Path, buffer: &mut Vec<u8>) -> Result<Source, ReadError> {
+    let display = || path.display().to_string();
+    let io = |e: rustix::io::Errno| {
+        ReadError::Io(format!(
+            "meshc: cannot read {}: {}",
+            display(),
+            std::io::Error::from(e)
+        ))
+    };
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    let file = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(io)?;
+    let limit = IMPORT_LIMIT.bytes as usize;
+    let mut len = 0;
+    let mut want = FIRST_READ;
+    loop {
+        if buffer.len() < len + want {
+            buffer.resize(len + want, 0);
+        }
+        let n = match rustix::io::read(&file, &mut buffer[len..len + want]) {
+            Err(rustix::io::Errno::INTR) => continue,
+            read => read.map_err(io)?,
+        };
+        len += n;
+        if n < want || len > limit {
+            break;
+        }
+        if len == FIRST_READ {
+            let stat = rustix::fs::fstat(&file).map_err(io)?;
+            if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+                return Err(ReadError::Io(format!(
+                    "meshc: cannot read {}: it is not a regular file (a FIFO, socket or device would block or never end)",
+                    display()
+                )));
+            }
+            if u64::try_from(stat.st_size).unwrap_or(u64::MAX) > IMPORT_LIMIT.bytes {
+                return Err(super::too_large(display(), IMPORT_LIMIT));
+            }
+        }
+        // One byte past the limit is enough to know the file is over it.
+        want = (len * 2).min(limit + 1) - len;
+    }
+    drop(file);
+    super::source_from_bytes(display(), buffer[..len].to_vec(), IMPORT_LIMIT)
 }
 
 fn add(

@@ -1087,35 +1087,46 @@ impl ClusterSide {
             .iter()
             .filter(|k| !pods.contains_key(*k) && has_cluster_versions(facts, k, mine(k)))
             .collect();
-        let registered = |k: &ServiceKey| -> Option<BTreeSet<String>> {
+        // The clusters whose Service of `k` the inputs hold, borrowed.
+        let registered = |k: &ServiceKey| -> Option<&BTreeMap<String, Span>> {
             facts
                 .services
                 .get(k)
-                .filter(|f| !f.clusters.is_empty())
-                .map(|f| f.clusters.keys().cloned().collect())
+                .map(|f| &f.clusters)
+                .filter(|c| !c.is_empty())
         };
-        let callees = |k: &ServiceKey| -> Vec<ServiceKey> {
-            calls
-                .get(k)
-                .into_iter()
-                .flatten()
-                .map(|(n, s, _)| (n.clone(), s.clone()))
-                .collect()
-        };
+        // Each service's callees, made once for both loops below.
+        let callees: BTreeMap<&ServiceKey, Vec<ServiceKey>> = with_cluster
+            .iter()
+            .map(|&k| {
+                let list = calls
+                    .get(k)
+                    .into_iter()
+                    .flatten()
+                    .map(|(n, s, _)| (n.clone(), s.clone()))
+                    .collect();
+                (k, list)
+            })
+            .collect();
+        let callees = |k: &ServiceKey| callees.get(k).map_or(&[][..], Vec::as_slice);
 
         let mut places = BTreeMap::new();
         let mut unconstrained = BTreeSet::new();
         for &k in &with_cluster {
-            let mut p: Option<BTreeSet<String>> = None;
-            for c in std::iter::once(k.clone()).chain(callees(k)) {
-                if let Some(r) = registered(&c) {
-                    p = Some(match p {
-                        None => r,
-                        Some(p) => p.intersection(&r).cloned().collect(),
-                    });
+            // The clusters every registered one of `k` and its callees has.
+            let mut p: Option<BTreeSet<&str>> = None;
+            for c in std::iter::once(k).chain(callees(k)) {
+                if let Some(r) = registered(c) {
+                    match &mut p {
+                        None => p = Some(r.keys().map(String::as_str).collect()),
+                        Some(p) => p.retain(|c| r.contains_key(*c)),
+                    }
                 }
             }
-            let p = p.filter(|p| !p.is_empty()).or_else(|| registered(k));
+            let p: Option<BTreeSet<String>> = p
+                .filter(|p| !p.is_empty())
+                .map(|p| p.into_iter().map(str::to_owned).collect())
+                .or_else(|| registered(k).map(|r| r.keys().cloned().collect()));
             if p.is_none() {
                 unconstrained.insert(k.clone());
             }
@@ -1125,20 +1136,25 @@ impl ClusterSide {
             );
         }
 
-        // The accounts each caller's cluster workloads may run as.
+        // The accounts each caller's cluster workloads may run as. A
+        // callee's admitted principals are read once, however many callers
+        // it has.
+        let mut admitted_by: BTreeMap<&ServiceKey, Option<BTreeSet<(String, String)>>> = BTreeMap::new();
         let mut allowed: BTreeMap<&ServiceKey, BTreeSet<String>> = BTreeMap::new();
         for &z in &with_cluster {
             let mut m: Option<BTreeSet<String>> = None;
             for y in callees(z) {
-                let Some(p) = admitted(facts, &y) else { continue };
-                let theirs: BTreeSet<String> = p
-                    .into_iter()
-                    .filter(|(n, _)| *n == z.0)
-                    .map(|(_, sa)| sa)
-                    .collect();
+                let Some(p) = admitted_by.entry(y).or_insert_with(|| admitted(facts, y)) else {
+                    continue;
+                };
+                let theirs = p.iter().filter(|(n, _)| *n == z.0).map(|(_, sa)| sa);
                 m = Some(match m {
-                    None => theirs,
-                    Some(m) => m.intersection(&theirs).cloned().collect(),
+                    None => theirs.cloned().collect(),
+                    Some(mut m) => {
+                        let theirs: BTreeSet<&String> = theirs.collect();
+                        m.retain(|sa| theirs.contains(sa));
+                        m
+                    }
                 });
             }
             if let Some(m) = m {
