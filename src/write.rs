@@ -44,6 +44,11 @@
 //!    only if DIR is still the directory it scanned, and any change made
 //!    since that the next steps notice sends the write back here for a
 //!    fresh scan under the lock.
+//!    The artifacts may come compared with that survey as they were
+//!    emitted ([`Comparer`], [`Artifacts::Compared`]), only the paths of
+//!    files DIR already holds kept: the plan then uses those comparisons,
+//!    and an attempt from a fresh scan starts from whole artifacts,
+//!    emitted again (see `compare`).
 //! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`, marked
 //!    by a file `.NAME.meshc-XXXXXX.lock` that records its identity (see
 //!    `swap`; only marked trees are ever swept): new files

@@ -1419,7 +1419,8 @@ fn a_compared_rebuild_makes_what_a_whole_one_makes() {
     // Each rebuild, made once from whole artifacts and once from artifacts
     // compared as emitted, on two copies of one tree: same tree, same
     // summary, same findings of `check`.
-    let edits: [(&str, fn(&mut Vec<Artifact>)); 8] = [
+    type Edit = fn(&mut Vec<Artifact>);
+    let edits: [(&str, Edit); 8] = [
         ("nothing", |_| {}),
         ("same size", |a| a[1].contents = "BBB\n".into()),
         ("other size", |a| a[2].contents = "cc\n".into()),
@@ -1510,7 +1511,7 @@ fn a_file_replaced_while_comparing_fails_the_comparisons() {
         put(&dir.join("k/b.yaml"), "BBB\n");
     };
     let comparison = compare_with(&dir, &artifacts, 1, replace);
-    assert!(comparison.failed);
+    let failed = comparison.failed;
     let (summary, asked) = write_compared(&dir, comparison, &artifacts);
     // The replaced file is listed in the manifest, so meshc repairs it.
     assert_eq!(
@@ -1519,6 +1520,7 @@ fn a_file_replaced_while_comparing_fails_the_comparisons() {
     );
     assert_eq!(asked, 1);
     assert_eq!(read(&dir.join("k/b.yaml")), "bbb\n");
+    assert!(failed);
 }
 
 #[test]
