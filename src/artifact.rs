@@ -36,3 +36,43 @@ impl Mode {
         }
     }
 }
+
+/// Where `emit::each` puts each artifact as soon as it is made, on the
+/// thread that made it. A sink keeps what its caller needs of the artifact,
+/// which may be less than the whole of it: the writer, comparing as the
+/// artifacts come, keeps only the path of a file the output directory
+/// already holds, so that a rebuild never holds the whole set.
+pub trait Sink: Sync {
+    /// What is kept of one artifact (its path at least).
+    type Kept: Send;
+    /// The state of one emitting thread, made by [`Sink::local`] when the
+    /// thread starts.
+    type Local<'s>
+    where
+        Self: 's;
+
+    fn local(&self) -> Self::Local<'_>;
+
+    fn keep<'s>(&'s self, local: &mut Self::Local<'s>, artifact: Artifact) -> Self::Kept;
+
+    /// The path of the artifact `kept` was made from.
+    fn path(kept: &Self::Kept) -> &str;
+}
+
+/// The sink that keeps every artifact whole (`emit::all`).
+pub struct Hold;
+
+impl Sink for Hold {
+    type Kept = Artifact;
+    type Local<'s> = ();
+
+    fn local(&self) {}
+
+    fn keep(&self, _: &mut (), artifact: Artifact) -> Artifact {
+        artifact
+    }
+
+    fn path(kept: &Artifact) -> &str {
+        &kept.path
+    }
+}

@@ -931,17 +931,26 @@ fn build(
         .file_name()
         .map_or_else(|| source.name.clone(), |n| n.to_string_lossy().into_owned());
     // The output directory is surveyed on a second thread while the topology
-    // compiles: the two are independent, and on a rebuild the survey is a
-    // large part of the writer's work. It only reads; the writer re-checks it
-    // under its lock (see `write::Survey`).
-    let (artifacts, diags, survey) = std::thread::scope(|scope| {
-        let survey = scope.spawn(|| crate::write::survey(out));
-        let (artifacts, diags) =
-            crate::compile(&source, Syntax::from_path(&source.name), Limits::default(), &base);
-        (artifacts, diags, survey.join().ok().flatten())
+    // is checked: the two are independent, and on a rebuild the survey is a
+    // large part of the writer's work. Each artifact is then compared with
+    // the surveyed file at its path as soon as it is emitted, and only its
+    // path kept if they are the same (`write::Comparer`), so a rebuild holds
+    // only what changed. It only reads; the writer re-checks the survey
+    // under its lock, and emits again what it needs whole if it cannot use
+    // the comparisons.
+    let syntax = Syntax::from_path(&source.name);
+    let ((checked, diags, kept), comparer) = crate::write::Comparer::surveying(out, |comparer| {
+        let (checked, mut diags) = crate::check_source(&source, syntax, Limits::default());
+        drop_allowed(&mut diags, &allowed);
+        let kept = checked
+            .as_ref()
+            .filter(|_| verdict(&diags, input.deny_warnings) == Exit::Ok)
+            .map(|checked| crate::emit::each(checked, &base, comparer));
+        (checked, diags, kept)
     });
-    let mut diags = diags;
-    drop_allowed(&mut diags, &allowed);
+    let emitted = checked
+        .zip(kept)
+        .map(|(checked, kept)| (checked, comparer.finish(kept)));
     let verdict = verdict(&diags, input.deny_warnings);
     // Human diagnostics come first, on stderr. A machine format is one
     // document on stdout, printed once at the end: the topology's findings,
@@ -959,8 +968,8 @@ fn build(
         out,
         check_only,
         adopt,
-        artifacts,
-        survey,
+        emitted,
+        &base,
         verdict,
         format,
         &mut report,
@@ -979,21 +988,25 @@ fn build_or_check(
     out: &Path,
     check_only: bool,
     adopt: crate::write::Adopt,
-    artifacts: Option<Vec<crate::artifact::Artifact>>,
-    survey: Option<crate::write::Survey>,
+    emitted: Option<(crate::check::Checked, crate::write::Compared)>,
+    source_name: &str,
     verdict: Exit,
     format: Format,
     report: &mut Vec<(Source, Vec<Diagnostic>)>,
 ) -> Exit {
-    let Some(artifacts) = artifacts.filter(|_| verdict == Exit::Ok) else {
+    let Some((checked, compared)) = emitted.filter(|_| verdict == Exit::Ok) else {
         eprintln!("meshc: nothing written to {}", out.display());
         return Exit::Findings;
     };
     let rebuild = format!("meshc build {} -o {}", path.display(), out.display());
+    let files = compared.len();
+    let again = || crate::emit::all(&checked, source_name);
+    let artifacts = crate::write::Artifacts::Compared(compared, &again);
+    let options = crate::write::Options { survey: None, adopt };
     if check_only {
-        return match crate::write::check(out, &artifacts, crate::write::Options { survey, adopt }) {
+        return match crate::write::check(out, artifacts, options) {
             Ok(stale) if stale.is_fresh() => {
-                eprintln!("{} is up to date ({} files)", out.display(), artifacts.len());
+                eprintln!("{} is up to date ({files} files)", out.display());
                 Exit::Ok
             }
             Ok(stale) => {
@@ -1022,7 +1035,7 @@ fn build_or_check(
             }
         };
     }
-    match crate::write::write(out, &artifacts, crate::write::Options { survey, adopt }) {
+    match crate::write::write(out, artifacts, options) {
         Ok(summary) => {
             eprintln!("{}: {summary}", out.display());
             Exit::Ok

@@ -44,6 +44,11 @@
 //!    only if DIR is still the directory it scanned, and any change made
 //!    since that the next steps notice sends the write back here for a
 //!    fresh scan under the lock.
+//!    The artifacts may come compared with that survey as they were
+//!    emitted ([`Comparer`], [`Artifacts::Compared`]), only the paths of
+//!    files DIR already holds kept: the plan then uses those comparisons,
+//!    and an attempt from a fresh scan starts from whole artifacts,
+//!    emitted again (see `compare`).
 //! 3. Build the new tree in a private sibling `.NAME.meshc-XXXXXX`, marked
 //!    by a file `.NAME.meshc-XXXXXX.lock` that records its identity (see
 //!    `swap`; only marked trees are ever swept): new files
@@ -104,6 +109,7 @@
 //! identity: an editor holding one open would write to a ghost); a symlink
 //! flipped between versions (changes what DIR is).
 
+mod compare;
 mod error;
 mod halves;
 mod key;
@@ -126,6 +132,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use compare::{Compared, Comparer, Held};
 pub use error::WriteError;
 pub use plan::Adopt;
 pub use read::read_output;
@@ -219,98 +226,255 @@ pub fn survey(dir: &Path) -> Option<Survey> {
 #[derive(Default)]
 pub struct Options {
     /// A survey of the directory taken earlier ([`survey`]), used only if it
-    /// still describes the directory.
+    /// still describes the directory. Artifacts [`Compared`] as they were
+    /// emitted bring the survey they were compared with instead.
     pub survey: Option<Survey>,
     /// Whether a directory meshc did not make may be taken over.
     pub adopt: Adopt,
+}
+
+/// What [`write`] and [`check`] are given to write or compare.
+pub enum Artifacts<'a> {
+    /// Every artifact, whole.
+    Whole(&'a [Artifact]),
+    /// Every artifact compared as it was emitted ([`Comparer`]), and how to
+    /// emit them again, whole, for an attempt that cannot use those
+    /// comparisons (the survey was overtaken, a comparison or a write from
+    /// it failed).
+    Compared(Compared, &'a dyn Fn() -> Vec<Artifact>),
+}
+
+impl<'a> From<&'a [Artifact]> for Artifacts<'a> {
+    fn from(artifacts: &'a [Artifact]) -> Self {
+        Artifacts::Whole(artifacts)
+    }
+}
+
+impl<'a> From<&'a Vec<Artifact>> for Artifacts<'a> {
+    fn from(artifacts: &'a Vec<Artifact>) -> Self {
+        Artifacts::Whole(artifacts)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [Artifact; N]> for Artifacts<'a> {
+    fn from(artifacts: &'a [Artifact; N]) -> Self {
+        Artifacts::Whole(artifacts)
+    }
 }
 
 /// Makes `dir` hold exactly `artifacts` besides the user's own files,
 /// atomically (see the module doc). A directory meshc did not make is
 /// refused ([`WriteError::NotMeshcs`]) unless [`Options::adopt`] says
 /// otherwise.
-pub fn write(dir: &Path, artifacts: &[Artifact], options: Options) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, options.survey, options.adopt, &Ops::default())
+pub fn write<'a>(
+    dir: &Path,
+    artifacts: impl Into<Artifacts<'a>>,
+    options: Options,
+) -> Result<Summary, WriteError> {
+    write_with(
+        dir,
+        artifacts.into(),
+        options.survey,
+        options.adopt,
+        &Ops::default(),
+    )
 }
 
 /// How `dir` differs from what [`write`] would make of it; writes nothing.
 /// It fails where [`write`] would, with the same `options`.
-pub fn check(dir: &Path, artifacts: &[Artifact], options: Options) -> Result<Staleness, WriteError> {
+pub fn check<'a>(
+    dir: &Path,
+    artifacts: impl Into<Artifacts<'a>>,
+    options: Options,
+) -> Result<Staleness, WriteError> {
     let Options { survey, adopt } = options;
-    let targets = Targets::new(artifacts)?;
-    let dir = swap::resolve(dir)?;
-    let plan_from = |survey: &Survey| {
-        plan::plan(
-            &dir,
-            survey.old.as_ref(),
-            &survey.owned,
-            &targets,
-            plan::Detail::Diffs,
-            adopt,
-        )
+    let current = |survey: &&Survey, dir: &Path| survey.dir == dir && survey.is_current();
+    let staleness = |plan: plan::Plan<'_>| Staleness {
+        changes: plan.differences.iter().map(stale::change).collect(),
     };
     // As for a write: a survey is used only while it still describes DIR,
     // and a plan that found DIR changed since (or failed) is made again from
     // a fresh scan, whose outcome is the one reported.
-    let surveyed = survey
-        .filter(|survey| survey.dir == dir && survey.is_current())
-        .map(|survey| plan_from(&survey));
-    let plan = match surveyed {
-        Some(Ok(plan)) => plan,
-        _ => plan_from(&Survey::take(&dir)?)?,
-    };
-    Ok(Staleness {
-        changes: plan.differences.iter().map(stale::change).collect(),
-    })
+    match artifacts.into() {
+        Artifacts::Whole(artifacts) => {
+            let targets = Targets::new(artifacts)?;
+            let dir = swap::resolve(dir)?;
+            let plan_from = |survey: &Survey| plan_for(&dir, &targets, survey, plan::Detail::Diffs, adopt);
+            let surveyed = survey.as_ref().filter(|s| current(s, &dir)).map(plan_from);
+            let plan = match surveyed {
+                Some(Ok(plan)) => plan,
+                _ => plan_from(&Survey::take(&dir)?)?,
+            };
+            Ok(staleness(plan))
+        }
+        Artifacts::Compared(compared, again) => {
+            let targets = Targets::compared(&compared, false)?;
+            let dir = swap::resolve(dir)?;
+            let surveyed = compared
+                .survey
+                .as_ref()
+                .filter(|s| !compared.failed && current(s, &dir))
+                .map(|survey| plan_for(&dir, &targets, survey, plan::Detail::Diffs, adopt));
+            if let Some(Ok(plan)) = surveyed {
+                return Ok(staleness(plan));
+            }
+            let fresh = Survey::take(&dir)?;
+            if compared.holds_every_byte() {
+                let targets = Targets::compared(&compared, true)?;
+                return Ok(staleness(plan_for(
+                    &dir,
+                    &targets,
+                    &fresh,
+                    plan::Detail::Diffs,
+                    adopt,
+                )?));
+            }
+            drop(targets);
+            drop(compared);
+            let artifacts = again();
+            let targets = Targets::new(&artifacts)?;
+            Ok(staleness(plan_for(
+                &dir,
+                &targets,
+                &fresh,
+                plan::Detail::Diffs,
+                adopt,
+            )?))
+        }
+    }
+}
+
+/// The plan of `targets` in `dir` as `survey` found it.
+fn plan_for<'a>(
+    dir: &Path,
+    targets: &Targets<'a>,
+    survey: &Survey,
+    detail: plan::Detail,
+    adopt: Adopt,
+) -> Result<plan::Plan<'a>, WriteError> {
+    plan::plan(dir, survey.old.as_ref(), &survey.owned, targets, detail, adopt)
 }
 
 fn write_with(
     dir: &Path,
-    artifacts: &[Artifact],
+    artifacts: Artifacts<'_>,
     survey: Option<Survey>,
     adopt: Adopt,
     ops: &Ops,
 ) -> Result<Summary, WriteError> {
-    // Bad paths are refused before anything, even DIR, is created.
-    let targets = Targets::new(artifacts)?;
-    let dir = swap::resolve(dir)?;
-    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
-        return Err(WriteError::InvalidDir {
-            dir,
-            reason: "meshc will not replace the root directory",
-        });
+    // Bad paths are refused before anything, even DIR, is created. The
+    // targets of the first attempt: whole artifacts, or the comparisons,
+    // which are valid only with their own survey.
+    let (compared, again) = match artifacts {
+        Artifacts::Whole(artifacts) => {
+            let targets = Targets::new(artifacts)?;
+            let locked = Locked::take(dir, adopt, ops)?;
+            if let Some(done) = locked.first(&targets, survey.as_ref()) {
+                return done;
+            }
+            return locked.fresh(&targets);
+        }
+        Artifacts::Compared(compared, again) => (compared, again),
     };
-    if !parent.exists() {
-        ops.create_dir_all(parent)?;
+    let targets = Targets::compared(&compared, false)?;
+    let locked = Locked::take(dir, adopt, ops)?;
+    if !compared.failed
+        && let Some(done) = locked.first(&targets, compared.survey.as_ref())
+    {
+        return done;
     }
-    let _lock = swap::lock(parent)?;
-    swap::sweep_leftovers(&dir, parent, name, ops)?;
-    swap::refuse_mount_point(&dir, parent)?;
+    drop(targets);
+    // Starting again from a fresh scan, the comparisons mean nothing.
+    if compared.holds_every_byte() {
+        return locked.fresh(&Targets::compared(&compared, true)?);
+    }
+    drop(compared);
+    let artifacts = again();
+    locked.fresh(&Targets::new(&artifacts)?)
+}
 
-    // A survey taken before the lock is used only if no other meshc write
-    // replaced DIR since (which would also have swept its own leftovers
-    // first). Another program's change to DIR made since the survey is
-    // caught before the swap (`Raced`), as one made while the new tree is
-    // built would be, or makes a step fail (a file the survey saw is gone).
-    // A failed write leaves DIR as it was, so in either case this write
-    // starts again from a fresh scan under the lock, as if it had never had
-    // the survey, and that attempt's outcome is the one reported. A change
-    // that does not alter the plan (a user file added to a tree that needs
-    // no change) is left alone, as one made just after the write would be.
-    // Only an attempt that failed before its swap is tried again: once the
-    // new tree is in place, its errors (a failed flush, a failed sweep) are
-    // the build's outcome.
-    if let Some(survey) = survey.filter(|survey| survey.dir == dir && survey.is_current()) {
-        match write_locked(&dir, parent, name, &targets, &survey, adopt, ops) {
+/// A write under the lock of DIR's parent.
+struct Locked<'o> {
+    dir: PathBuf,
+    parent: PathBuf,
+    name: std::ffi::OsString,
+    adopt: Adopt,
+    ops: &'o Ops,
+    _lock: std::fs::File,
+}
+
+impl<'o> Locked<'o> {
+    /// Resolves `dir`, creates its parent if needed, takes the lock and
+    /// sweeps what interrupted runs left beside DIR.
+    fn take(dir: &Path, adopt: Adopt, ops: &'o Ops) -> Result<Self, WriteError> {
+        let dir = swap::resolve(dir)?;
+        let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+            return Err(WriteError::InvalidDir {
+                dir,
+                reason: "meshc will not replace the root directory",
+            });
+        };
+        let (parent, name) = (parent.to_path_buf(), name.to_os_string());
+        if !parent.exists() {
+            ops.create_dir_all(&parent)?;
+        }
+        let lock = swap::lock(&parent)?;
+        swap::sweep_leftovers(&dir, &parent, &name, ops)?;
+        swap::refuse_mount_point(&dir, &parent)?;
+        Ok(Locked {
+            dir,
+            parent,
+            name,
+            adopt,
+            ops,
+            _lock: lock,
+        })
+    }
+
+    /// The attempt from a survey taken before the lock, or `None` when the
+    /// write must start again from a fresh scan ([`Locked::fresh`]).
+    ///
+    /// A survey taken before the lock is used only if no other meshc write
+    /// replaced DIR since (which would also have swept its own leftovers
+    /// first). Another program's change to DIR made since the survey is
+    /// caught before the swap (`Raced`), as one made while the new tree is
+    /// built would be, or makes a step fail (a file the survey saw is gone).
+    /// A failed write leaves DIR as it was, so in either case this write
+    /// starts again from a fresh scan under the lock, as if it had never had
+    /// the survey, and that attempt's outcome is the one reported. A change
+    /// that does not alter the plan (a user file added to a tree that needs
+    /// no change) is left alone, as one made just after the write would be.
+    /// Only an attempt that failed before its swap is tried again: once the
+    /// new tree is in place, its errors (a failed flush, a failed sweep) are
+    /// the build's outcome.
+    fn first(&self, targets: &Targets<'_>, survey: Option<&Survey>) -> Option<Result<Summary, WriteError>> {
+        let survey = survey.filter(|survey| survey.dir == self.dir && survey.is_current())?;
+        match self.attempt(targets, survey) {
             Err(Failed {
                 error,
                 before_swap: true,
-            }) if !error.is_simulated_crash() => {}
-            done => return done.map_err(|failed| failed.error),
+            }) if !error.is_simulated_crash() => None,
+            done => Some(done.map_err(|failed| failed.error)),
         }
     }
-    let survey = Survey::take(&dir)?;
-    write_locked(&dir, parent, name, &targets, &survey, adopt, ops).map_err(|failed| failed.error)
+
+    /// The attempt from a scan taken now, under the lock.
+    fn fresh(&self, targets: &Targets<'_>) -> Result<Summary, WriteError> {
+        let survey = Survey::take(&self.dir)?;
+        self.attempt(targets, &survey).map_err(|failed| failed.error)
+    }
+
+    fn attempt(&self, targets: &Targets<'_>, survey: &Survey) -> Result<Summary, Failed> {
+        write_locked(
+            &self.dir,
+            &self.parent,
+            &self.name,
+            targets,
+            survey,
+            self.adopt,
+            self.ops,
+        )
+    }
 }
 
 /// A write that failed, and whether it failed before swapping anything into

@@ -18,12 +18,19 @@ pub mod runbook;
 pub mod vm;
 pub mod yaml;
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, Hold, Sink};
 use crate::check::Checked;
 
 /// Every artifact meshc emits for a topology, sorted by path.
+pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
+    each(checked, source_name, &Hold)
+}
+
+/// Every artifact meshc emits for a topology, each handed to `sink` as soon
+/// as it is made; what the sink kept comes back sorted by path.
 ///
 /// The work is shared between two threads (the machines meshc runs on have
 /// at least two cores, and a large mesh's emit is most of a build's CPU
@@ -31,23 +38,36 @@ use crate::check::Checked;
 /// thread; the VM bundles are independent jobs, one per VM, which a second
 /// thread starts on at once and this one joins when its manifests are done,
 /// both taking the next VM from a shared counter. The result is sorted by
-/// path, so it does not depend on which thread wrote what.
-pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
+/// path, so it does not depend on which thread made what; the sink sees
+/// the artifacts in an order that does.
+pub fn each<'s, S: Sink>(checked: &Checked, source_name: &str, sink: &'s S) -> Vec<S::Kept> {
     let bundles = vm::bundle::Bundles::new(checked);
     let next_vm = AtomicUsize::new(0);
-    let vm_jobs = || {
-        let mut out = Vec::new();
+    let vm_jobs = |out: &mut Vec<S::Kept>, local: &mut S::Local<'s>| {
         take_jobs(&next_vm, bundles.len(), |v| {
-            out.extend(bundles.bundle(crate::check::Id::new(v), source_name))
+            for artifact in bundles.bundle(crate::check::Id::new(v), source_name) {
+                out.push(sink.keep(local, artifact));
+            }
         });
-        out
     };
     let (mut out, helped) = std::thread::scope(|scope| {
-        let helper = scope.spawn(vm_jobs);
-        let mut out = kubernetes::emit(checked, source_name);
-        out.extend(control_plane::emit(checked, source_name));
-        out.extend(prometheus::emit(checked, source_name));
-        out.extend(vm_jobs());
+        let helper = scope.spawn(|| {
+            let mut out = Vec::new();
+            vm_jobs(&mut out, &mut sink.local());
+            out
+        });
+        let mut out = Vec::new();
+        let mut local = sink.local();
+        kubernetes::each(checked, source_name, |artifact| {
+            out.push(sink.keep(&mut local, artifact));
+        });
+        for artifact in control_plane::emit(checked, source_name)
+            .into_iter()
+            .chain(prometheus::emit(checked, source_name))
+        {
+            out.push(sink.keep(&mut local, artifact));
+        }
+        vm_jobs(&mut out, &mut local);
         (out, helper.join())
     });
     match helped {
@@ -56,9 +76,17 @@ pub fn all(checked: &Checked, source_name: &str) -> Vec<Artifact> {
         Err(panic) => std::panic::resume_unwind(panic),
     }
     // Last: the runbook names only files the build wrote.
-    let runbook = runbook::emit(checked, source_name, &out);
-    out.extend(runbook);
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    let runbook = {
+        let paths: BTreeSet<&str> = out.iter().map(S::path).collect();
+        runbook::emit(checked, source_name, &paths)
+    };
+    let mut local = sink.local();
+    out.extend(
+        runbook
+            .into_iter()
+            .map(|artifact| sink.keep(&mut local, artifact)),
+    );
+    out.sort_by(|a, b| S::path(a).cmp(S::path(b)));
     out
 }
 

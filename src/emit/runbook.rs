@@ -35,10 +35,9 @@ pub const SCRIPT: &str = "runbook.sh";
 /// The Helm chart repository of Istio's releases.
 const HELM_REPO: &str = "https://istio-release.storage.googleapis.com/charts";
 
-/// Both files, given every other artifact of the build.
-pub fn emit(checked: &Checked, source_name: &str, artifacts: &[Artifact]) -> Vec<Artifact> {
-    let paths: BTreeSet<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
-    let book = Book::new(checked, &paths);
+/// Both files, given the paths of every other artifact of the build.
+pub fn emit(checked: &Checked, source_name: &str, paths: &BTreeSet<&str>) -> Vec<Artifact> {
+    let book = Book::new(checked, paths);
     vec![
         Artifact {
             path: MARKDOWN.to_owned(),

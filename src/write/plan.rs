@@ -22,7 +22,7 @@ use std::path::Path;
 use super::halves;
 use super::key::{Key, Scratch};
 use super::manifest::{self, MANIFEST};
-use super::targets::Targets;
+use super::targets::{Targets, Wanted};
 use super::tree::{Entry, Kind, Reader, Tree};
 use super::{Summary, WriteError};
 
@@ -182,48 +182,57 @@ pub(super) fn plan<'a>(
     }
 
     let new_manifest = manifest::render(targets.files.keys().copied());
+    let manifest = Want::Bytes {
+        contents: Cow::Owned(new_manifest),
+        mode: 0o644,
+        compared: false,
+    };
     let files: Vec<_> = targets
         .files
-        .values()
-        .map(|a| (a.path.as_str(), Cow::Borrowed(a.contents.as_str()), a.mode.bits()))
-        .chain([(MANIFEST, Cow::Owned(new_manifest), 0o644)])
-        .map(|(path, contents, mode)| {
+        .iter()
+        .map(|(&path, &wanted)| (path, Want::from(wanted)))
+        .chain([(MANIFEST, manifest)])
+        .map(|(path, want)| {
             let entry = before.get(scratch.encode(path.as_bytes()));
-            (path, contents, mode, entry)
+            (path, want, entry)
         })
         .collect();
     let unchanged = unchanged(dir, before, root, &files)?;
-    for ((path, contents, mode, entry), same) in files.into_iter().zip(unchanged) {
+    for ((path, want, entry), same) in files.into_iter().zip(unchanged) {
         // The manifest is bookkeeping, not one of the files the summary counts.
         let counted = usize::from(path != MANIFEST);
         let key = Key::new(path.as_bytes());
-        if same {
-            summary.unchanged += counted;
-            planned.push((key, Action::Link));
-        } else {
-            if let Some(entry) = entry
-                && entry.kind != Kind::Dir
-                && !meshc_wrote(key.as_bytes(), entry)
-            {
-                return Err(WriteError::Conflict {
-                    path: dir.join(path),
-                    reason: "meshc did not write it (the manifest does not list it), \
-                             and it is not what meshc would write there; move it away",
-                });
+        let (contents, mode) = match want {
+            Want::Bytes { contents, mode, .. } if !same => (contents, mode),
+            // Held, or the same bytes and mode.
+            _ => {
+                summary.unchanged += counted;
+                planned.push((key, Action::Link));
+                continue;
             }
-            summary.written += counted;
-            let old = old_state(&mut reader, entry, path, detail == Detail::Diffs)?;
-            let write = Action::Write {
-                contents: contents.clone(),
-                mode,
-            };
-            planned.push((key, write));
-            differences.push(Difference {
-                path: path.to_owned(),
-                old,
-                new: Some((contents, mode)),
+        };
+        if let Some(entry) = entry
+            && entry.kind != Kind::Dir
+            && !meshc_wrote(key.as_bytes(), entry)
+        {
+            return Err(WriteError::Conflict {
+                path: dir.join(path),
+                reason: "meshc did not write it (the manifest does not list it), \
+                         and it is not what meshc would write there; move it away",
             });
         }
+        summary.written += counted;
+        let old = old_state(&mut reader, entry, path, detail == Detail::Diffs)?;
+        let write = Action::Write {
+            contents: contents.clone(),
+            mode,
+        };
+        planned.push((key, write));
+        differences.push(Difference {
+            path: path.to_owned(),
+            old,
+            new: Some((contents, mode)),
+        });
     }
     let mut entries: BTreeMap<Key, Action<'a>> = planned.into_iter().collect();
 
@@ -300,16 +309,48 @@ fn copy_dir<'a>(entry: &Entry) -> Action<'a> {
     }
 }
 
-/// A generated file: its path, new contents and mode, and what the old tree
+/// What a generated file (or the manifest) must hold, as the plan uses it.
+enum Want<'a> {
+    /// What the old tree's file holds ([`Wanted::Held`]).
+    Held,
+    /// These bytes with this mode; `compared`: the old tree's file was
+    /// found not to hold them.
+    Bytes {
+        contents: Cow<'a, str>,
+        mode: u32,
+        compared: bool,
+    },
+}
+
+impl<'a> From<Wanted<'a>> for Want<'a> {
+    fn from(wanted: Wanted<'a>) -> Self {
+        match wanted {
+            Wanted::Held => Want::Held,
+            Wanted::Bytes {
+                contents,
+                mode,
+                compared,
+            } => Want::Bytes {
+                contents: Cow::Borrowed(contents),
+                mode,
+                compared,
+            },
+        }
+    }
+}
+
+/// A generated file: its path, what it must hold, and what the old tree
 /// holds at that path.
-type Generated<'a, 'e> = (&'a str, Cow<'a, str>, u32, Option<&'e Entry>);
+type Generated<'a, 'e> = (&'a str, Want<'a>, Option<&'e Entry>);
 
 /// Which of `files` the old tree already holds (same bytes, same mode),
-/// in order. The scan's size settles most changes without reading the old
-/// file; only a file of the same size and mode is read and compared byte
-/// for byte (a user's edit that keeps the size is still found). Reading is
-/// most of the work of planning a rebuild, so two threads share it, each
-/// taking one contiguous half (files of one directory stay together).
+/// in order. What was compared as it was emitted is not compared again.
+/// The scan's size settles most changes without reading the old file;
+/// only a file of the same size and mode is read and compared byte for
+/// byte (a user's edit that keeps the size is still found). Reading is
+/// most of the work of planning a rebuild without such comparisons, so two
+/// threads share it, each taking one contiguous half (files of one
+/// directory stay together).
 fn unchanged(
     dir: &Path,
     scanned: &BTreeMap<Key, Entry>,
@@ -320,19 +361,37 @@ fn unchanged(
         let mut reader = Reader::new(dir, scanned, root);
         files
             .iter()
-            .map(|(path, contents, mode, entry)| match entry {
-                Some(entry)
-                    if entry.kind == Kind::File
-                        && entry.size == contents.len() as u64
-                        && entry.mode == *mode =>
-                {
-                    reader.holds(path, entry, contents.as_bytes())
+            .map(|(path, want, entry)| match want {
+                Want::Held => Ok(true),
+                Want::Bytes { compared: true, .. } => Ok(false),
+                Want::Bytes { contents, mode, .. } => {
+                    holds(&mut reader, path, *entry, contents.as_bytes(), *mode)
                 }
-                _ => Ok(false),
             })
             .collect()
     };
     Ok(halves::in_halves(files, check)?.concat())
+}
+
+/// Whether the old tree's `entry` at `path` is a regular file holding
+/// exactly `contents` with `mode`: the one comparison, made by the plan or
+/// as the artifact is emitted ([`super::compare`]). A size or mode that
+/// differs settles it without reading.
+pub(super) fn holds(
+    reader: &mut Reader<'_>,
+    path: &str,
+    entry: Option<&Entry>,
+    contents: &[u8],
+    mode: u32,
+) -> Result<bool, WriteError> {
+    match entry {
+        Some(entry)
+            if entry.kind == Kind::File && entry.size == contents.len() as u64 && entry.mode == mode =>
+        {
+            reader.holds(path, entry, contents)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// What the old tree holds at `path` (`entry`), with its bytes if `read`. A

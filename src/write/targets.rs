@@ -10,23 +10,70 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::WriteError;
+use super::compare::{Compared, Kept};
 use super::manifest::MANIFEST;
 use crate::artifact::Artifact;
 
 /// Artifacts by path, plus every directory they need.
 pub(super) struct Targets<'a> {
     /// Every artifact, sorted by path.
-    pub files: BTreeMap<&'a str, &'a Artifact>,
+    pub files: BTreeMap<&'a str, Wanted<'a>>,
     /// Every proper prefix of an artifact path: the directories to create.
     pub dirs: BTreeSet<&'a str>,
 }
 
+/// What one generated file must hold, and what is known of it already.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Wanted<'a> {
+    /// The survey's file at this path holds exactly these bytes and mode:
+    /// compared as the artifact was emitted ([`Compared`]), its bytes
+    /// were then dropped.
+    Held,
+    /// These bytes with this mode. `compared`: the survey's file was
+    /// compared as the artifact was emitted and does not hold them (else
+    /// the plan compares).
+    Bytes {
+        contents: &'a str,
+        mode: u32,
+        compared: bool,
+    },
+}
+
 impl<'a> Targets<'a> {
+    /// Targets of whole artifacts, none compared yet.
     pub fn new(artifacts: &'a [Artifact]) -> Result<Self, WriteError> {
+        Targets::of(artifacts.iter().map(|artifact| {
+            let wanted = Wanted::Bytes {
+                contents: &artifact.contents,
+                mode: artifact.mode.bits(),
+                compared: false,
+            };
+            (artifact.path.as_str(), wanted)
+        }))
+    }
+
+    /// Targets of artifacts compared as they were emitted; valid only
+    /// with the survey they were compared with (`compared.survey`).
+    /// With `unread`, the comparisons are forgotten: every target must then
+    /// still have its bytes ([`Compared::holds_every_byte`]).
+    pub fn compared(compared: &'a Compared, unread: bool) -> Result<Self, WriteError> {
+        Targets::of(compared.files.iter().map(|held| match &held.0 {
+            Kept::Same(path) => (path.as_str(), Wanted::Held),
+            kept @ (Kept::Differs(artifact) | Kept::Unread(artifact)) => {
+                let wanted = Wanted::Bytes {
+                    contents: &artifact.contents,
+                    mode: artifact.mode.bits(),
+                    compared: !unread && matches!(kept, Kept::Differs(_)),
+                };
+                (artifact.path.as_str(), wanted)
+            }
+        }))
+    }
+
+    fn of(artifacts: impl ExactSizeIterator<Item = (&'a str, Wanted<'a>)>) -> Result<Self, WriteError> {
         let mut files = Vec::with_capacity(artifacts.len());
         let mut dirs = BTreeSet::new();
-        for artifact in artifacts {
-            let path = artifact.path.as_str();
+        for (path, wanted) in artifacts {
             let invalid = |reason| WriteError::InvalidPath {
                 path: path.to_owned(),
                 reason,
@@ -35,7 +82,7 @@ impl<'a> Targets<'a> {
             if path == MANIFEST {
                 return Err(invalid("the name is reserved for meshc's manifest"));
             }
-            files.push((path, artifact));
+            files.push((path, wanted));
             // Longest first: a directory already known brings its parents.
             for (at, _) in path.rmatch_indices('/') {
                 if !dirs.insert(&path[..at]) {

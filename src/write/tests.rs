@@ -110,7 +110,7 @@ fn check(dir: &Path, artifacts: &[Artifact]) -> Result<Staleness, WriteError> {
 }
 
 fn run(dir: &Path, artifacts: &[Artifact], ops: &Ops) -> Result<Summary, WriteError> {
-    write_with(dir, artifacts, None, Adopt::No, ops)
+    write_with(dir, artifacts.into(), None, Adopt::No, ops)
 }
 
 fn ops_with(fault: Fault) -> Ops {
@@ -1128,14 +1128,20 @@ fn a_failure_after_the_swap_is_reported_not_retried() {
     let reference = Ops::default();
     let copy = tmp.path().join("copy/out");
     write(&copy, &[file("a.txt", "old\n")]).expect("copy");
-    write_with(&copy, &new, survey(&copy), Adopt::No, &reference).expect("reference write");
+    write_with(&copy, (&new).into(), survey(&copy), Adopt::No, &reference).expect("reference write");
     let log = reference.test.log.lock().expect("log").clone();
     let at = log
         .iter()
         .position(|m| m.starts_with("flush directory"))
         .expect("the write flushes the parent directory");
 
-    let result = write_with(&dir, &new, survey(&dir), Adopt::No, &ops_with(Fault::Fail { at }));
+    let result = write_with(
+        &dir,
+        (&new).into(),
+        survey(&dir),
+        Adopt::No,
+        &ops_with(Fault::Fail { at }),
+    );
     let error = result.expect_err("the failed flush is the build's outcome");
     assert!(error.to_string().contains("injected failure"), "{error}");
     // The swap was undone: DIR is as it was.
@@ -1153,8 +1159,8 @@ fn refused_everywhere(dir: &Path, artifacts: &[Artifact], adopt: Adopt, expected
     let root = identity(dir);
     for attempt in 0..3 {
         let result = match attempt {
-            0 => write_with(dir, artifacts, None, adopt, &Ops::default()).map(|_| ()),
-            1 => write_with(dir, artifacts, survey(dir), adopt, &Ops::default()).map(|_| ()),
+            0 => write_with(dir, artifacts.into(), None, adopt, &Ops::default()).map(|_| ()),
+            1 => write_with(dir, artifacts.into(), survey(dir), adopt, &Ops::default()).map(|_| ()),
             _ => super::check(
                 dir,
                 artifacts,
@@ -1228,7 +1234,7 @@ fn adopting_keeps_foreign_files_and_takes_identical_ones() {
     let notes = identity(&dir.join("notes.txt"));
     let artifacts = [file("a.yaml", "a\n"), file("k/b.yaml", "b\n")];
     assert!(not_meshcs(&write(&dir, &artifacts).expect_err("refused")));
-    let summary = write_with(&dir, &artifacts, None, Adopt::Yes, &Ops::default()).expect("adopt");
+    let summary = write_with(&dir, (&artifacts).into(), None, Adopt::Yes, &Ops::default()).expect("adopt");
     assert_eq!(summary.to_string(), "wrote 1, unchanged 1, removed 0");
     assert_eq!(identity(&dir.join("notes.txt")), notes);
     assert_eq!(read(&dir.join(".meshc-manifest")), "a.yaml\nk/b.yaml\n");
@@ -1329,4 +1335,239 @@ fn decoy_siblings_named_like_build_trees_are_left_alone() {
         set_mode(path, 0o755);
         set_mode(&path.join("gen"), 0o755);
     }
+}
+
+// ---------------------------------------------------------------------
+// Artifacts compared with DIR as they are emitted (`compare`).
+
+/// `artifacts` handed one by one to a comparer surveying `dir`, as
+/// `emit::each` does on one thread; `between` runs once the survey is
+/// taken, after the first `first` artifacts are compared.
+fn compare_with(dir: &Path, artifacts: &[Artifact], first: usize, between: impl FnOnce()) -> Compared {
+    use crate::artifact::Sink as _;
+    let (mut kept, comparer) = Comparer::surveying(dir, |comparer| {
+        let mut local = comparer.local();
+        let mut kept = Vec::new();
+        let mut between = Some(between);
+        for (i, artifact) in artifacts.iter().enumerate() {
+            if i == first.max(1)
+                && let Some(between) = between.take()
+            {
+                between();
+            }
+            kept.push(comparer.keep(&mut local, artifact.clone()));
+        }
+        if let Some(between) = between.take() {
+            between();
+        }
+        kept
+    });
+    kept.sort_by(|a, b| Comparer::path(a).cmp(Comparer::path(b)));
+    comparer.finish(kept)
+}
+
+fn compared(dir: &Path, artifacts: &[Artifact]) -> Compared {
+    compare_with(dir, artifacts, 0, || {})
+}
+
+/// Writes `compared`, emitting `artifacts` again if the writer asks;
+/// returns the summary and how many times it asked.
+fn write_compared(
+    dir: &Path,
+    compared: Compared,
+    artifacts: &[Artifact],
+) -> (Result<Summary, WriteError>, usize) {
+    let asked = std::cell::Cell::new(0);
+    let again = || {
+        asked.set(asked.get() + 1);
+        artifacts.to_vec()
+    };
+    let result = super::write(dir, Artifacts::Compared(compared, &again), Options::default());
+    (result, asked.get())
+}
+
+fn check_compared(dir: &Path, compared: Compared, artifacts: &[Artifact]) -> (Vec<String>, usize) {
+    let asked = std::cell::Cell::new(0);
+    let again = || {
+        asked.set(asked.get() + 1);
+        artifacts.to_vec()
+    };
+    let stale = super::check(dir, Artifacts::Compared(compared, &again), Options::default()).expect("check");
+    (
+        stale.changes.iter().map(ToString::to_string).collect(),
+        asked.get(),
+    )
+}
+
+/// A built tree with a user file, in `root/name`.
+fn compared_fixture(root: &Path, name: &str) -> (PathBuf, Vec<Artifact>) {
+    let dir = root.join(name);
+    let artifacts = vec![
+        file("a.yaml", "abc\n"),
+        file("k/b.yaml", "bbb\n"),
+        file("k/c.yaml", "c\n"),
+        script("v/x.sh", "echo x\n"),
+        file("v/y.env", "Y=1\n"),
+    ];
+    write(&dir, &artifacts).expect("first write");
+    put(&dir.join("k/mine.txt"), "mine\n");
+    (dir, artifacts)
+}
+
+#[test]
+fn a_compared_rebuild_makes_what_a_whole_one_makes() {
+    // Each rebuild, made once from whole artifacts and once from artifacts
+    // compared as emitted, on two copies of one tree: same tree, same
+    // summary, same findings of `check`.
+    type Edit = fn(&mut Vec<Artifact>);
+    let edits: [(&str, Edit); 8] = [
+        ("nothing", |_| {}),
+        ("same size", |a| a[1].contents = "BBB\n".into()),
+        ("other size", |a| a[2].contents = "cc\n".into()),
+        ("mode", |a| a[3].mode = Mode::Regular),
+        ("added", |a| a.push(file("k/new.yaml", "new\n"))),
+        ("removed", |a| {
+            a.remove(4);
+        }),
+        ("a directory fewer", |a| a.truncate(3)),
+        ("everything", |a| {
+            for artifact in a.iter_mut() {
+                artifact.contents.push('!');
+            }
+        }),
+    ];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (i, (what, edit)) in edits.into_iter().enumerate() {
+        let (whole_dir, mut artifacts) = compared_fixture(tmp.path(), &format!("whole{i}"));
+        let (compared_dir, _) = compared_fixture(tmp.path(), &format!("compared{i}"));
+        edit(&mut artifacts);
+        let unchanged = identity(&compared_dir.join("a.yaml"));
+
+        let stale = check(&whole_dir, &artifacts).expect("check");
+        let stale: Vec<String> = stale.changes.iter().map(ToString::to_string).collect();
+        let (compared_stale, asked) =
+            check_compared(&compared_dir, compared(&compared_dir, &artifacts), &artifacts);
+        assert_eq!(compared_stale, stale, "{what}: check");
+        assert_eq!(asked, 0, "{what}: check emitted again");
+
+        let comparison = compared(&compared_dir, &artifacts);
+        let changed = stale
+            .iter()
+            .filter(|s| !s.starts_with("extra") && !s.ends_with(manifest::MANIFEST));
+        let same = artifacts.len() - changed.count();
+        assert_eq!(comparison.same(), same, "{what}: bytes dropped");
+        let whole = write(&whole_dir, &artifacts).expect("whole write");
+        let (summary, asked) = write_compared(&compared_dir, comparison, &artifacts);
+        assert_eq!(summary.expect("compared write"), whole, "{what}: summary");
+        assert_eq!(asked, 0, "{what}: emitted again");
+        assert_eq!(snapshot(&compared_dir), snapshot(&whole_dir), "{what}: tree");
+        if what != "everything" {
+            assert_eq!(
+                identity(&compared_dir.join("a.yaml")),
+                unchanged,
+                "{what}: a.yaml rewritten"
+            );
+        }
+    }
+}
+
+#[test]
+fn comparisons_with_an_overtaken_survey_are_not_used() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dir, artifacts) = compared_fixture(tmp.path(), "out");
+    // Another build swaps in other contents after the comparisons, which
+    // found nothing to do: the first contents must come back.
+    let comparison = compared(&dir, &artifacts);
+    assert_eq!(comparison.same(), artifacts.len());
+    write(&dir, &[file("a.yaml", "other\n")]).expect("other write");
+    let (summary, asked) = write_compared(&dir, comparison, &artifacts);
+    assert_eq!(
+        summary.expect("write").to_string(),
+        "wrote 5, unchanged 0, removed 0"
+    );
+    assert_eq!(asked, 1);
+    assert_eq!(read(&dir.join("k/b.yaml")), "bbb\n");
+    assert_eq!(read(&dir.join("k/mine.txt")), "mine\n");
+
+    // The same for `check`.
+    let comparison = compared(&dir, &artifacts);
+    write(&dir, &[file("a.yaml", "other\n")]).expect("other write");
+    let (stale, asked) = check_compared(&dir, comparison, &artifacts);
+    let files = stale.iter().filter(|s| !s.ends_with(manifest::MANIFEST));
+    assert_eq!(files.count(), 5, "{stale:?}");
+    assert_eq!(asked, 1);
+}
+
+#[test]
+fn a_file_replaced_while_comparing_fails_the_comparisons() {
+    // k/b.yaml is replaced (a new inode, other bytes of the same size)
+    // after the survey, before it is compared: that comparison fails
+    // (`Raced`), none is trusted, and the write starts again from a fresh
+    // scan and whole artifacts.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dir, artifacts) = compared_fixture(tmp.path(), "out");
+    let replace = || {
+        fs::remove_file(dir.join("k/b.yaml")).expect("rm");
+        put(&dir.join("k/b.yaml"), "BBB\n");
+    };
+    let comparison = compare_with(&dir, &artifacts, 1, replace);
+    let failed = comparison.failed;
+    let (summary, asked) = write_compared(&dir, comparison, &artifacts);
+    // The replaced file is listed in the manifest, so meshc repairs it.
+    assert_eq!(
+        summary.expect("write").to_string(),
+        "wrote 1, unchanged 4, removed 0"
+    );
+    assert_eq!(asked, 1);
+    assert_eq!(read(&dir.join("k/b.yaml")), "bbb\n");
+    assert!(failed);
+}
+
+#[test]
+fn a_write_from_comparisons_that_fails_before_its_swap_starts_again_whole() {
+    // After the comparisons (every file the same), a generated file is
+    // edited in place and a user file appears. The first attempt plans
+    // from the comparisons, builds its tree, and finds DIR changed before
+    // the swap (the user file); the fresh attempt must not reuse the
+    // comparisons, which no longer describe the edited file.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dir, mut artifacts) = compared_fixture(tmp.path(), "out");
+    artifacts[2].contents = "C\n".into();
+    let comparison = compared(&dir, &artifacts);
+    assert_eq!(comparison.same(), 4);
+    fs::write(dir.join("a.yaml"), "abd\n").expect("edit in place");
+    put(&dir.join("v/mine.txt"), "mine\n");
+    let (summary, asked) = write_compared(&dir, comparison, &artifacts);
+    assert_eq!(
+        summary.expect("write").to_string(),
+        "wrote 2, unchanged 3, removed 0"
+    );
+    assert_eq!(asked, 1);
+    assert_eq!(read(&dir.join("a.yaml")), "abc\n");
+    assert_eq!(read(&dir.join("k/c.yaml")), "C\n");
+    assert_eq!(read(&dir.join("v/mine.txt")), "mine\n");
+}
+
+#[test]
+fn without_a_directory_nothing_is_compared_or_emitted_twice() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("a.yaml", "a\n"), file("k/b.yaml", "b\n")];
+    let comparison = compared(&dir, &artifacts);
+    assert_eq!(comparison.same(), 0);
+    assert!(comparison.holds_every_byte());
+    // The directory appears before the write: the survey is not used, and
+    // the fresh attempt refuses a directory meshc did not make, from the
+    // bytes it holds.
+    put(&dir.join("user.txt"), "mine\n");
+    let (result, asked) = write_compared(&dir, comparison, &artifacts);
+    assert!(matches!(result, Err(WriteError::NotMeshcs { .. })), "{result:?}");
+    assert_eq!(asked, 0);
+    fs::remove_file(dir.join("user.txt")).expect("rm");
+    let (summary, asked) = write_compared(&dir, compared(&dir, &artifacts), &artifacts);
+    assert_eq!(
+        summary.expect("write").to_string(),
+        "wrote 2, unchanged 0, removed 0"
+    );
+    assert_eq!(asked, 0);
 }

@@ -104,8 +104,18 @@ use objects::{ApiVersions, Object};
 
 /// Every Kubernetes manifest of the topology, sorted by path.
 pub fn emit(checked: &Checked, source_name: &str) -> Vec<Artifact> {
+    let mut out = Vec::new();
+    each(checked, source_name, |artifact| out.push(artifact));
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Every Kubernetes manifest of the topology, each handed to `take` as soon
+/// as its text is joined (by place, namespace and file name: each cluster's
+/// files together, in path order within it).
+pub(crate) fn each(checked: &Checked, source_name: &str, take: impl FnMut(Artifact)) {
     let cx = Cx::new(checked);
-    files(&cx).into_artifacts(&cx, source_name)
+    files(&cx).into_artifacts(&cx, source_name, take);
 }
 
 /// Every object of every file, rendered.
@@ -301,27 +311,23 @@ impl Files {
         }
     }
 
-    fn into_artifacts(self, cx: &Cx<'_>, source_name: &str) -> Vec<Artifact> {
-        let mut out: Vec<Artifact> = self
-            .files
-            .into_iter()
-            .filter_map(|((place, ns, file), mut documents)| {
-                let dir = match place {
-                    // Dropped when no cluster would apply it (no clusters at all).
-                    Place::Mesh if cx.config_clusters.is_empty() => return None,
-                    Place::Mesh => "mesh".to_owned(),
-                    Place::Cluster(c) => format!("clusters/{}", cx.topo.clusters[c].name.value),
-                };
-                in_order(&mut documents);
-                Some(Artifact {
-                    path: format!("kubernetes/{dir}/{ns}/{file}"),
-                    contents: crate::emit::yaml::join(source_name, documents.iter().map(|(_, d)| d)),
-                    mode: Mode::Regular,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out
+    /// Joins each file's documents, in the map's order, and hands the file
+    /// to `take` at once: only the documents are ever held whole.
+    fn into_artifacts(self, cx: &Cx<'_>, source_name: &str, mut take: impl FnMut(Artifact)) {
+        for ((place, ns, file), mut documents) in self.files {
+            let dir = match place {
+                // Dropped when no cluster would apply it (no clusters at all).
+                Place::Mesh if cx.config_clusters.is_empty() => continue,
+                Place::Mesh => "mesh".to_owned(),
+                Place::Cluster(c) => format!("clusters/{}", cx.topo.clusters[c].name.value),
+            };
+            in_order(&mut documents);
+            take(Artifact {
+                path: format!("kubernetes/{dir}/{ns}/{file}"),
+                contents: crate::emit::yaml::join(source_name, documents.iter().map(|(_, d)| d)),
+                mode: Mode::Regular,
+            });
+        }
     }
 }
 
