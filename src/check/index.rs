@@ -126,10 +126,11 @@ impl Index {
         }
         for (i, s) in topo.service_ids() {
             let (namespace, name) = (s.namespace.value.as_str(), s.name.value.as_str());
-            if ix.services.insert_in(namespace, name, i) && !ix.services_by_name.insert(name, i) {
-                if let Some(first) = ix.services_by_name.get(name) {
-                    ix.name_in_several_namespaces[first] = true;
-                }
+            if ix.services.insert_in(namespace, name, i)
+                && !ix.services_by_name.insert(name, i)
+                && let Some(first) = ix.services_by_name.get(name)
+            {
+                ix.name_in_several_namespaces[first] = true;
             }
             let slot = match namespace_slots.get(namespace) {
                 Some(Position(slot)) => slot,
