@@ -398,7 +398,7 @@ mod tests {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !s.starts_with('-')
                 && !s.ends_with('-')
-                && !(letter_first && s.starts_with(|c: char| c.is_ascii_digit()))
+                && (!letter_first || !s.starts_with(|c: char| c.is_ascii_digit()))
         };
         let alphabet = ['a', '0', '-', '.', '_', 'A', 'é', ' '];
         let mut words = vec![String::new()];
