@@ -126,10 +126,11 @@ impl Index {
         }
         for (i, s) in topo.service_ids() {
             let (namespace, name) = (s.namespace.value.as_str(), s.name.value.as_str());
-            if ix.services.insert_in(namespace, name, i) && !ix.services_by_name.insert(name, i) {
-                if let Some(first) = ix.services_by_name.get(name) {
-                    ix.name_in_several_namespaces[first] = true;
-                }
+            if ix.services.insert_in(namespace, name, i)
+                && !ix.services_by_name.insert(name, i)
+                && let Some(first) = ix.services_by_name.get(name)
+            {
+                ix.name_in_several_namespaces[first] = true;
             }
             let slot = match namespace_slots.get(namespace) {
                 Some(Position(slot)) => slot,
@@ -270,6 +271,25 @@ mod tests {
     use super::*;
     use crate::source::Source;
     use crate::syntax::{Limits, Syntax};
+
+    /// An unqualified name resolves in the caller's namespace first, then
+    /// to the only namespace that has it, and to nothing when several do.
+    #[test]
+    fn a_name_in_several_namespaces_needs_its_namespace() {
+        let text = "mesh m { istio \"1.24\" }\n\
+            service b namespace=x\n\
+            service b namespace=y\n\
+            service c namespace=y\n\
+            service a namespace=z { calls b b.y c }\n\
+            service d namespace=x { calls b }\n";
+        let (topology, _) = crate::front_end(&Source::new("t.kdl", text), Syntax::Kdl, Limits::default());
+        let ix = Index::build(&topology.expect("a topology"));
+        let id = ServiceId::new;
+        assert_eq!(ix.call_targets[id(3)], [None, Some(id(1)), Some(id(2))]);
+        assert_eq!(ix.call_targets[id(4)], [Some(id(0))]);
+        assert_eq!(ix.service("", "c"), Some(id(2)));
+        assert_eq!(ix.service("", "b"), None);
+    }
 
     /// Each caller's calls, resolved once each and in the order first
     /// written, whoever else calls the same services.

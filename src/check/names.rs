@@ -251,13 +251,21 @@ mod tests {
         assert!(names.insert_in("a.b", "c", id(2)));
         assert!(names.insert_in("a", "b.c", id(3)));
         assert!(names.insert_in("", "a.bc", id(4)));
+        assert!(names.insert_in("x", "svc", id(5)));
+        assert!(names.insert_in("y", "svc", id(6)));
+        assert_eq!(names.get_in("y", "svc"), Some(id(6)));
+        assert_eq!(names.get_in("x", "svc"), Some(id(5)));
+        assert_eq!(names.get("svc"), None);
         assert_eq!(names.get("db"), Some(id(0)));
         assert_eq!(names.get_in("a.b", "c"), Some(id(2)));
         assert_eq!(names.get_in("a", "b.c"), Some(id(3)));
         assert_eq!(names.get("a.bc"), Some(id(4)));
         assert_eq!(names.get_in("a.b", "c.d"), None);
         assert_eq!(names.get("d"), None);
-        assert_eq!(names.keys().collect::<Vec<_>>(), ["db", "c", "b.c", "a.bc"]);
+        assert_eq!(
+            names.keys().collect::<Vec<_>>(),
+            ["db", "c", "b.c", "a.bc", "svc", "svc"]
+        );
     }
 
     /// Growing past the first size keeps every name findable, each with its

@@ -387,6 +387,44 @@ fn host_problem(h: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The one-pass acceptance of valid names agrees with the rules as
+    /// written, over every short string of characters that matter.
+    #[test]
+    fn accepted_exactly_by_the_rules() {
+        let label = |s: &str, letter_first: bool| {
+            !s.is_empty()
+                && s.chars().count() <= 63
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !s.starts_with('-')
+                && !s.ends_with('-')
+                && (!letter_first || !s.starts_with(|c: char| c.is_ascii_digit()))
+        };
+        let alphabet = ['a', '0', '-', '.', '_', 'A', 'é', ' '];
+        let mut words = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = words
+                .iter()
+                .filter(|w| w.chars().count() == words.last().map_or(0, |l| l.chars().count()))
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(longer);
+        }
+        words.extend([
+            "a".repeat(63),
+            "a".repeat(64),
+            format!("{}.b", "a".repeat(63)),
+            format!("{}.b", "a".repeat(64)),
+        ]);
+        words.extend([vec!["a"; 127].join("."), vec!["a"; 126].join(".") + ".bb"]);
+        for w in &words {
+            assert_eq!(Class::DnsLabel.accepts(w), label(w, false), "{w:?}");
+            assert_eq!(Class::Dns1035.accepts(w), label(w, true), "{w:?}");
+            let subdomain = w.chars().count() <= 253 && w.split('.').all(|p| label(p, false));
+            assert_eq!(Class::Subdomain.accepts(w), subdomain, "{w:?}");
+        }
+    }
+
     #[test]
     fn dns_labels() {
         assert!(Class::DnsLabel.accepts("ecs-db"));
