@@ -906,6 +906,28 @@ pub fn dnsmasq(source: &Source) -> Parsed<DnsmasqEntry> {
 mod tests {
     use super::*;
 
+    /// A reported line's span ends at its newline, not past it (the line
+    /// scan is `memchr`; this holds its end), in both readers.
+    #[test]
+    fn a_reported_line_ends_before_its_newline() {
+        let text = "A=1\nnot an assignment\nB=2 second word\nC=3\n";
+        let skipped = env_file(&Source::new("t.env", text.to_owned()), EnvReader::Systemd);
+        let spans: Vec<&str> = skipped
+            .diagnostics
+            .iter()
+            .map(|d| &text[d.span().start..d.span().end])
+            .collect();
+        assert_eq!(spans, ["not an assignment"]);
+        let bash = env_file(&Source::new("t.env", text.to_owned()), EnvReader::Bash);
+        let spans: Vec<&str> = bash
+            .diagnostics
+            .iter()
+            .filter(|d| d.code.code == UNREADABLE.code)
+            .map(|d| &text[d.span().start..d.span().end])
+            .collect();
+        assert_eq!(spans, ["not an assignment", "second word"]);
+    }
+
     fn env(text: &str, reader: EnvReader) -> (Vec<(String, String)>, Vec<&'static str>) {
         let p = env_file(&Source::new("t.env", text.to_owned()), reader);
         (
