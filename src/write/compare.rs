@@ -28,7 +28,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::key::Scratch;
-use super::targets::check_path;
 use super::tree::Reader;
 use super::{Survey, plan, survey};
 use crate::artifact::{Artifact, Sink};
@@ -129,8 +128,12 @@ impl Sink for Comparer {
         let Some((survey, tree)) = surveyed else {
             return Held(Kept::Unread(artifact));
         };
-        // A bad path is the writer's to refuse, whole.
-        if self.failed.load(Ordering::Relaxed) || check_path(&artifact.path).is_err() {
+        // A bad path is the writer's to refuse (`Targets`), whole. Only a
+        // path found in the scan is read, and a scanned path is names of
+        // DIR's entries (never empty, `.` or `..`, never holding `/` or
+        // NUL) joined by NUL in its key: a path with a NUL is the one that
+        // could look like another, so it is not compared at all.
+        if self.failed.load(Ordering::Relaxed) || artifact.path.contains('\0') {
             return Held(Kept::Unread(artifact));
         }
         let (reader, scratch) = local.0.get_or_insert_with(|| {

@@ -193,7 +193,11 @@ pub(super) fn plan<'a>(
         .map(|(&path, &wanted)| (path, Want::from(wanted)))
         .chain([(MANIFEST, manifest)])
         .map(|(path, want)| {
-            let entry = before.get(scratch.encode(path.as_bytes()));
+            // A file compared as it was emitted needs no second look.
+            let entry = match want {
+                Want::Held => None,
+                Want::Bytes { .. } => before.get(scratch.encode(path.as_bytes())),
+            };
             (path, want, entry)
         })
         .collect();
