@@ -1000,9 +1000,22 @@ fn build_or_check(
     };
     let rebuild = format!("meshc build {} -o {}", path.display(), out.display());
     let files = compared.len();
-    let again = || crate::emit::all(&checked, source_name);
-    let artifacts = crate::write::Artifacts::Compared(compared, &again);
-    let options = crate::write::Options { survey: None, adopt };
+    // A build that compared nothing (a fresh one) never emits again: its
+    // checked model is freed before the write, not held through it.
+    let (whole, again);
+    let (artifacts, options) = match compared.into_whole() {
+        crate::write::Given::Whole(artifacts, survey) => {
+            drop(checked);
+            whole = artifacts;
+            let options = crate::write::Options { survey, adopt };
+            (crate::write::Artifacts::Whole(&whole), options)
+        }
+        crate::write::Given::Compared(compared) => {
+            again = move || crate::emit::all(&checked, source_name);
+            let options = crate::write::Options { survey: None, adopt };
+            (crate::write::Artifacts::Compared(compared, &again), options)
+        }
+    };
     if check_only {
         return match crate::write::check(out, artifacts, options) {
             Ok(stale) if stale.is_fresh() => {

@@ -132,7 +132,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use compare::{Compared, Comparer, Held};
+pub use compare::{Compared, Comparer, Given, Held};
 pub use error::WriteError;
 pub use plan::Adopt;
 pub use read::read_output;

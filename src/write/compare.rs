@@ -70,6 +70,14 @@ pub struct Compared {
     pub(super) failed: bool,
 }
 
+/// What [`Compared::into_whole`] gives back.
+pub enum Given {
+    /// Every artifact whole, and the survey taken beside them.
+    Whole(Vec<Artifact>, Option<Survey>),
+    /// The comparisons as they were.
+    Compared(Compared),
+}
+
 impl Comparer {
     /// Runs `work` while `dir` is surveyed on a second thread, and returns
     /// its result and the comparer `work` was given. `work` hands the
@@ -175,6 +183,27 @@ impl Compared {
     /// them without emitting them again.
     pub(super) fn holds_every_byte(&self) -> bool {
         !self.files.iter().any(|held| matches!(held.0, Kept::Same(_)))
+    }
+
+    /// Every artifact whole, with the survey taken beside them, when none
+    /// was compared (a fresh build: there was nothing to compare with);
+    /// the comparisons as they are otherwise. Whole artifacts need nothing
+    /// emitted again, so whoever holds what they were emitted from can free
+    /// it before the write, and nothing is compared twice. A comparison
+    /// that failed leaves no survey: the write then scans under its lock.
+    pub fn into_whole(self) -> Given {
+        if !self.files.iter().all(|held| matches!(held.0, Kept::Unread(_))) {
+            return Given::Compared(self);
+        }
+        let mut artifacts = Vec::with_capacity(self.files.len());
+        for held in self.files {
+            // Every one is `Unread`: tested above.
+            if let Kept::Unread(artifact) = held.0 {
+                artifacts.push(artifact);
+            }
+        }
+        let survey = if self.failed { None } else { self.survey };
+        Given::Whole(artifacts, survey)
     }
 
     /// How many artifacts the surveyed directory held (bytes dropped).

@@ -1571,3 +1571,39 @@ fn without_a_directory_nothing_is_compared_or_emitted_twice() {
     );
     assert_eq!(asked, 0);
 }
+
+#[test]
+fn only_a_build_that_compared_nothing_is_given_back_whole() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let artifacts = [file("a.yaml", "a\n"), file("k/b.yaml", "b\n")];
+    // Nothing to compare with: every artifact back, in order, with the
+    // survey (which found no tree), and the write from them is a fresh one.
+    let Given::Whole(whole, survey) = compared(&dir, &artifacts).into_whole() else {
+        panic!("nothing was compared, yet the build was not given back whole");
+    };
+    assert_eq!(whole, artifacts);
+    assert!(survey.is_some_and(|survey| survey.old.is_none()));
+    let summary = write(&dir, &whole).expect("write");
+    assert_eq!(summary.to_string(), "wrote 2, unchanged 0, removed 0");
+    // A tree to compare with, one file the same and one not: the
+    // comparisons stay, so nothing is compared twice.
+    let changed = [file("a.yaml", "a\n"), file("k/b.yaml", "B\n")];
+    let comparison = compared(&dir, &changed);
+    assert_eq!(comparison.same(), 1);
+    let Given::Compared(comparison) = comparison.into_whole() else {
+        panic!("a compared build was given back whole");
+    };
+    // Every file different still counts as compared.
+    let all_changed = [file("a.yaml", "A\n"), file("k/b.yaml", "B\n")];
+    assert!(matches!(
+        compared(&dir, &all_changed).into_whole(),
+        Given::Compared(_)
+    ));
+    let (summary, asked) = write_compared(&dir, comparison, &changed);
+    assert_eq!(
+        summary.expect("write").to_string(),
+        "wrote 1, unchanged 1, removed 0"
+    );
+    assert_eq!(asked, 0);
+}
