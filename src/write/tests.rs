@@ -1073,8 +1073,9 @@ fn a_file_replaced_after_a_survey_with_other_permissions_is_repaired() {
     let artifacts = [file("k/a.yaml", "abc\n")];
     write(&dir, &artifacts).expect("first write");
     let survey_ = survey(&dir);
-    // Same bytes, another inode and mode: the survey's size and mode, read
-    // together with the new bytes, would say nothing changed.
+    // Same bytes, a new file (it may get the freed inode number back) with
+    // another mode: the survey's size and mode, read together with the new
+    // bytes, would say nothing changed.
     fs::remove_file(dir.join("k/a.yaml")).expect("rm");
     put(&dir.join("k/a.yaml"), "abc\n");
     set_mode(&dir.join("k/a.yaml"), 0o600);
