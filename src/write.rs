@@ -110,6 +110,7 @@
 //! flipped between versions (changes what DIR is).
 
 mod compare;
+mod early;
 mod error;
 mod halves;
 mod key;

@@ -160,6 +160,27 @@ impl Ops {
             .map_err(|e| WriteError::io("flush the filesystem of", path, e))
     }
 
+    /// Starts writing back what is dirty on the filesystem of `dir` (the
+    /// staging tree, open) while the tree is still being filled: `syncfs`
+    /// on the early flusher's thread (see `early`). Not a mutation, so not a
+    /// crash point; its error fails the write like the final flush's.
+    pub fn flush_early(&self, dir: &File, path: &Path) -> Result<(), WriteError> {
+        let fail = |e| WriteError::io("flush the filesystem of", path, e);
+        #[cfg(test)]
+        self.test.early().map_err(fail)?;
+        sync_filesystem(dir).map_err(fail)
+    }
+
+    /// File bytes between two early flushes, and whether the filling
+    /// threads wait for each (tests only).
+    pub fn early_pace(&self) -> (u64, bool) {
+        #[cfg(test)]
+        if let Some(chunk) = self.test.early_chunk {
+            return (chunk, true);
+        }
+        (super::early::CHUNK, false)
+    }
+
     /// Atomically swaps the directories at `a` and `b`.
     pub fn exchange(&self, a: &Path, b: &Path) -> Result<(), WriteError> {
         self.tick("swap in the new tree at", b)?;
@@ -290,9 +311,25 @@ pub(super) mod test_hooks {
         pub meddle: Option<(usize, Box<dyn Fn() + Send + Sync>)>,
         pub log: Mutex<Vec<String>>,
         count: AtomicUsize,
+        /// Early flushes every this many file bytes, each awaited by the
+        /// filling threads (so that each chunk is flushed early).
+        pub early_chunk: Option<u64>,
+        /// Early flushes fail instead of flushing.
+        pub early_flush_fails: bool,
+        /// Early flushes made (or failed).
+        pub early_flushes: AtomicUsize,
     }
 
     impl Hooks {
+        /// Before an early flush: counts it, and fails it when told to.
+        pub fn early(&self) -> io::Result<()> {
+            self.early_flushes.fetch_add(1, Ordering::SeqCst);
+            if self.early_flush_fails {
+                return Err(io::Error::other("injected writeback failure"));
+            }
+            Ok(())
+        }
+
         pub fn tick(&self, action: &str, path: &Path) -> Result<(), WriteError> {
             let n = self.count.fetch_add(1, Ordering::SeqCst);
             if let Some((at, meddle)) = &self.meddle

@@ -1,7 +1,8 @@
 //! Building the new tree in a private directory beside the output directory.
 //!
 //! The new tree is complete and flushed to disk (one `syncfs` of its
-//! filesystem) before anything can see it:
+//! filesystem; on a large tree, writeback starts while it is filled, see
+//! `early`) before anything can see it:
 //! the swap that follows is the only step that changes the output directory.
 //! While it is built, the tree's top is mode 0700, so no other user can plant
 //! a symlink in it. A new directory is made with its final mode; a copy of an
@@ -11,10 +12,12 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
+use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::WriteError;
+use super::early::Early;
 use super::halves;
 use super::key::Key;
 use super::manifest::MANIFEST;
@@ -75,12 +78,28 @@ fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<()
             place(dir, staging, path, action, ops, &modes)?;
         }
     }
-    halves::in_halves(&others, |entries| {
-        let modes = CreateModes::default();
-        entries
-            .iter()
-            .filter(|(path, _)| !early.contains(path.as_bytes()))
-            .try_for_each(|(path, action)| place(dir, staging, path, action, ops, &modes))
+    // A large tree is written back while it is filled (see `early`).
+    let new_bytes: u64 = others
+        .iter()
+        .map(|(_, action)| match action {
+            Action::Write { contents, .. } => contents.len() as u64,
+            _ => 0,
+        })
+        .sum();
+    with_early_writeback(staging, new_bytes, ops, |flusher| {
+        halves::in_halves(&others, |entries| {
+            let modes = CreateModes::default();
+            entries
+                .iter()
+                .filter(|(path, _)| !early.contains(path.as_bytes()))
+                .try_for_each(|(path, action)| {
+                    place(dir, staging, path, action, ops, &modes)?;
+                    if let (Some(flusher), Action::Write { contents, .. }) = (flusher, action) {
+                        flusher.wrote(contents.len() as u64);
+                    }
+                    Ok(())
+                })
+        })
     })?;
 
     // A directory made with its final mode is done. The others (copies of
@@ -101,8 +120,48 @@ fn populate(dir: &Path, staging: &Path, plan: &Plan<'_>, ops: &Ops) -> Result<()
 
     // Every file's contents and every directory's entries must be on disk
     // before the swap can point at them: one flush of the whole filesystem
-    // costs less than an fsync per file and per directory.
+    // costs less than an fsync per file and per directory (and on a large
+    // tree, the early flushes have already written most of it).
     ops.sync_filesystem(staging)
+}
+
+/// Runs `fill` (given the flusher to tell of each file written) beside a
+/// thread that flushes the filesystem each time a chunk of file bytes has
+/// been written, when the tree's `new_bytes` make that worth it. The
+/// filling's error comes first; else the flusher's.
+fn with_early_writeback<R>(
+    staging: &Path,
+    new_bytes: u64,
+    ops: &Ops,
+    fill: impl FnOnce(Option<&Early>) -> Result<R, WriteError>,
+) -> Result<R, WriteError> {
+    let (chunk, lockstep) = ops.early_pace();
+    if !Early::worth_it(chunk, new_bytes) {
+        return fill(None);
+    }
+    let flusher = Early::new(chunk, lockstep);
+    std::thread::scope(|scope| {
+        let flushing = scope.spawn(|| {
+            let flushed = File::open(staging)
+                .map_err(|e| WriteError::io("flush the filesystem of", staging, e))
+                .and_then(|top| {
+                    while flusher.next() {
+                        ops.flush_early(&top, staging)?;
+                    }
+                    Ok(())
+                });
+            flusher.finish();
+            flushed
+        });
+        let filled = fill(Some(&flusher));
+        flusher.finish();
+        let flushed = flushing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let filled = filled?;
+        flushed?;
+        Ok(filled)
+    })
 }
 
 /// Whether a directory is made with its final mode at once: a new one (no

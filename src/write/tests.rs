@@ -1040,6 +1040,69 @@ fn large_trees_are_written_and_compared_on_two_threads_alike() {
     assert_eq!(names(tmp.path()), ["out"]);
 }
 
+/// Like [`many`], with files of 1 KiB, for the early flushes.
+fn many_kib(version: &str) -> Vec<Artifact> {
+    let mut artifacts = many(version);
+    for artifact in &mut artifacts {
+        artifact.contents = format!("{:<1023}\n", artifact.contents.trim_end());
+    }
+    artifacts
+}
+
+/// Early flushes every 64 KiB, each awaited by the threads that write.
+fn ops_flushing_early() -> Ops {
+    let mut ops = Ops::default();
+    ops.test.early_chunk = Some(64 << 10);
+    ops
+}
+
+#[test]
+fn a_large_tree_is_flushed_while_it_is_written() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    let v1 = many_kib("v1");
+    let ops = ops_flushing_early();
+    let summary = run(&dir, &v1, &ops).expect("write");
+    assert_eq!(summary.to_string(), "wrote 700, unchanged 0, removed 0");
+    // 700 KiB in chunks of 64 KiB: each full chunk is taken by the flusher
+    // before the thread that wrote it goes on (lockstep), two threads.
+    let flushes = ops.test.early_flushes.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((9..=10).contains(&flushes), "{flushes} early flushes");
+    for artifact in &v1 {
+        assert_eq!(read(&dir.join(&artifact.path)), artifact.contents);
+    }
+    // A tree of less than two chunks is not worth a flusher.
+    let ops = ops_flushing_early();
+    let small: Vec<Artifact> = v1.into_iter().take(100).collect();
+    run(&dir, &small, &ops).expect("write");
+    assert_eq!(
+        ops.test.early_flushes.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
+
+#[test]
+fn a_failed_early_flush_fails_the_write_and_keeps_the_old_tree() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("out");
+    write(&dir, &many("v1")).expect("write");
+    let before = snapshot(&dir);
+    let mut ops = ops_flushing_early();
+    ops.test.early_flush_fails = true;
+    let error = run(&dir, &many_kib("v2"), &ops).expect_err("a writeback error");
+    assert!(
+        error.to_string().contains("flush the filesystem of")
+            && error.to_string().contains("injected writeback"),
+        "{error}"
+    );
+    assert_eq!(
+        ops.test.early_flushes.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(snapshot(&dir), before);
+    assert_eq!(names(tmp.path()), ["out"]);
+}
+
 /// The second thread that fills a large staging tree may start deep
 /// inside directories that fall in the first thread's half: they are made
 /// before either starts.
