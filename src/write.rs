@@ -56,7 +56,9 @@
 //!    the umask or a default ACL took bits from it); unchanged generated
 //!    files and everything the user owns are hard-linked in; directories are
 //!    recreated with their mode and owner. Then the whole filesystem is
-//!    flushed once (`syncfs`), rather than one fsync per file and directory.
+//!    flushed once (`syncfs`), rather than one fsync per file and directory;
+//!    on a large tree, earlier `syncfs` calls start that writeback while the
+//!    tree is filled (see `early`).
 //!    A generated file counts as unchanged when its mode and bytes match;
 //!    the scan's size settles most changes without reading the old file.
 //!    From 512 files on, two threads share the reading of old files and the
