@@ -4,7 +4,7 @@
 //! `stage`). Left alone, the kernel starts writing a fresh tree back only
 //! when its dirty data ages (30 s) or grows past a share of memory, so the
 //! final `syncfs` found the whole tree dirty and waited for all of it: on
-//! this project's ext4 disk, 0.6–0.9 s of a 10k build, spent after the
+//! this project's ext4 disk, 0.6–1.3 s of a 10k build, spent after the
 //! writing threads were done. While a large tree is filled, a helper
 //! thread now flushes the filesystem each time another [`Early::chunk`] of
 //! file bytes has been written, so the disk works while the tree is still
