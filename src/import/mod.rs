@@ -44,11 +44,18 @@ pub struct Imported {
 /// Reads every input and assembles one topology. Pure and total: any
 /// input gives a result, problems are diagnostics.
 pub fn import(inputs: &[Source]) -> Imported {
-    let mut diags = Vec::new();
-    let mut facts = kubernetes::Facts::default();
     // What each input's name says, worked out once for both threads.
     let paths: Vec<Path> = inputs.iter().map(|s| Path::of(&s.name)).collect();
-    let paths = &paths;
+    import_known(inputs, &paths)
+}
+
+/// [`import`] of inputs whose names' [`Path::of`] the caller has worked
+/// out already (the CLI, which needs it to choose the files of a
+/// directory): `paths[i]` must be `Path::of(&inputs[i].name)`.
+pub fn import_known(inputs: &[Source], paths: &[Path]) -> Imported {
+    debug_assert_eq!(inputs.len(), paths.len());
+    let mut diags = Vec::new();
+    let mut facts = kubernetes::Facts::default();
     // YAML is parsed on a second thread, a few files ahead of the reading of
     // its objects here: parsing is half of a large import's work, and the
     // channel's bound keeps only those few files' trees in memory. Each
