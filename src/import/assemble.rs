@@ -193,6 +193,16 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
             cluster_order.push(name);
         }
     }
+    // Legacy flow: the VMs whose cluster.env names the service range, in
+    // name order, with their home cluster (gathered once, not per cluster).
+    let service_ranges: Vec<(Option<&str>, &S)> = facts
+        .vms
+        .values()
+        .filter_map(|v| {
+            let range = v.env.get("ISTIO_SERVICE_CIDR")?;
+            Some((v.install.get("cluster").map(|h| h.value.as_str()), range))
+        })
+        .collect();
     for name in cluster_order {
         let c = &facts.clusters[name];
         let network = c.network.clone().unwrap_or_else(|| {
@@ -209,11 +219,10 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
             network,
             pod_cidrs: Vec::new(),
             // Legacy flow: the VMs' cluster.env names the service range.
-            service_cidrs: facts
-                .vms
-                .values()
-                .filter(|v| v.install.get("cluster").is_none_or(|h| h.value == *name))
-                .find_map(|v| v.env.get("ISTIO_SERVICE_CIDR"))
+            service_cidrs: service_ranges
+                .iter()
+                .find(|(home, _)| home.is_none_or(|h| h == name))
+                .map(|&(_, range)| range)
                 .filter(|c| c.value != "*")
                 .map(|c| {
                     c.value
@@ -784,6 +793,11 @@ fn services(
         &pods,
     );
 
+    // The ends of the ingress gateways' principals, made once.
+    let ingress_principals: Vec<String> = ingress_identities
+        .iter()
+        .map(|(ns, sa)| format!("/ns/{ns}/sa/{sa}"))
+        .collect();
     let mut services = Vec::new();
     let mut portless = Vec::new();
     let default_f = ServiceFacts::default();
@@ -795,13 +809,12 @@ fn services(
         let namespace = s(key_ns, f.namespace.span);
         let decl = Decl::Service(format!("{key_name}.{key_ns}"));
         let mine: Vec<&VmWorkload> = mine_of.get(&key).cloned().unwrap_or_default();
-        let vm_versions: BTreeSet<&str> = mine.iter().map(|w| w.version.value.as_str()).collect();
 
         // Versions in clusters: DestinationRule subsets no VM runs.
         let mut cluster_versions: Vec<S> = f
             .subsets
             .iter()
-            .filter(|v| !vm_versions.contains(v.value.as_str()))
+            .filter(|v| !mine.iter().any(|w| w.version.value == v.value))
             .cloned()
             .collect();
         if pods.contains_key(&key) {
@@ -864,11 +877,7 @@ fn services(
             .principals
             .iter()
             .flatten()
-            .find(|p| {
-                ingress_identities
-                    .iter()
-                    .any(|(ns, sa)| p.value.ends_with(&format!("/ns/{ns}/sa/{sa}")))
-            })
+            .find(|p| ingress_principals.iter().any(|i| p.value.ends_with(i.as_str())))
             .map(|p| Spanned::new(true, p.span));
 
         let mut ports: Vec<Port> = f
