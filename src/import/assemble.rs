@@ -1491,10 +1491,12 @@ fn unseen_callers(
             Some((v.name.value.as_str(), c))
         })
         .collect();
-    let index: BTreeMap<ServiceKey, usize> = services
+    // Each service's place, by borrowed (namespace, name): the stand-ins
+    // are added once every lookup is done.
+    let index: BTreeMap<(&str, &str), usize> = services
         .iter()
         .enumerate()
-        .map(|(i, s)| ((s.namespace.value.clone(), s.name.value.clone()), i))
+        .map(|(i, s)| ((s.namespace.value.as_str(), s.name.value.as_str()), i))
         .collect();
     let mut explained: Vec<BTreeSet<String>> = services
         .iter()
@@ -1509,31 +1511,30 @@ fn unseen_callers(
         })
         .collect();
     let own = explained.clone();
-    for s in services.iter() {
+    for (i, s) in services.iter().enumerate() {
         for call in &s.calls {
             let (name, ns) = call
                 .value
                 .split_once('.')
                 .unwrap_or((&call.value, &s.namespace.value));
-            if let Some(&callee) = index.get(&(ns.to_owned(), name.to_owned())) {
-                explained[callee].extend(
-                    own[index[&(s.namespace.value.clone(), s.name.value.clone())]]
-                        .iter()
-                        .cloned(),
-                );
+            if let Some(&callee) = index.get(&(ns, name)) {
+                explained[callee].extend(own[i].iter().cloned());
             }
         }
     }
     // Per cluster: the services whose Service there nothing explains.
     let mut unseen: BTreeMap<&str, Vec<(ServiceKey, Span)>> = BTreeMap::new();
     for (key, f) in &facts.services {
-        let Some(&i) = index.get(key) else { continue };
+        let Some(&i) = index.get(&(key.0.as_str(), key.1.as_str())) else {
+            continue;
+        };
         for (cluster, span) in &f.clusters {
             if !explained[i].contains(cluster) {
                 unseen.entry(cluster).or_default().push((key.clone(), *span));
             }
         }
     }
+    let mut stand_ins = Vec::new();
     for (cluster, callees) in unseen {
         let Some(((ns, _), _)) = callees.first() else {
             continue;
@@ -1541,7 +1542,7 @@ fn unseen_callers(
         let ns = ns.clone();
         let mut name: String = format!("caller-in-{cluster}").chars().take(63).collect();
         let mut n = 2;
-        while index.contains_key(&(ns.clone(), name.clone())) {
+        while index.contains_key(&(ns.as_str(), name.as_str())) {
             let suffix = format!("-{n}");
             name = format!(
                 "{}{suffix}",
@@ -1572,7 +1573,7 @@ fn unseen_callers(
                 listed.join(", ")
             ),
         );
-        services.push(Service {
+        stand_ins.push(Service {
             name: imp(name),
             namespace: imp(ns.clone()),
             ports: Vec::new(),
@@ -1594,6 +1595,8 @@ fn unseen_callers(
             span: implicit(),
         });
     }
+    drop(index);
+    services.extend(stand_ins);
 }
 
 /// Orders the services as the runbook lists their VM workloads (a VM's
