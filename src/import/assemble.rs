@@ -828,7 +828,7 @@ fn services(
         }
         let (mut deployments, service_account) = match pods.get(&key) {
             Some(list) => cluster_side.declared(key, key_name, list, &decl, out),
-            None => cluster_side.deployments(key, key_name, &cluster_versions, &mine, &decl, span, out),
+            None => cluster_side.deployments((key, key_name), &cluster_versions, &mine, &decl, span, out),
         };
         for w in &mine {
             deployments.push(Deployment {
@@ -1364,8 +1364,7 @@ impl ClusterSide {
     /// The cluster `deploy` lines of a service and its service account.
     fn deployments(
         &self,
-        key: Sid,
-        name: &str,
+        (key, name): (Sid, &str),
         cluster_versions: &[S],
         mine: &[&VmWorkload],
         decl: &Decl,
