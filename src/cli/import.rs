@@ -80,7 +80,7 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
     // the printed topology): with them, zeroing was a quarter to a third of
     // its CPU time (PERFORMANCE.md). Only a hint: an error changes nothing.
     let _ = rustix::thread::disable_transparent_huge_pages(true);
-    let mut inputs = Vec::new();
+    let mut inputs = Inputs::default();
     let mut unreadable: Vec<(Source, Vec<Diagnostic>)> = Vec::new();
     for path in &args.paths {
         if let Err(msg) = gather(path, &mut inputs, &mut unreadable) {
@@ -88,7 +88,9 @@ pub(super) fn run(args: &ImportArgs) -> Exit {
             return Exit::Usage;
         }
     }
-    let imported = import::import(&inputs);
+    let imported = import::import_known(&inputs.sources, &inputs.paths);
+    drop(inputs.paths);
+    let inputs = inputs.sources;
 
     // Each finding goes to the input it is about; the inputs with findings
     // are kept for printing them (moved, not copied: a 10k mesh's inputs
@@ -196,12 +198,21 @@ const IMPORT_LIMIT: Limit = Limit {
     not_utf8: "save it as UTF-8: Kubernetes YAML and the VM files meshc reads are UTF-8 text",
 };
 
+/// The inputs read, each with what its name says (`import::Path::of` of
+/// it, worked out once: it chooses a directory's files, then guides the
+/// import).
+#[derive(Default)]
+struct Inputs {
+    sources: Vec<Source>,
+    paths: Vec<import::Path>,
+}
+
 /// Adds the inputs under `path`: a file, every importable file of a
 /// directory (recursively, in sorted order, hidden entries skipped), or
 /// standard input for `-`.
 fn gather(
     path: &Path,
-    inputs: &mut Vec<Source>,
+    inputs: &mut Inputs,
     unreadable: &mut Vec<(Source, Vec<Diagnostic>)>,
 ) -> Result<(), String> {
     if path.as_os_str() == "-" {
@@ -213,13 +224,14 @@ fn gather(
             .map_err(|e| format!("meshc: cannot read standard input: {e}"))?;
         return add(
             super::source_from_bytes("-".to_owned(), bytes, IMPORT_LIMIT),
+            None,
             inputs,
             unreadable,
         );
     }
     let meta = std::fs::metadata(path).map_err(|e| format!("meshc: cannot read {}: {e}", path.display()))?;
     if !meta.is_dir() {
-        return add(read_source(path, IMPORT_LIMIT), inputs, unreadable);
+        return add(read_source(path, IMPORT_LIMIT), None, inputs, unreadable);
     }
     // Each directory's entries sorted by name, a directory's tree at its
     // name's place: the order of the paths sorted (component by component)
@@ -236,8 +248,8 @@ fn gather(
     let mut listing_buffer: Vec<u8> = Vec::with_capacity(LISTING_BUFFER);
     while let Some(entry) = stack.pop() {
         let dir = match entry {
-            Entry::File(read) => {
-                files.push(read);
+            Entry::File(read, kind) => {
+                files.push((read, kind));
                 continue;
             }
             Entry::Dir(dir) => dir,
@@ -273,18 +285,38 @@ fn gather(
             }
         }
         here.sort_unstable();
+        // A file's name as `dir.join(name).display()` writes it, made from
+        // the directory's shown once (formatting each joined path was 2 %
+        // of a 10k import).
+        let dir_shown = dir.display().to_string();
         for (name, is_dir) in here.into_iter().rev() {
-            let at = dir.join(std::ffi::OsStr::from_bytes(name.as_bytes()));
             if is_dir {
-                stack.push(Entry::Dir(at));
-            } else if import::Path::of(&at.to_string_lossy()).kind != import::FileKind::Other {
-                let read = read_file_in(&fd, &name, &at, &mut buffer);
-                stack.push(Entry::File(read));
+                stack.push(Entry::Dir(dir.join(std::ffi::OsStr::from_bytes(name.as_bytes()))));
+            } else {
+                let file = String::from_utf8_lossy(name.to_bytes());
+                let mut display = String::with_capacity(dir_shown.len() + 1 + file.len());
+                display.push_str(&dir_shown);
+                if !dir_shown.is_empty() && !dir_shown.ends_with('/') {
+                    display.push('/');
+                }
+                display.push_str(&file);
+                debug_assert_eq!(
+                    display,
+                    dir.join(std::ffi::OsStr::from_bytes(name.as_bytes()))
+                        .display()
+                        .to_string()
+                );
+                // The source's name, and what it says, once.
+                let kind = import::Path::of(&display);
+                if kind.kind != import::FileKind::Other {
+                    let read = read_file_in(&fd, &name, display, &mut buffer);
+                    stack.push(Entry::File(read, Box::new(kind)));
+                }
             }
         }
     }
-    for read in files {
-        add(read, inputs, unreadable)?;
+    for (read, kind) in files {
+        add(read, Some(*kind), inputs, unreadable)?;
     }
     Ok(())
 }
@@ -293,7 +325,7 @@ fn gather(
 /// file already read, waiting for its place in the sorted order.
 enum Entry {
     Dir(PathBuf),
-    File(Result<Source, ReadError>),
+    File(Result<Source, ReadError>, Box<import::Path>),
 }
 
 /// The bytes of directory entries asked for by one `getdents64`.
@@ -304,7 +336,7 @@ const LISTING_BUFFER: usize = 64 << 10;
 const FIRST_READ: usize = 256 << 10;
 
 /// Reads the regular file `name` of the open directory `dir` (`path` is
-/// its whole path, the source's name): one `openat` relative to `dir`
+/// its whole path as displayed, the source's name): one `openat` relative to `dir`
 /// (without following a symlink, without blocking in case it was replaced
 /// by a FIFO since the listing said it is a regular file), reads into
 /// `buffer`, which is reused for every file, and `close`. No `fstat`: a
@@ -312,8 +344,8 @@ const FIRST_READ: usize = 256 << 10;
 /// a file that fills [`FIRST_READ`] is `fstat`ed, so that one over the
 /// limit is refused before it is read; the reads stay bounded by the limit
 /// whatever the file does meanwhile.
-fn read_file_in(dir: &OwnedFd, name: &CStr, path: &Path, buffer: &mut Vec<u8>) -> Result<Source, ReadError> {
-    let display = || path.display().to_string();
+fn read_file_in(dir: &OwnedFd, name: &CStr, path: String, buffer: &mut Vec<u8>) -> Result<Source, ReadError> {
+    let display = || path.clone();
     let io = |e: rustix::io::Errno| {
         ReadError::Io(format!(
             "meshc: cannot read {}: {}",
@@ -354,16 +386,23 @@ fn read_file_in(dir: &OwnedFd, name: &CStr, path: &Path, buffer: &mut Vec<u8>) -
         want = (len * 2).min(limit + 1) - len;
     }
     drop(file);
-    super::source_from_bytes(display(), buffer[..len].to_vec(), IMPORT_LIMIT)
+    super::source_from_bytes(path, buffer[..len].to_vec(), IMPORT_LIMIT)
 }
 
+/// Adds a read input (with `Path::of` its name, when known already).
 fn add(
     read: Result<Source, ReadError>,
-    inputs: &mut Vec<Source>,
+    path: Option<import::Path>,
+    inputs: &mut Inputs,
     unreadable: &mut Vec<(Source, Vec<Diagnostic>)>,
 ) -> Result<(), String> {
     match read {
-        Ok(source) => inputs.push(source),
+        Ok(source) => {
+            inputs
+                .paths
+                .push(path.unwrap_or_else(|| import::Path::of(&source.name)));
+            inputs.sources.push(source);
+        }
         Err(ReadError::Unreadable(b)) => {
             let (source, d) = *b;
             unreadable.push((source, vec![d]));

@@ -24,6 +24,64 @@ type S = Spanned<String>;
 /// (namespace, name) of a service.
 type ServiceKey = (String, String);
 
+/// A service of the import, by the rank of its (namespace, name) among
+/// all of them: ids order as the name pairs do, so a map keyed by ids
+/// iterates in the order one keyed by the names would, while a lookup
+/// compares integers, not strings (a 10k mesh's assembly made about 30
+/// string-keyed B-tree lookups per service).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Sid(usize);
+
+/// Every service's (namespace, name), sorted, each once; a [`Sid`] is an
+/// index into it. Names are borrowed from the facts and the workloads.
+struct Keys<'f> {
+    pairs: Vec<(&'f str, &'f str)>,
+    /// Each service's facts, when an input gives any.
+    facts: Vec<Option<&'f ServiceFacts>>,
+}
+
+impl<'f> Keys<'f> {
+    fn new(
+        mut pairs: Vec<(&'f str, &'f str)>,
+        services: &'f BTreeMap<(String, String), ServiceFacts>,
+    ) -> Keys<'f> {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut keys = Keys {
+            facts: vec![None; pairs.len()],
+            pairs,
+        };
+        for ((ns, name), f) in services {
+            if let Some(id) = keys.id(ns, name) {
+                keys.facts[id.0] = Some(f);
+            }
+        }
+        keys
+    }
+
+    /// The id of service `name` in namespace `ns`, if it is one.
+    fn id(&self, ns: &str, name: &str) -> Option<Sid> {
+        self.pairs.binary_search(&(ns, name)).ok().map(Sid)
+    }
+
+    /// Every id, in name order.
+    fn ids(&self) -> impl Iterator<Item = Sid> + use<> {
+        (0..self.pairs.len()).map(Sid)
+    }
+
+    fn ns(&self, k: Sid) -> &'f str {
+        self.pairs[k.0].0
+    }
+
+    fn name(&self, k: Sid) -> &'f str {
+        self.pairs[k.0].1
+    }
+
+    fn facts(&self, k: Sid) -> Option<&'f ServiceFacts> {
+        self.facts[k.0]
+    }
+}
+
 fn s(value: impl Into<String>, span: Span) -> S {
     Spanned::new(value.into(), span)
 }
@@ -135,6 +193,16 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
             cluster_order.push(name);
         }
     }
+    // Legacy flow: the VMs whose cluster.env names the service range, in
+    // name order, with their home cluster (gathered once, not per cluster).
+    let service_ranges: Vec<(Option<&str>, &S)> = facts
+        .vms
+        .values()
+        .filter_map(|v| {
+            let range = v.env.get("ISTIO_SERVICE_CIDR")?;
+            Some((v.install.get("cluster").map(|h| h.value.as_str()), range))
+        })
+        .collect();
     for name in cluster_order {
         let c = &facts.clusters[name];
         let network = c.network.clone().unwrap_or_else(|| {
@@ -151,11 +219,10 @@ pub fn assemble(mut facts: Facts, diags: &mut Vec<Diagnostic>) -> (Topology, Vec
             network,
             pod_cidrs: Vec::new(),
             // Legacy flow: the VMs' cluster.env names the service range.
-            service_cidrs: facts
-                .vms
-                .values()
-                .filter(|v| v.install.get("cluster").is_none_or(|h| h.value == *name))
-                .find_map(|v| v.env.get("ISTIO_SERVICE_CIDR"))
+            service_cidrs: service_ranges
+                .iter()
+                .find(|(home, _)| home.is_none_or(|h| h == name))
+                .map(|&(_, range)| range)
                 .filter(|c| c.value != "*")
                 .map(|c| {
                     c.value
@@ -643,16 +710,34 @@ fn services(
 ) -> (Vec<Service>, BTreeMap<String, S>) {
     let workloads = vm_workloads(facts);
     let vm_names: BTreeSet<&str> = vms.iter().map(|v| v.name.value.as_str()).collect();
-    let keys: BTreeSet<(String, String)> = facts.services.keys().cloned().collect();
-    let mut all = keys.clone();
-    all.extend(workloads.iter().map(|w| (w.namespace.clone(), w.service.clone())));
+    // Every service: those with facts, VM workloads or Deployments.
+    let mut pairs: Vec<(&str, &str)> = facts
+        .services
+        .keys()
+        .map(|(ns, name)| (ns.as_str(), name.as_str()))
+        .collect();
+    pairs.extend(
+        workloads
+            .iter()
+            .map(|w| (w.namespace.as_str(), w.service.as_str())),
+    );
+    pairs.extend(
+        facts
+            .deployments
+            .iter()
+            .map(|d| (d.namespace.value.as_str(), d.app.value.as_str())),
+    );
+    let keys = Keys::new(pairs, &facts.services);
     // Deployments' pods, each (version, cluster) once.
-    let mut pods: BTreeMap<ServiceKey, Vec<&DeploymentFacts>> = BTreeMap::new();
+    let mut pods: BTreeMap<Sid, Vec<&DeploymentFacts>> = BTreeMap::new();
     for d in &facts.deployments {
-        let list = pods
-            .entry((d.namespace.value.clone(), d.app.value.clone()))
-            .or_default();
-        let version = |d: &DeploymentFacts| d.version.as_ref().map(|v| v.value.clone());
+        let Some(id) = keys.id(&d.namespace.value, &d.app.value) else {
+            continue;
+        };
+        let list = pods.entry(id).or_default();
+        fn version(d: &DeploymentFacts) -> Option<&str> {
+            d.version.as_ref().map(|v| v.value.as_str())
+        }
         if !list
             .iter()
             .any(|o| version(o) == version(d) && o.cluster == d.cluster)
@@ -660,23 +745,24 @@ fn services(
             list.push(d);
         }
     }
-    all.extend(pods.keys().cloned());
 
     // Calls, from Sidecar egress hosts `ns/<svc>.<ns>.svc.<domain>`.
-    let mut calls: BTreeMap<ServiceKey, Vec<(String, String, Span)>> = BTreeMap::new();
-    for (key, f) in &facts.services {
+    let mut calls: Calls = BTreeMap::new();
+    let cp_prefix = format!("{cp_ns}/");
+    for key in keys.ids() {
+        let Some(f) = keys.facts(key) else { continue };
         for host in f.egress.iter().flatten() {
             let Some((_, fqdn)) = host.value.split_once('/') else {
                 continue;
             };
-            if fqdn == "*" || host.value.starts_with(&format!("{cp_ns}/")) {
+            if fqdn == "*" || host.value.starts_with(&cp_prefix) {
                 continue;
             }
             let mut parts = fqdn.split('.');
             let (Some(svc), Some(ns)) = (parts.next(), parts.next()) else {
                 continue;
             };
-            if !all.contains(&(ns.to_owned(), svc.to_owned())) {
+            let Some(callee) = keys.id(ns, svc) else {
                 diags.push(
                     Diagnostic::new(
                         &UNKNOWN_EGRESS_HOST,
@@ -687,63 +773,51 @@ fn services(
                     .help("import the manifests that define it too, or remove the host"),
                 );
                 continue;
-            }
-            calls
-                .entry(key.clone())
-                .or_default()
-                .push((ns.to_owned(), svc.to_owned(), host.span));
+            };
+            calls.entry(key).or_default().push((callee, host.span));
         }
     }
-    let mut mine_of: BTreeMap<ServiceKey, Vec<&VmWorkload>> = BTreeMap::new();
+    let mut mine_of: BTreeMap<Sid, Vec<&VmWorkload>> = BTreeMap::new();
     for w in workloads.iter().filter(|w| vm_names.contains(w.vm.as_str())) {
-        mine_of
-            .entry((w.namespace.clone(), w.service.clone()))
-            .or_default()
-            .push(w);
+        if let Some(id) = keys.id(&w.namespace, &w.service) {
+            mine_of.entry(id).or_default().push(w);
+        }
     }
     let cluster_side = ClusterSide::infer(
         facts,
-        &all,
+        &keys,
         &mine_of,
         &calls,
-        vm_accounts(facts, &mine_of),
+        vm_accounts(&keys, &mine_of),
         ingress_identities,
         &pods,
     );
 
-    // Each service's VM workloads (on a VM that was kept), in order,
-    // grouped once (not a scan of every workload per service).
-    let mut workloads_of: BTreeMap<(&str, &str), Vec<&VmWorkload>> = BTreeMap::new();
-    for w in &workloads {
-        if vm_names.contains(w.vm.as_str()) {
-            workloads_of
-                .entry((w.namespace.as_str(), w.service.as_str()))
-                .or_default()
-                .push(w);
-        }
-    }
-
+    // The ends of the ingress gateways' principals, made once.
+    let ingress_principals: Vec<String> = ingress_identities
+        .iter()
+        .map(|(ns, sa)| format!("/ns/{ns}/sa/{sa}"))
+        .collect();
     let mut services = Vec::new();
     let mut portless = Vec::new();
-    for key in &all {
-        let f = facts.services.get(key);
-        let default_f = ServiceFacts::default();
-        let f = f.unwrap_or(&default_f);
+    let default_f = ServiceFacts::default();
+    for key in keys.ids() {
+        let (key_ns, key_name) = (keys.ns(key), keys.name(key));
+        let f = keys.facts(key).unwrap_or(&default_f);
         let span = f.span;
-        let name = s(key.1.clone(), span);
-        let namespace = s(key.0.clone(), f.namespace.span);
-        let decl = Decl::Service(format!("{}.{}", key.1, key.0));
-        let mine: Vec<&VmWorkload> = mine_of.get(key).cloned().unwrap_or_default();
-        let vm_versions: BTreeSet<&str> = mine.iter().map(|w| w.version.value.as_str()).collect();
+        let name = s(key_name, span);
+        let namespace = s(key_ns, f.namespace.span);
+        let decl = Decl::Service(format!("{key_name}.{key_ns}"));
+        let mine: Vec<&VmWorkload> = mine_of.get(&key).cloned().unwrap_or_default();
 
         // Versions in clusters: DestinationRule subsets no VM runs.
         let mut cluster_versions: Vec<S> = f
             .subsets
             .iter()
-            .filter(|v| !vm_versions.contains(v.value.as_str()))
+            .filter(|v| !mine.iter().any(|w| w.version.value == v.value))
             .cloned()
             .collect();
-        if pods.contains_key(key) {
+        if pods.contains_key(&key) {
             cluster_versions.clear();
         } else if cluster_versions.is_empty() && mine.is_empty() {
             cluster_versions.push(imp("v1"));
@@ -752,9 +826,9 @@ fn services(
                 "the inputs name no version of this service: `v1` assumed",
             );
         }
-        let (mut deployments, service_account) = match pods.get(key) {
-            Some(list) => cluster_side.declared(key, list, &decl, out),
-            None => cluster_side.deployments(key, &cluster_versions, &mine, &decl, span, out),
+        let (mut deployments, service_account) = match pods.get(&key) {
+            Some(list) => cluster_side.declared(key, key_name, list, &decl, out),
+            None => cluster_side.deployments((key, key_name), &cluster_versions, &mine, &decl, span, out),
         };
         for w in &mine {
             deployments.push(Deployment {
@@ -764,7 +838,7 @@ fn services(
                 span,
             });
         }
-        let service_account = service_account.filter(|sa| sa.value != key.1);
+        let service_account = service_account.filter(|sa| sa.value != key_name);
 
         // Routes, from the VirtualService.
         let mut routes: Vec<Route> = f
@@ -786,7 +860,7 @@ fn services(
                 Diagnostic::new(
                     &IMPORT_WEIGHTS,
                     at,
-                    format!("the route weights of `{}` add up to {total}, not 100", key.1),
+                    format!("the route weights of `{}` add up to {total}, not 100", key_name),
                 )
                 .label("first route")
                 .help("fix the VirtualService's weights so they make 100"),
@@ -803,11 +877,7 @@ fn services(
             .principals
             .iter()
             .flatten()
-            .find(|p| {
-                ingress_identities
-                    .iter()
-                    .any(|(ns, sa)| p.value.ends_with(&format!("/ns/{ns}/sa/{sa}")))
-            })
+            .find(|p| ingress_principals.iter().any(|i| p.value.ends_with(i.as_str())))
             .map(|p| Spanned::new(true, p.span));
 
         let mut ports: Vec<Port> = f
@@ -849,7 +919,7 @@ fn services(
             assume("tcp", 1, tcp);
         }
         if f.ports.is_empty() {
-            portless.push((key.1.as_str(), span));
+            portless.push((key_name, span));
         }
 
         services.push(Service {
@@ -858,14 +928,15 @@ fn services(
             ports,
             deployments,
             calls: calls
-                .get(key)
+                .get(&key)
                 .into_iter()
                 .flatten()
-                .map(|(ns, svc, span)| {
-                    if *ns == key.0 {
-                        s(svc.clone(), *span)
+                .map(|&(callee, span)| {
+                    let (ns, svc) = (keys.ns(callee), keys.name(callee));
+                    if ns == key_ns {
+                        s(svc, span)
                     } else {
-                        s(format!("{svc}.{ns}"), *span)
+                        s(format!("{svc}.{ns}"), span)
                     }
                 })
                 .collect(),
@@ -931,38 +1002,32 @@ fn portless_findings(mut portless: Vec<(&str, Span)>) -> Vec<Diagnostic> {
 /// gets that one as its own.
 struct Accounts {
     vm: BTreeMap<String, S>,
-    service: BTreeMap<ServiceKey, S>,
+    service: BTreeMap<Sid, S>,
 }
 
 /// The account a VM workload runs as: its WorkloadEntry's (or, when
 /// auto-registered, its `cluster.env`'s), else its WorkloadGroup's.
-fn workload_account(facts: &Facts, w: &VmWorkload) -> Option<S> {
-    w.service_account.clone().or_else(|| {
-        facts
-            .services
-            .get(&(w.namespace.clone(), w.service.clone()))?
-            .groups
-            .get(&w.version.value)?
-            .service_account
-            .clone()
-    })
+fn workload_account(f: Option<&ServiceFacts>, w: &VmWorkload) -> Option<S> {
+    w.service_account
+        .clone()
+        .or_else(|| f?.groups.get(&w.version.value)?.service_account.clone())
 }
 
-fn vm_accounts(facts: &Facts, mine_of: &BTreeMap<ServiceKey, Vec<&VmWorkload>>) -> Accounts {
+fn vm_accounts(keys: &Keys, mine_of: &BTreeMap<Sid, Vec<&VmWorkload>>) -> Accounts {
     // (service, VM, account) of every VM workload whose account is known.
-    let mut observed: Vec<(&ServiceKey, &str, S)> = Vec::new();
-    for (key, mine) in mine_of {
+    let mut observed: Vec<(Sid, &str, S)> = Vec::new();
+    for (&key, mine) in mine_of {
         for w in mine {
-            if let Some(sa) = workload_account(facts, w) {
+            if let Some(sa) = workload_account(keys.facts(key), w) {
                 observed.push((key, w.vm.as_str(), sa));
             }
         }
     }
     let mut accounts_on: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut services_on: BTreeMap<&str, BTreeSet<&ServiceKey>> = BTreeMap::new();
+    let mut services_on: BTreeMap<&str, BTreeSet<Sid>> = BTreeMap::new();
     for (key, vm, sa) in &observed {
         accounts_on.entry(vm).or_default().insert(sa.value.as_str());
-        services_on.entry(vm).or_default().insert(key);
+        services_on.entry(vm).or_default().insert(*key);
     }
     let mut vm: BTreeMap<String, S> = BTreeMap::new();
     for (_, name, sa) in &observed {
@@ -972,18 +1037,18 @@ fn vm_accounts(facts: &Facts, mine_of: &BTreeMap<ServiceKey, Vec<&VmWorkload>>) 
     }
     // Per service, over its VMs without an account of their own: the
     // account most run as (the first in name order on a tie).
-    let mut counts: BTreeMap<&ServiceKey, BTreeMap<&str, (usize, &S)>> = BTreeMap::new();
+    let mut counts: BTreeMap<Sid, BTreeMap<&str, (usize, &S)>> = BTreeMap::new();
     for (key, name, sa) in &observed {
         if !vm.contains_key(*name) {
             let c = counts
-                .entry(key)
+                .entry(*key)
                 .or_default()
                 .entry(sa.value.as_str())
                 .or_insert((0, sa));
             c.0 += 1;
         }
     }
-    let mut service: BTreeMap<ServiceKey, S> = BTreeMap::new();
+    let mut service: BTreeMap<Sid, S> = BTreeMap::new();
     for (key, c) in &counts {
         let mut best: Option<(usize, &S)> = None;
         for &(n, sa) in c.values() {
@@ -992,11 +1057,11 @@ fn vm_accounts(facts: &Facts, mine_of: &BTreeMap<ServiceKey, Vec<&VmWorkload>>) 
             }
         }
         if let Some((_, sa)) = best {
-            service.insert((*key).clone(), sa.clone());
+            service.insert(*key, sa.clone());
         }
     }
     for (key, name, sa) in &observed {
-        if !vm.contains_key(*name) && service.get(*key).is_some_and(|s| s.value != sa.value) {
+        if !vm.contains_key(*name) && service.get(key).is_some_and(|s| s.value != sa.value) {
             vm.insert((*name).to_owned(), sa.clone());
         }
     }
@@ -1005,9 +1070,9 @@ fn vm_accounts(facts: &Facts, mine_of: &BTreeMap<ServiceKey, Vec<&VmWorkload>>) 
 
 /// Whether a service has versions that run in clusters: subsets no VM
 /// runs, or no VM at all.
-fn has_cluster_versions(facts: &Facts, key: &ServiceKey, mine: &[&VmWorkload]) -> bool {
+fn has_cluster_versions(keys: &Keys, key: Sid, mine: &[&VmWorkload]) -> bool {
     mine.is_empty()
-        || facts.services.get(key).is_some_and(|f| {
+        || keys.facts(key).is_some_and(|f| {
             f.subsets
                 .iter()
                 .any(|v| !mine.iter().any(|w| w.version.value == v.value))
@@ -1016,8 +1081,8 @@ fn has_cluster_versions(facts: &Facts, key: &ServiceKey, mine: &[&VmWorkload]) -
 
 /// The principals a service's AuthorizationPolicy admits, as (namespace,
 /// service account); `None` without a policy.
-fn admitted(facts: &Facts, key: &ServiceKey) -> Option<BTreeSet<(String, String)>> {
-    let f = facts.services.get(key)?;
+fn admitted<'f>(keys: &Keys<'f>, key: Sid) -> Option<BTreeSet<(&'f str, &'f str)>> {
+    let f = keys.facts(key)?;
     Some(
         f.principals
             .as_ref()?
@@ -1025,7 +1090,7 @@ fn admitted(facts: &Facts, key: &ServiceKey) -> Option<BTreeSet<(String, String)
             .filter_map(|p| {
                 let rest = p.value.split_once("/ns/")?.1;
                 let (ns, sa) = rest.split_once("/sa/")?;
-                Some((ns.to_owned(), sa.to_owned()))
+                Some((ns, sa))
             })
             .collect(),
     )
@@ -1054,27 +1119,28 @@ fn account_of(sa: &str, name: &str) -> bool {
 /// explains must be some caller's, and when only one caller may run as
 /// it, that one does.
 struct ClusterSide {
-    places: BTreeMap<ServiceKey, BTreeSet<String>>,
+    places: BTreeMap<Sid, BTreeSet<String>>,
     /// Services whose placement no Service constrains.
-    unconstrained: BTreeSet<ServiceKey>,
+    unconstrained: BTreeSet<Sid>,
     clusters: Vec<String>,
     /// The accounts of each service's cluster workloads.
-    chosen: BTreeMap<ServiceKey, BTreeSet<String>>,
+    chosen: BTreeMap<Sid, BTreeSet<String>>,
     /// The accounts of VM workloads.
     accounts: Accounts,
 }
 
-type Calls = BTreeMap<ServiceKey, Vec<(String, String, Span)>>;
+/// Each caller's callees, with the span of the egress host naming each.
+type Calls = BTreeMap<Sid, Vec<(Sid, Span)>>;
 
 impl ClusterSide {
-    fn infer(
-        facts: &Facts,
-        all: &BTreeSet<ServiceKey>,
-        mine_of: &BTreeMap<ServiceKey, Vec<&VmWorkload>>,
+    fn infer<'f>(
+        facts: &'f Facts,
+        keys: &Keys<'f>,
+        mine_of: &BTreeMap<Sid, Vec<&VmWorkload>>,
         calls: &Calls,
         accounts: Accounts,
         ingress: &[(String, String)],
-        pods: &BTreeMap<ServiceKey, Vec<&DeploymentFacts>>,
+        pods: &BTreeMap<Sid, Vec<&'f DeploymentFacts>>,
     ) -> ClusterSide {
         let first_cluster = facts
             .clusters
@@ -1082,33 +1148,18 @@ impl ClusterSide {
             .find(|(_, c)| c.control_plane)
             .or_else(|| facts.clusters.iter().next())
             .map(|(n, _)| n.clone());
-        let mine = |k: &ServiceKey| mine_of.get(k).map_or(&[][..], Vec::as_slice);
-        let with_cluster: Vec<&ServiceKey> = all
-            .iter()
-            .filter(|k| !pods.contains_key(*k) && has_cluster_versions(facts, k, mine(k)))
+        let mine = |k: Sid| mine_of.get(&k).map_or(&[][..], Vec::as_slice);
+        let with_cluster: Vec<Sid> = keys
+            .ids()
+            .filter(|&k| !pods.contains_key(&k) && has_cluster_versions(keys, k, mine(k)))
             .collect();
         // The clusters whose Service of `k` the inputs hold, borrowed.
-        let registered = |k: &ServiceKey| -> Option<&BTreeMap<String, Span>> {
-            facts
-                .services
-                .get(k)
-                .map(|f| &f.clusters)
-                .filter(|c| !c.is_empty())
+        let registered = |k: Sid| -> Option<&BTreeMap<String, Span>> {
+            keys.facts(k).map(|f| &f.clusters).filter(|c| !c.is_empty())
         };
-        // Each service's callees, made once for both loops below.
-        let callees: BTreeMap<&ServiceKey, Vec<ServiceKey>> = with_cluster
-            .iter()
-            .map(|&k| {
-                let list = calls
-                    .get(k)
-                    .into_iter()
-                    .flatten()
-                    .map(|(n, s, _)| (n.clone(), s.clone()))
-                    .collect();
-                (k, list)
-            })
-            .collect();
-        let callees = |k: &ServiceKey| callees.get(k).map_or(&[][..], Vec::as_slice);
+        // Each service's callees.
+        let no_calls = Vec::new();
+        let callees = |k: Sid| calls.get(&k).unwrap_or(&no_calls).iter().map(|&(c, _)| c);
 
         let mut places = BTreeMap::new();
         let mut unconstrained = BTreeSet::new();
@@ -1128,30 +1179,28 @@ impl ClusterSide {
                 .map(|p| p.into_iter().map(str::to_owned).collect())
                 .or_else(|| registered(k).map(|r| r.keys().cloned().collect()));
             if p.is_none() {
-                unconstrained.insert(k.clone());
+                unconstrained.insert(k);
             }
-            places.insert(
-                k.clone(),
-                p.unwrap_or_else(|| first_cluster.iter().cloned().collect()),
-            );
+            places.insert(k, p.unwrap_or_else(|| first_cluster.iter().cloned().collect()));
         }
 
         // The accounts each caller's cluster workloads may run as. A
         // callee's admitted principals are read once, however many callers
         // it has.
-        let mut admitted_by: BTreeMap<&ServiceKey, Option<BTreeSet<(String, String)>>> = BTreeMap::new();
-        let mut allowed: BTreeMap<&ServiceKey, BTreeSet<String>> = BTreeMap::new();
+        let mut admitted_by: BTreeMap<Sid, Option<BTreeSet<(&str, &str)>>> = BTreeMap::new();
+        let mut allowed: BTreeMap<Sid, BTreeSet<&str>> = BTreeMap::new();
         for &z in &with_cluster {
-            let mut m: Option<BTreeSet<String>> = None;
+            let z_ns = keys.ns(z);
+            let mut m: Option<BTreeSet<&str>> = None;
             for y in callees(z) {
-                let Some(p) = admitted_by.entry(y).or_insert_with(|| admitted(facts, y)) else {
+                let Some(p) = admitted_by.entry(y).or_insert_with(|| admitted(keys, y)) else {
                     continue;
                 };
-                let theirs = p.iter().filter(|(n, _)| *n == z.0).map(|(_, sa)| sa);
+                let theirs = p.iter().filter(|(n, _)| *n == z_ns).map(|&(_, sa)| sa);
                 m = Some(match m {
-                    None => theirs.cloned().collect(),
+                    None => theirs.collect(),
                     Some(mut m) => {
-                        let theirs: BTreeSet<&String> = theirs.collect();
+                        let theirs: BTreeSet<&str> = theirs.collect();
                         m.retain(|sa| theirs.contains(sa));
                         m
                     }
@@ -1161,90 +1210,91 @@ impl ClusterSide {
                 allowed.insert(z, m);
             }
         }
-        let default_of = |k: &ServiceKey| {
+        let default_of = |k: Sid| -> &str {
             accounts
                 .service
-                .get(k)
-                .map_or_else(|| k.1.clone(), |s| s.value.clone())
+                .get(&k)
+                .map_or_else(|| keys.name(k), |s| s.value.as_str())
         };
-        let mut callers: BTreeMap<ServiceKey, Vec<&ServiceKey>> = BTreeMap::new();
-        for (caller, cs) in calls {
-            for (n, s, _) in cs {
-                callers.entry((n.clone(), s.clone())).or_default().push(caller);
+        let mut callers: BTreeMap<Sid, Vec<Sid>> = BTreeMap::new();
+        for (&caller, cs) in calls {
+            for &(callee, _) in cs {
+                callers.entry(callee).or_default().push(caller);
             }
         }
         // Each admitted account no VM workload explains, with the callers
         // whose cluster workloads may run as it.
-        let mut needs: Vec<(String, Vec<&ServiceKey>)> = Vec::new();
-        for (y, cs) in &callers {
-            let Some(mut need) = admitted(facts, y) else {
+        let mut needs: Vec<(&str, Vec<Sid>)> = Vec::new();
+        for (&y, cs) in &callers {
+            let Some(mut need) = admitted(keys, y) else {
                 continue;
             };
             need.retain(|(n, sa)| !ingress.iter().any(|(i, a)| i == n && a == sa));
-            for z in cs {
-                for d in pods.get(*z).into_iter().flatten() {
+            for &z in cs {
+                let z_ns = keys.ns(z);
+                for d in pods.get(&z).into_iter().flatten() {
                     let sa = d
                         .service_account
                         .as_ref()
-                        .map_or_else(|| default_of(z), |s| s.value.clone());
-                    need.remove(&(z.0.clone(), sa));
+                        .map_or_else(|| default_of(z), |s| s.value.as_str());
+                    need.remove(&(z_ns, sa));
                 }
                 for w in mine(z) {
                     let sa = accounts
                         .vm
                         .get(&w.vm)
-                        .map_or_else(|| default_of(z), |s| s.value.clone());
-                    need.remove(&(z.0.clone(), sa));
+                        .map_or_else(|| default_of(z), |s| s.value.as_str());
+                    need.remove(&(z_ns, sa));
                 }
             }
             for (n, sa) in need {
                 let candidates = cs
                     .iter()
                     .copied()
-                    .filter(|z| z.0 == n && allowed.get(z).is_some_and(|m| m.contains(&sa)))
+                    .filter(|&z| keys.ns(z) == n && allowed.get(&z).is_some_and(|m| m.contains(sa)))
                     .collect();
                 needs.push((sa, candidates));
             }
         }
-        let mut chosen: BTreeMap<ServiceKey, BTreeSet<String>> = BTreeMap::new();
+        let mut chosen: BTreeMap<Sid, BTreeSet<String>> = BTreeMap::new();
         for (sa, candidates) in &needs {
             if let [only] = candidates.as_slice() {
-                chosen.entry((*only).clone()).or_default().insert(sa.clone());
+                chosen.entry(*only).or_default().insert((*sa).to_owned());
             }
         }
-        for (sa, candidates) in &needs {
+        for &(sa, ref candidates) in &needs {
             if candidates
                 .iter()
-                .any(|z| chosen.get(*z).is_some_and(|c| c.contains(sa)))
+                .any(|z| chosen.get(z).is_some_and(|c| c.contains(sa)))
             {
                 continue;
             }
             let pick = candidates
                 .iter()
-                .find(|z| default_of(z) == *sa)
-                .or_else(|| candidates.iter().find(|z| account_of(sa, &z.1)))
+                .find(|&&z| default_of(z) == sa)
+                .or_else(|| candidates.iter().find(|&&z| account_of(sa, keys.name(z))))
                 .or(candidates.first());
-            if let Some(z) = pick {
-                chosen.entry((*z).clone()).or_default().insert(sa.clone());
+            if let Some(&z) = pick {
+                chosen.entry(z).or_default().insert(sa.to_owned());
             }
         }
         // A caller no admitted account needed runs as one every callee
         // admits: its own when that is one.
-        for (z, m) in &allowed {
-            if chosen.get(*z).is_some_and(|c| !c.is_empty()) {
+        for (&z, m) in &allowed {
+            if chosen.get(&z).is_some_and(|c| !c.is_empty()) {
                 continue;
             }
             let own = default_of(z);
-            let pick = if m.contains(&own) {
+            let pick = if m.contains(own) {
                 Some(own)
             } else {
                 m.iter()
-                    .find(|sa| account_of(sa, &z.1))
+                    .find(|sa| account_of(sa, keys.name(z)))
                     .or(m.iter().next())
-                    .cloned()
+                    .copied()
             };
             if let Some(sa) = pick {
-                chosen.entry((*z).clone()).or_default().insert(sa);
+                chosen.entry(z).or_default().insert(sa.to_owned());
             }
         }
         ClusterSide {
@@ -1260,12 +1310,13 @@ impl ClusterSide {
     /// inputs, and its service account: one line per cluster and account.
     fn declared(
         &self,
-        key: &ServiceKey,
+        key: Sid,
+        name: &str,
         pods: &[&DeploymentFacts],
         decl: &Decl,
         out: &mut Out,
     ) -> (Vec<Deployment>, Option<S>) {
-        let mut service_account = self.accounts.service.get(key).cloned();
+        let mut service_account = self.accounts.service.get(&key).cloned();
         // Every pod runs as one account: the service's, unless its VMs
         // already say another.
         let mut accounts = pods.iter().map(|d| d.service_account.as_ref().map(|s| &s.value));
@@ -1278,7 +1329,7 @@ impl ClusterSide {
         }
         let own = service_account
             .as_ref()
-            .map_or_else(|| key.1.clone(), |s| s.value.clone());
+            .map_or_else(|| name.to_owned(), |s| s.value.clone());
         let mut lines: Vec<Deployment> = Vec::new();
         for d in pods {
             let version = d.version.clone().unwrap_or_else(|| {
@@ -1313,7 +1364,7 @@ impl ClusterSide {
     /// The cluster `deploy` lines of a service and its service account.
     fn deployments(
         &self,
-        key: &ServiceKey,
+        (key, name): (Sid, &str),
         cluster_versions: &[S],
         mine: &[&VmWorkload],
         decl: &Decl,
@@ -1321,7 +1372,7 @@ impl ClusterSide {
         out: &mut Out,
     ) -> (Vec<Deployment>, Option<S>) {
         let accounts = &self.accounts;
-        let mut service_account = accounts.service.get(key).cloned();
+        let mut service_account = accounts.service.get(&key).cloned();
         if cluster_versions.is_empty() {
             return (Vec::new(), service_account);
         }
@@ -1330,15 +1381,15 @@ impl ClusterSide {
         let pinned = mine.iter().any(|w| !accounts.vm.contains_key(&w.vm));
         let base = service_account
             .as_ref()
-            .map_or_else(|| key.1.clone(), |s| s.value.clone());
-        let chosen = self.chosen.get(key).cloned().unwrap_or_default();
+            .map_or_else(|| name.to_owned(), |s| s.value.clone());
+        let chosen = self.chosen.get(&key).cloned().unwrap_or_default();
         let mut deploy_account = None;
         let main = if chosen.is_empty() || chosen.contains(&base) {
             base
         } else {
             let pick = chosen
                 .iter()
-                .find(|sa| account_of(sa, &key.1))
+                .find(|sa| account_of(sa, name))
                 .or(chosen.iter().next())
                 .cloned()
                 .unwrap_or(base);
@@ -1351,7 +1402,7 @@ impl ClusterSide {
         };
         let mut lines: Vec<Deployment> = self
             .places
-            .get(key)
+            .get(&key)
             .into_iter()
             .flatten()
             .map(|c| Deployment {
@@ -1368,7 +1419,7 @@ impl ClusterSide {
             if free > 1 {
                 free -= 1;
                 lines[free].service_account = Some(imp(extra.clone()));
-            } else if self.unconstrained.contains(key)
+            } else if self.unconstrained.contains(&key)
                 && let Some(c) = self.clusters.iter().find(|c| {
                     !lines
                         .iter()
@@ -1439,10 +1490,12 @@ fn unseen_callers(
             Some((v.name.value.as_str(), c))
         })
         .collect();
-    let index: BTreeMap<ServiceKey, usize> = services
+    // Each service's place, by borrowed (namespace, name): the stand-ins
+    // are added once every lookup is done.
+    let index: BTreeMap<(&str, &str), usize> = services
         .iter()
         .enumerate()
-        .map(|(i, s)| ((s.namespace.value.clone(), s.name.value.clone()), i))
+        .map(|(i, s)| ((s.namespace.value.as_str(), s.name.value.as_str()), i))
         .collect();
     let mut explained: Vec<BTreeSet<String>> = services
         .iter()
@@ -1457,31 +1510,30 @@ fn unseen_callers(
         })
         .collect();
     let own = explained.clone();
-    for s in services.iter() {
+    for (i, s) in services.iter().enumerate() {
         for call in &s.calls {
             let (name, ns) = call
                 .value
                 .split_once('.')
                 .unwrap_or((&call.value, &s.namespace.value));
-            if let Some(&callee) = index.get(&(ns.to_owned(), name.to_owned())) {
-                explained[callee].extend(
-                    own[index[&(s.namespace.value.clone(), s.name.value.clone())]]
-                        .iter()
-                        .cloned(),
-                );
+            if let Some(&callee) = index.get(&(ns, name)) {
+                explained[callee].extend(own[i].iter().cloned());
             }
         }
     }
     // Per cluster: the services whose Service there nothing explains.
     let mut unseen: BTreeMap<&str, Vec<(ServiceKey, Span)>> = BTreeMap::new();
     for (key, f) in &facts.services {
-        let Some(&i) = index.get(key) else { continue };
+        let Some(&i) = index.get(&(key.0.as_str(), key.1.as_str())) else {
+            continue;
+        };
         for (cluster, span) in &f.clusters {
             if !explained[i].contains(cluster) {
                 unseen.entry(cluster).or_default().push((key.clone(), *span));
             }
         }
     }
+    let mut stand_ins = Vec::new();
     for (cluster, callees) in unseen {
         let Some(((ns, _), _)) = callees.first() else {
             continue;
@@ -1489,7 +1541,7 @@ fn unseen_callers(
         let ns = ns.clone();
         let mut name: String = format!("caller-in-{cluster}").chars().take(63).collect();
         let mut n = 2;
-        while index.contains_key(&(ns.clone(), name.clone())) {
+        while index.contains_key(&(ns.as_str(), name.as_str())) {
             let suffix = format!("-{n}");
             name = format!(
                 "{}{suffix}",
@@ -1520,7 +1572,7 @@ fn unseen_callers(
                 listed.join(", ")
             ),
         );
-        services.push(Service {
+        stand_ins.push(Service {
             name: imp(name),
             namespace: imp(ns.clone()),
             ports: Vec::new(),
@@ -1542,6 +1594,8 @@ fn unseen_callers(
             span: implicit(),
         });
     }
+    drop(index);
+    services.extend(stand_ins);
 }
 
 /// Orders the services as the runbook lists their VM workloads (a VM's

@@ -44,11 +44,18 @@ pub struct Imported {
 /// Reads every input and assembles one topology. Pure and total: any
 /// input gives a result, problems are diagnostics.
 pub fn import(inputs: &[Source]) -> Imported {
-    let mut diags = Vec::new();
-    let mut facts = kubernetes::Facts::default();
     // What each input's name says, worked out once for both threads.
     let paths: Vec<Path> = inputs.iter().map(|s| Path::of(&s.name)).collect();
-    let paths = &paths;
+    import_known(inputs, &paths)
+}
+
+/// [`import`] of inputs whose names' [`Path::of`] the caller has worked
+/// out already (the CLI, which needs it to choose the files of a
+/// directory): `paths[i]` must be `Path::of(&inputs[i].name)`.
+pub fn import_known(inputs: &[Source], paths: &[Path]) -> Imported {
+    debug_assert_eq!(inputs.len(), paths.len());
+    let mut diags = Vec::new();
+    let mut facts = kubernetes::Facts::default();
     // YAML is parsed on a second thread, a few files ahead of the reading of
     // its objects here: parsing is half of a large import's work, and the
     // channel's bound keeps only those few files' trees in memory. Each
@@ -221,38 +228,44 @@ pub enum FileKind {
 
 impl Path {
     pub fn of(name: &str) -> Path {
-        let parts: Vec<&str> = name
-            .split(['/', '\\'])
-            .filter(|p| !p.is_empty() && *p != ".")
-            .collect();
-        let file_name = parts.last().copied().unwrap_or_default().to_owned();
-        let mut path = Path {
-            file_name: file_name.clone(),
-            ..Path::default()
-        };
-        for w in parts.windows(3) {
-            match w {
-                ["kubernetes", "clusters", c] | ["control-plane", c, _] => {
-                    path.cluster = Some((*c).to_owned())
-                }
-                ["vms", vm, _] => path.vm = Some((*vm).to_owned()),
+        // One pass over the components (`/` or `\\` separated, empty ones
+        // and `.` skipped), looking at each with the two before it: a 10k
+        // mesh's output is 47k names.
+        let mut path = Path::default();
+        let (mut first, mut second): (Option<&str>, Option<&str>) = (None, None);
+        let mut derived_prometheus = false;
+        let mut from = 0;
+        for (i, b) in name.bytes().chain(std::iter::once(b'/')).enumerate() {
+            if b != b'/' && b != b'\\' {
+                continue;
+            }
+            let part = &name[from..i];
+            from = i + 1;
+            if part.is_empty() || part == "." {
+                continue;
+            }
+            match (first, second) {
+                (Some("kubernetes"), Some("clusters")) => path.cluster = Some(part.to_owned()),
+                (Some("control-plane"), Some(c)) => path.cluster = Some(c.to_owned()),
+                (Some("vms"), Some(vm)) => path.vm = Some(vm.to_owned()),
                 _ => {}
             }
+            match (second, part) {
+                (Some("kubernetes"), "mesh") => path.mesh = true,
+                (Some("prometheus"), "vm-sidecars.yaml") => derived_prometheus = true,
+                _ => {}
+            }
+            (first, second) = (second, Some(part));
         }
-        if parts.windows(2).any(|w| w == ["kubernetes", "mesh"]) {
-            path.mesh = true;
-        }
+        let file_name = second.unwrap_or_default();
         // What meshc derives from the rest and nothing else reads back:
         // the Prometheus job, and a VM's mesh.yaml (cluster.env's keys as
         // the agent's proxy metadata).
-        let derived = parts
-            .windows(2)
-            .any(|w| w[0] == "prometheus" && w[1] == "vm-sidecars.yaml")
-            || (path.vm.is_some() && file_name == "mesh.yaml");
+        let derived = derived_prometheus || (path.vm.is_some() && file_name == "mesh.yaml");
         path.kind = if derived {
             FileKind::Other
         } else if path.vm.is_some()
-            && let Some(f) = bundle::VmFile::of(&file_name)
+            && let Some(f) = bundle::VmFile::of(file_name)
         {
             FileKind::VmFile(f)
         } else if file_name == "RUNBOOK.md" {
@@ -263,11 +276,12 @@ impl Path {
             || file_name.ends_with(".json")
         {
             FileKind::Yaml
-        } else if let Some(f) = bundle::VmFile::of(&file_name) {
+        } else if let Some(f) = bundle::VmFile::of(file_name) {
             FileKind::VmFile(f)
         } else {
             FileKind::Other
         };
+        path.file_name = file_name.to_owned();
         path
     }
 }
@@ -381,3 +395,125 @@ pub static CODES: &[&Code] = &[
 
 /// The codes of the VM-file readers (`vm_files`).
 pub use vm_files::CODES as VM_FILE_CODES;
+
+#[cfg(test)]
+mod tests {
+    use super::{FileKind, Path, bundle};
+
+    /// `Path::of` as it was written first (components collected, then
+    /// windows of them): the one-pass version must say the same of every
+    /// name.
+    fn reference(name: &str) -> Path {
+        let parts: Vec<&str> = name
+            .split(['/', '\\'])
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        let file_name = parts.last().copied().unwrap_or_default().to_owned();
+        let mut path = Path {
+            file_name: file_name.clone(),
+            ..Path::default()
+        };
+        for w in parts.windows(3) {
+            match w {
+                ["kubernetes", "clusters", c] | ["control-plane", c, _] => {
+                    path.cluster = Some((*c).to_owned())
+                }
+                ["vms", vm, _] => path.vm = Some((*vm).to_owned()),
+                _ => {}
+            }
+        }
+        if parts.windows(2).any(|w| w == ["kubernetes", "mesh"]) {
+            path.mesh = true;
+        }
+        let derived = parts
+            .windows(2)
+            .any(|w| w[0] == "prometheus" && w[1] == "vm-sidecars.yaml")
+            || (path.vm.is_some() && file_name == "mesh.yaml");
+        path.kind = if derived {
+            FileKind::Other
+        } else if path.vm.is_some()
+            && let Some(f) = bundle::VmFile::of(&file_name)
+        {
+            FileKind::VmFile(f)
+        } else if file_name == "RUNBOOK.md" {
+            FileKind::Runbook
+        } else if name == "-"
+            || file_name.ends_with(".yaml")
+            || file_name.ends_with(".yml")
+            || file_name.ends_with(".json")
+        {
+            FileKind::Yaml
+        } else if let Some(f) = bundle::VmFile::of(&file_name) {
+            FileKind::VmFile(f)
+        } else {
+            FileKind::Other
+        };
+        path
+    }
+
+    #[test]
+    fn path_of_says_what_the_reference_says() {
+        const PARTS: [&str; 20] = [
+            "kubernetes",
+            "clusters",
+            "mesh",
+            "control-plane",
+            "vms",
+            "prometheus",
+            "vm-sidecars.yaml",
+            "c-1",
+            "vm-1",
+            "mesh.yaml",
+            "cluster.env",
+            "install.sh",
+            "RUNBOOK.md",
+            "x.yaml",
+            "a.json",
+            ".",
+            "..",
+            "",
+            "é.yml",
+            "-",
+        ];
+        const SEPARATORS: [&str; 4] = ["/", "\\", "//", "/./"];
+        // Every name of up to three components, then pseudo-random longer ones.
+        let mut names = vec![String::new(), "-".to_owned(), "/".to_owned()];
+        for a in PARTS {
+            for b in PARTS {
+                for c in PARTS {
+                    names.push(format!("{a}/{b}/{c}"));
+                }
+            }
+        }
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..50_000 {
+            let mut name = String::new();
+            if next(3) == 0 {
+                name.push('/');
+            }
+            for i in 0..1 + next(7) {
+                if i > 0 {
+                    name.push_str(SEPARATORS[next(SEPARATORS.len())]);
+                }
+                name.push_str(PARTS[next(PARTS.len())]);
+            }
+            if next(5) == 0 {
+                name.push('/');
+            }
+            names.push(name);
+        }
+        for name in &names {
+            assert_eq!(
+                format!("{:?}", Path::of(name)),
+                format!("{:?}", reference(name)),
+                "Path::of({name:?})"
+            );
+        }
+    }
+}

@@ -148,10 +148,9 @@ impl Reader<'_> {
         let len = self.b.len();
         let mut pos = 0;
         while pos < len {
-            let eol = self.b[pos..]
-                .iter()
-                .position(|&c| c == b'\n')
-                .map_or(len, |i| pos + i);
+            // `memchr`: a byte-by-byte search was a third of this reader's
+            // own instructions.
+            let eol = memchr::memchr(b'\n', &self.b[pos..]).map_or(len, |i| pos + i);
             let c = self.b[pos..eol]
                 .iter()
                 .position(|&c| c != b' ')
