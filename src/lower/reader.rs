@@ -47,6 +47,12 @@ pub fn take_flow_bound() -> Vec<FlowBound> {
     FLOW_BOUND.with(|b| std::mem::take(&mut *b.borrow_mut()))
 }
 
+/// The values given for one setting, as `Reader::written` counts them.
+struct Written {
+    count: usize,
+    first: Option<Span>,
+}
+
 /// One value of a setting.
 struct Given<'a> {
     /// Index into the shape's settings.
@@ -444,12 +450,24 @@ impl<'a> Reader<'a> {
         out
     }
 
-    /// `out`, noted as dropped when fewer values came out than `written`.
-    fn kept_all<T>(&self, setting: &'static Setting, written: Vec<Span>, out: Vec<T>) -> Vec<T> {
-        if out.len() < written.len() {
+    /// How many values setting `i` was given, and where the first one is:
+    /// all that `kept_all` needs to know of them, counted without a list.
+    fn written(&self, i: usize) -> Written {
+        let mut values = self.values_of(i);
+        let first = values.next().map(|e| e.span);
+        Written {
+            count: usize::from(first.is_some()) + values.count(),
+            first,
+        }
+    }
+
+    /// `out`, noted as dropped when fewer values came out than were
+    /// `written`.
+    fn kept_all<T>(&self, setting: &'static Setting, written: Written, out: Vec<T>) -> Vec<T> {
+        if out.len() < written.count {
             self.note_dropped(setting.name);
         }
-        if let (Some(&span), false) = (written.first(), out.is_empty()) {
+        if let (Some(span), false) = (written.first, out.is_empty()) {
             self.note_flow(setting, None, span);
         }
         out
@@ -486,11 +504,11 @@ impl<'a> Reader<'a> {
         let Some((i, setting)) = self.spec(name, Want::Strings) else {
             return Vec::new();
         };
-        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
+        let written = self.written(i);
         // Sized for every value written: collected from a filter, a list of
         // one would keep room for four (a 10k mesh's `calls` and `version`
         // lists were 3.4 MB, 1.6 of them spare).
-        let mut out = Vec::with_capacity(written.len());
+        let mut out = Vec::with_capacity(written.count);
         out.extend(
             self.several(i, setting, diags)
                 .filter_map(|e| as_string(e, setting.name, diags)),
@@ -533,7 +551,7 @@ impl<'a> Reader<'a> {
         let Some((i, setting)) = self.spec(name, Want::Ports) else {
             return Vec::new();
         };
-        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
+        let written = self.written(i);
         let out = self
             .several(i, setting, diags)
             .filter_map(|e| as_port(e, setting.name, diags))
@@ -552,7 +570,7 @@ impl<'a> Reader<'a> {
         let Some((i, setting)) = self.spec(name, Want::Ips) else {
             return Vec::new();
         };
-        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
+        let written = self.written(i);
         let out = self
             .several(i, setting, diags)
             .filter_map(|e| as_string(e, setting.name, diags))
@@ -567,7 +585,7 @@ impl<'a> Reader<'a> {
         let Some((i, setting)) = self.spec(name, Want::Cidrs) else {
             return Vec::new();
         };
-        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
+        let written = self.written(i);
         let out = self
             .several(i, setting, diags)
             .filter_map(|e| as_string(e, setting.name, diags))
