@@ -57,6 +57,9 @@ struct Written {
 struct Given<'a> {
     /// Index into the shape's settings.
     setting: usize,
+    /// Where the setting was named (its key, node name or argument) for
+    /// this value.
+    key: Span,
     entry: &'a Entry<'a>,
 }
 
@@ -68,8 +71,11 @@ pub struct Reader<'a> {
     /// lists: a node has a handful of settings, and this is one allocation
     /// instead of one per setting.
     given: Vec<Given<'a>>,
-    /// Per setting index: where it was first given, if it was.
-    first_key: [Option<Span>; MAX_SETTINGS],
+    /// Per setting index, one bit: whether it was given. Where it was
+    /// first given is its first value's `key`; a bit per setting rather
+    /// than a span keeps the reader small (it was 800 bytes, copied out of
+    /// `new` for every node).
+    seen: u32,
     blocks: Vec<&'a Node<'a>>,
 }
 
@@ -79,7 +85,7 @@ impl<'a> Reader<'a> {
             node,
             shape,
             given: Vec::with_capacity(node.entries.len() + node.children.len()),
-            first_key: [None; MAX_SETTINGS],
+            seen: 0,
             blocks: Vec::new(),
         };
         let mut positional = 0;
@@ -217,7 +223,13 @@ impl<'a> Reader<'a> {
 
     /// The index of the setting called `name` in this shape.
     fn index(&self, name: &str) -> Option<usize> {
-        self.shape.settings.iter().position(|s| s.name == name)
+        // Length and first byte before the bytes: most settings differ in
+        // one of them, and the comparison of the rest is a library call.
+        let key = (name.len(), name.as_bytes().first());
+        self.shape
+            .settings
+            .iter()
+            .position(|s| (s.name.len(), s.name.as_bytes().first()) == key && s.name == name)
     }
 
     /// The setting lowering asks for, by name, as the getter `want` reads
@@ -300,29 +312,37 @@ impl<'a> Reader<'a> {
         diags: &mut Vec<Diagnostic>,
     ) {
         let is_list = self.shape.settings.get(setting).is_some_and(|s| s.list);
-        let Some(first) = self.first_key.get_mut(setting) else {
+        if setting >= MAX_SETTINGS {
             return;
-        };
-        match *first {
-            Some(first) if !is_list => {
-                let name = self.shape.settings.get(setting).map_or("", |s| s.name);
-                diags.push(
-                    Diagnostic::new(
-                        &codes::DUPLICATE_SETTING,
-                        key_span,
-                        format!("`{name}` is given more than once in `{}`", self.shape.what),
-                    )
-                    .label("given again here")
-                    .with_secondary(first, "first given here")
-                    .help("keep one of them"),
-                );
-                return;
-            }
-            Some(_) => {}
-            None => *first = Some(key_span),
         }
-        self.given
-            .extend(values.into_iter().map(|entry| Given { setting, entry }));
+        let bit = 1u32 << setting;
+        if self.seen & bit == 0 {
+            self.seen |= bit;
+        } else if !is_list {
+            let name = self.shape.settings.get(setting).map_or("", |s| s.name);
+            // `new` adds a setting only with at least one value.
+            let first = self
+                .given
+                .iter()
+                .find(|g| g.setting == setting)
+                .map_or(key_span, |g| g.key);
+            diags.push(
+                Diagnostic::new(
+                    &codes::DUPLICATE_SETTING,
+                    key_span,
+                    format!("`{name}` is given more than once in `{}`", self.shape.what),
+                )
+                .label("given again here")
+                .with_secondary(first, "first given here")
+                .help("keep one of them"),
+            );
+            return;
+        }
+        self.given.extend(values.into_iter().map(|entry| Given {
+            setting,
+            key: key_span,
+            entry,
+        }));
     }
 
     /// The table's entry for child block `name`; like `spec`, a name the
@@ -408,7 +428,12 @@ impl<'a> Reader<'a> {
             "lowering asks for setting `{name}`, which `{}` does not define in lower/language.rs",
             self.shape.what
         );
-        i.and_then(|i| self.first_key.get(i)).is_some_and(Option::is_some)
+        i.is_some_and(|i| self.given_at(i))
+    }
+
+    /// Whether setting `i` was given (with or without a usable value).
+    fn given_at(&self, i: usize) -> bool {
+        i < MAX_SETTINGS && self.seen & (1u32 << i) != 0
     }
 
     /// The values given for setting `i`, in the order read.
@@ -420,7 +445,7 @@ impl<'a> Reader<'a> {
     /// table says it is required.
     fn single(&self, i: usize, setting: &Setting, diags: &mut Vec<Diagnostic>) -> Option<&'a Entry<'a>> {
         let first = self.values_of(i).next();
-        if first.is_none() && setting.required && self.first_key.get(i).is_some_and(Option::is_none) {
+        if first.is_none() && setting.required && !self.given_at(i) {
             self.missing(setting.name, diags);
         }
         first
@@ -434,7 +459,7 @@ impl<'a> Reader<'a> {
         setting: &Setting,
         diags: &mut Vec<Diagnostic>,
     ) -> impl Iterator<Item = &'a Entry<'a>> + use<'a, '_> {
-        if setting.required && self.first_key.get(i).is_some_and(Option::is_none) {
+        if setting.required && !self.given_at(i) {
             self.missing(setting.name, diags);
         }
         self.values_of(i)
