@@ -9,6 +9,7 @@
 
 use super::Rule;
 
+mod first_seen;
 pub(super) mod lexical;
 mod ranges;
 
