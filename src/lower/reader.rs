@@ -47,6 +47,13 @@ pub fn take_flow_bound() -> Vec<FlowBound> {
     FLOW_BOUND.with(|b| std::mem::take(&mut *b.borrow_mut()))
 }
 
+/// `a == b`, for the names of settings and blocks: length and first byte
+/// first, since most names differ in one of them and the comparison of the
+/// rest is a library call.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
 /// The values given for one setting, as `Reader::written` counts them.
 struct Written {
     count: usize,
@@ -128,7 +135,7 @@ impl<'a> Reader<'a> {
             );
         }
         for child in node.children.iter() {
-            if shape.block(&child.name.text).is_some() {
+            if shape.blocks.iter().any(|b| same_name(b.name, &child.name.text)) {
                 r.blocks.push(child);
             } else if let Some(i) = r.index(&child.name.text) {
                 let setting = &shape.settings[i];
@@ -223,13 +230,7 @@ impl<'a> Reader<'a> {
 
     /// The index of the setting called `name` in this shape.
     fn index(&self, name: &str) -> Option<usize> {
-        // Length and first byte before the bytes: most settings differ in
-        // one of them, and the comparison of the rest is a library call.
-        let key = (name.len(), name.as_bytes().first());
-        self.shape
-            .settings
-            .iter()
-            .position(|s| (s.name.len(), s.name.as_bytes().first()) == key && s.name == name)
+        self.shape.settings.iter().position(|s| same_name(s.name, name))
     }
 
     /// The setting lowering asks for, by name, as the getter `want` reads
@@ -348,7 +349,7 @@ impl<'a> Reader<'a> {
     /// The table's entry for child block `name`; like `spec`, a name the
     /// table does not define fails a debug build.
     fn block_spec(&self, name: &str) -> Option<&'static Block> {
-        let Some(j) = self.shape.blocks.iter().position(|b| b.name == name) else {
+        let Some(j) = self.shape.blocks.iter().position(|b| same_name(b.name, name)) else {
             debug_assert!(
                 false,
                 "lowering reads block `{name}`, which `{}` does not define in lower/language.rs",
@@ -367,7 +368,7 @@ impl<'a> Reader<'a> {
         self.blocks
             .iter()
             .copied()
-            .filter(move |n| known && n.name.text == name)
+            .filter(move |n| known && same_name(&n.name.text, name))
     }
 
     /// At most one block with this name; a second one is a duplicate.
