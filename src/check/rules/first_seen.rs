@@ -70,8 +70,9 @@ mod tests {
         for round in 0..2 {
             let mut map = BTreeMap::new();
             for i in 0..(3 * SHORT) {
-                // Every key comes back a few times, in a scrambled order.
-                let key = (i * 7) % (SHORT + 5);
+                // SHORT + 5 keys (5 is prime to it), each coming back, in a
+                // scrambled order.
+                let key = (i * 5) % (SHORT + 5);
                 let span = Span::new(i, i + 1 + round);
                 let want = match map.get(&key) {
                     Some(&first) => Some(first),
@@ -82,6 +83,7 @@ mod tests {
                 };
                 assert_eq!(seen.first(key, span), want, "round {round}, step {i}");
             }
+            assert_eq!(map.len(), SHORT + 5, "the map took over");
             seen.clear();
         }
     }
