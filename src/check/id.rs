@@ -144,6 +144,11 @@ impl<I: Id, T> IdVec<I, T> {
         I::new(self.items.len() - 1)
     }
 
+    /// Room for `additional` more entries.
+    pub fn reserve(&mut self, additional: usize) {
+        self.items.reserve_exact(additional);
+    }
+
     /// `count` copies of `value`.
     pub fn filled(value: T, count: usize) -> Self
     where

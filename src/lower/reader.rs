@@ -47,10 +47,26 @@ pub fn take_flow_bound() -> Vec<FlowBound> {
     FLOW_BOUND.with(|b| std::mem::take(&mut *b.borrow_mut()))
 }
 
+/// `a == b`, for the names of settings and blocks: length and first byte
+/// first, since most names differ in one of them and the comparison of the
+/// rest is a library call.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
+/// The values given for one setting, as `Reader::written` counts them.
+struct Written {
+    count: usize,
+    first: Option<Span>,
+}
+
 /// One value of a setting.
 struct Given<'a> {
     /// Index into the shape's settings.
     setting: usize,
+    /// Where the setting was named (its key, node name or argument) for
+    /// this value.
+    key: Span,
     entry: &'a Entry<'a>,
 }
 
@@ -62,8 +78,11 @@ pub struct Reader<'a> {
     /// lists: a node has a handful of settings, and this is one allocation
     /// instead of one per setting.
     given: Vec<Given<'a>>,
-    /// Per setting index: where it was first given, if it was.
-    first_key: [Option<Span>; MAX_SETTINGS],
+    /// Per setting index, one bit: whether it was given. Where it was
+    /// first given is its first value's `key`; a bit per setting rather
+    /// than a span keeps the reader small (it was 800 bytes, copied out of
+    /// `new` for every node).
+    seen: u32,
     blocks: Vec<&'a Node<'a>>,
 }
 
@@ -73,7 +92,7 @@ impl<'a> Reader<'a> {
             node,
             shape,
             given: Vec::with_capacity(node.entries.len() + node.children.len()),
-            first_key: [None; MAX_SETTINGS],
+            seen: 0,
             blocks: Vec::new(),
         };
         let mut positional = 0;
@@ -116,7 +135,7 @@ impl<'a> Reader<'a> {
             );
         }
         for child in node.children.iter() {
-            if shape.block(&child.name.text).is_some() {
+            if shape.blocks.iter().any(|b| same_name(b.name, &child.name.text)) {
                 r.blocks.push(child);
             } else if let Some(i) = r.index(&child.name.text) {
                 let setting = &shape.settings[i];
@@ -211,7 +230,7 @@ impl<'a> Reader<'a> {
 
     /// The index of the setting called `name` in this shape.
     fn index(&self, name: &str) -> Option<usize> {
-        self.shape.settings.iter().position(|s| s.name == name)
+        self.shape.settings.iter().position(|s| same_name(s.name, name))
     }
 
     /// The setting lowering asks for, by name, as the getter `want` reads
@@ -294,35 +313,43 @@ impl<'a> Reader<'a> {
         diags: &mut Vec<Diagnostic>,
     ) {
         let is_list = self.shape.settings.get(setting).is_some_and(|s| s.list);
-        let Some(first) = self.first_key.get_mut(setting) else {
+        if setting >= MAX_SETTINGS {
             return;
-        };
-        match *first {
-            Some(first) if !is_list => {
-                let name = self.shape.settings.get(setting).map_or("", |s| s.name);
-                diags.push(
-                    Diagnostic::new(
-                        &codes::DUPLICATE_SETTING,
-                        key_span,
-                        format!("`{name}` is given more than once in `{}`", self.shape.what),
-                    )
-                    .label("given again here")
-                    .with_secondary(first, "first given here")
-                    .help("keep one of them"),
-                );
-                return;
-            }
-            Some(_) => {}
-            None => *first = Some(key_span),
         }
-        self.given
-            .extend(values.into_iter().map(|entry| Given { setting, entry }));
+        let bit = 1u32 << setting;
+        if self.seen & bit == 0 {
+            self.seen |= bit;
+        } else if !is_list {
+            let name = self.shape.settings.get(setting).map_or("", |s| s.name);
+            // `new` adds a setting only with at least one value.
+            let first = self
+                .given
+                .iter()
+                .find(|g| g.setting == setting)
+                .map_or(key_span, |g| g.key);
+            diags.push(
+                Diagnostic::new(
+                    &codes::DUPLICATE_SETTING,
+                    key_span,
+                    format!("`{name}` is given more than once in `{}`", self.shape.what),
+                )
+                .label("given again here")
+                .with_secondary(first, "first given here")
+                .help("keep one of them"),
+            );
+            return;
+        }
+        self.given.extend(values.into_iter().map(|entry| Given {
+            setting,
+            key: key_span,
+            entry,
+        }));
     }
 
     /// The table's entry for child block `name`; like `spec`, a name the
     /// table does not define fails a debug build.
     fn block_spec(&self, name: &str) -> Option<&'static Block> {
-        let Some(j) = self.shape.blocks.iter().position(|b| b.name == name) else {
+        let Some(j) = self.shape.blocks.iter().position(|b| same_name(b.name, name)) else {
             debug_assert!(
                 false,
                 "lowering reads block `{name}`, which `{}` does not define in lower/language.rs",
@@ -341,7 +368,7 @@ impl<'a> Reader<'a> {
         self.blocks
             .iter()
             .copied()
-            .filter(move |n| known && n.name.text == name)
+            .filter(move |n| known && same_name(&n.name.text, name))
     }
 
     /// At most one block with this name; a second one is a duplicate.
@@ -402,7 +429,12 @@ impl<'a> Reader<'a> {
             "lowering asks for setting `{name}`, which `{}` does not define in lower/language.rs",
             self.shape.what
         );
-        i.and_then(|i| self.first_key.get(i)).is_some_and(Option::is_some)
+        i.is_some_and(|i| self.given_at(i))
+    }
+
+    /// Whether setting `i` was given (with or without a usable value).
+    fn given_at(&self, i: usize) -> bool {
+        i < MAX_SETTINGS && self.seen & (1u32 << i) != 0
     }
 
     /// The values given for setting `i`, in the order read.
@@ -414,7 +446,7 @@ impl<'a> Reader<'a> {
     /// table says it is required.
     fn single(&self, i: usize, setting: &Setting, diags: &mut Vec<Diagnostic>) -> Option<&'a Entry<'a>> {
         let first = self.values_of(i).next();
-        if first.is_none() && setting.required && self.first_key.get(i).is_some_and(Option::is_none) {
+        if first.is_none() && setting.required && !self.given_at(i) {
             self.missing(setting.name, diags);
         }
         first
@@ -428,7 +460,7 @@ impl<'a> Reader<'a> {
         setting: &Setting,
         diags: &mut Vec<Diagnostic>,
     ) -> impl Iterator<Item = &'a Entry<'a>> + use<'a, '_> {
-        if setting.required && self.first_key.get(i).is_some_and(Option::is_none) {
+        if setting.required && !self.given_at(i) {
             self.missing(setting.name, diags);
         }
         self.values_of(i)
@@ -444,12 +476,24 @@ impl<'a> Reader<'a> {
         out
     }
 
-    /// `out`, noted as dropped when fewer values came out than `written`.
-    fn kept_all<T>(&self, setting: &'static Setting, written: Vec<Span>, out: Vec<T>) -> Vec<T> {
-        if out.len() < written.len() {
+    /// How many values setting `i` was given, and where the first one is:
+    /// all that `kept_all` needs to know of them, counted without a list.
+    fn written(&self, i: usize) -> Written {
+        let mut values = self.values_of(i);
+        let first = values.next().map(|e| e.span);
+        Written {
+            count: usize::from(first.is_some()) + values.count(),
+            first,
+        }
+    }
+
+    /// `out`, noted as dropped when fewer values came out than were
+    /// `written`.
+    fn kept_all<T>(&self, setting: &'static Setting, written: Written, out: Vec<T>) -> Vec<T> {
+        if out.len() < written.count {
             self.note_dropped(setting.name);
         }
-        if let (Some(&span), false) = (written.first(), out.is_empty()) {
+        if let (Some(span), false) = (written.first, out.is_empty()) {
             self.note_flow(setting, None, span);
         }
         out
@@ -486,11 +530,11 @@ impl<'a> Reader<'a> {
         let Some((i, setting)) = self.spec(name, Want::Strings) else {
             return Vec::new();
         };
-        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
+        let written = self.written(i);
         // Sized for every value written: collected from a filter, a list of
         // one would keep room for four (a 10k mesh's `calls` and `version`
         // lists were 3.4 MB, 1.6 of them spare).
-        let mut out = Vec::with_capacity(written.len());
+        let mut out = Vec::with_capacity(written.count);
         out.extend(
             self.several(i, setting, diags)
                 .filter_map(|e| as_string(e, setting.name, diags)),
@@ -533,7 +577,7 @@ impl<'a> Reader<'a> {
         let Some((i, setting)) = self.spec(name, Want::Ports) else {
             return Vec::new();
         };
-        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
+        let written = self.written(i);
         let out = self
             .several(i, setting, diags)
             .filter_map(|e| as_port(e, setting.name, diags))
@@ -552,7 +596,7 @@ impl<'a> Reader<'a> {
         let Some((i, setting)) = self.spec(name, Want::Ips) else {
             return Vec::new();
         };
-        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
+        let written = self.written(i);
         let out = self
             .several(i, setting, diags)
             .filter_map(|e| as_string(e, setting.name, diags))
@@ -567,7 +611,7 @@ impl<'a> Reader<'a> {
         let Some((i, setting)) = self.spec(name, Want::Cidrs) else {
             return Vec::new();
         };
-        let written: Vec<Span> = self.values_of(i).map(|e| e.span).collect();
+        let written = self.written(i);
         let out = self
             .several(i, setting, diags)
             .filter_map(|e| as_string(e, setting.name, diags))

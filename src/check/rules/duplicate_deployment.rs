@@ -1,6 +1,6 @@
 //! E303: one version of a service deployed twice on the same target.
 
-use std::collections::BTreeMap;
+use super::first_seen::FirstSeen;
 
 use super::lexical::shown;
 use crate::check::{Context, Rule, Target};
@@ -30,16 +30,15 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    // One map, emptied per service: its nodes are reused, not fresh memory
-    // for each of thousands of services.
-    let mut first = BTreeMap::new();
+    // One table, emptied per service: no fresh memory for each of
+    // thousands of services.
+    let mut first = FirstSeen::default();
     for (si, workloads) in cx.index.service_workloads.iter_enumerated() {
         let service = &cx.topo.services[si];
         first.clear();
         for &wi in workloads {
             let w = &cx.index.workloads[wi];
-            let Some(&earlier) = first.get(&(w.version.as_str(), w.target)) else {
-                first.insert((w.version.as_str(), w.target), w.span);
+            let Some(earlier) = first.first((w.version.as_str(), w.target), w.span) else {
                 continue;
             };
             let target = match w.target {

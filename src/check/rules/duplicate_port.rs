@@ -1,12 +1,11 @@
 //! E601: two ports of one service with the same number or name.
 
-use std::collections::BTreeMap;
+use super::first_seen::FirstSeen;
 
 use super::lexical::shown;
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
-use crate::source::Span;
 
 declare_code! {
     /// Two ports of one service have the same number or the same name.
@@ -27,16 +26,16 @@ declare_code! {
 pub static RULE: Rule = Rule { code: &CODE, run };
 
 fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
-    // Two maps, emptied per service: their nodes are reused, not fresh
-    // memory for each of thousands of services.
-    let mut numbers: BTreeMap<u16, Span> = BTreeMap::new();
-    let mut names: BTreeMap<&str, Span> = BTreeMap::new();
+    // Two tables, emptied per service: no fresh memory for each of
+    // thousands of services.
+    let mut numbers: FirstSeen<u16> = FirstSeen::default();
+    let mut names: FirstSeen<&str> = FirstSeen::default();
     for s in &cx.topo.services {
         numbers.clear();
         names.clear();
         for p in &s.ports {
-            match numbers.get(&p.number.value) {
-                Some(&first) => diags.push(
+            if let Some(first) = numbers.first(p.number.value, p.number.span) {
+                diags.push(
                     Diagnostic::new(
                         &CODE,
                         p.number.span,
@@ -49,13 +48,10 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                     .label("number used again")
                     .with_secondary(first, "first used here")
                     .help("give each port its own number; one port can serve only one protocol"),
-                ),
-                None => {
-                    numbers.insert(p.number.value, p.number.span);
-                }
+                );
             }
-            match names.get(p.name.value.as_str()) {
-                Some(&first) => diags.push(
+            if let Some(first) = names.first(p.name.value.as_str(), p.name.span) {
+                diags.push(
                     Diagnostic::new(
                         &CODE,
                         p.name.span,
@@ -68,10 +64,7 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
                     .label("name used again")
                     .with_secondary(first, "first used here")
                     .help("give each port its own name, e.g. `http` and `http-admin`"),
-                ),
-                None => {
-                    names.insert(&p.name.value, p.name.span);
-                }
+                );
             }
         }
     }

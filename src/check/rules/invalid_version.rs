@@ -36,7 +36,9 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         // One report per version of a service, where it is first deployed.
         seen.clear();
         for v in s.deployments.iter().flat_map(|d| &d.versions) {
-            if seen.insert(v.value.as_str()) {
+            // Only a version that is reported needs remembering: a valid
+            // one is never reported, so it costs no set.
+            if !Class::DnsLabel.accepts(&v.value) && seen.insert(v.value.as_str()) {
                 diags.extend(check_name(
                     &CODE,
                     Class::DnsLabel,

@@ -5,10 +5,12 @@
 //! `E4xx` names, `E5xx` addresses, `E6xx` ports, `E7xx` reachability and
 //! routing, `E8xx` the Istio flow, `W9xx` warnings. `lexical` and `ranges`
 //! are not rules: they hold the name classes and the address-range sweep
-//! that several rules share.
+//! that several rules share; nor is `first_seen`, the table of first
+//! occurrences that rules finding duplicates share.
 
 use super::Rule;
 
+mod first_seen;
 pub(super) mod lexical;
 mod ranges;
 

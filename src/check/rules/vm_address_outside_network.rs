@@ -5,6 +5,8 @@ use super::ranges::{Family, RangeSet, cluster_ranges, unusable};
 use crate::check::{Context, Rule};
 use crate::declare_code;
 use crate::diagnostic::Diagnostic;
+use crate::source::Spanned;
+use ipnet::IpNet;
 
 declare_code! {
     /// A VM's address is outside every CIDR its network declares.
@@ -36,21 +38,23 @@ fn run(cx: &Context<'_>, diags: &mut Vec<Diagnostic>) {
         for &v in vms {
             let vm = &cx.topo.vms[v];
             let ip = vm.address.value;
-            let same_family: Vec<String> = network
-                .cidrs
-                .iter()
-                .filter(|r| Family::of_net(&r.value) == Family::of(ip))
-                .map(|r| r.value.to_string())
-                .collect();
             // Another family altogether is E506's finding, an unusable
             // address E508's, and one inside a cluster's range E502's.
-            if same_family.is_empty()
+            let in_family = |r: &&Spanned<IpNet>| Family::of_net(&r.value) == Family::of(ip);
+            if !network.cidrs.iter().any(|r| in_family(&r))
                 || unusable(ip).is_some()
                 || set.find(ip).is_some()
                 || clusters.find(ip).is_some()
             {
                 continue;
             }
+            // The ranges are written out only for a VM that is reported.
+            let same_family: Vec<String> = network
+                .cidrs
+                .iter()
+                .filter(in_family)
+                .map(|r| r.value.to_string())
+                .collect();
             let first = network
                 .cidrs
                 .iter()

@@ -586,7 +586,9 @@ impl<'t> Parser<'t> {
     /// diagnostics have always pointed at (a type annotation is part of it).
     fn property_value_span(&self, key_end: usize, end: usize) -> Span {
         let rest = self.slice(Span::new(key_end, end));
-        let after_eq = rest.find('=').map_or(0, |p| p + 1);
+        // A byte search: the key is a few bytes long, shorter than the
+        // set-up of a `char` search.
+        let after_eq = rest.bytes().position(|b| b == b'=').map_or(0, |p| p + 1);
         let value = rest.get(after_eq..).unwrap_or_default();
         let start = key_end + after_eq + (value.len() - value.trim_start().len());
         Span::new(start.min(end), end)

@@ -119,17 +119,23 @@ impl<'t> Parser<'t> {
             )?;
             return Ok(None);
         }
-        while let Some(&b) = self.bytes.get(self.pos) {
-            if b < 0x80 {
-                if !IDENT_ASCII[usize::from(b)] {
-                    break;
-                }
-                self.pos += 1;
-            } else {
-                match self.char_at(self.pos) {
+        loop {
+            // The ASCII run at once, on a local slice: one table load per
+            // byte, no bounds check and no store of the position per byte.
+            let rest = &self.bytes[self.pos..];
+            let ascii = rest
+                .iter()
+                .position(|&b| b >= 0x80 || !IDENT_ASCII[usize::from(b)])
+                .unwrap_or(rest.len());
+            self.pos += ascii;
+            // What stopped it: the end, an ASCII byte that ends the string,
+            // or the start of a longer character, which may go on with it.
+            match self.bytes.get(self.pos) {
+                Some(&b) if b >= 0x80 => match self.char_at(self.pos) {
                     Some(c) if chars::is_ident_char(c) => self.pos += c.len_utf8(),
                     _ => break,
-                }
+                },
+                _ => break,
             }
         }
         if self.pos == start {
@@ -245,7 +251,15 @@ impl<'t> Parser<'t> {
                     ok &= self.escape(out)?;
                     run = self.pos;
                 }
-                b'\t' | 0x20..=0x7E => self.pos += 1,
+                b'\t' | 0x20..=0x7E => {
+                    // The plain run at once, on a local slice (as in
+                    // `bare_string`).
+                    let rest = &self.bytes[self.pos + 1..];
+                    self.pos += 1 + rest
+                        .iter()
+                        .position(|&b| !matches!(b, b'\t' | 0x20..=0x7E) || b == b'"' || b == b'\\')
+                        .unwrap_or(rest.len());
+                }
                 _ => {
                     if self.newline_len(self.pos) > 0 {
                         // Most likely a missing closing quote: end the string
