@@ -435,7 +435,10 @@ impl<'a> Reader<'a> {
                             i = next;
                         }
                         _ => {
-                            i += 1;
+                            // Up to the next `:` or space, which alone can
+                            // end the scalar: `memchr2` passes a long
+                            // scalar's run of other bytes in blocks.
+                            i = memchr::memchr2(b':', b' ', &self.b[i + 1..eol]).map_or(eol, |n| i + 1 + n);
                             end = i;
                         }
                     }
