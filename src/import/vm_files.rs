@@ -1035,6 +1035,9 @@ mod tests {
             ("A=\"x\n", "E990"),
             ("A='x'\r\n", "E992"),
             ("A=x\0y\n", "E990"),
+            // A name ends at the first byte no name has.
+            ("A-B=x\n", "E990"),
+            ("A\u{e9}=x\n", "E990"),
         ] {
             let (_, codes) = env(text, EnvReader::Bash);
             assert_eq!(codes, [code], "{text:?}");
