@@ -251,6 +251,9 @@ fn scalar() -> impl Strategy<Value = String> {
         ])
         .prop_map(str::to_owned),
         3 => "[a-zA-Z0-9 #:'\"\\\\,\\[\\]{}&*!|>%@`?~./_-]{0,14}",
+        // Long enough for the plain reader's block search (`memchr2`) to
+        // pass runs of bytes, with the `:`, ` ` and `#` that end a scalar.
+        2 => "[a-z0-9 #:./-]{16,80}",
         1 => "[\u{e9}\u{430}\u{202e}\u{ff11}\u{1F600}\u{a0}\u{2028}\u{85}\u{7f}\u{feff}a-z ]{0,8}",
         1 => any::<String>(),
     ]

@@ -205,7 +205,7 @@ fn parsed<T: std::str::FromStr>(node: Option<&Node>) -> Option<Spanned<T>> {
 /// Reports every key of `node` not in `known`.
 fn rest(node: Option<&Node>, known: &[&str], what: &str, diags: &mut Vec<Diagnostic>) {
     for (k, _) in node.map(Node::entries).unwrap_or_default() {
-        if !known.contains(&k.text.as_str()) {
+        if !known.contains(&&*k.text) {
             unexpressed(diags, k.span, &format!("{what} field `{}`", k.text));
         }
     }
@@ -244,7 +244,7 @@ fn istiod_values(doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Vec<Dia
         .map(Node::entries)
         .unwrap_or_default()
     {
-        let n = facts.networks.entry(net.text.clone()).or_default();
+        let n = facts.networks.entry(net.text.to_string()).or_default();
         n.span = net.span;
         n.cidrs.clear();
         for e in def.get("endpoints").map(Node::seq).unwrap_or_default() {
@@ -320,13 +320,13 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
                 .map(Node::entries)
                 .unwrap_or_default()
             {
-                match (k.text.as_str(), v.str()) {
+                match (&*k.text, v.str()) {
                     ("istio-injection", Some("enabled"))
                     | ("istio.io/rev", _)
                     | ("topology.istio.io/network", _) => {}
                     ("istio-injection", Some("disabled")) => ns.injection_off = true,
                     (_, Some(val)) => ns.labels.push((
-                        Spanned::new(k.text.clone(), k.span),
+                        Spanned::new(k.text.to_string(), k.span),
                         Spanned::new(val.to_owned(), v.span),
                     )),
                     _ => {}
@@ -474,7 +474,7 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
             };
             for (k, v) in labels.map(Node::entries).unwrap_or_default() {
                 if matches!(
-                    k.text.as_str(),
+                    &*k.text,
                     "app"
                         | "version"
                         | "service.istio.io/canonical-name"
@@ -484,7 +484,7 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
                 }
                 if let Some(val) = v.name(diags) {
                     entry.labels.push((
-                        Spanned::new(k.text.clone(), k.span),
+                        Spanned::new(k.text.to_string(), k.span),
                         Spanned::new(val.to_owned(), v.span),
                     ));
                 }
@@ -537,7 +537,7 @@ fn object(kind: &str, doc: &Node, path: &Path, facts: &mut Facts, diags: &mut Ve
                 diags,
             );
             for (k, _) in labels.map(Node::entries).unwrap_or_default() {
-                if !matches!(k.text.as_str(), "app" | "version") {
+                if !matches!(&*k.text, "app" | "version") {
                     unexpressed(diags, k.span, &format!("Deployment pod label `{}`", k.text));
                 }
             }

@@ -121,8 +121,8 @@ const PARSED_AHEAD: usize = 32;
 /// How many parsed files it hands over at once.
 const BATCH: usize = 8;
 
-/// One YAML file's documents and findings.
-type Parsed = (Vec<yaml::Node>, Vec<Diagnostic>);
+/// One YAML file's documents (borrowing from its text) and findings.
+type Parsed<'a> = (Vec<yaml::Node<'a>>, Vec<Diagnostic>);
 
 /// The input a global span falls in, and the span within it.
 pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {

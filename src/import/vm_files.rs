@@ -218,6 +218,20 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// A byte an unquoted word takes as itself wherever it is: not a blank,
+/// a control, a quote, an escape, an expansion, an operator or a `~`
+/// (which `bash_word` looks at one at a time). A byte of a non-ASCII
+/// character is one; a run of them ends on a character's boundary.
+fn word_byte(b: u8) -> bool {
+    b >= 0x80
+        || (b > b' '
+            && b != 0x7f
+            && !matches!(
+                b,
+                b';' | b'\'' | b'"' | b'\\' | b'$' | b'`' | b'~' | b'&' | b'|' | b'<' | b'>' | b'(' | b')'
+            ))
+}
+
 struct Scanner<'t> {
     text: &'t str,
     at: usize,
@@ -265,9 +279,14 @@ impl<'t> Scanner<'t> {
     }
 
     fn skip_blanks(&mut self) {
-        while matches!(self.peek(), Some(' ' | '\t')) {
+        while matches!(self.text.as_bytes().get(self.at), Some(b' ' | b'\t')) {
             self.at += 1;
         }
+    }
+
+    /// Whether a name starts here (a byte test: names are ASCII).
+    fn at_name(&self) -> bool {
+        (self.text.as_bytes().get(self.at)).is_some_and(|&b| is_name_start(char::from(b)))
     }
 
     /// Past the next newline. `memchr`: `str::find`'s setup costs more
@@ -293,13 +312,17 @@ impl<'t> Scanner<'t> {
     /// copied out ([`Scanner::named`]) only once it is a key (most names a
     /// script's lines start with are commands).
     fn name(&mut self) -> Option<Span> {
+        // By bytes: a name is ASCII, and decoding a `char` per byte was a
+        // fifth of the VM scripts' reading.
         let start = self.at;
-        if !self.peek().is_some_and(is_name_start) {
+        if !self.at_name() {
             return None;
         }
-        while self.peek().is_some_and(is_name_char) {
-            self.at += 1;
-        }
+        let rest = &self.text.as_bytes()[start..];
+        self.at += rest
+            .iter()
+            .position(|&b| !is_name_char(char::from(b)))
+            .unwrap_or(rest.len());
         Some(Span::new(start, self.at))
     }
 
@@ -422,7 +445,7 @@ impl<'t> Scanner<'t> {
     fn script(&mut self, names: &[&str]) {
         while self.at < self.text.len() {
             // Only an unindented line can be a top-level assignment here.
-            if !self.peek().is_some_and(is_name_start) {
+            if !self.at_name() {
                 self.skip_line();
                 continue;
             }
@@ -539,8 +562,18 @@ impl<'t> Scanner<'t> {
                     return End::Bad;
                 }
                 c => {
-                    self.at += c.len_utf8();
-                    out.push(c);
+                    // The run of bytes from here that mean nothing to bash
+                    // in a word, copied at once (a `char` a turn was most
+                    // of the env files' reading).
+                    let rest = &self.text.as_bytes()[self.at..];
+                    let run = rest.iter().position(|&b| !word_byte(b)).unwrap_or(rest.len());
+                    if run == 0 {
+                        self.at += c.len_utf8();
+                        out.push(c);
+                    } else {
+                        out.push_str(&self.text[self.at..self.at + run]);
+                        self.at += run;
+                    }
                 }
             }
         }
@@ -966,6 +999,27 @@ mod tests {
         );
     }
 
+    /// An unquoted word's runs of plain bytes are copied at once
+    /// (`word_byte`): whatever ends a run, the word reads as it does a
+    /// character at a time, which the same run escaped (`\\a\\b`) forces.
+    #[test]
+    fn a_word_reads_the_same_whatever_ends_its_run_of_plain_bytes() {
+        let runs = ["abc", "plain/1.0:2,3", "\u{e9}\u{1F600}x", "a#b{c}*?[!]=%+@^"];
+        let tails = [
+            "", "$X", "`id`", "~", "~/x", ":~", " y", "\ty", ";B=1", "&", "|y", "<y", ">y", "(", ")", "'q'",
+            "\"q\"", "\\ q", "\r", "\0", "\u{7f}z", "\u{1}z", "\u{e9}",
+        ];
+        for run in runs {
+            let escaped: String = run.chars().flat_map(|c| ['\\', c]).collect();
+            for tail in tails {
+                let fast = env(&format!("A={run}{tail}\n"), EnvReader::Bash);
+                let slow = env(&format!("A={escaped}{tail}\n"), EnvReader::Bash);
+                assert_eq!(fast, slow, "{run:?} then {tail:?}");
+            }
+        }
+        assert_eq!(env("A=ab$X\n", EnvReader::Bash).1, ["E991"]);
+    }
+
     #[test]
     fn bash_refuses_what_it_would_compute_or_run() {
         for (text, code) in [
@@ -981,6 +1035,9 @@ mod tests {
             ("A=\"x\n", "E990"),
             ("A='x'\r\n", "E992"),
             ("A=x\0y\n", "E990"),
+            // A name ends at the first byte no name has.
+            ("A-B=x\n", "E990"),
+            ("A\u{e9}=x\n", "E990"),
         ] {
             let (_, codes) = env(text, EnvReader::Bash);
             assert_eq!(codes, [code], "{text:?}");

@@ -26,6 +26,7 @@
 //! string written (the user wrote a name where a name goes) and warns
 //! (W951) that the cluster may have read something else.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use granit_parser::{Event, Options, Parser, ScalarStyle};
@@ -79,28 +80,32 @@ declare_code! {
 }
 
 /// One YAML node and the span it was written at (global import offsets,
-/// see `import::Inputs`).
+/// see `import::Inputs`). Scalars and keys borrow from the text (`'a`)
+/// where they read as written, and are owned where quoting changed them: a
+/// 10k mesh's YAML holds about two million, and a `String` each was an
+/// allocation, a copy and a free.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Node {
+pub struct Node<'a> {
     pub span: Span,
-    pub value: Value,
+    pub value: Value<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Value {
+pub enum Value<'a> {
     Scalar {
-        text: String,
+        /// Borrowed from the text unless quoting changed it (escapes, `''`).
+        text: Cow<'a, str>,
         plain: bool,
     },
-    Seq(Vec<Node>),
+    Seq(Vec<Node<'a>>),
     /// Keys in document order; duplicate keys are dropped (E952).
-    Map(Vec<(Key, Node)>),
+    Map(Vec<(Key<'a>, Node<'a>)>),
 }
 
 /// A mapping key (always a scalar; other keys are refused with E950).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Key {
-    pub text: String,
+pub struct Key<'a> {
+    pub text: Cow<'a, str>,
     pub span: Span,
 }
 
@@ -110,9 +115,9 @@ const YAML11_BOOLS: [&str; 22] = [
     "FALSE", "on", "On", "ON", "off", "Off", "OFF",
 ];
 
-impl Node {
+impl<'a> Node<'a> {
     /// The value under `key`, when this is a mapping that has it.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
         match &self.value {
             Value::Map(entries) => entries.iter().find(|(k, _)| k.text == key).map(|(_, v)| v),
             _ => None,
@@ -120,7 +125,7 @@ impl Node {
     }
 
     /// Follows a path of keys.
-    pub fn at(&self, path: &[&str]) -> Option<&Node> {
+    pub fn at(&self, path: &[&str]) -> Option<&Node<'a>> {
         path.iter().try_fold(self, |n, k| n.get(k))
     }
 
@@ -134,14 +139,14 @@ impl Node {
 
     /// Whether this is a plain `null`, `~` or empty scalar.
     pub fn is_null(&self) -> bool {
-        matches!(&self.value, Value::Scalar { text, plain: true } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+        matches!(&self.value, Value::Scalar { text, plain: true } if matches!(&**text, "" | "~" | "null" | "Null" | "NULL"))
     }
 
     /// A scalar read where a name is expected: the text written, with
     /// W951 when YAML 1.1 would read it as a boolean.
     pub fn name(&self, diags: &mut Vec<Diagnostic>) -> Option<&str> {
         if let Value::Scalar { text, plain: true } = &self.value
-            && YAML11_BOOLS.contains(&text.as_str())
+            && YAML11_BOOLS.contains(&&**text)
         {
             diags.push(
                 Diagnostic::new(
@@ -158,14 +163,14 @@ impl Node {
         self.str()
     }
 
-    pub fn seq(&self) -> &[Node] {
+    pub fn seq(&self) -> &[Node<'a>] {
         match &self.value {
             Value::Seq(items) => items,
             _ => &[],
         }
     }
 
-    pub fn entries(&self) -> &[(Key, Node)] {
+    pub fn entries(&self) -> &[(Key<'a>, Node<'a>)] {
         match &self.value {
             Value::Map(entries) => entries,
             _ => &[],
@@ -185,7 +190,7 @@ impl Node {
 /// Block-style YAML (what meshc and `kubectl` write) is read by the fast
 /// reader of `yaml_block`, which gives the same nodes; anything else by
 /// granit ([`load_granit`]).
-pub fn load(text: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
+pub fn load<'a>(text: &'a str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node<'a>> {
     if text.len() <= MAX_INPUT
         && let Some((docs, found)) = super::yaml_block::load(text, base)
     {
@@ -197,7 +202,7 @@ pub fn load(text: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
 
 /// [`load`] by `granit-parser`'s events alone: the reference the fast
 /// reader is held to.
-pub fn load_granit(text: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node> {
+pub fn load_granit<'a>(text: &'a str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<Node<'a>> {
     if text.len() > MAX_INPUT {
         diags.push(
             Diagnostic::new(
@@ -260,18 +265,18 @@ pub fn load_granit(text: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Vec<
 /// that a mapping of n distinct keys costs n log n, not n² (200k keys in a
 /// ConfigMap took 72 s).
 #[derive(Default)]
-pub(super) struct Entries {
-    list: Vec<(Key, Node)>,
+pub(super) struct Entries<'a> {
+    list: Vec<(Key<'a>, Node<'a>)>,
     /// Key → its place in `list`; built when `list` reaches [`INDEXED_FROM`].
-    index: BTreeMap<String, usize>,
+    index: BTreeMap<Cow<'a, str>, usize>,
 }
 
 /// How many entries a mapping holds before its keys are indexed.
 const INDEXED_FROM: usize = 16;
 
-impl Entries {
+impl<'a> Entries<'a> {
     /// Adds `node` under `key`, unless `key` is there already (E952).
-    pub(super) fn insert(&mut self, key: Key, node: Node, diags: &mut Vec<Diagnostic>) {
+    pub(super) fn insert(&mut self, key: Key<'a>, node: Node<'a>, diags: &mut Vec<Diagnostic>) {
         if self.list.len() >= INDEXED_FROM && self.index.is_empty() {
             self.index = (self.list.iter().enumerate())
                 .map(|(at, (k, _))| (k.text.clone(), at))
@@ -280,7 +285,7 @@ impl Entries {
         let found = if self.index.is_empty() {
             self.list.iter().position(|(k, _)| k.text == key.text)
         } else {
-            self.index.get(&key.text).copied()
+            self.index.get(&*key.text).copied()
         };
         match found {
             Some(at) => diags.push(duplicate_key(&key, &self.list[at].0)),
@@ -294,13 +299,13 @@ impl Entries {
     }
 
     /// The mapping's value.
-    pub(super) fn into_value(self) -> Value {
+    pub(super) fn into_value(self) -> Value<'a> {
         Value::Map(self.list)
     }
 }
 
 /// E952 for `key`, a second time after `first`.
-fn duplicate_key(key: &Key, first: &Key) -> Diagnostic {
+fn duplicate_key(key: &Key<'_>, first: &Key<'_>) -> Diagnostic {
     Diagnostic::new(
         &DUPLICATE_KEY,
         key.span,
@@ -311,35 +316,35 @@ fn duplicate_key(key: &Key, first: &Key) -> Diagnostic {
     .help("remove the one you did not mean")
 }
 
-enum Frame {
+enum Frame<'a> {
     Seq {
         span: Span,
         anchor: usize,
-        items: Vec<Node>,
+        items: Vec<Node<'a>>,
         count: usize,
     },
     Map {
         span: Span,
         anchor: usize,
-        entries: Entries,
-        key: Option<Key>,
+        entries: Entries<'a>,
+        key: Option<Key<'a>>,
         count: usize,
     },
 }
 
-struct Loader {
+struct Loader<'a> {
     base: usize,
     text_len: usize,
-    docs: Vec<Node>,
-    stack: Vec<Frame>,
+    docs: Vec<Node<'a>>,
+    stack: Vec<Frame<'a>>,
     /// Anchor id → the node and how many nodes it holds.
-    anchors: BTreeMap<usize, (Node, usize)>,
+    anchors: BTreeMap<usize, (Node<'a>, usize)>,
     nodes: usize,
     /// Nodes copied by aliases so far.
     aliased: usize,
 }
 
-impl Loader {
+impl<'a> Loader<'a> {
     fn event(&mut self, event: Event<'_>, span: Span, diags: &mut Vec<Diagnostic>) -> Result<(), Diagnostic> {
         match event {
             Event::StreamStart | Event::StreamEnd => Ok(()),
@@ -377,7 +382,7 @@ impl Loader {
                 let node = Node {
                     span,
                     value: Value::Scalar {
-                        text: text.into_owned(),
+                        text: Cow::Owned(text.into_owned()),
                         plain,
                     },
                 };
@@ -476,7 +481,7 @@ impl Loader {
     /// A complete node: remember its anchor, then hand it to its parent.
     fn finish(
         &mut self,
-        node: Node,
+        node: Node<'a>,
         anchor: usize,
         count: usize,
         diags: &mut Vec<Diagnostic>,
@@ -528,7 +533,7 @@ impl Loader {
 mod tests {
     use super::*;
 
-    fn load_ok(text: &str) -> Vec<Node> {
+    fn load_ok(text: &str) -> Vec<Node<'_>> {
         let mut diags = Vec::new();
         let docs = load(text, 0, &mut diags);
         assert!(diags.is_empty(), "{diags:?}");

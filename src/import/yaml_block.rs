@@ -25,6 +25,8 @@
 //! holds the two readers to the same nodes over every YAML file of the
 //! project and over random block YAML of hostile scalars.
 
+use std::borrow::Cow;
+
 use super::yaml::{Entries, Key, MAX_NODES, Node, Value};
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
@@ -38,7 +40,7 @@ const MAX_KEY: usize = 512;
 
 /// The documents of `text` (spans shifted by `base`) and its duplicate-key
 /// findings, or `None` when the text is not in the subset.
-pub fn load(text: &str, base: usize) -> Option<(Vec<Node>, Vec<Diagnostic>)> {
+pub fn load(text: &str, base: usize) -> Option<(Vec<Node<'_>>, Vec<Diagnostic>)> {
     if !printable(text) {
         return None;
     }
@@ -78,28 +80,28 @@ fn printable(text: &str) -> bool {
         })
 }
 
-enum Frame {
+enum Frame<'a> {
     Map {
         indent: usize,
         start: usize,
-        entries: Entries,
+        entries: Entries<'a>,
         /// The key whose value is open (on the lines below).
-        key: Option<Key>,
+        key: Option<Key<'a>>,
         /// Its colon, while the line after it has not been seen.
         awaiting: Option<usize>,
     },
     Seq {
         indent: usize,
         start: usize,
-        items: Vec<Node>,
+        items: Vec<Node<'a>>,
         /// At its key's indentation (`key:` then `- item` below it).
         indentless: bool,
     },
 }
 
-impl Frame {
+impl<'a> Frame<'a> {
     /// An empty block mapping whose keys are at column `indent`, starting at `start`.
-    fn map(indent: usize, start: usize) -> Frame {
+    fn map(indent: usize, start: usize) -> Frame<'a> {
         Frame::Map {
             indent,
             start,
@@ -110,7 +112,7 @@ impl Frame {
     }
 
     /// An empty block sequence whose `-` are at column `indent`, starting at `start`.
-    fn seq(indent: usize, start: usize, indentless: bool) -> Frame {
+    fn seq(indent: usize, start: usize, indentless: bool) -> Frame<'a> {
         Frame::Seq {
             indent,
             start,
@@ -124,8 +126,8 @@ struct Reader<'a> {
     b: &'a [u8],
     text: &'a str,
     base: usize,
-    docs: Vec<Node>,
-    stack: Vec<Frame>,
+    docs: Vec<Node<'a>>,
+    stack: Vec<Frame<'a>>,
     nodes: usize,
     diags: Vec<Diagnostic>,
     /// The current document's root is complete.
@@ -134,7 +136,7 @@ struct Reader<'a> {
     explicit: bool,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn span(&self, start: usize, end: usize) -> Span {
         Span::new(self.base + start, self.base + end)
     }
@@ -212,7 +214,7 @@ impl Reader<'_> {
             let node = Node {
                 span: self.span(colon, colon),
                 value: Value::Scalar {
-                    text: "~".to_owned(),
+                    text: Cow::Borrowed("~"),
                     plain: true,
                 },
             };
@@ -223,7 +225,7 @@ impl Reader<'_> {
 
     /// Hands a complete node to the innermost open collection (or makes it
     /// the document's root).
-    fn add(&mut self, node: Node) -> Option<()> {
+    fn add(&mut self, node: Node<'a>) -> Option<()> {
         match self.stack.last_mut() {
             None => {
                 self.docs.push(node);
@@ -237,7 +239,7 @@ impl Reader<'_> {
         Some(())
     }
 
-    fn open(&mut self, frame: Frame) -> Option<()> {
+    fn open(&mut self, frame: Frame<'a>) -> Option<()> {
         if self.stack.len() >= MAX_BLOCK_DEPTH {
             return None;
         }
@@ -258,7 +260,7 @@ impl Reader<'_> {
 
     /// Adds the one-line scalar value from `start` to `end`, which only
     /// spaces and a comment may follow on its line.
-    fn scalar_value(&mut self, scalar: Value, start: usize, end: usize, eol: usize) -> Option<()> {
+    fn scalar_value(&mut self, scalar: Value<'a>, start: usize, end: usize, eol: usize) -> Option<()> {
         self.line_end(end, eol)?;
         self.spend()?;
         let node = Node {
@@ -403,7 +405,7 @@ impl Reader<'_> {
     /// The scalar starting at `p` and where it ends: after its closing
     /// quote, or (plain) before the spaces that precede a comment, the end
     /// of the line, or a `: ` (a key's colon, where it then ends).
-    fn scalar(&self, p: usize, eol: usize) -> Option<(Value, usize)> {
+    fn scalar(&self, p: usize, eol: usize) -> Option<(Value<'a>, usize)> {
         match self.b[p] {
             b'"' => self.double_quoted(p, eol),
             b'\'' => self.single_quoted(p, eol),
@@ -433,14 +435,18 @@ impl Reader<'_> {
                             i = next;
                         }
                         _ => {
-                            i += 1;
+                            // Up to the next `:` or space, which alone can
+                            // end the scalar: `memchr2` passes a long
+                            // scalar's run of other bytes in blocks.
+                            i = memchr::memchr2(b':', b' ', &self.b[i + 1..eol]).map_or(eol, |n| i + 1 + n);
                             end = i;
                         }
                     }
                 }
+                let text: &'a str = self.text;
                 Some((
                     Value::Scalar {
-                        text: self.text[p..end].to_owned(),
+                        text: Cow::Borrowed(&text[p..end]),
                         plain: true,
                     },
                     end,
@@ -449,8 +455,9 @@ impl Reader<'_> {
         }
     }
 
-    fn single_quoted(&self, p: usize, eol: usize) -> Option<(Value, usize)> {
-        let mut text = String::new();
+    /// A single-quoted scalar: borrowed from the text unless it has a `''`.
+    fn single_quoted(&self, p: usize, eol: usize) -> Option<(Value<'a>, usize)> {
+        let mut text = None;
         let mut from = p + 1;
         let mut i = p + 1;
         loop {
@@ -458,21 +465,38 @@ impl Reader<'_> {
                 return None;
             }
             if self.b[i] == b'\'' {
-                text.push_str(&self.text[from..i]);
                 if self.b.get(i + 1) == Some(&b'\'') && i + 1 < eol {
+                    let text = text.get_or_insert_with(String::new);
+                    text.push_str(&self.text[from..i]);
                     text.push('\'');
                     i += 2;
                     from = i;
                     continue;
                 }
-                return Some((Value::Scalar { text, plain: false }, i + 1));
+                return Some((self.quoted(text, from, i), i + 1));
             }
             i += 1;
         }
     }
 
-    fn double_quoted(&self, p: usize, eol: usize) -> Option<(Value, usize)> {
-        let mut text = String::new();
+    /// A quoted scalar's value whose last part runs from `from` to `to`:
+    /// the text there, or `unquoted` (what came before, with its escapes
+    /// or `''` undone) followed by it.
+    fn quoted(&self, unquoted: Option<String>, from: usize, to: usize) -> Value<'a> {
+        let text: &'a str = self.text;
+        let text = match unquoted {
+            None => Cow::Borrowed(&text[from..to]),
+            Some(mut s) => {
+                s.push_str(&text[from..to]);
+                Cow::Owned(s)
+            }
+        };
+        Value::Scalar { text, plain: false }
+    }
+
+    /// A double-quoted scalar: borrowed from the text unless it has an escape.
+    fn double_quoted(&self, p: usize, eol: usize) -> Option<(Value<'a>, usize)> {
+        let mut text = None;
         let mut from = p + 1;
         let mut i = p + 1;
         loop {
@@ -480,11 +504,9 @@ impl Reader<'_> {
                 return None;
             }
             match self.b[i] {
-                b'"' => {
-                    text.push_str(&self.text[from..i]);
-                    return Some((Value::Scalar { text, plain: false }, i + 1));
-                }
+                b'"' => return Some((self.quoted(text, from, i), i + 1)),
                 b'\\' => {
+                    let text = text.get_or_insert_with(String::new);
                     text.push_str(&self.text[from..i]);
                     let e = *self.b.get(i + 1).filter(|_| i + 1 < eol)?;
                     let (c, len) = match e {
@@ -526,5 +548,41 @@ impl Reader<'_> {
             return None;
         }
         char::from_u32(u32::from_str_radix(s, 16).ok()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    #[test]
+    fn scalars_and_keys_borrow_from_the_text_unless_quoting_changed_them() {
+        let text = "plain: value with:colon and spaces  # c\nsingle: 'as is'\ndouble: \"as is\"\n\
+                    escaped: \"a\\tb\"\ndoubled: 'it''s'\nlong: a-plain-scalar:longer/than.a-block x #y\n";
+        let (docs, diags) = load(text, 0).expect("block YAML");
+        assert!(diags.is_empty(), "{diags:?}");
+        let within = text.as_bytes().as_ptr_range();
+        let borrowed = |c: &Cow<'_, str>| matches!(c, Cow::Borrowed(s) if within.contains(&s.as_ptr()));
+        assert_eq!(docs[0].entries().len(), 6);
+        for (k, v) in docs[0].entries() {
+            assert!(borrowed(&k.text), "{k:?}");
+            let Value::Scalar { text: t, .. } = &v.value else {
+                unreachable!("{v:?} is a scalar")
+            };
+            assert_eq!(
+                borrowed(t),
+                !matches!(&*k.text, "escaped" | "doubled"),
+                "{k:?}: {t:?}"
+            );
+        }
+        let value = |k| docs[0].get(k).and_then(Node::str);
+        assert_eq!(value("plain"), Some("value with:colon and spaces"));
+        assert_eq!(value("single"), Some("as is"));
+        assert_eq!(value("double"), Some("as is"));
+        assert_eq!(value("escaped"), Some("a\tb"));
+        assert_eq!(value("doubled"), Some("it's"));
+        assert_eq!(value("long"), Some("a-plain-scalar:longer/than.a-block x"));
     }
 }
