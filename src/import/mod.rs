@@ -226,6 +226,34 @@ pub enum FileKind {
     Other,
 }
 
+impl FileKind {
+    /// What an input is read as, from its whole name, its last component,
+    /// whether it lies in a VM's directory, and whether it is the
+    /// Prometheus job of the VM sidecars.
+    fn of(name: &str, file_name: &str, in_vm: bool, prometheus_job: bool) -> FileKind {
+        // What meshc derives from the rest and nothing else reads back:
+        // the Prometheus job, and a VM's mesh.yaml (cluster.env's keys as
+        // the agent's proxy metadata).
+        if prometheus_job || (in_vm && file_name == "mesh.yaml") {
+            FileKind::Other
+        } else if in_vm && let Some(f) = bundle::VmFile::of(file_name) {
+            FileKind::VmFile(f)
+        } else if file_name == "RUNBOOK.md" {
+            FileKind::Runbook
+        } else if name == "-"
+            || file_name.ends_with(".yaml")
+            || file_name.ends_with(".yml")
+            || file_name.ends_with(".json")
+        {
+            FileKind::Yaml
+        } else if let Some(f) = bundle::VmFile::of(file_name) {
+            FileKind::VmFile(f)
+        } else {
+            FileKind::Other
+        }
+    }
+}
+
 impl Path {
     pub fn of(name: &str) -> Path {
         // One pass over the components (`/` or `\\` separated, empty ones
@@ -258,29 +286,7 @@ impl Path {
             (first, second) = (second, Some(part));
         }
         let file_name = second.unwrap_or_default();
-        // What meshc derives from the rest and nothing else reads back:
-        // the Prometheus job, and a VM's mesh.yaml (cluster.env's keys as
-        // the agent's proxy metadata).
-        let derived = derived_prometheus || (path.vm.is_some() && file_name == "mesh.yaml");
-        path.kind = if derived {
-            FileKind::Other
-        } else if path.vm.is_some()
-            && let Some(f) = bundle::VmFile::of(file_name)
-        {
-            FileKind::VmFile(f)
-        } else if file_name == "RUNBOOK.md" {
-            FileKind::Runbook
-        } else if name == "-"
-            || file_name.ends_with(".yaml")
-            || file_name.ends_with(".yml")
-            || file_name.ends_with(".json")
-        {
-            FileKind::Yaml
-        } else if let Some(f) = bundle::VmFile::of(file_name) {
-            FileKind::VmFile(f)
-        } else {
-            FileKind::Other
-        };
+        path.kind = FileKind::of(name, file_name, path.vm.is_some(), derived_prometheus);
         path.file_name = file_name.to_owned();
         path
     }
@@ -398,7 +404,7 @@ pub use vm_files::CODES as VM_FILE_CODES;
 
 #[cfg(test)]
 mod tests {
-    use super::{FileKind, Path, bundle};
+    use super::{FileKind, Path};
 
     /// `Path::of` as it was written first (components collected, then
     /// windows of them): the one-pass version must say the same of every
@@ -425,29 +431,10 @@ mod tests {
         if parts.windows(2).any(|w| w == ["kubernetes", "mesh"]) {
             path.mesh = true;
         }
-        let derived = parts
+        let prometheus_job = parts
             .windows(2)
-            .any(|w| w[0] == "prometheus" && w[1] == "vm-sidecars.yaml")
-            || (path.vm.is_some() && file_name == "mesh.yaml");
-        path.kind = if derived {
-            FileKind::Other
-        } else if path.vm.is_some()
-            && let Some(f) = bundle::VmFile::of(&file_name)
-        {
-            FileKind::VmFile(f)
-        } else if file_name == "RUNBOOK.md" {
-            FileKind::Runbook
-        } else if name == "-"
-            || file_name.ends_with(".yaml")
-            || file_name.ends_with(".yml")
-            || file_name.ends_with(".json")
-        {
-            FileKind::Yaml
-        } else if let Some(f) = bundle::VmFile::of(&file_name) {
-            FileKind::VmFile(f)
-        } else {
-            FileKind::Other
-        };
+            .any(|w| w[0] == "prometheus" && w[1] == "vm-sidecars.yaml");
+        path.kind = FileKind::of(name, &file_name, path.vm.is_some(), prometheus_job);
         path
     }
 
