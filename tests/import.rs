@@ -513,3 +513,66 @@ fn a_directory_reads_each_file_as_the_file_given_by_name() {
     assert!(refused.2.contains("larger than the limit"), "{}", refused.2);
     assert_eq!(by_name(&[""]), refused);
 }
+
+/// A cluster-only caller whose account no VM workload gives runs as its
+/// own name (`ClusterSide`'s `default_of` fallback), even when a policy
+/// also admits a longer account that reads as its (`x-a` ends in `-a`):
+/// that one is the other caller's. A mix-up in the fallback (the
+/// namespace for the name) gives caller `a` the account `x-a` too, which
+/// the built files do not show (the same principals are admitted either
+/// way), so this compares what the import says of each service.
+#[test]
+fn a_caller_without_a_known_account_runs_as_its_own_name() {
+    let topology = r#"mesh shop { istio "1.24" }
+network vpc { cidr "10.0.0.0/16" }
+cluster prod {
+    network vpc
+    pod-cidr "10.8.0.0/16"
+    service-cidr "10.9.0.0/16"
+    control-plane #true
+    east-west-gateway "10.0.0.100"
+}
+vm box {
+    address "10.0.2.20"
+    network vpc
+}
+namespace store
+
+service c namespace=store { port http 8080; deploy v1 vm=box }
+service a namespace=store { deploy v1 v2 cluster=prod; calls c }
+service x-a namespace=store { deploy v1 cluster=prod; calls c }
+"#;
+    let first = build(&Source::new("topology.kdl", topology), Syntax::Kdl);
+    let imported = import(&as_inputs(&first));
+    let errors: Vec<_> = imported.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let accounts = |name: &str| {
+        let s = imported
+            .topology
+            .services
+            .iter()
+            .find(|s| s.name.value == name)
+            .unwrap_or_else(|| panic!("no service {name}"));
+        let lines: Vec<(Vec<String>, Option<String>)> = s
+            .deployments
+            .iter()
+            .map(|d| {
+                (
+                    d.versions.iter().map(|v| v.value.clone()).collect(),
+                    d.service_account.as_ref().map(|a| a.value.clone()),
+                )
+            })
+            .collect();
+        (s.service_account.as_ref().map(|a| a.value.clone()), lines)
+    };
+    let v = |vs: &[&str]| vs.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+    assert_eq!(accounts("a"), (None, vec![(v(&["v1", "v2"]), None)]));
+    assert_eq!(accounts("x-a"), (None, vec![(v(&["v1"]), None)]));
+    let admits: Vec<&str> = imported
+        .notes
+        .iter()
+        .filter(|n| n.text.contains("policies admit"))
+        .map(|n| n.text.as_str())
+        .collect();
+    assert!(admits.is_empty(), "{admits:?}");
+}
