@@ -382,16 +382,17 @@ struct VmWorkload {
 }
 
 fn vm_name_of(entry: &EntryFacts) -> String {
-    let prefix = match (&entry.app, &entry.version) {
-        (Some(a), Some(v)) => format!("{}-{}-", a.value, v.value),
-        _ => String::new(),
+    let name = entry.name.value.as_str();
+    // Without `<app>-<version>-`, stripped piece by piece (no prefix made).
+    let rest = match (&entry.app, &entry.version) {
+        (Some(a), Some(v)) => name
+            .strip_prefix(a.value.as_str())
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| r.strip_prefix(v.value.as_str()))
+            .and_then(|r| r.strip_prefix('-')),
+        _ => None,
     };
-    entry
-        .name
-        .value
-        .strip_prefix(&prefix)
-        .unwrap_or(&entry.name.value)
-        .to_owned()
+    rest.unwrap_or(name).to_owned()
 }
 
 fn vm_workloads(facts: &Facts) -> Vec<VmWorkload> {
@@ -1088,12 +1089,29 @@ fn admitted<'f>(keys: &Keys<'f>, key: Sid) -> Option<BTreeSet<(&'f str, &'f str)
             .as_ref()?
             .iter()
             .filter_map(|p| {
-                let rest = p.value.split_once("/ns/")?.1;
-                let (ns, sa) = rest.split_once("/sa/")?;
-                Some((ns, sa))
+                let rest = split_once_slashed(&p.value, "/ns/")?.1;
+                split_once_slashed(rest, "/sa/")
             })
             .collect(),
     )
+}
+
+/// `s.split_once(pat)` for a `pat` that starts with `/` and is ASCII:
+/// a principal has a few slashes, and `str`'s substring searcher cost
+/// more to set up (for each of 60k principals at 10k services) than
+/// this whole search.
+fn split_once_slashed<'s>(s: &'s str, pat: &str) -> Option<(&'s str, &'s str)> {
+    debug_assert!(pat.starts_with('/') && pat.is_ascii());
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'/', b.get(from..)?) {
+        let at = from + i;
+        if b[at..].starts_with(pat.as_bytes()) {
+            return Some((s.get(..at)?, s.get(at + pat.len()..)?));
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Whether `sa` reads as service `name`'s own account (`name`, or a
@@ -1118,13 +1136,17 @@ fn account_of(sa: &str, name: &str) -> bool {
 /// every callee admits; an account a callee admits that no VM workload
 /// explains must be some caller's, and when only one caller may run as
 /// it, that one does.
-struct ClusterSide {
-    places: BTreeMap<Sid, BTreeSet<String>>,
+///
+/// Cluster names and accounts are borrowed from the facts: a copy of each
+/// for every service was most of the cost of placing them.
+struct ClusterSide<'f> {
+    /// Each service's clusters, sorted, each once.
+    places: BTreeMap<Sid, Vec<&'f str>>,
     /// Services whose placement no Service constrains.
     unconstrained: BTreeSet<Sid>,
-    clusters: Vec<String>,
+    clusters: Vec<&'f str>,
     /// The accounts of each service's cluster workloads.
-    chosen: BTreeMap<Sid, BTreeSet<String>>,
+    chosen: BTreeMap<Sid, BTreeSet<&'f str>>,
     /// The accounts of VM workloads.
     accounts: Accounts,
 }
@@ -1132,8 +1154,8 @@ struct ClusterSide {
 /// Each caller's callees, with the span of the egress host naming each.
 type Calls = BTreeMap<Sid, Vec<(Sid, Span)>>;
 
-impl ClusterSide {
-    fn infer<'f>(
+impl<'f> ClusterSide<'f> {
+    fn infer(
         facts: &'f Facts,
         keys: &Keys<'f>,
         mine_of: &BTreeMap<Sid, Vec<&VmWorkload>>,
@@ -1141,20 +1163,20 @@ impl ClusterSide {
         accounts: Accounts,
         ingress: &[(String, String)],
         pods: &BTreeMap<Sid, Vec<&'f DeploymentFacts>>,
-    ) -> ClusterSide {
+    ) -> ClusterSide<'f> {
         let first_cluster = facts
             .clusters
             .iter()
             .find(|(_, c)| c.control_plane)
             .or_else(|| facts.clusters.iter().next())
-            .map(|(n, _)| n.clone());
+            .map(|(n, _)| n.as_str());
         let mine = |k: Sid| mine_of.get(&k).map_or(&[][..], Vec::as_slice);
         let with_cluster: Vec<Sid> = keys
             .ids()
             .filter(|&k| !pods.contains_key(&k) && has_cluster_versions(keys, k, mine(k)))
             .collect();
         // The clusters whose Service of `k` the inputs hold, borrowed.
-        let registered = |k: Sid| -> Option<&BTreeMap<String, Span>> {
+        let registered = |k: Sid| -> Option<&'f BTreeMap<String, Span>> {
             keys.facts(k).map(|f| &f.clusters).filter(|c| !c.is_empty())
         };
         // Each service's callees.
@@ -1165,7 +1187,8 @@ impl ClusterSide {
         let mut unconstrained = BTreeSet::new();
         for &k in &with_cluster {
             // The clusters every registered one of `k` and its callees has.
-            let mut p: Option<BTreeSet<&str>> = None;
+            // A map's keys come sorted, so each list is sorted too.
+            let mut p: Option<Vec<&'f str>> = None;
             for c in std::iter::once(k).chain(callees(k)) {
                 if let Some(r) = registered(c) {
                     match &mut p {
@@ -1174,14 +1197,13 @@ impl ClusterSide {
                     }
                 }
             }
-            let p: Option<BTreeSet<String>> = p
+            let p: Option<Vec<&'f str>> = p
                 .filter(|p| !p.is_empty())
-                .map(|p| p.into_iter().map(str::to_owned).collect())
-                .or_else(|| registered(k).map(|r| r.keys().cloned().collect()));
+                .or_else(|| registered(k).map(|r| r.keys().map(String::as_str).collect()));
             if p.is_none() {
                 unconstrained.insert(k);
             }
-            places.insert(k, p.unwrap_or_else(|| first_cluster.iter().cloned().collect()));
+            places.insert(k, p.unwrap_or_else(|| first_cluster.into_iter().collect()));
         }
 
         // The accounts each caller's cluster workloads may run as. A
@@ -1230,6 +1252,9 @@ impl ClusterSide {
                 continue;
             };
             need.retain(|(n, sa)| !ingress.iter().any(|(i, a)| i == n && a == sa));
+            // The accounts the callers' workloads are known to run as (a
+            // list of its own: `need`'s names must outlive `accounts`).
+            let mut explained: Vec<(&str, &str)> = Vec::new();
             for &z in cs {
                 let z_ns = keys.ns(z);
                 for d in pods.get(&z).into_iter().flatten() {
@@ -1237,15 +1262,19 @@ impl ClusterSide {
                         .service_account
                         .as_ref()
                         .map_or_else(|| default_of(z), |s| s.value.as_str());
-                    need.remove(&(z_ns, sa));
+                    explained.push((z_ns, sa));
                 }
                 for w in mine(z) {
                     let sa = accounts
                         .vm
                         .get(&w.vm)
                         .map_or_else(|| default_of(z), |s| s.value.as_str());
-                    need.remove(&(z_ns, sa));
+                    explained.push((z_ns, sa));
                 }
+            }
+            if !explained.is_empty() {
+                explained.sort_unstable();
+                need.retain(|p| explained.binary_search(p).is_err());
             }
             for (n, sa) in need {
                 let candidates = cs
@@ -1256,10 +1285,10 @@ impl ClusterSide {
                 needs.push((sa, candidates));
             }
         }
-        let mut chosen: BTreeMap<Sid, BTreeSet<String>> = BTreeMap::new();
+        let mut chosen: BTreeMap<Sid, BTreeSet<&'f str>> = BTreeMap::new();
         for (sa, candidates) in &needs {
             if let [only] = candidates.as_slice() {
-                chosen.entry(*only).or_default().insert((*sa).to_owned());
+                chosen.entry(*only).or_default().insert(*sa);
             }
         }
         for &(sa, ref candidates) in &needs {
@@ -1275,7 +1304,7 @@ impl ClusterSide {
                 .or_else(|| candidates.iter().find(|&&z| account_of(sa, keys.name(z))))
                 .or(candidates.first());
             if let Some(&z) = pick {
-                chosen.entry(z).or_default().insert(sa.to_owned());
+                chosen.entry(z).or_default().insert(sa);
             }
         }
         // A caller no admitted account needed runs as one every callee
@@ -1285,7 +1314,8 @@ impl ClusterSide {
                 continue;
             }
             let own = default_of(z);
-            let pick = if m.contains(own) {
+            // `m`'s own copy of it: `own` may borrow `accounts`.
+            let pick = if let Some(&own) = m.get(own) {
                 Some(own)
             } else {
                 m.iter()
@@ -1294,13 +1324,13 @@ impl ClusterSide {
                     .copied()
             };
             if let Some(sa) = pick {
-                chosen.entry(z).or_default().insert(sa.to_owned());
+                chosen.entry(z).or_default().insert(sa);
             }
         }
         ClusterSide {
             places,
             unconstrained,
-            clusters: facts.clusters.keys().cloned().collect(),
+            clusters: facts.clusters.keys().map(String::as_str).collect(),
             chosen,
             accounts,
         }
@@ -1382,17 +1412,17 @@ impl ClusterSide {
         let base = service_account
             .as_ref()
             .map_or_else(|| name.to_owned(), |s| s.value.clone());
-        let chosen = self.chosen.get(&key).cloned().unwrap_or_default();
+        let none = BTreeSet::new();
+        let chosen = self.chosen.get(&key).unwrap_or(&none);
         let mut deploy_account = None;
-        let main = if chosen.is_empty() || chosen.contains(&base) {
+        let main = if chosen.is_empty() || chosen.contains(base.as_str()) {
             base
         } else {
             let pick = chosen
                 .iter()
                 .find(|sa| account_of(sa, name))
                 .or(chosen.iter().next())
-                .cloned()
-                .unwrap_or(base);
+                .map_or(base, |sa| (*sa).to_owned());
             if pinned {
                 deploy_account = Some(imp(pick.clone()));
             } else {
@@ -1405,9 +1435,9 @@ impl ClusterSide {
             .get(&key)
             .into_iter()
             .flatten()
-            .map(|c| Deployment {
+            .map(|&c| Deployment {
                 versions: cluster_versions.to_vec(),
-                placement: Placement::Cluster(imp(c.clone())),
+                placement: Placement::Cluster(imp(c)),
                 service_account: deploy_account.clone(),
                 span,
             })
@@ -1415,10 +1445,10 @@ impl ClusterSide {
         // Other accounts: a line of their own each, from the last cluster
         // backwards, then the last version split off a line.
         let mut free = lines.len();
-        for extra in chosen.iter().filter(|sa| **sa != main) {
+        for &extra in chosen.iter().filter(|sa| **sa != main) {
             if free > 1 {
                 free -= 1;
-                lines[free].service_account = Some(imp(extra.clone()));
+                lines[free].service_account = Some(imp(extra));
             } else if self.unconstrained.contains(&key)
                 && let Some(c) = self.clusters.iter().find(|c| {
                     !lines
@@ -1428,8 +1458,8 @@ impl ClusterSide {
             {
                 lines.push(Deployment {
                     versions: cluster_versions.to_vec(),
-                    placement: Placement::Cluster(imp(c.clone())),
-                    service_account: Some(imp(extra.clone())),
+                    placement: Placement::Cluster(imp(*c)),
+                    service_account: Some(imp(extra)),
                     span,
                 });
             } else if let Some(i) = lines.iter().rposition(|d| d.versions.len() > 1)
@@ -1437,7 +1467,7 @@ impl ClusterSide {
             {
                 let mut split = lines[i].clone();
                 split.versions = vec![last];
-                split.service_account = Some(imp(extra.clone()));
+                split.service_account = Some(imp(extra));
                 lines.insert(i + 1, split);
             } else {
                 out.note(
@@ -1483,10 +1513,10 @@ fn unseen_callers(
         [only] => Some((*only).clone()),
         _ => None,
     };
-    let home: BTreeMap<&str, String> = vms
+    let home: BTreeMap<&str, &str> = vms
         .iter()
         .filter_map(|v| {
-            let c = v.cluster.as_ref().map(|c| c.value.clone()).or(only.clone())?;
+            let c = v.cluster.as_ref().map(|c| c.value.as_str()).or(only.as_deref())?;
             Some((v.name.value.as_str(), c))
         })
         .collect();
@@ -1497,14 +1527,16 @@ fn unseen_callers(
         .enumerate()
         .map(|(i, s)| ((s.namespace.value.as_str(), s.name.value.as_str()), i))
         .collect();
-    let mut explained: Vec<BTreeSet<String>> = services
+    // Cluster names borrowed (from the services and `home`), not copied
+    // for every service and every call.
+    let mut explained: Vec<BTreeSet<&str>> = services
         .iter()
         .map(|s| {
             s.deployments
                 .iter()
                 .filter_map(|d| match &d.placement {
-                    Placement::Cluster(c) => Some(c.value.clone()),
-                    Placement::Vm(v) => home.get(v.value.as_str()).cloned(),
+                    Placement::Cluster(c) => Some(c.value.as_str()),
+                    Placement::Vm(v) => home.get(v.value.as_str()).copied(),
                 })
                 .collect()
         })
@@ -1517,7 +1549,7 @@ fn unseen_callers(
                 .split_once('.')
                 .unwrap_or((&call.value, &s.namespace.value));
             if let Some(&callee) = index.get(&(ns, name)) {
-                explained[callee].extend(own[i].iter().cloned());
+                explained[callee].extend(own[i].iter().copied());
             }
         }
     }
@@ -1528,7 +1560,7 @@ fn unseen_callers(
             continue;
         };
         for (cluster, span) in &f.clusters {
-            if !explained[i].contains(cluster) {
+            if !explained[i].contains(cluster.as_str()) {
                 unseen.entry(cluster).or_default().push((key.clone(), *span));
             }
         }
@@ -1594,7 +1626,7 @@ fn unseen_callers(
             span: implicit(),
         });
     }
-    drop(index);
+    drop((index, explained, own));
     services.extend(stand_ins);
 }
 
@@ -1656,4 +1688,29 @@ fn order_services(services: &mut Vec<Service>, runbook: &[(String, String, Strin
     order.extend((0..services.len()).filter(|i| !placed.contains(i)));
     let mut slots: Vec<Option<Service>> = std::mem::take(services).into_iter().map(Some).collect();
     services.extend(order.into_iter().filter_map(|i| slots[i].take()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_once_slashed;
+
+    #[test]
+    fn split_once_slashed_splits_as_split_once() {
+        for s in [
+            "",
+            "/",
+            "/ns/",
+            "cluster.local/ns/shop/sa/web",
+            "a/n/ns/x/sa/y/sa/z",
+            "/ns//sa/",
+            "x/ns",
+            "é/ns/ü/sa/ß",
+            "//ns/ns/",
+            "no slashes",
+        ] {
+            for pat in ["/ns/", "/sa/", "/"] {
+                assert_eq!(split_once_slashed(s, pat), s.split_once(pat), "{s:?} at {pat:?}");
+            }
+        }
+    }
 }
