@@ -72,21 +72,25 @@ pub struct Note {
 pub fn print(topology: &Topology, notes: &[Note], syntax: Syntax) -> String {
     let decls = declarations(topology);
     // Notes by what they are on, in their order (a lookup per
-    // declaration, not a scan of every note).
-    let mut by_decl: BTreeMap<&Decl, Vec<usize>> = BTreeMap::new();
+    // declaration, not a scan of every note), keyed by borrowed names: a
+    // `Decl` made per declaration to look one up was three allocations
+    // a service.
+    let mut by_decl: BTreeMap<(u8, &str), Vec<usize>> = BTreeMap::new();
     for (i, note) in notes.iter().enumerate() {
-        by_decl.entry(&note.on).or_default().push(i);
+        by_decl.entry(note.on.index()).or_default().push(i);
     }
     let mut used = vec![false; notes.len()];
     let mut placed: Vec<Vec<&str>> = Vec::with_capacity(decls.len());
+    let mut buf = String::new();
     for (decl, _) in &decls {
-        let mut mine: Vec<usize> = decl
-            .decls()
-            .iter()
-            .filter_map(|on| by_decl.get(on))
-            .flatten()
-            .copied()
-            .collect();
+        let mut mine: Vec<usize> = Vec::new();
+        if !by_decl.is_empty() {
+            decl.each_index(&mut buf, |k| {
+                if let Some(found) = by_decl.get(&k) {
+                    mine.extend_from_slice(found);
+                }
+            });
+        }
         mine.sort_unstable();
         debug_assert!(mine.iter().all(|&i| decl.matches(&notes[i].on)));
         for &i in &mine {
@@ -117,30 +121,50 @@ pub fn print(topology: &Topology, notes: &[Note], syntax: Syntax) -> String {
     out
 }
 
-/// What a declaration is, to match notes against.
-enum Key {
-    Mesh,
-    Network(String),
-    Cluster(String),
-    Vm(String),
-    Namespace(String),
-    Service { name: String, namespace: String },
+impl Decl {
+    /// Its kind and name, the key notes are found by.
+    fn index(&self) -> (u8, &str) {
+        match self {
+            Decl::Mesh => (0, ""),
+            Decl::Network(a) => (1, a),
+            Decl::Cluster(a) => (2, a),
+            Decl::Vm(a) => (3, a),
+            Decl::Namespace(a) => (4, a),
+            Decl::Service(a) => (5, a),
+        }
+    }
 }
 
-impl Key {
-    /// Every `Decl` that [`Key::matches`] (a service's: its name, and its
-    /// name with its namespace).
-    fn decls(&self) -> Vec<Decl> {
-        match self {
-            Key::Mesh => vec![Decl::Mesh],
-            Key::Network(a) => vec![Decl::Network(a.clone())],
-            Key::Cluster(a) => vec![Decl::Cluster(a.clone())],
-            Key::Vm(a) => vec![Decl::Vm(a.clone())],
-            Key::Namespace(a) => vec![Decl::Namespace(a.clone())],
-            Key::Service { name, namespace } => vec![
-                Decl::Service(name.clone()),
-                Decl::Service(format!("{name}.{namespace}")),
-            ],
+/// What a declaration is, to match notes against (names borrowed from
+/// the topology).
+enum Key<'t> {
+    Mesh,
+    Network(&'t str),
+    Cluster(&'t str),
+    Vm(&'t str),
+    Namespace(&'t str),
+    Service { name: &'t str, namespace: &'t str },
+}
+
+impl Key<'_> {
+    /// Hands `f` the [`Decl::index`] of every `Decl` that [`Key::matches`]
+    /// (a service's: its name, and its name with its namespace, written
+    /// into `buf`).
+    fn each_index(&self, buf: &mut String, mut f: impl FnMut((u8, &str))) {
+        match *self {
+            Key::Mesh => f((0, "")),
+            Key::Network(a) => f((1, a)),
+            Key::Cluster(a) => f((2, a)),
+            Key::Vm(a) => f((3, a)),
+            Key::Namespace(a) => f((4, a)),
+            Key::Service { name, namespace } => {
+                f((5, name));
+                buf.clear();
+                buf.push_str(name);
+                buf.push('.');
+                buf.push_str(namespace);
+                f((5, buf));
+            }
         }
     }
 
@@ -153,9 +177,9 @@ impl Key {
             | (Key::Namespace(a), Decl::Namespace(b)) => a == b,
             (Key::Service { name, namespace }, Decl::Service(b)) => {
                 b == name
-                    || b.strip_prefix(name.as_str())
+                    || b.strip_prefix(name)
                         .and_then(|rest| rest.strip_prefix('.'))
-                        .is_some_and(|ns| ns == namespace)
+                        .is_some_and(|ns| ns == *namespace)
             }
             _ => false,
         }
@@ -173,7 +197,15 @@ enum Val {
     Bool(bool),
 }
 
-fn s(v: impl ToString) -> Val {
+/// A string value. `&str`, not `impl ToString`: `to_string` of a
+/// `&String` goes through `Display` and the formatter (about 200
+/// instructions a value, over 100k values at 10k services).
+fn s(v: &str) -> Val {
+    Val::Str(v.to_owned())
+}
+
+/// A value written as it displays (addresses, ranges, releases).
+fn shown(v: impl std::fmt::Display) -> Val {
     Val::Str(v.to_string())
 }
 
@@ -265,7 +297,7 @@ impl Node {
 }
 
 /// Every top-level declaration, in print order, with its notes key.
-fn declarations(t: &Topology) -> Vec<(Key, Node)> {
+fn declarations(t: &Topology) -> Vec<(Key<'_>, Node)> {
     // Each allow goes to the first declaration whose name it covers.
     let mut allow_taken = vec![false; t.allows.len()];
     let mut allows = |name: Span| -> Vec<Val> {
@@ -282,7 +314,7 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
 
     let m = &t.mesh;
     let mut n = Node::new(&MESH).arg("name", s(&m.name.value));
-    n.set("istio", Some(s(m.istio.value)));
+    n.set("istio", Some(shown(m.istio.value)));
     n.set("trust-domain", m.trust_domain.as_ref().map(|v| s(&v.value)));
     n.set("mesh-id", m.mesh_id.as_ref().map(|v| s(&v.value)));
     n.set(
@@ -315,23 +347,23 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
 
     for net in &t.networks {
         let mut n = Node::new(&NETWORK).arg("name", s(&net.name.value));
-        n.list("cidr", net.cidrs.iter().map(|c| s(c.value)).collect());
-        n.set("gateway", net.gateway.as_ref().map(|g| s(g.value)));
+        n.list("cidr", net.cidrs.iter().map(|c| shown(c.value)).collect());
+        n.set("gateway", net.gateway.as_ref().map(|g| shown(g.value)));
         let a = allows(net.name.span);
         n.allows(a);
-        out.push((Key::Network(net.name.value.clone()), n));
+        out.push((Key::Network(&net.name.value), n));
     }
 
     for c in &t.clusters {
         let mut n = Node::new(&CLUSTER).arg("name", s(&c.name.value));
         n.set("network", Some(s(&c.network.value)));
-        n.list("pod-cidr", c.pod_cidrs.iter().map(|v| s(v.value)).collect());
+        n.list("pod-cidr", c.pod_cidrs.iter().map(|v| shown(v.value)).collect());
         n.list(
             "service-cidr",
-            c.service_cidrs.iter().map(|v| s(v.value)).collect(),
+            c.service_cidrs.iter().map(|v| shown(v.value)).collect(),
         );
         n.set("cluster-domain", c.cluster_domain.as_ref().map(|v| s(&v.value)));
-        n.set("kube-dns", c.kube_dns.as_ref().map(|v| s(v.value)));
+        n.set("kube-dns", c.kube_dns.as_ref().map(|v| shown(v.value)));
         n.set("cluster-id", c.cluster_id.as_ref().map(|v| s(&v.value)));
         n.set(
             "control-plane",
@@ -339,14 +371,14 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
         );
         n.set(
             "east-west-gateway",
-            c.east_west_gateway.as_ref().map(|v| s(v.value)),
+            c.east_west_gateway.as_ref().map(|v| shown(v.value)),
         );
         if let Some(ilbs) = &c.ilbs {
             let mut b = Node::new(&ILB);
-            b.prop("pilot", Some(s(ilbs.pilot.value)));
-            b.prop("mixer", Some(s(ilbs.mixer.value)));
-            b.prop("citadel", Some(s(ilbs.citadel.value)));
-            b.prop("kube-dns", Some(s(ilbs.kube_dns.value)));
+            b.prop("pilot", Some(shown(ilbs.pilot.value)));
+            b.prop("mixer", Some(shown(ilbs.mixer.value)));
+            b.prop("citadel", Some(shown(ilbs.citadel.value)));
+            b.prop("kube-dns", Some(shown(ilbs.kube_dns.value)));
             debug_assert_eq!(block(&CLUSTER, "ilb"), ILB.what);
             n.children.push(Child::Block(b));
         }
@@ -356,12 +388,12 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
         );
         let a = allows(c.name.span);
         n.allows(a);
-        out.push((Key::Cluster(c.name.value.clone()), n));
+        out.push((Key::Cluster(&c.name.value), n));
     }
 
     for vm in &t.vms {
         let mut n = Node::new(&VM).arg("name", s(&vm.name.value));
-        n.set("address", Some(s(vm.address.value)));
+        n.set("address", Some(shown(vm.address.value)));
         n.set("network", Some(s(&vm.network.value)));
         n.set("cluster", vm.cluster.as_ref().map(|v| s(&v.value)));
         n.set("ssh", vm.ssh.as_ref().map(|v| s(&v.value)));
@@ -383,7 +415,10 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
             vm.interception.as_ref().map(|v| s(v.value.word())),
         );
         n.set("dns", vm.dns.as_ref().map(|v| s(v.value.word())));
-        n.list("dns-server", vm.dns_servers.iter().map(|v| s(v.value)).collect());
+        n.list(
+            "dns-server",
+            vm.dns_servers.iter().map(|v| shown(v.value)).collect(),
+        );
         n.set(
             "capture-all-dns",
             vm.capture_all_dns.as_ref().map(|v| Val::Bool(v.value)),
@@ -393,7 +428,7 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
         n.list("outbound-exclude-ports", ports(&vm.outbound_exclude_ports));
         n.list(
             "outbound-exclude-cidrs",
-            vm.outbound_exclude_cidrs.iter().map(|v| s(v.value)).collect(),
+            vm.outbound_exclude_cidrs.iter().map(|v| shown(v.value)).collect(),
         );
         n.set(
             "autoregister",
@@ -401,7 +436,7 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
         );
         let a = allows(vm.name.span);
         n.allows(a);
-        out.push((Key::Vm(vm.name.value.clone()), n));
+        out.push((Key::Vm(&vm.name.value), n));
     }
 
     for ns in &t.namespaces {
@@ -414,7 +449,7 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
         labels(&mut n, &NAMESPACE, &ns.labels);
         let a = allows(ns.name.span);
         n.allows(a);
-        out.push((Key::Namespace(ns.name.value.clone()), n));
+        out.push((Key::Namespace(&ns.name.value), n));
     }
 
     for svc in &t.services {
@@ -494,8 +529,8 @@ fn declarations(t: &Topology) -> Vec<(Key, Node)> {
         n.allows(a);
         out.push((
             Key::Service {
-                name: svc.name.value.clone(),
-                namespace: svc.namespace.value.clone(),
+                name: &svc.name.value,
+                namespace: &svc.namespace.value,
             },
             n,
         ));
