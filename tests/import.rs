@@ -272,6 +272,42 @@ fn import_fixtures_raise_exactly_their_codes() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// The CLI streams its inputs through the importer and keeps only the
+/// texts that gave findings as they were read; those that assembly's
+/// findings point into (E953–E956, W952, W953 here; E956 also names a
+/// second file) it reads again. Each fixture's report must be what the
+/// library gives with every text at hand, file names, lines and columns
+/// included, and the topology printed the same.
+#[test]
+fn the_cli_streaming_its_inputs_reports_what_the_library_reports() {
+    let dir = root().join("tests/import");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    cases.sort();
+    for name in cases {
+        let (rendered, _) = report(&inputs_under(&dir.join(&name), &dir));
+        let (per_input, rest) = rendered.split_once("--- topology.kdl ---\n").unwrap();
+        let (topology, _) = rest.split_once("--- meshc check ---\n").unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_meshc"))
+            .current_dir(&dir)
+            .args(["import", &name])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!per_input.is_empty(), "{name}: no finding");
+        assert!(
+            stderr.starts_with(per_input),
+            "{name}: the CLI reported\n{stderr}\nthe library\n{per_input}"
+        );
+        if !stderr.contains("nothing was written") {
+            assert_eq!(String::from_utf8_lossy(&out.stdout), topology, "{name}");
+        }
+    }
+}
+
 /// Istio's own samples and the Alibaba walkthrough: every object and field
 /// the language cannot express is reported; the reports are snapshots.
 #[test]

@@ -50,83 +50,76 @@ pub fn import(inputs: &[Source]) -> Imported {
 }
 
 /// [`import`] of inputs whose names' [`Path::of`] the caller has worked
-/// out already (the CLI, which needs it to choose the files of a
-/// directory): `paths[i]` must be `Path::of(&inputs[i].name)`.
+/// out already: `paths[i]` must be `Path::of(&inputs[i].name)`.
 pub fn import_known(inputs: &[Source], paths: &[Path]) -> Imported {
     debug_assert_eq!(inputs.len(), paths.len());
-    let mut diags = Vec::new();
-    let mut facts = kubernetes::Facts::default();
-    // YAML is parsed on a second thread, a few files ahead of the reading of
-    // its objects here: parsing is half of a large import's work, and the
-    // channel's bound keeps only those few files' trees in memory. Each
-    // file's findings and objects are taken in input order, as if parsed
-    // here.
-    std::thread::scope(|scope| {
-        // Files go over in batches: one hand-over per file cost a wake-up
-        // (a `futex` call or two) per file.
-        let (parsed, batches) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(PARSED_AHEAD / BATCH);
-        scope.spawn(move || {
-            let mut base = 0;
-            let mut batch = Vec::with_capacity(BATCH);
-            for (source, path) in inputs.iter().zip(paths) {
-                if path.kind == FileKind::Yaml {
-                    let mut found = Vec::new();
-                    let docs = yaml::load(&source.text, base, &mut found);
-                    batch.push((docs, found));
-                    if batch.len() == BATCH
-                        && parsed
-                            .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                            .is_err()
-                    {
-                        return;
-                    }
+    let mut importer = Importer::default();
+    for (source, path) in inputs.iter().zip(paths) {
+        importer.read(source, path);
+    }
+    importer.finish()
+}
+
+/// An import fed one input at a time, in input order: [`import_known`]
+/// for a caller that frees each input's text once its facts are taken.
+/// The CLI streams a directory through it (a 10k mesh's output is 47k
+/// files, 80 MB: holding every text to the end was about half of the
+/// import's peak memory, and memory first touched costs CPU time).
+///
+/// The facts own what they keep; nothing read borrows an input past
+/// [`Importer::read`]. Findings may point into any input read (assembly
+/// finds conflicts between inputs), so a caller that dropped a text must
+/// get it back to show them.
+#[derive(Debug, Default)]
+pub struct Importer {
+    facts: kubernetes::Facts,
+    diagnostics: Vec<Diagnostic>,
+    /// Where the next input starts in the shared span space: one byte
+    /// past the end of the one before (what [`Located`] undoes).
+    base: usize,
+}
+
+impl Importer {
+    /// Reads one input into the facts: its YAML objects, its VM file or
+    /// meshc's runbook. `path` must be `Path::of(&source.name)`.
+    pub fn read(&mut self, source: &Source, path: &Path) {
+        let base = self.base;
+        let (facts, diags) = (&mut self.facts, &mut self.diagnostics);
+        match path.kind {
+            FileKind::Yaml => {
+                // Each document is read, then freed.
+                for doc in yaml::load(&source.text, base, diags) {
+                    kubernetes::read(&doc, path, facts, diags);
                 }
-                base += source.text.len() + 1;
             }
-            let _ = parsed.send(batch);
-        });
-        let mut trees = batches.into_iter().flatten();
-        // Spans of all inputs share one space: each input starts one byte
-        // past the end of the one before (what `locate` undoes).
-        let mut base = 0;
-        for (source, path) in inputs.iter().zip(paths) {
-            match path.kind {
-                FileKind::Yaml => {
-                    // One tree per YAML input, in order; none only if the
-                    // parser died, whose panic the scope then carries on.
-                    let (docs, found) = trees.next().unwrap_or_default();
-                    diags.extend(found);
-                    for doc in docs {
-                        kubernetes::read(&doc, path, &mut facts, &mut diags);
-                    }
-                }
-                FileKind::VmFile(file) => bundle::read(file, source, base, path, &mut facts, &mut diags),
-                FileKind::Runbook => bundle::read_runbook(&source.text, base, &mut facts),
-                FileKind::Other => {}
-            }
-            base += source.text.len() + 1;
+            FileKind::VmFile(file) => bundle::read(file, source, base, path, facts, diags),
+            FileKind::Runbook => bundle::read_runbook(&source.text, base, facts),
+            FileKind::Other => {}
         }
-    });
-    let (topology, notes) = assemble::assemble(facts, &mut diags);
-    crate::diagnostic::sort(&mut diags);
-    Imported {
-        topology,
-        notes,
-        diagnostics: diags,
+        self.base += source.text.len() + 1;
+    }
+
+    /// How many findings the inputs read so far gave.
+    pub fn findings(&self) -> usize {
+        self.diagnostics.len()
+    }
+
+    /// Assembles the facts of every input read into one topology.
+    pub fn finish(self) -> Imported {
+        let mut diags = self.diagnostics;
+        let (topology, notes) = assemble::assemble(self.facts, &mut diags);
+        crate::diagnostic::sort(&mut diags);
+        Imported {
+            topology,
+            notes,
+            diagnostics: diags,
+        }
     }
 }
 
-/// How many YAML files the parser thread may run ahead of the reader.
-const PARSED_AHEAD: usize = 32;
-/// How many parsed files it hands over at once.
-const BATCH: usize = 8;
-
-/// One YAML file's documents (borrowing from its text) and findings.
-type Parsed<'a> = (Vec<yaml::Node<'a>>, Vec<Diagnostic>);
-
 /// The input a global span falls in, and the span within it.
 pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {
-    Located::new(inputs).locate(span)
+    Located::new(inputs.iter().map(|s| s.text.len())).locate(span)
 }
 
 /// A diagnostic of [`import`] made local to the input its primary label
@@ -134,40 +127,48 @@ pub fn locate(inputs: &[Source], span: Span) -> Option<(usize, Span)> {
 /// secondary label in another input cannot be drawn there, so it becomes a
 /// line of the help naming that file, line and column.
 pub fn localize(inputs: &[Source], d: Diagnostic) -> Option<(usize, Diagnostic)> {
-    Located::new(inputs).localize(d)
+    Located::new(inputs.iter().map(|s| s.text.len())).localize(d, |i| &inputs[i])
 }
 
-/// The inputs with where each starts in the shared span space, counted
-/// once: finding a span's input is a binary search, not a walk over every
-/// input before it (a 10k mesh's output is 47k files, and as many
-/// diagnostics can be localized).
-pub struct Located<'a> {
-    inputs: &'a [Source],
-    /// The global offset of each input's first byte, increasing.
+/// Where each input starts in the shared span space, counted once from
+/// the inputs' lengths: finding a span's input is a binary search, not a
+/// walk over every input before it (a 10k mesh's output is 47k files, and
+/// as many diagnostics can be localized). The texts are not needed to
+/// locate a span, so a caller can ask which inputs a diagnostic points
+/// into ([`Located::inputs_of`]) before it has their texts.
+pub struct Located {
+    /// The global offset of each input's first byte, increasing, and one
+    /// past the last input's end.
     starts: Vec<usize>,
 }
 
-impl<'a> Located<'a> {
-    pub fn new(inputs: &'a [Source]) -> Located<'a> {
+impl Located {
+    /// The inputs' lengths (their texts' bytes), in input order.
+    pub fn new(lengths: impl IntoIterator<Item = usize>) -> Located {
         let mut base = 0;
-        let starts = inputs
-            .iter()
-            .map(|s| {
+        let mut starts: Vec<usize> = lengths
+            .into_iter()
+            .map(|len| {
                 let start = base;
-                base += s.text.len() + 1;
+                base += len + 1;
                 start
             })
             .collect();
-        Located { inputs, starts }
+        starts.push(base);
+        Located { starts }
     }
 
     /// See [`locate`].
     pub fn locate(&self, span: Span) -> Option<(usize, Span)> {
         // The last input starting at or before the span; it holds the span
         // if the span starts at or before its end.
-        let i = self.starts.partition_point(|&b| b <= span.start).checked_sub(1)?;
+        let inputs = self.starts.len() - 1;
+        let i = self.starts[..inputs]
+            .partition_point(|&b| b <= span.start)
+            .checked_sub(1)?;
         let base = self.starts[i];
-        let end = base + self.inputs[i].text.len();
+        // Its end: one byte before the next input's start.
+        let end = self.starts[i + 1] - 1;
         if span.start > end {
             return None;
         }
@@ -177,8 +178,22 @@ impl<'a> Located<'a> {
         ))
     }
 
-    /// See [`localize`].
-    pub fn localize(&self, mut d: Diagnostic) -> Option<(usize, Diagnostic)> {
+    /// Every input a label of `d` points into, the primary label's first
+    /// (an input may come more than once): the texts
+    /// [`Located::localize`] asks for.
+    pub fn inputs_of<'d>(&'d self, d: &'d Diagnostic) -> impl Iterator<Item = usize> + 'd {
+        std::iter::once(d.span())
+            .chain(d.labels.iter().map(|l| l.span))
+            .filter_map(|span| self.locate(span).map(|(i, _)| i))
+    }
+
+    /// See [`localize`]; `source(i)` is input `i`, asked only for the
+    /// inputs of [`Located::inputs_of`] other than the primary label's.
+    pub fn localize<'s>(
+        &self,
+        mut d: Diagnostic,
+        source: impl Fn(usize) -> &'s Source,
+    ) -> Option<(usize, Diagnostic)> {
         let (index, _) = self.locate(d.span())?;
         let mut elsewhere = Vec::new();
         d.labels.retain_mut(|l| match self.locate(l.span) {
@@ -187,10 +202,11 @@ impl<'a> Located<'a> {
                 true
             }
             Some((i, local)) => {
-                let at = self.inputs[i].line_col(local.start);
+                let input = source(i);
+                let at = input.line_col(local.start);
                 elsewhere.push(format!(
                     "{} at {}:{}:{}",
-                    l.message, self.inputs[i].name, at.line, at.column
+                    l.message, input.name, at.line, at.column
                 ));
                 false
             }
