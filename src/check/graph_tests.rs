@@ -362,3 +362,39 @@ const ALL_KINDS: [EdgeKind; 13] = [
     EdgeKind::SidecarEgress,
     EdgeKind::Admits,
 ];
+
+/// The graph's calls edges are the index's resolved calls, pair for pair:
+/// the rules that read `Index::calls` instead of walking the graph (W901's
+/// components, W904's callers) judge the same calls the graph draws.
+#[test]
+fn the_calls_edges_are_the_index_calls() {
+    use std::collections::BTreeSet;
+    let synth = match crate::synth::generate(&crate::synth::Params::new(300, 80, 3)) {
+        Ok(text) => text,
+        Err(e) => panic!("synth: {e}"),
+    };
+    // A self-call and a call written twice, besides the examples' calls.
+    let looped = BOOKINFO_VM.replacen("calls ", "calls productpage productpage ", 1);
+    for text in [BOOKINFO_VM, looped.as_str(), synth.as_str()] {
+        let source = Source::new("topology.kdl", text);
+        let topology = crate::front_end(&source, Syntax::Kdl, Limits::default()).0;
+        let analysis = crate::check::analyze(topology.expect("a topology"));
+        let drawn: BTreeSet<(ServiceId, ServiceId)> = analysis
+            .graph
+            .edges()
+            .filter(|(_, _, e)| e.kind == EdgeKind::Calls)
+            .map(|(from, to, _)| match (from, to) {
+                (NodeKind::Service(a), NodeKind::Service(b)) => (a, b),
+                other => panic!("a calls edge between {other:?}"),
+            })
+            .collect();
+        let resolved: BTreeSet<(ServiceId, ServiceId)> = analysis
+            .index
+            .calls
+            .iter_enumerated()
+            .flat_map(|(a, callees)| callees.iter().map(move |&b| (a, b)))
+            .collect();
+        assert!(!drawn.is_empty());
+        assert_eq!(drawn, resolved);
+    }
+}

